@@ -1,0 +1,73 @@
+import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { log } from '../../log.ts';
+import { FerretDbProcess } from './ferretdbLauncher.ts';
+import { PostgresCluster } from './postgresCluster.ts';
+
+/** Per process the driver opens at most this many connections (architecture.md, defect 3). */
+export const DRIVER_MAX_POOL_SIZE = 10;
+/** Update commands stay at or under this many statements (architecture.md, defect 3). */
+export const UPDATE_BATCH_MAX = 20;
+const PROCESSES_MAX = 4;
+const POOL_MAX_CONNS = PROCESSES_MAX * DRIVER_MAX_POOL_SIZE * (UPDATE_BATCH_MAX + 1);
+
+export interface EmbeddedStack {
+  uri: string;
+  dataDir: string;
+  postgresPort: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedStackOptions {
+  /** Kept across restarts (`npm start`); a throw-away folder under the temp dir when absent. */
+  dataDir?: string;
+  databaseName: string;
+}
+
+/**
+ * PostgreSQL 15 + FerretDB 1.24 with the fixes for FerretDB's defects installed before
+ * FerretDB starts. A throw-away stack (no dataDir) skips fsync and deletes itself on stop.
+ */
+export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
+  const throwAway = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'moneyfund-db-')));
+  const postgres = new PostgresCluster({ dataDir, durable: !throwAway, maxConnections: POOL_MAX_CONNS + 20 });
+  await postgres.start();
+  const ferretdb = new FerretDbProcess({ dataDir, postgresPort: postgres.port, poolMaxConns: POOL_MAX_CONNS });
+  try {
+    await installFerretDbFixes(postgres);
+    await ferretdb.start();
+  } catch (error) {
+    await postgres.stop();
+    throw error;
+  }
+  const stop = async () => {
+    await ferretdb.stop();
+    await postgres.stop();
+    if (throwAway) await rm(dataDir, { recursive: true, force: true });
+  };
+  const uri = `mongodb://127.0.0.1:${ferretdb.port}/${options.databaseName}`;
+  log.info({ engine: 'FerretDB 1.24.2 on PostgreSQL 15 (embedded)', dataDir, uri }, 'database started');
+  return { uri, dataDir, postgresPort: postgres.port, stop };
+}
+
+async function installFerretDbFixes(postgres: PostgresCluster): Promise<void> {
+  const admin = postgres.client('postgres');
+  await admin.connect();
+  try {
+    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'ferretdb'");
+    if (exists.rowCount === 0) await admin.query('CREATE DATABASE ferretdb');
+  } finally {
+    await admin.end();
+  }
+  const sql = await readFile(new URL('./ferretdbFixes.sql', import.meta.url), 'utf8');
+  const client = postgres.client('ferretdb');
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
