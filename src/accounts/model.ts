@@ -1,0 +1,29 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+/**
+ * A holder's money in one document: wallet, confirmed shares and the amounts in flight, so
+ * each leg of an operation on the holder's side is one guarded single-document update.
+ * `recentSteps` holds the ids of the latest operation steps applied here: replaying a step
+ * finds its id and changes nothing. It is bounded; the recovery job drives stuck
+ * operations long before an id could fall off.
+ */
+const accountSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    fundCode: { type: String, default: null },
+    walletFen: { type: BigInt, default: 0n },
+    sharesFen: { type: BigInt, default: 0n },
+    subscribingFen: { type: BigInt, default: 0n },
+    redeemingFen: { type: BigInt, default: 0n },
+    incomeCumulativeFen: { type: BigInt, default: 0n },
+    incomeYesterdayFen: { type: BigInt, default: 0n },
+    recentSteps: { type: [String], default: [] },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+
+export const RECENT_STEPS_MAX = 256;
+
+export type AccountDocument = InferSchemaType<typeof accountSchema> & { _id: string };
+export const Account = mongoose.model('Account', accountSchema, 'accounts');

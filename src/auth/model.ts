@@ -1,0 +1,34 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+export type Role = 'user' | 'ops';
+
+const userSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    loginId: { type: String, required: true, unique: true },
+    loginPasswordHash: { type: String, required: true },
+    paymentPasswordHash: { type: String, default: null },
+    /** Wrong payment passwords since the last right one or reset. */
+    paymentFailures: { type: Number, default: 0 },
+    paymentLockedUntil: { type: Date, default: null },
+    roles: { type: [String], default: ['user'] },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+
+export type UserDocument = InferSchemaType<typeof userSchema>;
+export const User = mongoose.model('User', userSchema, 'users');
+
+/** Bearer sessions: only the SHA-256 of the token is stored, so a leaked table grants nothing. */
+const sessionSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    userId: { type: String, required: true, index: true },
+    roles: { type: [String], required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+
+export const Session = mongoose.model('Session', sessionSchema, 'sessions');

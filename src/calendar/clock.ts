@@ -1,0 +1,37 @@
+// "Now" is injected so tests can move it across cut-offs, weekends and holidays.
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+};
+
+/** A clock that stands still until a test moves it. */
+export class FixedClock implements Clock {
+  #epochMs: number;
+
+  constructor(start: Date | string) {
+    this.#epochMs = FixedClock.#toEpochMs(start);
+  }
+
+  now(): Date {
+    return new Date(this.#epochMs); // a copy, so callers cannot move the clock
+  }
+
+  set(instant: Date | string): void {
+    this.#epochMs = FixedClock.#toEpochMs(instant);
+  }
+
+  advance(durationMs: number): void {
+    if (!Number.isFinite(durationMs)) throw new RangeError(`FixedClock: bad duration ${durationMs}`);
+    this.#epochMs += durationMs;
+  }
+
+  static #toEpochMs(instant: Date | string): number {
+    const epochMs = new Date(instant).getTime();
+    if (Number.isNaN(epochMs)) throw new RangeError(`FixedClock: invalid instant ${String(instant)}`);
+    return epochMs;
+  }
+}

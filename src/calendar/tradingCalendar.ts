@@ -1,0 +1,85 @@
+// The Asia/Shanghai trading calendar: which days trade, the 15:00 cut-off, T and T+1.
+import { DateTime, IANAZone } from 'luxon';
+import { addCalendarDays, daysBetween, isBusinessDate, toUtcDay } from './businessDate.ts';
+
+export interface TradingCalendarOptions {
+  /** Public holidays, 'yyyy-MM-dd'. Weekends need not be listed. */
+  holidays: readonly string[];
+  /** 'HH:mm' local time; a request at or after it trades on the next trading day. */
+  cutoff?: string;
+  zone?: string;
+}
+
+const CUTOFF_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)$/;
+// A year without a trading day means the holiday list is wrong: stop instead of looping.
+const TRADING_DAY_SEARCH_MAX_DAYS = 366;
+
+export class TradingCalendar {
+  readonly zone: string;
+  readonly cutoff: string;
+  readonly #holidays: ReadonlySet<string>;
+  readonly #cutoffMinutes: number;
+
+  constructor({ holidays, cutoff = '15:00', zone = 'Asia/Shanghai' }: TradingCalendarOptions) {
+    const cutoffMatch = CUTOFF_PATTERN.exec(cutoff);
+    if (!cutoffMatch) throw new RangeError(`TradingCalendar: cutoff must be HH:mm, got ${JSON.stringify(cutoff)}`);
+    if (!IANAZone.isValidZone(zone)) throw new RangeError(`TradingCalendar: unknown zone ${JSON.stringify(zone)}`);
+    const badHoliday = holidays.find((holiday) => !isBusinessDate(holiday));
+    if (badHoliday !== undefined) throw new RangeError(`TradingCalendar: bad holiday ${JSON.stringify(badHoliday)}`);
+    this.zone = zone;
+    this.cutoff = cutoff;
+    this.#cutoffMinutes = Number(cutoffMatch[1]) * 60 + Number(cutoffMatch[2]);
+    this.#holidays = new Set(holidays);
+  }
+
+  /** The calendar day of the instant in the calendar's zone. */
+  businessDateOf(instant: Date): string {
+    return this.#localTime(instant).toISODate();
+  }
+
+  /** A weekday that is not a holiday. Weekend make-up working days do not trade. */
+  isTradingDay(businessDate: string): boolean {
+    const isWeekday = toUtcDay(businessDate).weekday <= 5;
+    return isWeekday && !this.#holidays.has(businessDate);
+  }
+
+  /** The first trading day strictly after the date. */
+  nextTradingDay(businessDate: string): string {
+    let candidate = businessDate;
+    for (let step = 0; step < TRADING_DAY_SEARCH_MAX_DAYS; step++) {
+      candidate = addCalendarDays(candidate, 1);
+      if (this.isTradingDay(candidate)) return candidate;
+    }
+    throw new Error(`TradingCalendar: no trading day within a year after ${businessDate}`);
+  }
+
+  /** T: the instant's own day if it trades and the instant is before the cut-off, else the next trading day. */
+  tradeDateOf(instant: Date): string {
+    const localTime = this.#localTime(instant);
+    const businessDate = localTime.toISODate();
+    const minutesIntoDay = localTime.hour * 60 + localTime.minute;
+    const beforeCutoff = minutesIntoDay < this.#cutoffMinutes;
+    return beforeCutoff && this.isTradingDay(businessDate) ? businessDate : this.nextTradingDay(businessDate);
+  }
+
+  /** The first trading day after T, when a subscription is confirmed or a redemption settles. */
+  confirmDateOf(tradeDate: string): string {
+    if (!this.isTradingDay(tradeDate)) throw new RangeError(`confirmDateOf: ${tradeDate} is not a trading day`);
+    return this.nextTradingDay(tradeDate);
+  }
+
+  addCalendarDays(businessDate: string, days: number): string {
+    return addCalendarDays(businessDate, days);
+  }
+
+  /** Calendar days from `from` to `to`: positive when `to` is later. */
+  daysBetween(from: string, to: string): number {
+    return daysBetween(from, to);
+  }
+
+  #localTime(instant: Date): DateTime<true> {
+    const localTime = DateTime.fromJSDate(instant, { zone: this.zone });
+    if (!localTime.isValid) throw new RangeError(`TradingCalendar: invalid instant ${String(instant)}`);
+    return localTime;
+  }
+}

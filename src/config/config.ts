@@ -1,0 +1,101 @@
+// The service's settings, read by the `config` package from config/*.json
+// (default.json, then <NODE_ENV>.json) and validated once into a frozen object.
+import config from 'config';
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import { isBusinessDate } from '../calendar/businessDate.ts';
+
+// Integer fen as a JSON string (numbers lose exactness above 2^53); below 10^18 so
+// it fits a BSON int64.
+const fenString = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,17})$/, 'expected integer fen as a string, e.g. "1000000"')
+  .transform((text) => BigInt(text));
+const positiveInt = z.number().int().positive();
+
+const fundSchema = z.strictObject({
+  code: z.string().regex(/^[A-Z0-9]{3,12}$/, 'expected 3 to 12 capital letters or digits'),
+  name: z.string().min(1),
+  sevenDayYieldMode: z.enum(['compound', 'simple']),
+});
+
+const configSchema = z.strictObject({
+  zone: z.string().refine((zone) => IANAZone.isValidZone(zone), 'expected an IANA time zone'),
+  cutoff: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:mm'),
+  holidays: z.array(z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date')),
+  funds: z
+    .array(fundSchema)
+    .min(1)
+    .refine((funds) => new Set(funds.map((fund) => fund.code)).size === funds.length, 'expected unique fund codes'),
+  limits: z.strictObject({
+    instantRedeemDailyMaxFen: fenString,
+    paymentsCountTowardInstantCap: z.boolean(),
+    // null switches the limit off
+    holdingMaxFen: fenString.nullable(),
+    transferInDailyMaxFen: fenString.nullable(),
+    fundDailyQuotaFen: fenString.nullable(),
+  }),
+  security: z.strictObject({
+    paymentPasswordMaxAttempts: positiveInt,
+    paymentLockMs: positiveInt,
+    tokenLifetimeMs: positiveInt,
+  }),
+  redemption: z.strictObject({
+    redeemedSharesEarnUntil: z.enum(['requestDay', 'dayBeforeTradeDate']),
+  }),
+  http: z.strictObject({
+    port: z.number().int().min(0).max(65_535),
+    bodyLimitBytes: positiveInt,
+  }),
+  database: z.strictObject({
+    dataDir: z.string().min(1),
+  }),
+  jobs: z.strictObject({
+    processEveryMs: positiveInt,
+  }),
+});
+
+type DeepReadonly<T> = T extends readonly (infer Item)[]
+  ? readonly DeepReadonly<Item>[]
+  : T extends object
+    ? { readonly [Key in keyof T]: DeepReadonly<T[Key]> }
+    : T;
+
+export type AppConfig = DeepReadonly<z.output<typeof configSchema>>;
+export type FundConfig = AppConfig['funds'][number];
+
+/**
+ * Validates raw settings (by default what the `config` package loaded) into a
+ * deeply frozen AppConfig. Throws one Error naming every bad key path, e.g.
+ * "config: cutoff: expected HH:mm".
+ */
+export function loadConfig(raw: unknown = config.util.toObject()): AppConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new Error(`config: ${result.error.issues.map(describeIssue).join('; ')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+let cachedConfig: AppConfig | undefined;
+
+/** The service's settings, validated on first use. */
+export function appConfig(): AppConfig {
+  cachedConfig ??= loadConfig();
+  return cachedConfig;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const keyPath = issue.path
+    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+  return `${keyPath || '(root)'}: ${issue.message}`;
+}
+
+function deepFreeze<T>(value: T): DeepReadonly<T> {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value as DeepReadonly<T>;
+}

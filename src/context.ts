@@ -1,0 +1,23 @@
+import type { BankAdapter } from './bank/adapter.ts';
+import { SimulatedBank } from './bank/simulatedBank.ts';
+import { systemClock, type Clock } from './calendar/clock.ts';
+import { TradingCalendar } from './calendar/tradingCalendar.ts';
+import { appConfig, type AppConfig } from './config/config.ts';
+
+/** What services need from the outside world, injected so tests can move time and break the bank. */
+export interface AppContext {
+  config: AppConfig;
+  clock: Clock;
+  calendar: TradingCalendar;
+  bank: BankAdapter;
+}
+
+export function createContext(overrides: Partial<AppContext> = {}): AppContext {
+  const config = overrides.config ?? appConfig();
+  return {
+    config,
+    clock: overrides.clock ?? systemClock,
+    calendar: overrides.calendar ?? new TradingCalendar({ holidays: config.holidays, cutoff: config.cutoff, zone: config.zone }),
+    bank: overrides.bank ?? new SimulatedBank(),
+  };
+}

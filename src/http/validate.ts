@@ -1,0 +1,38 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { parsePositiveYuan, type Fen } from '../money/fen.ts';
+import { badRequest, DomainError } from './problem.ts';
+
+/** A money amount in yuan as a JSON string, "1234.56": refuses numbers, signs, exponents, 3 decimals. */
+export const amountYuan = z.string().max(24).transform((text, context): Fen => {
+  try {
+    return parsePositiveYuan(text);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const paymentPassword = z.string().regex(/^\d{6}$/, 'a payment password is exactly 6 digits');
+export const identifier = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');
+
+/** Strict schemas refuse unknown fields; every issue is listed with its path. */
+export function parseBody<T extends z.ZodType>(schema: T, req: Request): z.output<T> {
+  if (!req.is('application/json')) {
+    throw new DomainError('unsupported_media_type', 415, 'Send the body as application/json');
+  }
+  return parseWith(schema, req.body ?? {});
+}
+
+export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.output<T> {
+  return parseWith(schema, req.query);
+}
+
+function parseWith<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  throw badRequest(`Invalid request: ${issues.map((issue) => `${issue.path || '(body)'}: ${issue.message}`).join('; ')}`, {
+    issues,
+  });
+}

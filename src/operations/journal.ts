@@ -1,0 +1,96 @@
+import type { QueryFilter } from 'mongoose';
+import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import type { Fen } from '../money/fen.ts';
+import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
+
+export type BalanceField = 'walletFen' | 'sharesFen' | 'subscribingFen' | 'redeemingFen';
+
+export interface PostingDraft {
+  account: string;
+  amountFen: Fen;
+}
+
+/** One leg on the holder's account document: a guarded, replay-safe single-document update. */
+export interface AccountLeg {
+  step: string;
+  /** The rule the update must satisfy, e.g. { walletFen: { $gte: amountFen } }. */
+  guard?: QueryFilter<unknown>;
+  inc: Partial<Record<BalanceField, Fen>>;
+  set?: Record<string, unknown>;
+  postings: PostingDraft[];
+}
+
+export const ledgerAccount = {
+  wallet: (userId: string) => `wallet:${userId}`,
+  shares: (userId: string) => `shares:${userId}`,
+  subscribing: (userId: string) => `subscribing:${userId}`,
+  redeeming: (userId: string) => `redeeming:${userId}`,
+  bankClearing: 'bank:clearing',
+} as const;
+
+/** Ledger account of each balance field, so balances can be checked against postings. */
+export const BALANCE_LEDGER: Record<BalanceField, (userId: string) => string> = {
+  walletFen: ledgerAccount.wallet,
+  sharesFen: ledgerAccount.shares,
+  subscribingFen: ledgerAccount.subscribing,
+  redeemingFen: ledgerAccount.redeeming,
+};
+
+/**
+ * Applies a leg once: the account update both checks the rule and records the step id, so
+ * a second attempt (a replay, the recovery job) finds the id and changes nothing. Then the
+ * step and its postings are recorded on the operation. Returns false when the rule refused it.
+ */
+export async function applyAccountLeg(operation: OperationDocument, leg: AccountLeg, at: Date): Promise<boolean> {
+  if (operation.steps.includes(leg.step)) return true;
+  assertBalanced(leg);
+  const stepId = `${operation._id}:${leg.step}`;
+  const result = await retryOnWriteConflict(() =>
+    Account.updateOne(
+      { _id: operation.userId, recentSteps: { $ne: stepId }, ...leg.guard },
+      {
+        $inc: leg.inc,
+        ...(leg.set ? { $set: leg.set } : {}),
+        $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
+      },
+    ),
+  );
+  if (result.modifiedCount === 0 && !(await Account.exists({ _id: operation.userId, recentSteps: stepId }))) return false;
+  await recordStep(operation, leg.step, leg.postings, at);
+  return true;
+}
+
+/** Records a step (and its postings) on the operation, once. */
+export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date): Promise<void> {
+  if (operation.steps.includes(step)) return;
+  await retryOnWriteConflict(() =>
+    Operation.updateOne(
+      { _id: operation._id, steps: { $ne: step } },
+      {
+        $push: { steps: step, postings: { $each: postings.map((posting) => ({ ...posting, step, at })) } },
+        $set: { updatedAt: at },
+      },
+    ),
+  );
+  operation.steps.push(step);
+}
+
+/** Moves the operation on from one of the expected statuses; false when another actor moved it first. */
+export async function transition(
+  operation: OperationDocument,
+  from: OperationStatus[],
+  to: OperationStatus,
+  at: Date,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const result = await retryOnWriteConflict(() =>
+    Operation.updateOne({ _id: operation._id, status: { $in: from } }, { $set: { status: to, updatedAt: at, ...extra } }),
+  );
+  return result.modifiedCount === 1;
+}
+
+function assertBalanced(leg: AccountLeg): void {
+  const totalFen = leg.postings.reduce((sum, posting) => sum + posting.amountFen, 0n);
+  if (totalFen !== 0n) throw new Error(`step ${leg.step}: postings sum to ${totalFen}, not 0`);
+}

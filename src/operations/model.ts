@@ -1,0 +1,63 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+export const OPERATION_TYPES = ['top_up', 'withdrawal', 'transfer_in', 'redemption'] as const;
+export type OperationType = (typeof OPERATION_TYPES)[number];
+
+export const OPERATION_STATUSES = [
+  'pending',
+  'awaiting_confirmation',
+  'awaiting_settlement',
+  'completed',
+  'failed',
+] as const;
+export type OperationStatus = (typeof OPERATION_STATUSES)[number];
+
+/** Journal entry: `account` is a ledger account such as wallet:<userId> or bank:clearing. */
+const postingSchema = new Schema(
+  {
+    step: { type: String, required: true },
+    account: { type: String, required: true },
+    amountFen: { type: BigInt, required: true },
+    at: { type: Date, required: true },
+  },
+  { _id: false },
+);
+
+/**
+ * One money movement asked for by a holder: its idempotency key, its legs as they are
+ * applied (`steps`, `postings`: each step's postings sum to zero) and its status. It is
+ * written before any money moves, so a crash leaves a trace the recovery job can finish.
+ */
+const operationSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    userId: { type: String, required: true },
+    idempotencyKey: { type: String, required: true },
+    requestHash: { type: String, required: true },
+    type: { type: String, enum: OPERATION_TYPES, required: true },
+    status: { type: String, enum: OPERATION_STATUSES, required: true },
+    amountFen: { type: BigInt, required: true },
+    fundCode: { type: String, default: null },
+    /** wallet or bank_card: where a transfer-in comes from / a redemption goes to. */
+    channel: { type: String, default: null },
+    bankCardId: { type: String, default: null },
+    tradeDate: { type: String, default: null },
+    /** Confirmation date of a transfer-in; settlement date of a redemption. */
+    dueDate: { type: String, default: null },
+    steps: { type: [String], default: [] },
+    postings: { type: [postingSchema], default: [] },
+    failure: { type: { code: String, detail: String }, default: null },
+    /** The first answer given to the caller, replayed verbatim for the same key. */
+    response: { type: { status: Number, body: Schema.Types.Mixed }, default: null },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+operationSchema.index({ userId: 1, idempotencyKey: 1 }, { unique: true });
+operationSchema.index({ status: 1 });
+operationSchema.index({ userId: 1, createdAt: -1 });
+
+export type OperationDocument = InferSchemaType<typeof operationSchema> & { _id: string };
+export type Posting = InferSchemaType<typeof postingSchema>;
+export const Operation = mongoose.model('Operation', operationSchema, 'operations');

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { DomainError, notFound } from '../http/problem.ts';
+import { newId } from '../ids.ts';
+import { formatYuan, type Fen } from '../money/fen.ts';
+import { Operation, type OperationDocument, type OperationType } from './model.ts';
+
+export interface OperationRequest {
+  userId: string;
+  idempotencyKey: string;
+  /** What the caller asked, canonicalised: the same key with another request is refused. */
+  request: Record<string, unknown>;
+  type: OperationType;
+  amountFen: Fen;
+  fundCode?: string | null;
+  channel?: string | null;
+  bankCardId?: string | null;
+  tradeDate?: string | null;
+  dueDate?: string | null;
+}
+
+export interface StartedOperation {
+  operation: OperationDocument;
+  /** True when the key was seen before: nothing new may move. */
+  replayed: boolean;
+}
+
+/**
+ * Writes the operation before any money moves. Its unique (userId, idempotencyKey) makes a
+ * replay find the first operation instead of creating a second one.
+ */
+export async function startOperation(request: OperationRequest, at: Date): Promise<StartedOperation> {
+  const requestHash = hashRequest(request.type, request.request);
+  const { request: _request, ...fields } = request;
+  const operation = { _id: newId('op'), ...fields, requestHash, status: 'pending' as const, steps: [], postings: [], createdAt: at, updatedAt: at };
+  try {
+    await Operation.create(operation);
+    return { operation: (await Operation.findById(operation._id).lean<OperationDocument>())!, replayed: false };
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+  const first = await Operation.findOne({ userId: request.userId, idempotencyKey: request.idempotencyKey }).lean<OperationDocument>();
+  if (!first) throw new Error('duplicate idempotency key without an operation');
+  if (first.requestHash !== requestHash) throw idempotencyKeyReused();
+  return { operation: first, replayed: true };
+}
+
+export async function rememberFirstResponse(operation: OperationDocument, status: number, body: unknown): Promise<void> {
+  await retryOnWriteConflict(() =>
+    Operation.updateOne({ _id: operation._id, response: null }, { $set: { response: { status, body } } }),
+  );
+}
+
+export async function findOwnOperation(userId: string, operationId: string): Promise<OperationDocument> {
+  const operation = await Operation.findOne({ _id: operationId, userId }).lean<OperationDocument>();
+  if (!operation) throw notFound('Operation');
+  return operation;
+}
+
+export async function reloadOperation(operationId: string): Promise<OperationDocument> {
+  return (await Operation.findById(operationId).lean<OperationDocument>())!;
+}
+
+export interface OperationPage {
+  items: OperationDocument[];
+  nextCursor: string | null;
+}
+
+/**
+ * Newest first. The cursor is the last item's (createdAt, id), so pages do not shift when
+ * new operations arrive. FerretDB filters on userId in PostgreSQL and sorts in memory: the
+ * history of one holder is small enough for that.
+ */
+export async function listOperations(userId: string, limit: number, cursor?: string): Promise<OperationPage> {
+  const after = cursor ? decodeCursor(cursor) : undefined;
+  const filter = after
+    ? { userId, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, _id: { $lt: after.id } }] }
+    : { userId };
+  const items = await Operation.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit + 1).lean<OperationDocument[]>();
+  const page = items.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page, nextCursor: items.length > limit && last ? encodeCursor(last) : null };
+}
+
+export function operationView(operation: OperationDocument) {
+  return {
+    id: operation._id,
+    type: operation.type,
+    status: operation.status,
+    amount: formatYuan(operation.amountFen),
+    fundCode: operation.fundCode ?? null,
+    channel: operation.channel ?? null,
+    bankCardId: operation.bankCardId ?? null,
+    tradeDate: operation.tradeDate ?? null,
+    ...(operation.type === 'transfer_in' ? { confirmDate: operation.dueDate ?? null } : {}),
+    ...(operation.type === 'redemption' ? { settleDate: operation.dueDate ?? null } : {}),
+    failure: operation.failure?.code ? { code: operation.failure.code, detail: operation.failure.detail } : null,
+    createdAt: operation.createdAt.toISOString(),
+    updatedAt: operation.updatedAt.toISOString(),
+  };
+}
+
+function hashRequest(type: string, request: Record<string, unknown>): string {
+  const canonical = JSON.stringify([type, Object.keys(request).sort().map((key) => [key, String(request[key])])]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function encodeCursor(operation: OperationDocument): string {
+  return Buffer.from(JSON.stringify([operation.createdAt.getTime(), operation._id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [createdAtMs, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [number, string];
+    if (!Number.isInteger(createdAtMs) || typeof id !== 'string') throw new Error('bad cursor');
+    return { createdAt: new Date(createdAtMs), id };
+  } catch {
+    throw new DomainError('invalid_cursor', 400, 'The cursor is not one this service gave out');
+  }
+}
+
+const idempotencyKeyReused = () =>
+  new DomainError('idempotency_key_reused', 422, 'This Idempotency-Key was already used with a different request');

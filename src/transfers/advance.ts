@@ -1,0 +1,215 @@
+import { Account, type AccountDocument } from '../accounts/model.ts';
+import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
+import type { AppContext } from '../context.ts';
+import { log } from '../log.ts';
+import { applyAccountLeg, ledgerAccount as ledger, transition } from '../operations/journal.ts';
+import type { OperationDocument } from '../operations/model.ts';
+import { reloadOperation } from '../operations/service.ts';
+import { FAILURE_DETAIL } from './errors.ts';
+
+/**
+ * Each operation is a small state machine whose steps are idempotent: the request drives it
+ * as far as it can, and the jobs (confirmation, settlement, recovery) drive the rest with the
+ * very same code. `recovery` marks a run that may follow a crash: the bank is asked what it
+ * knows before it is called again.
+ */
+export type AdvanceMode = 'request' | 'recovery';
+
+export async function advanceOperation(ctx: AppContext, operation: OperationDocument, mode: AdvanceMode): Promise<OperationDocument> {
+  const machine = MACHINES[operation.type];
+  await machine(ctx, operation, mode);
+  return reloadOperation(operation._id);
+}
+
+type Machine = (ctx: AppContext, operation: OperationDocument, mode: AdvanceMode) => Promise<void>;
+
+const MACHINES: Record<OperationDocument['type'], Machine> = {
+  top_up: advanceTopUp,
+  withdrawal: advanceWithdrawal,
+  transfer_in: advanceTransferIn,
+  redemption: advanceRedemption,
+};
+
+async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  if (op.status !== 'pending') return;
+  const outcome = await askBank(ctx, op, 'charge', mode);
+  if (outcome === 'unknown') return;
+  if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
+  const X = op.amountFen;
+  await applyAccountLeg(op, { step: 'credit', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
+  await transition(op, ['pending'], 'completed', ctx.clock.now());
+}
+
+async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  if (op.status !== 'pending') return;
+  const X = op.amountFen;
+  const debited = await applyAccountLeg(
+    op,
+    { step: 'debit', guard: { walletFen: { $gte: X } }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
+    ctx.clock.now(),
+  );
+  if (!debited) return fail(ctx, op, 'insufficient_balance');
+  const outcome = await askBank(ctx, op, 'payout', mode);
+  if (outcome === 'unknown') return;
+  if (outcome === 'succeeded') {
+    await transition(op, ['pending'], 'completed', ctx.clock.now());
+    return;
+  }
+  await applyAccountLeg(op, { step: 'refund', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
+  await fail(ctx, op, 'bank_declined');
+}
+
+async function advanceTransferIn(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  if (op.status === 'pending') await subscribe(ctx, op, mode);
+  if (op.status === 'awaiting_confirmation' && isDue(ctx, op)) await confirmSubscription(ctx, op);
+}
+
+async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  const X = op.amountFen;
+  const fundCode = op.fundCode!;
+  if (op.channel === 'bank_card') {
+    const outcome = await askBank(ctx, op, 'charge', mode);
+    if (outcome === 'unknown') return;
+    if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
+  }
+  const fromWallet = op.channel === 'wallet';
+  const subscribed = await applyAccountLeg(
+    op,
+    {
+      step: 'subscribe',
+      guard: { ...(fromWallet ? { walletFen: { $gte: X } } : {}), ...fundGuard(fundCode) },
+      inc: fromWallet ? { walletFen: -X, subscribingFen: X } : { subscribingFen: X },
+      set: { fundCode },
+      postings: fromWallet
+        ? [{ account: ledger.wallet(op.userId), amountFen: -X }, { account: ledger.subscribing(op.userId), amountFen: X }]
+        : bankTo(ledger.subscribing(op.userId), X),
+    },
+    ctx.clock.now(),
+  );
+  if (subscribed) {
+    await moveTo(op, 'pending', 'awaiting_confirmation', ctx.clock.now());
+    return;
+  }
+  const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
+  const reason = holdsAnotherFund(account, fundCode) ? 'fund_switch_not_allowed' : 'insufficient_balance';
+  // Card money already charged when a racing request switched the fund: it lands in the wallet.
+  if (!fromWallet) {
+    await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
+  }
+  await fail(ctx, op, reason);
+}
+
+async function confirmSubscription(ctx: AppContext, op: OperationDocument): Promise<void> {
+  const X = op.amountFen;
+  await applyAccountLeg(
+    op,
+    {
+      step: 'confirm',
+      inc: { subscribingFen: -X, sharesFen: X },
+      postings: [{ account: ledger.subscribing(op.userId), amountFen: -X }, { account: ledger.shares(op.userId), amountFen: X }],
+    },
+    ctx.clock.now(),
+  );
+  await moveTo(op, 'awaiting_confirmation', 'completed', ctx.clock.now());
+}
+
+async function advanceRedemption(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  if (op.status === 'pending') await redeem(ctx, op);
+  if (op.status === 'awaiting_settlement' && isDue(ctx, op)) await settleRedemption(ctx, op, mode);
+}
+
+async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
+  const X = op.amountFen;
+  const redeemed = await applyAccountLeg(
+    op,
+    {
+      step: 'redeem',
+      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
+      inc: { sharesFen: -X, redeemingFen: X },
+      postings: [{ account: ledger.shares(op.userId), amountFen: -X }, { account: ledger.redeeming(op.userId), amountFen: X }],
+    },
+    ctx.clock.now(),
+  );
+  if (!redeemed) return fail(ctx, op, 'insufficient_shares');
+  await moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
+}
+
+/** The fund pays out on the settle date: into the wallet, or through the bank to the card. */
+async function settleRedemption(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  const X = op.amountFen;
+  const toWallet = op.channel === 'wallet';
+  const destination = toWallet ? ledger.wallet(op.userId) : ledger.bankClearing;
+  await applyAccountLeg(
+    op,
+    {
+      step: 'settle',
+      inc: toWallet ? { redeemingFen: -X, walletFen: X } : { redeemingFen: -X },
+      postings: [{ account: ledger.redeeming(op.userId), amountFen: -X }, { account: destination, amountFen: X }],
+    },
+    ctx.clock.now(),
+  );
+  if (!toWallet) {
+    const outcome = await askBank(ctx, op, 'payout', mode);
+    if (outcome === 'unknown') return;
+    if (outcome !== 'succeeded') {
+      // The cash is the holder's either way: a refused card payout lands in the wallet.
+      await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
+    }
+  }
+  await moveTo(op, 'awaiting_settlement', 'completed', ctx.clock.now());
+}
+
+type BankResult = BankOutcome | 'unknown' | 'absent';
+
+/**
+ * Calls the bank with a reference unique to the operation and step. After a crash the bank
+ * is asked first: a charge it never received is not made late behind the holder's back
+ * ('absent'), while a payout owed to the holder is sent again.
+ */
+async function askBank(ctx: AppContext, op: OperationDocument, kind: 'charge' | 'payout', mode: AdvanceMode): Promise<BankResult> {
+  const reference = `${op._id}:${kind}`;
+  if (mode === 'recovery') {
+    const known = await ctx.bank.outcomeOf(reference);
+    if (known || kind === 'charge') return known ?? 'absent';
+  }
+  try {
+    const call = kind === 'charge' ? ctx.bank.charge : ctx.bank.payout;
+    return await call.call(ctx.bank, reference, op.bankCardId!, op.amountFen);
+  } catch (error) {
+    if (!(error instanceof BankUnavailableError)) log.error({ err: error, reference }, 'bank call failed');
+    return 'unknown';
+  }
+}
+
+function isDue(ctx: AppContext, op: OperationDocument): boolean {
+  return op.dueDate !== null && op.dueDate !== undefined && op.dueDate <= ctx.calendar.businessDateOf(ctx.clock.now());
+}
+
+/** Holding another fund blocks a switch until the position is zero and nothing is in flight. */
+export function fundGuard(fundCode: string) {
+  return { $or: [{ fundCode }, { fundCode: null }, { sharesFen: 0n, subscribingFen: 0n, redeemingFen: 0n }] };
+}
+
+export function holdsAnotherFund(account: AccountDocument, fundCode: string): boolean {
+  const inFund = account.sharesFen + account.subscribingFen + account.redeemingFen;
+  return account.fundCode !== null && account.fundCode !== fundCode && inFund > 0n;
+}
+
+async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
+  if (await transition(op, [from], to, at)) op.status = to;
+  else op.status = (await reloadOperation(op._id)).status;
+}
+
+async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
+  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: { code, detail: FAILURE_DETAIL[code] ?? code } });
+  op.status = 'failed';
+}
+
+const bankTo = (account: string, amountFen: bigint) => [
+  { account: ledger.bankClearing, amountFen: -amountFen },
+  { account, amountFen },
+];
+const toBank = (account: string, amountFen: bigint) => [
+  { account, amountFen: -amountFen },
+  { account: ledger.bankClearing, amountFen },
+];

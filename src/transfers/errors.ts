@@ -1,0 +1,26 @@
+import { DomainError } from '../http/problem.ts';
+
+/** Why an operation failed: stored on the operation, answered as problem+json. */
+export const FAILURE_STATUS: Record<string, number> = {
+  insufficient_balance: 409,
+  insufficient_shares: 409,
+  fund_switch_not_allowed: 409,
+  bank_declined: 422,
+  bank_unavailable: 503,
+};
+
+export const FAILURE_DETAIL: Record<string, string> = {
+  insufficient_balance: 'The wallet balance is lower than the amount',
+  insufficient_shares: 'The confirmed fund shares are fewer than the amount',
+  fund_switch_not_allowed: 'Switching funds needs a zero position with nothing pending in the current fund',
+  bank_declined: 'The bank declined the transfer; nothing moved',
+  bank_unavailable: 'The bank did not answer and never received the transfer; nothing moved',
+};
+
+export const unknownFund = (fundCode: string) =>
+  new DomainError('unknown_fund', 422, `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`);
+export const fundRequired = () =>
+  new DomainError('fund_required', 422, 'The first transfer-in picks a fund: send fundCode (GET /v1/funds lists them)');
+export const unknownBankCard = () => new DomainError('unknown_bank_card', 422, 'No such bank card on this account');
+export const requestInProgress = (operationId: string) =>
+  new DomainError('request_in_progress', 409, 'A request with this Idempotency-Key is still being processed', { operationId });
