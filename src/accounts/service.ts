@@ -1,5 +1,9 @@
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { notFound } from '../http/problem.ts';
+import type { AppContext } from '../context.ts';
+import { formatYuan } from '../money/fen.ts';
+import { Operation, type OperationDocument } from '../operations/model.ts';
+import { operationView } from '../operations/service.ts';
 import { Account, type AccountDocument } from './model.ts';
 
 /** Idempotent: a registration that crashed before this line gets its account on the next call. */
@@ -14,4 +18,25 @@ export async function findAccount(userId: string): Promise<AccountDocument> {
   const account = await Account.findById(userId).lean<AccountDocument>();
   if (!account) throw notFound('Account');
   return account;
+}
+
+/** The holder's whole position as a wallet front end shows it. */
+export async function accountView(ctx: AppContext, userId: string) {
+  const account = await findAccount(userId);
+  const inFlight = await Operation.find({ userId, status: { $in: ['awaiting_confirmation', 'awaiting_settlement'] } })
+    .sort({ createdAt: 1 })
+    .lean<OperationDocument[]>();
+  const fund = ctx.config.funds.find((candidate) => candidate.code === account.fundCode);
+  return {
+    userId,
+    fund: fund ? { code: fund.code, name: fund.name } : null,
+    wallet: formatYuan(account.walletFen),
+    shares: formatYuan(account.sharesFen),
+    subscribing: formatYuan(account.subscribingFen),
+    redeeming: formatYuan(account.redeemingFen),
+    total: formatYuan(account.walletFen + account.sharesFen + account.subscribingFen + account.redeemingFen),
+    income: { yesterday: formatYuan(account.incomeYesterdayFen), cumulative: formatYuan(account.incomeCumulativeFen) },
+    pendingSubscriptions: inFlight.filter((op) => op.type === 'transfer_in').map(operationView),
+    pendingRedemptions: inFlight.filter((op) => op.type === 'redemption').map(operationView),
+  };
 }

@@ -52,6 +52,9 @@ const configSchema = z.strictObject({
   }),
   jobs: z.strictObject({
     processEveryMs: positiveInt,
+    /** A pending operation untouched this long is taken over by the recovery job. */
+    recoverAfterMs: positiveInt,
+    lockLifetimeMs: positiveInt,
   }),
 });
 

@@ -35,18 +35,19 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+export function problemBody(error: DomainError): Record<string, unknown> {
+  return {
+    type: `https://moneyfund.example/problems/${error.code}`,
+    title: TITLES[error.status] ?? 'Error',
+    status: error.status,
+    code: error.code,
+    detail: error.detail,
+    ...error.extra,
+  };
+}
+
 export function sendProblem(res: Parameters<RequestHandler>[1], error: DomainError): void {
-  res
-    .status(error.status)
-    .type('application/problem+json')
-    .json({
-      type: `https://moneyfund.example/problems/${error.code}`,
-      title: TITLES[error.status] ?? 'Error',
-      status: error.status,
-      code: error.code,
-      detail: error.detail,
-      ...error.extra,
-    });
+  res.status(error.status).type('application/problem+json').json(problemBody(error));
 }
 
 /** Body-parser failures carry a status and a type; everything unknown becomes a bare 500. */

@@ -1,0 +1,33 @@
+import express, { type Express } from 'express';
+import { accountRoutes } from './accounts/routes.ts';
+import { authRoutes } from './auth/routes.ts';
+import { bankRoutes } from './bank/routes.ts';
+import type { AppContext } from './context.ts';
+import { requireOps, requireUser } from './http/auth.ts';
+import { problemHandler, routeNotFound } from './http/problem.ts';
+import { opsRoutes } from './operations/routes.ts';
+import { transferRoutes } from './transfers/routes.ts';
+
+/** Builds the HTTP app without listening, so tests drive it with supertest. */
+export function createApp(ctx: AppContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((_req, res, next) => {
+    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    next();
+  });
+  app.use(express.json({ limit: ctx.config.http.bodyLimitBytes, strict: true }));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/v1/funds', (_req, res) => {
+    res.json({ funds: ctx.config.funds.map(({ code, name }) => ({ code, name })) });
+  });
+  app.use(['/v1/me', '/v1/accounts', '/v1/ops'], requireUser(ctx));
+  app.use('/v1/ops', requireOps);
+  app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes());
+  app.use(routeNotFound);
+  app.use(problemHandler);
+  return app;
+}

@@ -1,0 +1,24 @@
+import type { AppContext } from '../context.ts';
+import { newId } from '../ids.ts';
+import { unknownBankCard } from '../transfers/errors.ts';
+import { BankCard } from './model.ts';
+
+/** Binding a card keeps only its last four digits: the bank side holds the rest. */
+export async function addBankCard(ctx: AppContext, userId: string, cardNumber: string) {
+  const card = { _id: newId('card'), userId, bankName: 'Simulated Bank', last4: cardNumber.slice(-4), createdAt: ctx.clock.now() };
+  await BankCard.create(card);
+  return bankCardView(card);
+}
+
+export async function listBankCards(userId: string) {
+  const cards = await BankCard.find({ userId }).sort({ createdAt: 1 }).lean();
+  return cards.map(bankCardView);
+}
+
+export async function requireOwnBankCard(userId: string, bankCardId: string): Promise<void> {
+  if (!(await BankCard.exists({ _id: bankCardId, userId }))) throw unknownBankCard();
+}
+
+function bankCardView(card: { _id: string; bankName: string; last4: string; createdAt: Date }) {
+  return { id: card._id, bankName: card.bankName, last4: card.last4, createdAt: card.createdAt.toISOString() };
+}

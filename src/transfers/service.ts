@@ -1,0 +1,138 @@
+import { findAccount } from '../accounts/service.ts';
+import { verifyPaymentPassword } from '../auth/service.ts';
+import { requireOwnBankCard } from '../bank/service.ts';
+import type { AppContext } from '../context.ts';
+import { DomainError, problemBody } from '../http/problem.ts';
+import type { Fen } from '../money/fen.ts';
+import { Operation, type OperationDocument } from '../operations/model.ts';
+import {
+  operationView,
+  rememberFirstResponse,
+  startOperation,
+  type OperationRequest,
+} from '../operations/service.ts';
+import { advanceOperation } from './advance.ts';
+import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
+
+/** The HTTP answer to a money request; the first one is replayed for the same Idempotency-Key. */
+export interface Answer {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+interface Caller {
+  userId: string;
+  idempotencyKey: string;
+}
+
+export type Channel = 'wallet' | 'bank_card';
+
+export async function topUp(ctx: AppContext, caller: Caller, input: { amountFen: Fen; bankCardId: string }): Promise<Answer> {
+  return runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
+    await requireOwnBankCard(caller.userId, input.bankCardId);
+  });
+}
+
+export async function withdraw(
+  ctx: AppContext,
+  caller: Caller,
+  input: { amountFen: Fen; bankCardId: string; paymentPassword: string },
+): Promise<Answer> {
+  const { paymentPassword, ...request } = input;
+  return runOnce(ctx, caller, { type: 'withdrawal', request, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
+    await requireOwnBankCard(caller.userId, input.bankCardId);
+    await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+  });
+}
+
+/** Wallet or card money becomes a pending subscription, confirmed into shares on T+1. */
+export async function transferIn(
+  ctx: AppContext,
+  caller: Caller,
+  input: { amountFen: Fen; channel: Channel; bankCardId?: string; fundCode?: string },
+): Promise<Answer> {
+  const now = ctx.clock.now();
+  const tradeDate = ctx.calendar.tradeDateOf(now);
+  const fundCode = input.fundCode ?? (await findAccount(caller.userId)).fundCode;
+  if (!fundCode) throw fundRequired();
+  const operation = {
+    type: 'transfer_in' as const,
+    request: input,
+    amountFen: input.amountFen,
+    fundCode,
+    channel: input.channel,
+    bankCardId: input.bankCardId ?? null,
+    tradeDate,
+    dueDate: ctx.calendar.confirmDateOf(tradeDate),
+  };
+  return runOnce(ctx, caller, operation, async () => {
+    if (!ctx.config.funds.some((fund) => fund.code === fundCode)) throw unknownFund(fundCode);
+    if (input.channel === 'bank_card') await requireOwnBankCard(caller.userId, input.bankCardId!);
+  });
+}
+
+/** Normal redemption: shares leave now, the cash arrives on the first trading day after T. */
+export async function redeem(
+  ctx: AppContext,
+  caller: Caller,
+  input: { amountFen: Fen; channel: Channel; bankCardId?: string; paymentPassword: string },
+): Promise<Answer> {
+  const { paymentPassword, ...request } = input;
+  const tradeDate = ctx.calendar.tradeDateOf(ctx.clock.now());
+  const account = await findAccount(caller.userId);
+  const operation = {
+    type: 'redemption' as const,
+    request,
+    amountFen: input.amountFen,
+    fundCode: account.fundCode,
+    channel: input.channel,
+    bankCardId: input.bankCardId ?? null,
+    tradeDate,
+    dueDate: ctx.calendar.nextTradingDay(tradeDate),
+  };
+  return runOnce(ctx, caller, operation, async () => {
+    if (input.channel === 'bank_card') await requireOwnBankCard(caller.userId, input.bankCardId!);
+    await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+  });
+}
+
+type OperationDraft = Omit<OperationRequest, 'userId' | 'idempotencyKey'>;
+
+/**
+ * A replay is answered before any check, so it moves nothing and never counts as a wrong
+ * payment password; a new request is checked, written, then driven as far as it goes.
+ */
+async function runOnce(ctx: AppContext, caller: Caller, draft: OperationDraft, checkFirst: () => Promise<void>): Promise<Answer> {
+  const request = { ...draft, ...caller };
+  const earlier = await Operation.findOne({ userId: caller.userId, idempotencyKey: caller.idempotencyKey }).lean<OperationDocument>();
+  if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);
+  await checkFirst();
+  const { operation, replayed } = await startOperation(request, ctx.clock.now());
+  if (replayed) return replay(ctx, operation);
+  return answer(await advanceOperation(ctx, operation, 'request'), false);
+}
+
+async function replay(ctx: AppContext, operation: OperationDocument): Promise<Answer> {
+  if (operation.response) return { status: operation.response.status!, body: operation.response.body, replayed: true };
+  if (operation.status !== 'pending') return answer(operation, true);
+  const ageMs = ctx.clock.now().getTime() - operation.updatedAt.getTime();
+  if (ageMs < ctx.config.jobs.recoverAfterMs) throw requestInProgress(operation._id);
+  return answer(await advanceOperation(ctx, operation, 'recovery'), true);
+}
+
+/** Final answers are remembered; a pending one (the bank has not answered) is not. */
+async function answer(operation: OperationDocument, replayed: boolean): Promise<Answer> {
+  const result = answerFor(operation);
+  if (operation.status !== 'pending') await rememberFirstResponse(operation, result.status, result.body);
+  return { ...result, replayed };
+}
+
+function answerFor(operation: OperationDocument): { status: number; body: unknown } {
+  const code = operation.failure?.code;
+  if (operation.status === 'failed' && code) {
+    const error = new DomainError(code, FAILURE_STATUS[code] ?? 422, FAILURE_DETAIL[code] ?? code, { operationId: operation._id });
+    return { status: error.status, body: problemBody(error) };
+  }
+  return { status: operation.status === 'pending' ? 202 : 201, body: { operation: operationView(operation) } };
+}
