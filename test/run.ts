@@ -10,6 +10,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedStack, type EmbeddedStack } from '../src/db/embedded/stack.ts';
+import { connectTestMongoose, disconnectMongoose } from './support/database.ts';
 
 process.env.NODE_ENV ??= 'test';
 const testDir = path.dirname(fileURLToPath(import.meta.url));
@@ -32,7 +33,13 @@ async function startDatabase(): Promise<EmbeddedStack | undefined> {
 }
 
 async function runMocha(files: string[]): Promise<Mocha.Stats> {
-  const mocha = new Mocha({ timeout: 120_000, reporter: 'spec', grep: process.env.TEST_GREP });
+  const mocha = new Mocha({
+    timeout: 120_000,
+    reporter: 'spec',
+    grep: process.env.TEST_GREP,
+    // One Mongoose connection for the whole run; models are registered once the files load.
+    rootHooks: { beforeAll: connectTestMongoose, afterAll: disconnectMongoose },
+  });
   for (const file of files) mocha.addFile(file);
   await mocha.loadFilesAsync();
   return new Promise((resolve) => {

@@ -1,0 +1,73 @@
+import type { Express } from 'express';
+import request from 'supertest';
+import { createApp } from '../../src/app.ts';
+import { FixedClock } from '../../src/calendar/clock.ts';
+import { Account, type AccountDocument } from '../../src/accounts/model.ts';
+import { User } from '../../src/auth/model.ts';
+import { createContext, type AppContext } from '../../src/context.ts';
+import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
+import { uniqueId } from './database.ts';
+
+export interface TestApp {
+  ctx: AppContext;
+  app: Express;
+  clock: FixedClock;
+  bank: SimulatedBank;
+}
+
+/** The real app on the real database, with a clock the test moves and a bank it can break. */
+export function testApp(startAt = '2024-05-30T14:00:00+08:00'): TestApp {
+  const clock = new FixedClock(startAt);
+  const bank = new SimulatedBank();
+  const ctx = createContext({ clock, bank });
+  return { ctx, app: createApp(ctx), clock, bank };
+}
+
+export interface Holder {
+  userId: string;
+  loginId: string;
+  token: string;
+  bankCardId: string;
+  auth: { Authorization: string };
+}
+
+export const LOGIN_PASSWORD = 'correct horse 1';
+export const PAYMENT_PASSWORD = '135790';
+
+/** Registers a holder through the API, signs in, sets a payment password and binds a card. */
+export async function newHolder(app: Express, options: { ops?: boolean } = {}): Promise<Holder> {
+  const loginId = uniqueId('holder');
+  const registered = await request(app).post('/v1/users').send({ loginId, loginPassword: LOGIN_PASSWORD }).expect(201);
+  const userId = registered.body.userId as string;
+  if (options.ops) await User.updateOne({ _id: userId }, { $set: { roles: ['user', 'ops'] } });
+  const session = await request(app).post('/v1/sessions').send({ loginId, loginPassword: LOGIN_PASSWORD }).expect(201);
+  const auth = { Authorization: `Bearer ${session.body.token}` };
+  await request(app)
+    .put('/v1/me/payment-password')
+    .set(auth)
+    .send({ loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD })
+    .expect(204);
+  const card = await request(app).post('/v1/me/bank-cards').set(auth).send({ cardNumber: '6222020200112233' }).expect(201);
+  return { userId, loginId, token: session.body.token, bankCardId: card.body.bankCard.id, auth };
+}
+
+/** Puts money in the holder's wallet through a card top-up. */
+export async function topUp(app: Express, holder: Holder, amount: string): Promise<void> {
+  await request(app)
+    .post('/v1/me/top-ups')
+    .set(holder.auth)
+    .set('Idempotency-Key', uniqueId('topup'))
+    .send({ amount, bankCardId: holder.bankCardId })
+    .expect(201);
+}
+
+export async function balancesOf(userId: string): Promise<Pick<AccountDocument, 'walletFen' | 'sharesFen' | 'subscribingFen' | 'redeemingFen'>> {
+  const account = await Account.findById(userId).lean<AccountDocument>();
+  if (!account) throw new Error(`no account ${userId}`);
+  const { walletFen, sharesFen, subscribingFen, redeemingFen } = account;
+  return { walletFen, sharesFen, subscribingFen, redeemingFen };
+}
+
+export function idempotencyKey(): string {
+  return uniqueId('key');
+}
