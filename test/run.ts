@@ -18,10 +18,10 @@ const testDir = path.dirname(fileURLToPath(import.meta.url));
 async function testFiles(args: string[]): Promise<string[]> {
   if (args.length > 0) return args.map((file) => path.resolve(file));
   const entries = await readdir(testDir, { recursive: true });
-  return entries
-    .filter((entry) => entry.endsWith('.test.ts'))
-    .sort()
-    .map((entry) => path.join(testDir, entry));
+  // *.final.test.ts check what the whole suite left behind, so they run last.
+  const isFinal = (entry: string) => entry.endsWith('.final.test.ts');
+  const tests = entries.filter((entry) => entry.endsWith('.test.ts')).sort();
+  return [...tests.filter((entry) => !isFinal(entry)), ...tests.filter(isFinal)].map((entry) => path.join(testDir, entry));
 }
 
 async function startDatabase(): Promise<EmbeddedStack | undefined> {
