@@ -24,7 +24,7 @@ export async function findAccount(userId: string): Promise<AccountDocument> {
 export async function accountView(ctx: AppContext, userId: string) {
   const account = await findAccount(userId);
   const inFlight = await Operation.find({ userId, status: { $in: ['awaiting_confirmation', 'awaiting_settlement'] } })
-    .sort({ createdAt: 1 })
+    .sort({ _id: 1 })
     .lean<OperationDocument[]>();
   const fund = ctx.config.funds.find((candidate) => candidate.code === account.fundCode);
   return {

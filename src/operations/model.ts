@@ -56,7 +56,6 @@ const operationSchema = new Schema(
 );
 operationSchema.index({ userId: 1, idempotencyKey: 1 }, { unique: true });
 operationSchema.index({ status: 1 });
-operationSchema.index({ userId: 1, createdAt: -1 });
 
 export type OperationDocument = InferSchemaType<typeof operationSchema> & { _id: string };
 export type Posting = InferSchemaType<typeof postingSchema>;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
-import { newId } from '../ids.ts';
+import { newSortableId } from '../ids.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';
 
@@ -32,7 +32,7 @@ export interface StartedOperation {
 export async function startOperation(request: OperationRequest, at: Date): Promise<StartedOperation> {
   const requestHash = hashRequest(request.type, request.request);
   const { request: _request, ...fields } = request;
-  const operation = { _id: newId('op'), ...fields, requestHash, status: 'pending' as const, steps: [], postings: [], createdAt: at, updatedAt: at };
+  const operation = { _id: newSortableId('op'), ...fields, requestHash, status: 'pending' as const, steps: [], postings: [], createdAt: at, updatedAt: at };
   try {
     await Operation.create(operation);
     return { operation: (await Operation.findById(operation._id).lean<OperationDocument>())!, replayed: false };
@@ -67,19 +67,16 @@ export interface OperationPage {
 }
 
 /**
- * Newest first. The cursor is the last item's (createdAt, id), so pages do not shift when
- * new operations arrive. FerretDB filters on userId in PostgreSQL and sorts in memory: the
- * history of one holder is small enough for that.
+ * Newest first, by id (ids sort in creation order). The cursor is the last id seen, so pages
+ * do not shift when new operations arrive. FerretDB filters on userId in PostgreSQL and sorts
+ * in memory: the history of one holder is small enough for that.
  */
 export async function listOperations(userId: string, limit: number, cursor?: string): Promise<OperationPage> {
-  const after = cursor ? decodeCursor(cursor) : undefined;
-  const filter = after
-    ? { userId, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, _id: { $lt: after.id } }] }
-    : { userId };
-  const items = await Operation.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit + 1).lean<OperationDocument[]>();
+  const filter = cursor ? { userId, _id: { $lt: decodeCursor(cursor) } } : { userId };
+  const items = await Operation.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<OperationDocument[]>();
   const page = items.slice(0, limit);
   const last = page.at(-1);
-  return { items: page, nextCursor: items.length > limit && last ? encodeCursor(last) : null };
+  return { items: page, nextCursor: items.length > limit && last ? Buffer.from(last._id).toString('base64url') : null };
 }
 
 export function operationView(operation: OperationDocument) {
@@ -105,18 +102,12 @@ function hashRequest(type: string, request: Record<string, unknown>): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function encodeCursor(operation: OperationDocument): string {
-  return Buffer.from(JSON.stringify([operation.createdAt.getTime(), operation._id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAtMs, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [number, string];
-    if (!Number.isInteger(createdAtMs) || typeof id !== 'string') throw new Error('bad cursor');
-    return { createdAt: new Date(createdAtMs), id };
-  } catch {
+function decodeCursor(cursor: string): string {
+  const operationId = Buffer.from(cursor, 'base64url').toString();
+  if (!/^op_[0-9a-z]{13}[0-9a-f]{12}$/.test(operationId)) {
     throw new DomainError('invalid_cursor', 400, 'The cursor is not one this service gave out');
   }
+  return operationId;
 }
 
 const idempotencyKeyReused = () =>
