@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { SimulatedBankTransfer } from '../../src/bank/model.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
-import { balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder } from '../support/api.ts';
+import { balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, runDueJobsAround, testApp, topUp, type Holder } from '../support/api.ts';
 
-const { app, ctx, clock } = testApp();
+const t = testApp();
+const { app, ctx, clock } = t;
 
 /** A holder with confirmed shares, bought on 2024-05-30 and confirmed on 05-31. */
 async function holderWithShares(amount: string): Promise<Holder> {
@@ -52,13 +53,9 @@ describe('normal redemption', () => {
       assert.equal(response.body.operation.settleDate, example.settleDate);
       assert.deepEqual(await balancesOf(holder.userId), { walletFen: 0n, sharesFen: 5000n, subscribingFen: 0n, redeemingFen: 3000n });
 
-      clock.set(`${ctx.calendar.addCalendarDays(example.settleDate, -1)}T23:59:59+08:00`);
-      await advanceDueOperations(ctx);
-      assert.equal((await balancesOf(holder.userId)).walletFen, 0n, 'not paid the day before');
-
-      clock.set(`${example.settleDate}T00:00:01+08:00`);
-      await advanceDueOperations(ctx);
-      assert.deepEqual(await balancesOf(holder.userId), { walletFen: 3000n, sharesFen: 5000n, subscribingFen: 0n, redeemingFen: 0n });
+      const { dayBefore, onTheDay } = await runDueJobsAround(t, example.settleDate, holder.userId);
+      assert.equal(dayBefore.walletFen, 0n, 'not paid the day before');
+      assert.deepEqual(onTheDay, { walletFen: 3000n, sharesFen: 5000n, subscribingFen: 0n, redeemingFen: 0n });
     });
   }
 

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
-import { balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder } from '../support/api.ts';
+import { balancesOf, idempotencyKey, newHolder, runDueJobsAround, testApp, topUp, type Holder } from '../support/api.ts';
 
-const { app, ctx, clock } = testApp();
+const t = testApp();
+const { app, clock } = t;
 
 function transferIn(holder: Holder, amount: string, key = idempotencyKey()) {
   return request(app)
@@ -43,13 +43,9 @@ describe('transfer-in', () => {
       assert.equal(response.body.operation.confirmDate, example.confirmDate);
       assert.deepEqual(await balancesOf(holder.userId), { walletFen: 6000n, sharesFen: 0n, subscribingFen: 4000n, redeemingFen: 0n });
 
-      clock.set(`${ctx.calendar.addCalendarDays(example.confirmDate, -1)}T23:59:59+08:00`);
-      await advanceDueOperations(ctx);
-      assert.equal((await balancesOf(holder.userId)).sharesFen, 0n, 'not confirmed the day before');
-
-      clock.set(`${example.confirmDate}T00:00:01+08:00`);
-      await advanceDueOperations(ctx);
-      assert.deepEqual(await balancesOf(holder.userId), { walletFen: 6000n, sharesFen: 4000n, subscribingFen: 0n, redeemingFen: 0n });
+      const { dayBefore, onTheDay } = await runDueJobsAround(t, example.confirmDate, holder.userId);
+      assert.equal(dayBefore.sharesFen, 0n, 'not confirmed the day before');
+      assert.deepEqual(onTheDay, { walletFen: 6000n, sharesFen: 4000n, subscribingFen: 0n, redeemingFen: 0n });
       const account = await request(app).get('/v1/me/account').set(holder.auth).expect(200);
       assert.equal(account.body.shares, '40.00');
       assert.deepEqual(account.body.pendingSubscriptions, []);

@@ -6,6 +6,7 @@ import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { User } from '../../src/auth/model.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
+import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
 import { uniqueId } from './database.ts';
 
 export interface TestApp {
@@ -70,4 +71,17 @@ export async function balancesOf(userId: string): Promise<Pick<AccountDocument, 
 
 export function idempotencyKey(): string {
   return uniqueId('key');
+}
+
+/**
+ * Runs the due-operations job one second before `date` begins and one second after, and
+ * returns the holder's balances after each run: a rule "due on date" shows in the pair.
+ */
+export async function runDueJobsAround(t: TestApp, date: string, userId: string) {
+  t.clock.set(`${t.ctx.calendar.addCalendarDays(date, -1)}T23:59:59+08:00`);
+  await advanceDueOperations(t.ctx);
+  const dayBefore = await balancesOf(userId);
+  t.clock.set(`${date}T00:00:01+08:00`);
+  await advanceDueOperations(t.ctx);
+  return { dayBefore, onTheDay: await balancesOf(userId) };
 }

@@ -22,7 +22,7 @@ export async function ensureLauncherBuilt(): Promise<string> {
   await mkdir(path.dirname(LAUNCHER_BINARY), { recursive: true });
   // Build to a private name and rename: a concurrent start never sees half a binary.
   const partial = `${LAUNCHER_BINARY}.${process.pid}.partial`;
-  await run('go', ['build', '-o', partial, '.'], { cwd: LAUNCHER_DIR });
+  await run('go', ['build', '-buildvcs=false', '-o', partial, '.'], { cwd: LAUNCHER_DIR });
   await rename(partial, LAUNCHER_BINARY);
   await writeFile(SOURCE_HASH_FILE, `${sourceHash}\n`);
   return LAUNCHER_BINARY;
