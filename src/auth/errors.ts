@@ -4,6 +4,8 @@ export const unauthenticated = () =>
   new DomainError('unauthenticated', 401, 'Send a valid bearer token: POST /v1/sessions gives one');
 export const forbidden = () => new DomainError('forbidden', 403, 'This needs the ops role');
 export const wrongLogin = () => new DomainError('login_failed', 401, 'Unknown login id or wrong password');
+export const wrongLoginPassword = () =>
+  new DomainError('login_password_wrong', 403, 'The login password is wrong');
 export const loginIdTaken = () => new DomainError('login_id_taken', 409, 'That login id is already registered');
 export const paymentPasswordNotSet = () =>
   new DomainError('payment_password_not_set', 409, 'Set a payment password first: PUT /v1/me/payment-password');

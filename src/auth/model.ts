@@ -25,7 +25,6 @@ const sessionSchema = new Schema(
   {
     _id: { type: String, required: true },
     userId: { type: String, required: true, index: true },
-    roles: { type: [String], required: true },
     expiresAt: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },

@@ -32,20 +32,23 @@ export async function createSession(ctx: AppContext, loginId: string, loginPassw
   if (!user || !passwordOk) throw errors.wrongLogin();
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(ctx.clock.now().getTime() + ctx.config.security.tokenLifetimeMs);
-  await Session.create({ _id: tokenHash(token), userId: user._id, roles: user.roles, expiresAt });
+  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt });
   return { token, userId: user._id, expiresAt };
 }
 
+/** Roles are read from the user at every request, so taking a role away takes effect at once. */
 export async function authenticate(ctx: AppContext, token: string): Promise<Principal> {
   const session = await Session.findById(tokenHash(token)).lean();
   if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
-  return { userId: session.userId, roles: session.roles as Role[] };
+  const user = await User.findById(session.userId, { roles: 1 }).lean();
+  if (!user) throw errors.unauthenticated();
+  return { userId: session.userId, roles: user.roles as Role[] };
 }
 
 /** Setting or resetting the payment password needs the login password, and lifts any lock. */
 export async function setPaymentPassword(ctx: AppContext, userId: string, loginPassword: string, paymentPassword: string) {
   const user = await User.findById(userId).lean();
-  if (!user || !(await verifySecret(loginPassword, user.loginPasswordHash))) throw errors.wrongLogin();
+  if (!user || !(await verifySecret(loginPassword, user.loginPasswordHash))) throw errors.wrongLoginPassword();
   const paymentPasswordHash = await hashSecret(paymentPassword);
   await retryOnWriteConflict(() =>
     User.updateOne({ _id: userId }, { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null } }),
@@ -53,34 +56,46 @@ export async function setPaymentPassword(ctx: AppContext, userId: string, loginP
 }
 
 /**
- * Guards every movement of money out of a holding. Wrong attempts are counted atomically;
- * reaching the limit locks payments for the configured time (3 hours).
+ * Guards every movement of money out of a holding. An attempt is counted before the password
+ * is checked (one guarded update), so parallel guesses cannot get more than the allowed
+ * number checked; the attempt that uses up the allowance locks payments if it was wrong.
  */
 export async function verifyPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
+  const now = ctx.clock.now();
+  const { paymentPasswordMaxAttempts: attemptsMax, paymentLockMs } = ctx.config.security;
   const user = await User.findById(userId).lean();
   if (!user) throw errors.unauthenticated();
-  const now = ctx.clock.now();
-  if (user.paymentLockedUntil && user.paymentLockedUntil > now) throw errors.paymentLocked(user.paymentLockedUntil);
   if (!user.paymentPasswordHash) throw errors.paymentPasswordNotSet();
-  if (await verifySecret(paymentPassword, user.paymentPasswordHash)) {
-    if (user.paymentFailures > 0) await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
+  if (user.paymentLockedUntil && user.paymentLockedUntil > now) throw errors.paymentLocked(user.paymentLockedUntil);
+  if (user.paymentLockedUntil) await liftExpiredLock(userId, user.paymentLockedUntil);
+  const attempt = await retryOnWriteConflict(() =>
+    User.findOneAndUpdate(
+      { _id: userId, paymentLockedUntil: null, paymentFailures: { $lt: attemptsMax } },
+      { $inc: { paymentFailures: 1 } },
+      { returnDocument: 'after' },
+    ).lean(),
+  );
+  // No attempt left: a racing request used the last one and is locking payments now.
+  if (!attempt) throw errors.paymentLocked((await lockOf(userId)) ?? new Date(now.getTime() + paymentLockMs));
+  if (await verifySecret(paymentPassword, attempt.paymentPasswordHash!)) {
+    await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
     return;
   }
-  await recordWrongPaymentPassword(ctx, userId, now);
+  if (attempt.paymentFailures < attemptsMax) throw errors.wrongPaymentPassword(attemptsMax - attempt.paymentFailures);
+  const lockedUntil = new Date(now.getTime() + paymentLockMs);
+  await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentLockedUntil: lockedUntil } }));
+  throw errors.paymentLocked(lockedUntil);
 }
 
-async function recordWrongPaymentPassword(ctx: AppContext, userId: string, now: Date): Promise<never> {
-  const { paymentPasswordMaxAttempts, paymentLockMs } = ctx.config.security;
-  const counted = await retryOnWriteConflict(() =>
-    User.findOneAndUpdate({ _id: userId }, { $inc: { paymentFailures: 1 } }, { returnDocument: 'after' }).lean(),
-  );
-  const failures = counted?.paymentFailures ?? paymentPasswordMaxAttempts;
-  if (failures < paymentPasswordMaxAttempts) throw errors.wrongPaymentPassword(paymentPasswordMaxAttempts - failures);
-  const lockedUntil = new Date(now.getTime() + paymentLockMs);
+/** A lock that has run out gives a fresh allowance; only the first request to see it clears it. */
+async function liftExpiredLock(userId: string, lockedUntil: Date): Promise<void> {
   await retryOnWriteConflict(() =>
-    User.updateOne({ _id: userId }, { $set: { paymentLockedUntil: lockedUntil, paymentFailures: 0 } }),
+    User.updateOne({ _id: userId, paymentLockedUntil: lockedUntil }, { $set: { paymentLockedUntil: null, paymentFailures: 0 } }),
   );
-  throw errors.paymentLocked(lockedUntil);
+}
+
+async function lockOf(userId: string): Promise<Date | null | undefined> {
+  return (await User.findById(userId, { paymentLockedUntil: 1 }).lean())?.paymentLockedUntil;
 }
 
 function tokenHash(token: string): string {

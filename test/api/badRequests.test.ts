@@ -20,6 +20,7 @@ import {
   testApp,
   topUp,
   type Holder,
+  assertProblem,
 } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
 
@@ -238,19 +239,11 @@ const authCases: BadRequest[] = [
   { name: 'sign in: without login password', path: '/v1/sessions', auth: 'none', body: (f) => ({ loginId: f.holder.loginId }), status: 400, code: 'invalid_request' },
   { name: 'sign in: wrong login password', path: '/v1/sessions', auth: 'none', body: (f) => ({ loginId: f.holder.loginId, loginPassword: 'not the password' }), status: 401, code: 'login_failed' },
   { name: 'sign in: malformed JSON', path: '/v1/sessions', auth: 'none', raw: { contentType: 'application/json', text: '{loginId:' }, status: 400, code: 'invalid_request' },
-  { name: 'payment password reset: wrong login password', method: 'put', path: '/v1/me/payment-password', body: () => ({ loginPassword: 'not the password', paymentPassword: '111111' }), status: 401, code: 'login_failed' },
+  { name: 'payment password reset: wrong login password', method: 'put', path: '/v1/me/payment-password', body: () => ({ loginPassword: 'not the password', paymentPassword: '111111' }), status: 403, code: 'login_password_wrong' },
   { name: 'payment password reset: 5 digits', method: 'put', path: '/v1/me/payment-password', body: () => ({ loginPassword: LOGIN_PASSWORD, paymentPassword: '11111' }), status: 400, code: 'invalid_request' },
   { name: 'payment password reset: no Authorization', method: 'put', path: '/v1/me/payment-password', auth: 'none', body: () => ({ loginPassword: LOGIN_PASSWORD, paymentPassword: '111111' }), status: 401, code: 'unauthenticated' },
 ];
 
-function assertProblem(response: Response, status: number, code: string): void {
-  assert.equal(response.status, status, `status ${response.status}: ${JSON.stringify(response.body)}`);
-  assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
-  assert.equal(response.body.status, status);
-  assert.equal(response.body.code, code);
-  assert.equal(typeof response.body.detail, 'string');
-  assert.ok(response.body.detail.length > 0, 'detail is not empty');
-}
 
 async function historyOf(holder: Holder): Promise<{ id: string; type: string; status: string; amount: string; failure: { code: string } | null }[]> {
   const response = await request(app).get('/v1/me/operations?limit=100').set(holder.auth).expect(200);
@@ -325,10 +318,14 @@ describe('bad requests change nothing', () => {
       if (testCase.recordsFailedOperation) {
         // The refusal is a business outcome: it is kept as one failed operation, with no money moved.
         assert.equal(after.history.length, before.history.length + 1, 'exactly one failed operation recorded');
-        const [newest] = after.history;
-        assert.equal(newest?.id, response.body.operationId);
-        assert.equal(newest?.status, 'failed');
-        assert.equal(newest?.failure?.code, testCase.code);
+        const known = new Set(before.history.map((operation) => operation.id));
+        const added = after.history.filter((operation) => !known.has(operation.id));
+        assert.equal(added.length, 1);
+        assert.equal(added[0]?.id, response.body.operationId);
+        assert.equal(added[0]?.status, 'failed');
+        assert.equal(added[0]?.failure?.code, testCase.code);
+        assert.equal(added[0]?.amount, testCase.body?.(f).amount);
+        assert.equal(after.history[0]?.id, response.body.operationId, 'listed newest first');
       } else {
         assert.deepEqual(after.history, before.history, 'operation history did not grow');
       }

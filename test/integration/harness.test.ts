@@ -8,7 +8,7 @@ import { MongoBackend } from '@agendajs/mongo-backend';
 import type { Collection, Document, MongoClient } from 'mongodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { retryOnWriteConflict, isDuplicateKey } from '../../src/db/writeConflict.ts';
-import { embeddedPostgresPort, uniqueId, withMongoClient, withPostgres } from '../support/database.ts';
+import { embeddedPostgresPort, uniqueId, withPostgres } from '../support/database.ts';
 
 interface Counter extends Document {
   _id: string;

@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import type { Express } from 'express';
+import type { Response } from 'supertest';
 import request from 'supertest';
 import { createApp } from '../../src/app.ts';
 import { FixedClock } from '../../src/calendar/clock.ts';
@@ -84,4 +86,14 @@ export async function runDueJobsAround(t: TestApp, date: string, userId: string)
   t.clock.set(`${date}T00:00:01+08:00`);
   await advanceDueOperations(t.ctx);
   return { dayBefore, onTheDay: await balancesOf(userId) };
+}
+
+/** A problem+json answer with the given status and stable code. */
+export function assertProblem(response: Response, status: number, code: string): void {
+  assert.equal(response.status, status, `status ${response.status}: ${JSON.stringify(response.body)}`);
+  assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+  assert.equal(response.body.status, status);
+  assert.equal(response.body.code, code);
+  assert.equal(typeof response.body.detail, 'string');
+  assert.ok(response.body.detail.length > 0, 'detail is not empty');
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { connectMongoose, disconnectMongoose, ensureIndexes } from '../../src/db/connection.ts';
 
@@ -23,15 +22,6 @@ export async function withPostgres<T>(use: (client: pg.Client) => Promise<T>): P
     return await use(client);
   } finally {
     await client.end();
-  }
-}
-
-export async function withMongoClient<T>(use: (client: MongoClient) => Promise<T>): Promise<T> {
-  const client = await MongoClient.connect(testDatabaseUri(), { maxPoolSize: 10 });
-  try {
-    return await use(client);
-  } finally {
-    await client.close();
   }
 }
 
