@@ -15,13 +15,14 @@ export interface Principal {
 export async function registerUser(ctx: AppContext, loginId: string, loginPassword: string, roles: Role[] = ['user']) {
   const userId = newId('u');
   const createdAt = ctx.clock.now();
+  // The account first: a crash in between leaves an orphan account, never a user without one.
+  await openAccount(userId, createdAt);
   try {
     await User.create({ _id: userId, loginId, loginPasswordHash: await hashSecret(loginPassword), roles, createdAt });
   } catch (error) {
     if (isDuplicateKey(error)) throw errors.loginIdTaken();
     throw error;
   }
-  await openAccount(userId, createdAt);
   return { userId, loginId, roles };
 }
 

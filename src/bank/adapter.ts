@@ -12,6 +12,11 @@ export interface BankAdapter {
   payout(reference: string, bankCardId: string, amountFen: Fen): Promise<BankOutcome>;
   /** undefined: the bank never received the call. */
   outcomeOf(reference: string): Promise<BankOutcome | undefined>;
+  /**
+   * Closes a charge reference the bank has no outcome for, so a call still in flight can no
+   * longer succeed: 'cancelled', or the outcome that got there first.
+   */
+  cancelCharge(reference: string, bankCardId: string, amountFen: Fen): Promise<BankOutcome | 'cancelled'>;
 }
 
 export class BankUnavailableError extends Error {

@@ -28,6 +28,12 @@ export class SimulatedBank implements BankAdapter {
     return this.transfer('payout', reference, bankCardId, amountFen);
   }
 
+  async cancelCharge(reference: string, bankCardId: string, amountFen: Fen): Promise<BankOutcome | 'cancelled'> {
+    const cancelled = { kind: 'charge' as const, bankCardId, amountFen, outcome: 'declined' as const };
+    const outcome = await this.record(reference, cancelled);
+    return outcome === 'inserted' ? 'cancelled' : outcome;
+  }
+
   async outcomeOf(reference: string): Promise<BankOutcome | undefined> {
     const transfer = await SimulatedBankTransfer.findById(reference).lean();
     return transfer?.outcome as BankOutcome | undefined;
@@ -40,14 +46,17 @@ export class SimulatedBank implements BankAdapter {
     const outcome: BankOutcome = mode === 'decline' ? 'declined' : 'succeeded';
     const recorded = await this.record(reference, { kind, bankCardId, amountFen, outcome });
     if (mode === 'lostAnswer') throw new BankUnavailableError(reference);
-    return recorded;
+    return recorded === 'inserted' ? outcome : recorded;
   }
 
   /** The first call with a reference decides its outcome; later calls read it back. */
-  private async record(reference: string, transfer: { kind: 'charge' | 'payout'; bankCardId: string; amountFen: Fen; outcome: BankOutcome }) {
+  private async record(
+    reference: string,
+    transfer: { kind: 'charge' | 'payout'; bankCardId: string; amountFen: Fen; outcome: BankOutcome },
+  ): Promise<BankOutcome | 'inserted'> {
     try {
       await SimulatedBankTransfer.create({ _id: reference, ...transfer, at: new Date() });
-      return transfer.outcome;
+      return 'inserted';
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       return (await this.outcomeOf(reference))!;

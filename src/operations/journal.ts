@@ -56,7 +56,11 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
       },
     ),
   );
-  if (result.modifiedCount === 0 && !(await Account.exists({ _id: operation.userId, recentSteps: stepId }))) return false;
+  if (result.modifiedCount === 0 && !(await Account.exists({ _id: operation.userId, recentSteps: stepId }))) {
+    // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
+    if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${operation.userId}`);
+    return false;
+  }
   await recordStep(operation, leg.step, leg.postings, at);
   return true;
 }

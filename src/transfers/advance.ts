@@ -67,6 +67,8 @@ async function advanceTransferIn(ctx: AppContext, op: OperationDocument, mode: A
 async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   const X = op.amountFen;
   const fundCode = op.fundCode!;
+  // Refused after the card was charged and the money already returned to the wallet.
+  if (op.steps.includes('to-wallet')) return fail(ctx, op, 'fund_switch_not_allowed');
   if (op.channel === 'bank_card') {
     const outcome = await askBank(ctx, op, 'charge', mode);
     if (outcome === 'unknown') return;
@@ -168,11 +170,17 @@ type BankResult = BankOutcome | 'unknown' | 'absent';
  */
 async function askBank(ctx: AppContext, op: OperationDocument, kind: 'charge' | 'payout', mode: AdvanceMode): Promise<BankResult> {
   const reference = `${op._id}:${kind}`;
-  if (mode === 'recovery') {
-    const known = await ctx.bank.outcomeOf(reference);
-    if (known || kind === 'charge') return known ?? 'absent';
-  }
   try {
+    if (mode === 'recovery') {
+      const known = await ctx.bank.outcomeOf(reference);
+      if (known) return known;
+      // A charge the bank has no outcome for is cancelled there before the operation fails,
+      // so a call still in flight cannot succeed behind a failed operation.
+      if (kind === 'charge') {
+        const closed = await ctx.bank.cancelCharge(reference, op.bankCardId!, op.amountFen);
+        return closed === 'cancelled' ? 'absent' : closed;
+      }
+    }
     const call = kind === 'charge' ? ctx.bank.charge : ctx.bank.payout;
     return await call.call(ctx.bank, reference, op.bankCardId!, op.amountFen);
   } catch (error) {

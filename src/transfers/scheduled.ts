@@ -26,9 +26,14 @@ async function advanceEach(ctx: AppContext, status: OperationStatus, isDue: (op:
   for await (const operation of Operation.find({ status }).lean<OperationDocument[]>().cursor({ batchSize: 500 })) {
     const op = operation as unknown as OperationDocument;
     if (!isDue(op)) continue;
-    const after = await advanceOperation(ctx, op, status === 'pending' ? 'recovery' : 'request');
-    if (after.status !== status) advanced++;
-    else log.warn({ operationId: op._id, status }, 'operation could not advance yet');
+    try {
+      const after = await advanceOperation(ctx, op, status === 'pending' ? 'recovery' : 'request');
+      if (after.status !== status) advanced++;
+      else log.warn({ operationId: op._id, status }, 'operation could not advance yet');
+    } catch (error) {
+      // One broken operation must not hold up every one behind it.
+      log.error({ err: error, operationId: op._id, status }, 'operation failed to advance');
+    }
   }
   return advanced;
 }

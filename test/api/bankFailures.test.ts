@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimulatedBankMode } from '../../src/bank/simulatedBank.ts';
 import { SimulatedBankTransfer } from '../../src/bank/model.ts';
 import { recoverStuckOperations } from '../../src/transfers/scheduled.ts';
@@ -106,6 +107,24 @@ describe('bank failures and recovery', () => {
     assert.equal(operation.body.operation.status, 'completed');
     assert.equal(await SimulatedBankTransfer.countDocuments({ _id: `${pending.body.operation.id}:payout` }), 1);
     assert.deepEqual(await balancesOf(holder.userId), { ...empty, walletFen: 1500n });
+  });
+
+  it('recovery cancels a charge still in flight, so its late success cannot credit a failed operation', async () => {
+    const holder = await newHolder(app);
+    bank.behaviour = { mode: 'ok', delayMs: 1500 };
+    try {
+      const inFlight = sendTopUp(holder, '7.00').then((response) => response);
+      await sleep(500); // the operation is written; the bank call is under way
+      await afterRecoveryWindow();
+      const answer = await inFlight;
+      assert.equal(answer.status, 503);
+      assert.equal(answer.body.code, 'bank_unavailable');
+      const charge = await SimulatedBankTransfer.findById(`${answer.body.operationId}:charge`).lean();
+      assert.equal(charge?.outcome, 'declined');
+    } finally {
+      bank.behaviour = { mode: 'ok', delayMs: 0 };
+    }
+    assert.deepEqual(await balancesOf(holder.userId), empty);
   });
 
   it('a slow bank delays the answer but not its correctness', async () => {
