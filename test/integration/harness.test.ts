@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Agenda } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
-import type { Collection, Document, MongoClient } from 'mongodb';
+import { MongoClient, type Collection, type Document } from 'mongodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { retryOnWriteConflict, isDuplicateKey } from '../../src/db/writeConflict.ts';
 import { embeddedPostgresPort, uniqueId, withPostgres } from '../support/database.ts';
@@ -18,7 +18,7 @@ interface Counter extends Document {
 describe('database harness: FerretDB defect fixes', function () {
   let client: MongoClient;
   before(async () => {
-    client = await (await import('mongodb')).MongoClient.connect(process.env.MONGODB_URI!, { maxPoolSize: 10 });
+    client = await MongoClient.connect(process.env.MONGODB_URI!, { maxPoolSize: 10 });
   });
   after(() => client.close());
   const collection = <T extends Document>(name: string): Collection<T> => client.db().collection<T>(name);
@@ -72,15 +72,20 @@ describe('database harness: FerretDB defect fixes', function () {
     it('two Agenda workers run 200 due jobs exactly 200 times', async function () {
       const jobName = uniqueId('harness-job');
       const runs = collection<{ jobId: string; worker: string }>('harness_job_runs');
-      const workers = await Promise.all(['a', 'b'].map((worker) => startWorker(client, jobName, worker, runs)));
+      // Each worker has its own connection pool, as two processes would.
+      const clients = await Promise.all(['a', 'b'].map(() => MongoClient.connect(process.env.MONGODB_URI!, { maxPoolSize: 10 })));
+      const workers = await Promise.all(clients.map((own, index) => startWorker(own, jobName, `worker-${index}`, runs)));
       const scheduler = workers[0]!;
       await Promise.all(Array.from({ length: 200 }, (_, index) => scheduler.now(jobName, { index })));
       await waitFor(async () => (await runs.countDocuments({ jobName })) >= 200, 90_000);
       await sleep(1_500); // a duplicate run would show up now
       await Promise.all(workers.map((worker) => worker.stop(false)));
+      await Promise.all(clients.map((own) => own.close()));
+      const workersThatRan = await runs.distinct('worker', { jobName } as never);
       const allRuns = await runs.find({ jobName }).toArray();
       assert.equal(allRuns.length, 200);
       assert.equal(new Set(allRuns.map((run) => run.jobId)).size, 200);
+      assert.equal(workersThatRan.length, 2, 'both workers took jobs');
     });
   });
 
