@@ -103,7 +103,7 @@ describe('database harness: FerretDB defect fixes', function () {
       const plan = await withPostgres(async (pg) => {
         const table = await ferretDbTable(pg, client.db().databaseName, name);
         await pg.query(`PREPARE lookup_by_id(text, jsonb) AS SELECT _jsonb FROM ${table} WHERE _jsonb -> $1 @> $2`);
-        const explained = await pg.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE lookup_by_id('_id', '"doc-54321"')`);
+        const explained = await pg.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE lookup_by_id('_id', '"doc-67890"')`);
         return explained.rows[0]['QUERY PLAN'][0].Plan as PlanNode;
       });
       const nodes = flatten(plan);
@@ -113,7 +113,7 @@ describe('database harness: FerretDB defect fixes', function () {
       assert.equal(plan['Actual Rows'], 1);
       const buffers = (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
       assert.ok(buffers <= 12, `touched ${buffers} buffers`);
-      assert.equal((await documents.findOne({ _id: 'doc-54321' }))?._id, 'doc-54321');
+      assert.equal((await documents.findOne({ _id: 'doc-67890' }))?._id, 'doc-67890');
       await documents.drop();
     });
   });
