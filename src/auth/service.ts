@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role } from './model.ts';
@@ -107,4 +108,12 @@ let dummy: Promise<string> | undefined;
 function dummyHash(): Promise<string> {
   dummy ??= hashSecret(randomBytes(16).toString('hex'));
   return dummy;
+}
+
+/** Ops grant and take away roles (the ops CLI); it takes effect at the user's next request. */
+export async function setRole(loginId: string, role: Role, granted: boolean): Promise<{ userId: string; roles: Role[] }> {
+  const update = granted ? { $addToSet: { roles: role } } : { $pull: { roles: role } };
+  const user = await retryOnWriteConflict(() => User.findOneAndUpdate({ loginId }, update, { returnDocument: 'after' }).lean());
+  if (!user) throw notFound(`User ${loginId}`);
+  return { userId: user._id, roles: user.roles as Role[] };
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { log } from '../log.ts';
-import { startEmbeddedStack } from './embedded/stack.ts';
+import { readTextIfExists } from './embedded/processes.ts';
+import { startEmbeddedStack, uriFile } from './embedded/stack.ts';
 
 export interface Database {
   uri: string;
@@ -22,4 +23,16 @@ export async function openDatabase(dataDir: string): Promise<Database> {
 
 function redactPassword(uri: string): string {
   return uri.replace(/\/\/([^:/@]+):[^@]+@/, '//$1:***@');
+}
+
+/**
+ * For tools that run beside the service (the ops CLI): MONGODB_URI, or the URI the running
+ * service's embedded database left in its data folder.
+ */
+export async function runningDatabaseUri(dataDir: string): Promise<string> {
+  const uri = process.env.MONGODB_URI ?? (await readTextIfExists(uriFile(path.resolve(dataDir))))?.trim();
+  if (!uri) {
+    throw new Error(`No database to talk to: start the service (npm start) or set MONGODB_URI (looked in ${path.resolve(dataDir)})`);
+  }
+  return uri;
 }

@@ -1,5 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { log } from '../../log.ts';
@@ -43,12 +42,15 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     await postgres.stop();
     throw error;
   }
+  const uri = `mongodb://127.0.0.1:${ferretdb.port}/${options.databaseName}`;
+  // Tools (the ops CLI) find the running service's database here.
+  await writeFile(uriFile(dataDir), `${uri}\n`);
   const stop = async () => {
+    await unlink(uriFile(dataDir)).catch(() => undefined);
     await ferretdb.stop();
     await postgres.stop();
     if (throwAway) await rm(dataDir, { recursive: true, force: true });
   };
-  const uri = `mongodb://127.0.0.1:${ferretdb.port}/${options.databaseName}`;
   log.info({ engine: 'FerretDB 1.24.2 on PostgreSQL 15 (embedded)', dataDir, uri }, 'database started');
   return { uri, dataDir, postgresPort: postgres.port, stop };
 }
@@ -70,4 +72,9 @@ async function installFerretDbFixes(postgres: PostgresCluster): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** Where a running embedded stack leaves its MongoDB URI. */
+export function uriFile(dataDir: string): string {
+  return path.join(dataDir, 'mongodb-uri');
 }
