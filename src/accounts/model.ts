@@ -15,6 +15,11 @@ const accountSchema = new Schema(
     sharesFen: { type: BigInt, default: 0n },
     subscribingFen: { type: BigInt, default: 0n },
     redeemingFen: { type: BigInt, default: 0n },
+    /** sharesFen + subscribingFen, kept by every leg, so the holding limit is one guard. */
+    holdingFen: { type: BigInt, default: 0n },
+    /** The natural day (Asia/Shanghai) of transferInTodayFen, for the daily transfer-in limit. */
+    transferInDate: { type: String, default: null },
+    transferInTodayFen: { type: BigInt, default: 0n },
     incomeCumulativeFen: { type: BigInt, default: 0n },
     incomeYesterdayFen: { type: BigInt, default: 0n },
     recentSteps: { type: [String], default: [] },

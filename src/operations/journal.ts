@@ -5,6 +5,8 @@ import type { Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
 
 export type BalanceField = 'walletFen' | 'sharesFen' | 'subscribingFen' | 'redeemingFen';
+/** Counters a leg may move besides balances; holdingFen is derived, never given. */
+type CounterField = 'transferInTodayFen';
 
 export interface PostingDraft {
   account: string;
@@ -16,7 +18,7 @@ export interface AccountLeg {
   step: string;
   /** The rule the update must satisfy, e.g. { walletFen: { $gte: amountFen } }. */
   guard?: QueryFilter<unknown>;
-  inc: Partial<Record<BalanceField, Fen>>;
+  inc: Partial<Record<BalanceField | CounterField, Fen>>;
   set?: Record<string, unknown>;
   postings: PostingDraft[];
 }
@@ -50,7 +52,7 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
     Account.updateOne(
       { _id: operation.userId, recentSteps: { $ne: stepId }, ...leg.guard },
       {
-        $inc: leg.inc,
+        $inc: withHolding(leg.inc),
         ...(leg.set ? { $set: leg.set } : {}),
         $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
       },
@@ -92,6 +94,12 @@ export async function transition(
     Operation.updateOne({ _id: operation._id, status: { $in: from } }, { $set: { status: to, updatedAt: at, ...extra } }),
   );
   return result.modifiedCount === 1;
+}
+
+/** The holding (shares + pending subscriptions) moves with them, in the same update. */
+function withHolding(inc: AccountLeg['inc']): AccountLeg['inc'] & { holdingFen?: Fen } {
+  const holdingFen = (inc.sharesFen ?? 0n) + (inc.subscribingFen ?? 0n);
+  return holdingFen === 0n ? inc : { ...inc, holdingFen };
 }
 
 function assertBalanced(leg: AccountLeg): void {

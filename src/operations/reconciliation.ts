@@ -5,7 +5,7 @@ import { Operation } from './model.ts';
 
 export interface BalanceBreak {
   userId: string;
-  field: BalanceField;
+  field: BalanceField | 'holdingFen';
   balance: string;
   postings: string;
 }
@@ -35,10 +35,15 @@ async function postingTotalsByAccount(): Promise<Map<string, bigint>> {
 }
 
 function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>): BalanceBreak[] {
-  return (Object.keys(BALANCE_LEDGER) as BalanceField[]).flatMap((field) => {
+  const breaks: BalanceBreak[] = (Object.keys(BALANCE_LEDGER) as BalanceField[]).flatMap((field) => {
     const postingsFen = totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n;
     const balanceFen = account[field] as bigint;
     if (balanceFen === postingsFen) return [];
     return [{ userId: account._id, field, balance: formatYuan(balanceFen), postings: formatYuan(postingsFen) }];
   });
+  const holdingFen = account.sharesFen + account.subscribingFen;
+  if (account.holdingFen !== holdingFen) {
+    breaks.push({ userId: account._id, field: 'holdingFen', balance: formatYuan(account.holdingFen), postings: formatYuan(holdingFen) });
+  }
+  return breaks;
 }

@@ -4,7 +4,10 @@ import type { AppContext } from '../context.ts';
 import { log } from '../log.ts';
 import { applyAccountLeg, ledgerAccount as ledger, transition } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
+import { Operation } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota } from './limits.ts';
 import { FAILURE_DETAIL } from './errors.ts';
 
 /**
@@ -65,40 +68,62 @@ async function advanceTransferIn(ctx: AppContext, op: OperationDocument, mode: A
 }
 
 async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
-  const X = op.amountFen;
-  const fundCode = op.fundCode!;
   // Refused after the card was charged and the money already returned to the wallet.
-  if (op.steps.includes('to-wallet')) return fail(ctx, op, 'fund_switch_not_allowed');
+  if (op.steps.includes('to-wallet')) return fail(ctx, op, op.failure?.code ?? 'fund_switch_not_allowed');
   if (op.channel === 'bank_card') {
+    // Refuse what the limits already refuse before the card is charged.
+    const early = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
+    if (early) return fail(ctx, op, early);
     const outcome = await askBank(ctx, op, 'charge', mode);
     if (outcome === 'unknown') return;
     if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
   }
-  const fromWallet = op.channel === 'wallet';
-  const subscribed = await applyAccountLeg(
-    op,
-    {
-      step: 'subscribe',
-      guard: { ...(fromWallet ? { walletFen: { $gte: X } } : {}), ...fundGuard(fundCode) },
-      inc: fromWallet ? { walletFen: -X, subscribingFen: X } : { subscribingFen: X },
-      set: { fundCode },
-      postings: fromWallet
-        ? [{ account: ledger.wallet(op.userId), amountFen: -X }, { account: ledger.subscribing(op.userId), amountFen: X }]
-        : bankTo(ledger.subscribing(op.userId), X),
-    },
-    ctx.clock.now(),
-  );
-  if (subscribed) {
-    await moveTo(op, 'pending', 'awaiting_confirmation', ctx.clock.now());
-    return;
-  }
-  const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
-  const reason = holdsAnotherFund(account, fundCode) ? 'fund_switch_not_allowed' : 'insufficient_balance';
-  // Card money already charged when a racing request switched the fund: it lands in the wallet.
-  if (!fromWallet) {
+  const reason = (await reserveFundQuota(ctx, op)) ? await applySubscribeLeg(ctx, op) : 'fund_quota_exceeded';
+  if (reason === undefined) return moveTo(op, 'pending', 'awaiting_confirmation', ctx.clock.now());
+  await releaseFundQuota(ctx, op);
+  if (op.channel === 'bank_card') {
+    // The card money is the holder's: it lands in the wallet.
+    await noteFailure(op, reason);
+    const X = op.amountFen;
     await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
   }
   await fail(ctx, op, reason);
+}
+
+const SUBSCRIBE_ATTEMPTS_MAX = 10;
+
+/**
+ * The holder's side of a subscription: one guarded update that checks the wallet, the fund
+ * and the limits. Returns undefined when applied, else the rule that refused it; a refusal
+ * whose rule no longer holds when read back (the account changed meanwhile) is tried again.
+ */
+async function applySubscribeLeg(ctx: AppContext, op: OperationDocument): Promise<string | undefined> {
+  const X = op.amountFen;
+  const fromWallet = op.channel === 'wallet';
+  const base = {
+    step: 'subscribe',
+    guard: { ...(fromWallet ? { walletFen: { $gte: X } } : {}), ...fundGuard(op.fundCode!) },
+    inc: fromWallet ? { walletFen: -X, subscribingFen: X } : { subscribingFen: X },
+    set: { fundCode: op.fundCode },
+    postings: fromWallet
+      ? [{ account: ledger.wallet(op.userId), amountFen: -X }, { account: ledger.subscribing(op.userId), amountFen: X }]
+      : bankTo(ledger.subscribing(op.userId), X),
+  };
+  for (let attempt = 0; attempt < SUBSCRIBE_ATTEMPTS_MAX; attempt++) {
+    for (const shape of limitShapes(ctx, op)) {
+      const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, set: { ...base.set, ...shape.set } };
+      if (await applyAccountLeg(op, leg, ctx.clock.now())) return undefined;
+    }
+    const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
+    if (reason) return reason;
+  }
+  throw new Error(`subscription ${op._id}: refused ${SUBSCRIBE_ATTEMPTS_MAX} times with no rule to blame`);
+}
+
+function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
+  if (op.channel === 'wallet' && account.walletFen < op.amountFen) return 'insufficient_balance';
+  if (holdsAnotherFund(account, op.fundCode!)) return 'fund_switch_not_allowed';
+  return limitRefusal(ctx, op, account);
 }
 
 async function confirmSubscription(ctx: AppContext, op: OperationDocument): Promise<void> {
@@ -206,6 +231,12 @@ export function holdsAnotherFund(account: AccountDocument, fundCode: string): bo
 async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
   if (await transition(op, [from], to, at)) op.status = to;
   else op.status = (await reloadOperation(op._id)).status;
+}
+
+/** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
+async function noteFailure(op: OperationDocument, code: string): Promise<void> {
+  const failure = { code, detail: FAILURE_DETAIL[code] ?? code };
+  await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
 }
 
 async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {

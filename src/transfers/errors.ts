@@ -5,6 +5,9 @@ export const FAILURE_STATUS: Record<string, number> = {
   insufficient_balance: 409,
   insufficient_shares: 409,
   fund_switch_not_allowed: 409,
+  holding_limit_exceeded: 409,
+  transfer_in_daily_limit_exceeded: 409,
+  fund_quota_exceeded: 409,
   bank_declined: 422,
   bank_unavailable: 503,
 };
@@ -13,6 +16,9 @@ export const FAILURE_DETAIL: Record<string, string> = {
   insufficient_balance: 'The wallet balance is lower than the amount',
   insufficient_shares: 'The confirmed fund shares are fewer than the amount',
   fund_switch_not_allowed: 'Switching funds needs a zero position with nothing pending in the current fund',
+  holding_limit_exceeded: 'This transfer-in would take the holding above its maximum',
+  transfer_in_daily_limit_exceeded: 'This transfer-in would pass the daily transfer-in maximum (Beijing time)',
+  fund_quota_exceeded: "The fund's subscription quota for this trade date is used up",
   bank_declined: 'The bank declined the transfer; nothing moved',
   bank_unavailable: 'The bank did not answer and never received the transfer; nothing moved',
 };

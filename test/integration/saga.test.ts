@@ -49,7 +49,7 @@ describe('sagas: crash and recovery', () => {
     // What the first attempt did before dying: the guarded account update, step id included.
     await Account.updateOne(
       { _id: holder.userId },
-      { $inc: { walletFen: -500n, subscribingFen: 500n }, $set: { fundCode: 'YEB001' }, $push: { recentSteps: `${operation._id}:subscribe` } },
+      { $inc: { walletFen: -500n, subscribingFen: 500n, holdingFen: 500n }, $set: { fundCode: 'YEB001' }, $push: { recentSteps: `${operation._id}:subscribe` } },
     );
     clock.advance(ctx.config.jobs.recoverAfterMs + 1);
     await recoverStuckOperations(ctx);

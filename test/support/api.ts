@@ -6,6 +6,7 @@ import { createApp } from '../../src/app.ts';
 import { FixedClock } from '../../src/calendar/clock.ts';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { User } from '../../src/auth/model.ts';
+import { appConfig, type AppConfig } from '../../src/config/config.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
@@ -19,10 +20,11 @@ export interface TestApp {
 }
 
 /** The real app on the real database, with a clock the test moves and a bank it can break. */
-export function testApp(startAt = '2024-05-30T14:00:00+08:00'): TestApp {
+export function testApp(startAt = '2024-05-30T14:00:00+08:00', limits: Partial<AppConfig['limits']> = {}): TestApp {
   const clock = new FixedClock(startAt);
   const bank = new SimulatedBank();
-  const ctx = createContext({ clock, bank });
+  const config = appConfig();
+  const ctx = createContext({ clock, bank, config: { ...config, limits: { ...config.limits, ...limits } } });
   return { ctx, app: createApp(ctx), clock, bank };
 }
 
