@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
 import { accountRoutes } from './accounts/routes.ts';
+import { refreshCalendarIfStale } from './calendar/holidays.ts';
+import { calendarRoutes } from './calendar/routes.ts';
 import { authRoutes } from './auth/routes.ts';
 import { bankRoutes } from './bank/routes.ts';
 import type { AppContext } from './context.ts';
@@ -24,9 +26,14 @@ export function createApp(ctx: AppContext): Express {
   app.get('/v1/funds', (_req, res) => {
     res.json({ funds: ctx.config.funds.map(({ code, name }) => ({ code, name })) });
   });
+  // Ops may change holidays from any process: each process reads them again now and then.
+  app.use('/v1', async (_req, _res, next) => {
+    await refreshCalendarIfStale(ctx);
+    next();
+  });
   app.use(['/v1/me', '/v1/accounts', '/v1/ops'], requireUser(ctx));
   app.use('/v1/ops', requireOps);
-  app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes());
+  app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

@@ -2,6 +2,7 @@ import { Agenda } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import mongoose from 'mongoose';
 import { JOBS } from '../jobs/definitions.ts';
+import { refreshCalendarIfStale } from './calendar/holidays.ts';
 import type { AppContext } from './context.ts';
 import { retryOnWriteConflict } from './db/writeConflict.ts';
 import { log } from './log.ts';
@@ -19,7 +20,14 @@ export async function startScheduler(ctx: AppContext, options: { processJobs: bo
   agenda.on('error', (error: Error) => log.debug({ err: error.message }, 'agenda error'));
   agenda.on('fail', (error: Error, job: { attrs: { name: string } }) => log.error({ err: error, job: job.attrs.name }, 'job failed'));
   for (const job of JOBS) {
-    agenda.define(job.name, async () => void (await job.run(ctx)), { concurrency: job.concurrency });
+    agenda.define(
+      job.name,
+      async () => {
+        await refreshCalendarIfStale(ctx);
+        await job.run(ctx);
+      },
+      { concurrency: job.concurrency },
+    );
   }
   if (options.processJobs) await agenda.start();
   for (const job of JOBS) {
