@@ -20,13 +20,20 @@ const accountSchema = new Schema(
     /** The natural day (Asia/Shanghai) of transferInTodayFen, for the daily transfer-in limit. */
     transferInDate: { type: String, default: null },
     transferInTodayFen: { type: BigInt, default: 0n },
-    incomeCumulativeFen: { type: BigInt, default: 0n },
-    incomeYesterdayFen: { type: BigInt, default: 0n },
+    /** Income folded into sharesFen so far (src/income/fold.ts), and the last day folded. */
+    incomeFoldedFen: { type: BigInt, default: 0n },
+    incomeFoldedThrough: { type: String, default: null },
+    /** Auto-sweep: wallet money above autoSweepKeepFen moves into the fund each morning. */
+    autoSweepOn: { type: Boolean, default: false },
+    autoSweepKeepFen: { type: BigInt, default: 0n },
+    /** Also sweep a top-up as soon as it lands in the wallet. */
+    autoSweepOnArrival: { type: Boolean, default: false },
     recentSteps: { type: [String], default: [] },
     createdAt: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },
 );
+accountSchema.index({ autoSweepOn: 1 });
 
 export const RECENT_STEPS_MAX = 256;
 

@@ -2,6 +2,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { notFound } from '../http/problem.ts';
 import type { AppContext } from '../context.ts';
 import { formatYuan } from '../money/fen.ts';
+import { incomePosition } from '../income/fold.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import { operationView } from '../operations/service.ts';
 import { Account, type AccountDocument } from './model.ts';
@@ -27,15 +28,23 @@ export async function accountView(ctx: AppContext, userId: string) {
     .sort({ _id: 1 })
     .lean<OperationDocument[]>();
   const fund = ctx.config.funds.find((candidate) => candidate.code === account.fundCode);
+  const income = await incomePosition(account);
+  const sharesFen = account.sharesFen + income.unfoldedFen;
+  const yesterday = ctx.calendar.addCalendarDays(ctx.calendar.businessDateOf(ctx.clock.now()), -1);
   return {
     userId,
     fund: fund ? { code: fund.code, name: fund.name } : null,
     wallet: formatYuan(account.walletFen),
-    shares: formatYuan(account.sharesFen),
+    shares: formatYuan(sharesFen),
     subscribing: formatYuan(account.subscribingFen),
     redeeming: formatYuan(account.redeemingFen),
-    total: formatYuan(account.walletFen + account.sharesFen + account.subscribingFen + account.redeemingFen),
-    income: { yesterday: formatYuan(account.incomeYesterdayFen), cumulative: formatYuan(account.incomeCumulativeFen) },
+    total: formatYuan(account.walletFen + sharesFen + account.subscribingFen + account.redeemingFen),
+    income: {
+      yesterday: formatYuan(income.latest?.date === yesterday ? income.latest.incomeFen : 0n),
+      cumulative: formatYuan(income.cumulativeIncomeFen),
+      lastAccruedDate: income.latest?.date ?? null,
+    },
+    autoSweep: { enabled: account.autoSweepOn, keep: formatYuan(account.autoSweepKeepFen), onArrival: account.autoSweepOnArrival },
     pendingSubscriptions: inFlight.filter((op) => op.type === 'transfer_in').map(operationView),
     pendingRedemptions: inFlight.filter((op) => op.type === 'redemption').map(operationView),
   };

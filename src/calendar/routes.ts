@@ -1,25 +1,16 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { badRequest } from '../http/problem.ts';
-import { parseQuery } from '../http/validate.ts';
-import { isBusinessDate } from './businessDate.ts';
+import { dateParam, dateRangeQuery, parseQuery } from '../http/validate.ts';
 import { holidaysBetween, setHoliday } from './holidays.ts';
 
 const RANGE_DAYS_MAX = 366;
-const businessDate = z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date');
-const rangeQuery = z.strictObject({ from: businessDate, to: businessDate });
-
-function dateParam(value: unknown): string {
-  if (!isBusinessDate(value)) throw badRequest('The date must be yyyy-MM-dd');
-  return value;
-}
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function calendarRoutes(ctx: AppContext): Router {
   const router = Router();
   router.get('/v1/ops/calendar/holidays', (req, res) => {
-    const { from, to } = parseQuery(rangeQuery, req);
+    const { from, to } = parseQuery(dateRangeQuery, req);
     const days = ctx.calendar.daysBetween(from, to);
     if (days < 0 || days > RANGE_DAYS_MAX) throw badRequest(`from must not be after to, and the range at most ${RANGE_DAYS_MAX} days`);
     res.json({ from, to, holidays: holidaysBetween(ctx, from, to) });

@@ -56,6 +56,17 @@ const configSchema = z.strictObject({
     recoverAfterMs: positiveInt,
     lockLifetimeMs: positiveInt,
   }),
+  accrual: z.strictObject({
+    /** Hash buckets of the book; fixed for the life of a fund's book (records carry it). */
+    partitions: z.number().int().min(1).max(256),
+    batchSize: z.number().int().min(1).max(5_000),
+    /** A throttle that spares the database for other work; 0 runs flat out. */
+    pauseBetweenBatchesMs: z.number().int().min(0),
+  }),
+  autoSweep: z.strictObject({
+    /** Local time (config zone) of the early-morning sweep job. */
+    runAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:mm'),
+  }),
 });
 
 type DeepReadonly<T> = T extends readonly (infer Item)[]

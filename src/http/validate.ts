@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
+import { isBusinessDate } from '../calendar/businessDate.ts';
 import { parsePositiveYuan, type Fen } from '../money/fen.ts';
 import { badRequest, DomainError } from './problem.ts';
 
@@ -12,6 +13,15 @@ export const amountYuan = z.string().max(24).transform((text, context): Fen => {
     return z.NEVER;
   }
 });
+
+export const businessDate = z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date');
+export const dateRangeQuery = z.strictObject({ from: businessDate, to: businessDate });
+
+/** A yyyy-MM-dd path parameter. */
+export function dateParam(value: unknown): string {
+  if (!isBusinessDate(value)) throw badRequest('The date must be yyyy-MM-dd');
+  return value;
+}
 
 export const paymentPassword = z.string().regex(/^\d{6}$/, 'a payment password is exactly 6 digits');
 export const identifier = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');

@@ -3,10 +3,11 @@
 // yield helpers so callers import everything from '../money/fen.ts'.
 import { formatScaled, parseScaled } from './rounding.ts';
 
-export { mulDiv, type Rounding } from './rounding.ts';
+export { formatScaled, mulDiv, type Rounding } from './rounding.ts';
 export {
   RateFormatError,
   dailyIncomeFen,
+  FEN8_PER_FEN,
   formatYieldPer10k,
   parseYieldPer10k,
   sevenDayYield,

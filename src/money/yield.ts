@@ -1,6 +1,5 @@
 // The fund's published yield (万份收益) and what it earns a holder.
 // A 万份收益 is held as a bigint of 0.0001 yuan per 10,000 shares: "0.4123" -> 4123n.
-import Big from 'big.js';
 import type { Fen } from './fen.ts';
 import { formatScaled, mulDiv, parseScaled } from './rounding.ts';
 
@@ -33,23 +32,23 @@ export function formatYieldPer10k(yieldPer10kTenThousandths: bigint): string {
 export interface DailyIncome {
   /** What the holder is credited: the exact income truncated toward zero to the fen. */
   incomeFen: Fen;
-  /** The exact income in fen; exactFen − incomeFen is the holder's share of the fund's residual. */
-  exactFen: Big;
+  /**
+   * The exact income in 10^-8 fen (sharesFen × yield, no rounding at all);
+   * exactFen8 − incomeFen × 10^8 is the holder's share of the fund's residual.
+   */
+  exactFen8: bigint;
 }
 
 // income yuan = (sharesFen / 100) × (yield / 10^4) / 10^4, so income fen = sharesFen × yield / 10^8.
-const INCOME_FEN_PER_SHARE_FEN_YIELD = new Big('1e-8');
+export const FEN8_PER_FEN = 100_000_000n;
 
 /** One holder's income for one day: 1234567n fen of shares at 4123n -> 50n fen. */
 export function dailyIncomeFen(sharesFen: Fen, yieldPer10kTenThousandths: bigint): DailyIncome {
   if (sharesFen < 0n) throw new RangeError(`dailyIncomeFen: negative shares ${sharesFen}`);
-  // big.js multiplies exactly (only division and roots use Big.DP), so exactFen is
-  // the true product and the explicit roundDown is the only place a digit is dropped.
-  const exactFen = new Big(sharesFen.toString())
-    .times(yieldPer10kTenThousandths.toString())
-    .times(INCOME_FEN_PER_SHARE_FEN_YIELD);
-  const incomeFen = BigInt(exactFen.round(0, Big.roundDown).toFixed(0));
-  return { incomeFen, exactFen };
+  return {
+    incomeFen: mulDiv(sharesFen, yieldPer10kTenThousandths, FEN8_PER_FEN, 'down'),
+    exactFen8: sharesFen * yieldPer10kTenThousandths,
+  };
 }
 
 export type SevenDayYieldMode = 'compound' | 'simple';

@@ -44,6 +44,12 @@ const operationSchema = new Schema(
     tradeDate: { type: String, default: null },
     /** Confirmation date of a transfer-in; settlement date of a redemption. */
     dueDate: { type: String, default: null },
+    /**
+     * The day this operation's share postings change what earns (a transfer-in's confirm
+     * date, a redemption's request day), and the accrual book key of that day and holder.
+     */
+    sharesEffectDate: { type: String, default: null },
+    sharesEffectKey: { type: String, default: null },
     steps: { type: [String], default: [] },
     postings: { type: [postingSchema], default: [] },
     failure: { type: { code: String, detail: String }, default: null },
@@ -56,6 +62,7 @@ const operationSchema = new Schema(
 );
 operationSchema.index({ userId: 1, idempotencyKey: 1 }, { unique: true });
 operationSchema.index({ status: 1 });
+operationSchema.index({ sharesEffectKey: 1 });
 
 export type OperationDocument = InferSchemaType<typeof operationSchema> & { _id: string };
 export type Posting = InferSchemaType<typeof postingSchema>;

@@ -36,7 +36,9 @@ async function postingTotalsByAccount(): Promise<Map<string, bigint>> {
 
 function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>): BalanceBreak[] {
   const breaks: BalanceBreak[] = (Object.keys(BALANCE_LEDGER) as BalanceField[]).flatMap((field) => {
-    const postingsFen = totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n;
+    // Income reaches sharesFen by folds, not postings: the income records are its journal.
+    const foldedFen = field === 'sharesFen' ? account.incomeFoldedFen : 0n;
+    const postingsFen = (totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n) + foldedFen;
     const balanceFen = account[field] as bigint;
     if (balanceFen === postingsFen) return [];
     return [{ userId: account._id, field, balance: formatYuan(balanceFen), postings: formatYuan(postingsFen) }];

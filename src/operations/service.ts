@@ -17,6 +17,8 @@ export interface OperationRequest {
   bankCardId?: string | null;
   tradeDate?: string | null;
   dueDate?: string | null;
+  sharesEffectDate?: string | null;
+  sharesEffectKey?: string | null;
 }
 
 export interface StartedOperation {

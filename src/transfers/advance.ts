@@ -1,6 +1,7 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
 import type { AppContext } from '../context.ts';
+import { foldIncome } from '../income/fold.ts';
 import { log } from '../log.ts';
 import { applyAccountLeg, ledgerAccount as ledger, transition } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
@@ -78,6 +79,7 @@ async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMo
     if (outcome === 'unknown') return;
     if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
   }
+  if (ctx.config.limits.holdingMaxFen !== null) await foldIncome(op.userId); // income counts toward the holding
   const reason = (await reserveFundQuota(ctx, op)) ? await applySubscribeLeg(ctx, op) : 'fund_quota_exceeded';
   if (reason === undefined) return moveTo(op, 'pending', 'awaiting_confirmation', ctx.clock.now());
   await releaseFundQuota(ctx, op);
@@ -147,6 +149,7 @@ async function advanceRedemption(ctx: AppContext, op: OperationDocument, mode: A
 
 async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
   const X = op.amountFen;
+  await foldIncome(op.userId); // credited income is redeemable
   const redeemed = await applyAccountLeg(
     op,
     {

@@ -4,6 +4,8 @@ import {
   MoneyFormatError,
   RateFormatError,
   dailyIncomeFen,
+  FEN8_PER_FEN,
+  formatScaled,
   formatYieldPer10k,
   formatYuan,
   mulDiv,
@@ -149,9 +151,9 @@ describe('money', () => {
 
   describe('dailyIncomeFen', () => {
     it('12,345.67 shares at 0.4123 earn 0.50 yuan (exactly 0.5090119741)', () => {
-      const { incomeFen, exactFen } = dailyIncomeFen(1234567n, 4123n);
+      const { incomeFen, exactFen8 } = dailyIncomeFen(1234567n, 4123n);
       assert.equal(incomeFen, 50n);
-      assert.equal(exactFen.toFixed(8), '50.90119741');
+      assert.equal(formatScaled(exactFen8, 8), '50.90119741');
       assert.equal(formatYuan(incomeFen), '0.50');
     });
 
@@ -168,7 +170,7 @@ describe('money', () => {
       it(`${sharesFen} fen of shares at ${yieldPer10k} earn ${incomeFen} fen`, () => {
         const income = dailyIncomeFen(sharesFen, yieldPer10k);
         assert.equal(income.incomeFen, incomeFen);
-        assert.ok(income.exactFen.eq(exactFen), `exact ${income.exactFen.toFixed()} != ${exactFen}`);
+        assert.ok(new Big(formatScaled(income.exactFen8, 8)).eq(exactFen), `exact ${income.exactFen8} != ${exactFen}`);
       });
     }
 
@@ -176,10 +178,10 @@ describe('money', () => {
       const holdingsFen = [1234567n, 1n, 99n, 500000n, 777777n];
       const incomes = holdingsFen.map((sharesFen) => dailyIncomeFen(sharesFen, 4123n));
       const distributedFen = sumFen(incomes.map((income) => income.incomeFen));
-      const residualFen = incomes.reduce((total, income) => total.plus(income.exactFen.minus(income.incomeFen.toString())), new Big(0));
-      const exactTotalFen = dailyIncomeFen(sumFen(holdingsFen), 4123n).exactFen;
-      assert.ok(residualFen.plus(distributedFen.toString()).eq(exactTotalFen));
-      assert.ok(residualFen.gte(0) && residualFen.lt(holdingsFen.length));
+      const residualFen8 = incomes.reduce((total, income) => total + income.exactFen8 - income.incomeFen * FEN8_PER_FEN, 0n);
+      const exactTotalFen8 = dailyIncomeFen(sumFen(holdingsFen), 4123n).exactFen8;
+      assert.equal(residualFen8 + distributedFen * FEN8_PER_FEN, exactTotalFen8);
+      assert.ok(residualFen8 >= 0n && residualFen8 < BigInt(holdingsFen.length) * FEN8_PER_FEN);
     });
 
     it('refuses negative shares', () => {

@@ -1,0 +1,56 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+export const FUND_DAY_STATUSES = ['published', 'accruing', 'accrued'] as const;
+export type FundDayStatus = (typeof FUND_DAY_STATUSES)[number];
+
+/**
+ * The fund's calendar day: the published 万份收益 and, once accrued, what the day
+ * distributed. Exact sub-fen amounts are integers of 10^-8 fen ("fen8"): a holder's exact
+ * income is sharesFen × yieldPer10k / 10^8 fen, so sharesFen × yieldPer10k is exact in fen8.
+ */
+const fundDaySchema = new Schema(
+  {
+    /** `${fundCode}:${date}` */
+    _id: { type: String, required: true },
+    fundCode: { type: String, required: true },
+    date: { type: String, required: true },
+    /** 万份收益 in 0.0001 yuan per 10,000 shares ("0.4123" -> 4123). */
+    yieldPer10k: { type: BigInt, required: true },
+    status: { type: String, enum: FUND_DAY_STATUSES, required: true },
+    publishedAt: { type: Date, required: true },
+    publishedBy: { type: String, required: true },
+    partitionCount: { type: Number, default: null },
+    accrualStartedAt: { type: Date, default: null },
+    accruedAt: { type: Date, default: null },
+    holders: { type: Number, default: null },
+    eligibleSharesFen: { type: BigInt, default: null },
+    distributedFen: { type: BigInt, default: null },
+    /** eligible × 万份收益 − distributed, in 10^-8 fen: booked to the fund's residual account. */
+    residualFen8: { type: BigInt, default: null },
+    sevenDayYieldCompoundPercent: { type: String, default: null },
+    sevenDayYieldSimplePercent: { type: String, default: null },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+fundDaySchema.index({ fundCode: 1 });
+
+/**
+ * Where a fund's accrual stands: the last day accrued (days go strictly in order), the
+ * partition count its book was cut into, and the residual account (10^-8 fen).
+ */
+const fundBookSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    lastAccruedDate: { type: String, default: null },
+    partitionCount: { type: Number, required: true },
+    residualFen8: { type: BigInt, default: 0n },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+
+export type FundDayDocument = InferSchemaType<typeof fundDaySchema> & { _id: string };
+export type FundBookDocument = InferSchemaType<typeof fundBookSchema> & { _id: string };
+export const FundDay = mongoose.model('FundDay', fundDaySchema, 'fund_days');
+export const FundBook = mongoose.model('FundBook', fundBookSchema, 'fund_books');
+
+export const fundDayId = (fundCode: string, date: string) => `${fundCode}:${date}`;

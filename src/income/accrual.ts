@@ -1,0 +1,332 @@
+/**
+ * The daily income engine. A fund day D is accrued in K partitions (hash buckets of the
+ * holder id). Partition p reads yesterday's income records of its bucket (streamed, sorted
+ * by holder) and the few operations that changed earning shares on D, and appends one
+ * income record per holder with unordered insertMany: no account is updated on the way.
+ * A checkpoint and the partition's running totals move together once per batch, so a crash
+ * resumes after the last batch and a duplicate worker cannot count a batch twice; a record
+ * written twice is refused by its unique id. When every partition is done the day is closed:
+ * its figures, the 7-day yields and the residual (booked once, by a compare-and-set on the
+ * fund's book) are fixed.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoBulkWriteError } from 'mongodb';
+import { Account, type AccountDocument } from '../accounts/model.ts';
+import type { AppContext } from '../context.ts';
+import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { FundBook, FundDay, fundDayId, type FundBookDocument, type FundDayDocument } from '../fund/model.ts';
+import { fundBookOf, nextDayToAccrue, requireFund, sevenDayYields } from '../fund/service.ts';
+import { log } from '../log.ts';
+import { dailyIncomeFen, FEN8_PER_FEN } from '../money/yield.ts';
+import { shareChanges } from './effects.ts';
+import {
+  AccrualPartition,
+  IncomeRecord,
+  bookKey,
+  dayKey,
+  incomeRecordId,
+  type AccrualPartitionDocument,
+  type IncomeRecordDocument,
+} from './model.ts';
+
+export interface AccrualDay {
+  fundCode: string;
+  date: string;
+  partitionCount: number;
+}
+
+/**
+ * Opens the next day of the fund's accrual, in strict date order: the day after the last
+ * accrued one, once it has ended and its 万份收益 is published. Idempotent: a day already
+ * open is returned as it is, so a coordinator that crashed half-way finishes the opening.
+ */
+export async function openAccrualDay(ctx: AppContext, fundCode: string, through?: string): Promise<AccrualDay | null> {
+  requireFund(ctx, fundCode);
+  const book = await fundBookOf(ctx, fundCode);
+  if (book.partitionCount !== ctx.config.accrual.partitions) {
+    throw new Error(`accrual.partitions is ${ctx.config.accrual.partitions} but ${fundCode}'s book was cut into ${book.partitionCount}`);
+  }
+  const date = await nextDayToAccrue(ctx, book);
+  if (date === null || date >= ctx.calendar.businessDateOf(ctx.clock.now()) || (through !== undefined && date > through)) return null;
+  const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
+  if (!day) return null; // not published: it blocks every later day
+  if (day.status === 'accrued') {
+    await closeBook(book, day); // a crash between closing the day and the book
+    return openAccrualDay(ctx, fundCode, through);
+  }
+  if (day.status === 'published') {
+    await retryOnWriteConflict(() =>
+      FundDay.updateOne(
+        { _id: day._id, status: 'published' },
+        { $set: { status: 'accruing', partitionCount: book.partitionCount, accrualStartedAt: ctx.clock.now() } },
+      ),
+    );
+  }
+  await insertIgnoringDuplicates(
+    AccrualPartition.collection,
+    Array.from({ length: book.partitionCount }, (_, partition) => ({
+      _id: bookKey(fundCode, date, partition),
+      dayKey: dayKey(fundCode, date),
+      partition,
+      status: 'open',
+      checkpointHolderId: null,
+      holders: 0,
+      eligibleSharesFen: 0n,
+      distributedFen: 0n,
+      exactIncomeFen8: 0n,
+      workerPid: null,
+      updatedAt: ctx.clock.now(),
+    })),
+  );
+  return { fundCode, date, partitionCount: book.partitionCount };
+}
+
+export async function openPartitions(fundCode: string, date: string): Promise<number[]> {
+  const partitions = await AccrualPartition.find({ dayKey: dayKey(fundCode, date) }, { partition: 1, status: 1 }).lean<
+    Pick<AccrualPartitionDocument, 'partition' | 'status'>[]
+  >();
+  return partitions.filter((partition) => partition.status === 'open').map((partition) => partition.partition);
+}
+
+interface PartitionHooks {
+  /** Called after each batch: a job extends its lock here. */
+  afterBatch?: (holdersDone: number) => Promise<void>;
+}
+
+/** Accrues one partition of an open day; returns when it is done (by this or another worker). */
+export async function accruePartition(ctx: AppContext, fundCode: string, date: string, partition: number, hooks: PartitionHooks = {}) {
+  const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
+  if (day?.status !== 'accruing') return;
+  const book = (await FundBook.findById(fundCode).lean<FundBookDocument>())!;
+  const firstDay = book.lastAccruedDate == null;
+  if (!firstDay && book.lastAccruedDate !== ctx.calendar.addCalendarDays(date, -1)) {
+    throw new Error(`accrual of ${fundCode} ${date} open while the book stands at ${book.lastAccruedDate}`);
+  }
+  const changes = await shareChanges(ctx, fundCode, date, partition, firstDay);
+  let part = await AccrualPartition.findById(bookKey(fundCode, date, partition)).lean<AccrualPartitionDocument>();
+  while (part && part.status === 'open') {
+    const writer = new PartitionWriter(ctx, day, partition, part);
+    part = await writer.run(firstDay ? null : bookKey(fundCode, ctx.calendar.addCalendarDays(date, -1), partition), changes, hooks);
+  }
+}
+
+/**
+ * Writes one partition from its checkpoint on. Returns the partition as it stands when this
+ * writer stops: done, or moved on by another worker (the caller starts again from there).
+ */
+class PartitionWriter {
+  readonly #records: IncomeRecordDocument[] = [];
+  #totals = { holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n };
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly day: FundDayDocument,
+    private readonly partition: number,
+    private part: AccrualPartitionDocument,
+  ) {}
+
+  async run(previousKey: string | null, changes: Map<string, bigint>, hooks: PartitionHooks): Promise<AccrualPartitionDocument> {
+    const after = this.part.checkpointHolderId ?? null;
+    const batchSize = this.ctx.config.accrual.batchSize;
+    for await (const { holderId, previous, changeFen } of bookOfDay(previousKey, changes, after, batchSize)) {
+      const record = await this.#incomeOf(holderId, previous, changeFen);
+      if (record) this.#add(record);
+      if (this.#records.length >= batchSize && !(await this.#flush(holderId, 'open', hooks))) return this.#reload();
+    }
+    await this.#flush(this.part.checkpointHolderId ?? null, 'done', hooks);
+    return this.#reload();
+  }
+
+  async #incomeOf(holderId: string, previous: IncomeRecordDocument | null, changeFen: bigint | undefined) {
+    const carriedFen = previous?.sharesAfterFen ?? 0n;
+    if (carriedFen === 0n && changeFen === undefined) return null; // left the fund
+    const eligibleSharesFen = carriedFen + (changeFen ?? 0n);
+    if (eligibleSharesFen < 0n) throw new Error(`accrual ${this.day._id}: ${holderId} would earn on ${eligibleSharesFen} fen`);
+    const { incomeFen, exactFen8 } = dailyIncomeFen(eligibleSharesFen, this.day.yieldPer10k);
+    const cumulativeBeforeFen = previous ? previous.cumulativeIncomeFen : await foldedIncomeOf(holderId);
+    this.#totals.exactIncomeFen8 += exactFen8;
+    return {
+      _id: incomeRecordId(holderId, this.day.date),
+      holderId,
+      fundCode: this.day.fundCode,
+      date: this.day.date,
+      bookKey: bookKey(this.day.fundCode, this.day.date, this.partition),
+      changeFen: changeFen ?? 0n,
+      eligibleSharesFen,
+      incomeFen,
+      sharesAfterFen: eligibleSharesFen + incomeFen,
+      cumulativeIncomeFen: cumulativeBeforeFen + incomeFen,
+    };
+  }
+
+  #add(record: IncomeRecordDocument): void {
+    this.#records.push(record);
+    this.#totals.holders++;
+    this.#totals.eligibleSharesFen += record.eligibleSharesFen;
+    this.#totals.distributedFen += record.incomeFen;
+  }
+
+  /** Appends the batch, then moves checkpoint and totals by compare-and-set; false if another worker moved them. */
+  async #flush(lastHolderId: string | null, status: 'open' | 'done', hooks: PartitionHooks): Promise<boolean> {
+    if (this.#records.length > 0) await insertIgnoringDuplicates(IncomeRecord.collection, this.#records);
+    const checkpointHolderId = this.#records.at(-1)?.holderId ?? lastHolderId;
+    const moved = await retryOnWriteConflict(() =>
+      AccrualPartition.updateOne(
+        { _id: this.part._id, status: 'open', checkpointHolderId: this.part.checkpointHolderId },
+        {
+          $set: { status, checkpointHolderId, workerPid: process.pid, updatedAt: this.ctx.clock.now() },
+          $inc: { ...this.#totals },
+        },
+      ),
+    );
+    if (moved.modifiedCount === 0) return false;
+    this.part = { ...this.part, checkpointHolderId };
+    this.#records.length = 0;
+    this.#totals = { holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n };
+    await hooks.afterBatch?.(0);
+    if (this.ctx.config.accrual.pauseBetweenBatchesMs > 0) await sleep(this.ctx.config.accrual.pauseBetweenBatchesMs);
+    return true;
+  }
+
+  async #reload(): Promise<AccrualPartitionDocument> {
+    return (await AccrualPartition.findById(this.part._id).lean<AccrualPartitionDocument>())!;
+  }
+}
+
+interface BookEntry {
+  holderId: string;
+  previous: IncomeRecordDocument | null;
+  changeFen: bigint | undefined;
+}
+
+/**
+ * The partition's holders in id order after the checkpoint: yesterday's records (streamed)
+ * merged with the holders whose shares changed today.
+ */
+async function* bookOfDay(previousKey: string | null, changes: Map<string, bigint>, after: string | null, batchSize: number) {
+  const changed = [...changes.keys()].filter((holderId) => after === null || holderId > after).sort();
+  let next = 0;
+  if (previousKey !== null) {
+    const filter = { bookKey: previousKey, ...(after === null ? {} : { holderId: { $gt: after } }) };
+    const cursor = IncomeRecord.find(filter).sort({ holderId: 1 }).lean<IncomeRecordDocument[]>().cursor({ batchSize });
+    for await (const previous of cursor as AsyncIterable<IncomeRecordDocument>) {
+      for (; next < changed.length && changed[next]! < previous.holderId; next++) yield changedOnly(changed[next]!, changes);
+      const matches = changed[next] === previous.holderId;
+      if (matches) next++;
+      yield { holderId: previous.holderId, previous, changeFen: changes.get(previous.holderId) } satisfies BookEntry;
+    }
+  }
+  for (; next < changed.length; next++) yield changedOnly(changed[next]!, changes);
+}
+
+function changedOnly(holderId: string, changes: Map<string, bigint>): BookEntry {
+  return { holderId, previous: null, changeFen: changes.get(holderId) };
+}
+
+/** A holder entering the book today had nothing unfolded: its cumulative income is on the account. */
+async function foldedIncomeOf(holderId: string): Promise<bigint> {
+  const account = await Account.findById(holderId, { incomeFoldedFen: 1 }).lean<Pick<AccountDocument, 'incomeFoldedFen'>>();
+  return account?.incomeFoldedFen ?? 0n;
+}
+
+/**
+ * Closes the day once every partition is done: sums the partitions, fixes the figures and
+ * the 7-day yields, then books the residual. Returns true when the day is accrued.
+ */
+export async function closeAccrualDay(ctx: AppContext, fundCode: string, date: string): Promise<boolean> {
+  const parts = await AccrualPartition.find({ dayKey: dayKey(fundCode, date) }).lean<AccrualPartitionDocument[]>();
+  const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
+  if (!day || day.status === 'published' || parts.length !== day.partitionCount || parts.some((part) => part.status !== 'done')) return false;
+  if (day.status === 'accruing') {
+    const totals = sumPartitions(parts);
+    const yields = await sevenDayYields(ctx, fundCode, date);
+    await retryOnWriteConflict(() =>
+      FundDay.updateOne(
+        { _id: day._id, status: 'accruing' },
+        {
+          $set: {
+            status: 'accrued',
+            accruedAt: ctx.clock.now(),
+            holders: totals.holders,
+            eligibleSharesFen: totals.eligibleSharesFen,
+            distributedFen: totals.distributedFen,
+            residualFen8: totals.exactIncomeFen8 - totals.distributedFen * FEN8_PER_FEN,
+            sevenDayYieldCompoundPercent: yields.compound,
+            sevenDayYieldSimplePercent: yields.simple,
+          },
+        },
+      ),
+    );
+  }
+  const closed = (await FundDay.findById(day._id).lean<FundDayDocument>())!;
+  await closeBook((await FundBook.findById(fundCode).lean<FundBookDocument>())!, closed);
+  log.info({ fundCode, date, holders: closed.holders, distributedFen: String(closed.distributedFen) }, 'fund day accrued');
+  return true;
+}
+
+function sumPartitions(parts: AccrualPartitionDocument[]) {
+  return parts.reduce(
+    (sum, part) => ({
+      holders: sum.holders + part.holders,
+      eligibleSharesFen: sum.eligibleSharesFen + part.eligibleSharesFen,
+      distributedFen: sum.distributedFen + part.distributedFen,
+      exactIncomeFen8: sum.exactIncomeFen8 + part.exactIncomeFen8,
+    }),
+    { holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n },
+  );
+}
+
+/** Moves the book past an accrued day and books its residual, once: a compare-and-set on the last date. */
+async function closeBook(book: FundBookDocument, day: FundDayDocument): Promise<void> {
+  if (book.lastAccruedDate != null && book.lastAccruedDate >= day.date) return;
+  await retryOnWriteConflict(() =>
+    FundBook.updateOne(
+      { _id: book._id, lastAccruedDate: book.lastAccruedDate ?? null },
+      { $set: { lastAccruedDate: day.date }, $inc: { residualFen8: day.residualFen8! } },
+    ),
+  );
+}
+
+/** Unordered insert where a record already written (a rerun, a resumed batch) is no error. */
+async function insertIgnoringDuplicates(collection: typeof IncomeRecord.collection, documents: object[]): Promise<void> {
+  try {
+    await collection.insertMany(documents as never[], { ordered: false });
+  } catch (error) {
+    const onlyDuplicates =
+      error instanceof MongoBulkWriteError
+        ? (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).every((writeError) => writeError.code === 11000)
+        : isDuplicateKey(error);
+    if (!onlyDuplicates) throw error;
+  }
+}
+
+export interface AccrualProgress {
+  date: string;
+  partitionsDone: number;
+  partitionCount: number;
+}
+
+/**
+ * Accrues every due day up to `through` in this process, in date order (the CLI's catch-up
+ * and backfill, and tests): the same partitions and closing as the jobs, so it may run
+ * alongside them. Returns the days accrued; stops at a day with no published 万份收益.
+ */
+export async function accrueThrough(
+  ctx: AppContext,
+  fundCode: string,
+  through: string,
+  onProgress: (progress: AccrualProgress) => void = () => {},
+): Promise<string[]> {
+  const accrued: string[] = [];
+  for (;;) {
+    const day = await openAccrualDay(ctx, fundCode, through);
+    if (!day) return accrued;
+    let partitionsDone = day.partitionCount - (await openPartitions(fundCode, day.date)).length;
+    for (const partition of await openPartitions(fundCode, day.date)) {
+      await accruePartition(ctx, fundCode, day.date, partition);
+      onProgress({ date: day.date, partitionsDone: ++partitionsDone, partitionCount: day.partitionCount });
+    }
+    if (!(await closeAccrualDay(ctx, fundCode, day.date))) throw new Error(`${fundCode} ${day.date}: partitions left open`);
+    accrued.push(day.date);
+  }
+}

@@ -1,0 +1,60 @@
+import { Account, type AccountDocument } from '../accounts/model.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { FundBook, type FundBookDocument } from '../fund/model.ts';
+import { IncomeRecord, incomeRecordId, type IncomeRecordDocument } from './model.ts';
+
+export interface IncomePosition {
+  /** The holder's record of the fund's last accrued day, if the holder earned then. */
+  latest: IncomeRecordDocument | null;
+  /** Income credited by the accrual but not yet folded into the account's sharesFen. */
+  unfoldedFen: bigint;
+  cumulativeIncomeFen: bigint;
+}
+
+/**
+ * The daily job never updates accounts: income lives in the records, and an account's
+ * sharesFen holds what was folded in (through incomeFoldedThrough, incomeFoldedFen in all).
+ * A holder with shares has a record for every accrued day, so the record of the fund's last
+ * accrued day carries everything credited; a holder without one has nothing unfolded (it
+ * held no shares at the end of that day, so everything was redeemed, after a fold).
+ */
+export async function incomePosition(account: AccountDocument): Promise<IncomePosition> {
+  const folded = { latest: null, unfoldedFen: 0n, cumulativeIncomeFen: account.incomeFoldedFen };
+  if (!account.fundCode) return folded;
+  const book = await FundBook.findById(account.fundCode).lean<FundBookDocument>();
+  if (!book?.lastAccruedDate) return folded;
+  const latest = await IncomeRecord.findById(incomeRecordId(account._id, book.lastAccruedDate)).lean<IncomeRecordDocument>();
+  if (!latest) return folded;
+  const alreadyFolded = account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latest.date;
+  return {
+    latest,
+    unfoldedFen: alreadyFolded ? 0n : latest.cumulativeIncomeFen - account.incomeFoldedFen,
+    cumulativeIncomeFen: latest.cumulativeIncomeFen,
+  };
+}
+
+const FOLD_ATTEMPTS_MAX = 20;
+
+/**
+ * Folds credited income into the account's shares before money moves out of them: one
+ * compare-and-set on incomeFoldedThrough, so two folds racing add the income once.
+ */
+export async function foldIncome(userId: string): Promise<void> {
+  for (let attempt = 0; attempt < FOLD_ATTEMPTS_MAX; attempt++) {
+    const account = await Account.findById(userId).lean<AccountDocument>();
+    if (!account) return;
+    const { latest, unfoldedFen } = await incomePosition(account);
+    if (!latest || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latest.date)) return;
+    const result = await retryOnWriteConflict(() =>
+      Account.updateOne(
+        { _id: userId, incomeFoldedThrough: account.incomeFoldedThrough ?? null, incomeFoldedFen: account.incomeFoldedFen },
+        {
+          $inc: { sharesFen: unfoldedFen, holdingFen: unfoldedFen },
+          $set: { incomeFoldedThrough: latest.date, incomeFoldedFen: latest.cumulativeIncomeFen },
+        },
+      ),
+    );
+    if (result.modifiedCount === 1) return;
+  }
+  throw new Error(`foldIncome ${userId}: lost ${FOLD_ATTEMPTS_MAX} races in a row`);
+}

@@ -1,0 +1,73 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+/**
+ * One holder's income for one day: appended once, never updated. Its `_id`
+ * (`${holderId}:${date}`) is what makes a rerun or a resumed partition a no-op. It carries
+ * the running totals the next day starts from (sharesAfterFen, cumulativeIncomeFen), so the
+ * daily job reads yesterday's records and appends today's without touching an account.
+ */
+const incomeRecordSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    holderId: { type: String, required: true },
+    fundCode: { type: String, required: true },
+    date: { type: String, required: true },
+    /** `${fundCode}:${date}:${partition}`: the next day's partition reads its records by it. */
+    bookKey: { type: String, required: true },
+    /** Shares confirmed by the day's operations (negative for redemptions) before income. */
+    changeFen: { type: BigInt, required: true },
+    eligibleSharesFen: { type: BigInt, required: true },
+    incomeFen: { type: BigInt, required: true },
+    /** Eligible shares plus the day's income: what earns from the next day. */
+    sharesAfterFen: { type: BigInt, required: true },
+    cumulativeIncomeFen: { type: BigInt, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+incomeRecordSchema.index({ bookKey: 1 });
+
+/**
+ * One partition of one fund day: its checkpoint (the last holder whose record is written)
+ * and its running totals move together in one compare-and-set per batch, so a resumed or
+ * duplicated worker adds each batch to the totals exactly once.
+ */
+const accrualPartitionSchema = new Schema(
+  {
+    /** `${fundCode}:${date}:${partition}` */
+    _id: { type: String, required: true },
+    /** `${fundCode}:${date}` */
+    dayKey: { type: String, required: true },
+    partition: { type: Number, required: true },
+    status: { type: String, enum: ['open', 'done'], required: true },
+    checkpointHolderId: { type: String, default: null },
+    holders: { type: Number, default: 0 },
+    eligibleSharesFen: { type: BigInt, default: 0n },
+    distributedFen: { type: BigInt, default: 0n },
+    /** Σ eligible × 万份收益 in 10^-8 fen: the exact income before truncation. */
+    exactIncomeFen8: { type: BigInt, default: 0n },
+    /** The process that wrote the latest checkpoint, for operators (and the kill test). */
+    workerPid: { type: Number, default: null },
+    updatedAt: { type: Date, default: null },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+accrualPartitionSchema.index({ dayKey: 1 });
+
+export type IncomeRecordDocument = InferSchemaType<typeof incomeRecordSchema> & { _id: string };
+export type AccrualPartitionDocument = InferSchemaType<typeof accrualPartitionSchema> & { _id: string };
+export const IncomeRecord = mongoose.model('IncomeRecord', incomeRecordSchema, 'income_records');
+export const AccrualPartition = mongoose.model('AccrualPartition', accrualPartitionSchema, 'accrual_partitions');
+
+export const incomeRecordId = (holderId: string, date: string) => `${holderId}:${date}`;
+export const bookKey = (fundCode: string, date: string, partition: number) => `${fundCode}:${date}:${partition}`;
+export const dayKey = (fundCode: string, date: string) => `${fundCode}:${date}`;
+
+/** FNV-1a of the holder id: a stable hash bucket, the holder's partition every day. */
+export function partitionOf(holderId: string, partitionCount: number): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < holderId.length; index++) {
+    hash ^= holderId.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % partitionCount;
+}
