@@ -1,31 +1,56 @@
 /**
- * Agenda job definitions: a name, how often, how many at once, and one service call.
+ * Agenda job definitions: a name, when, how many at once, and one service call.
  * No business logic lives here: the jobs call the same service functions as the API.
  */
 import type { AppContext } from '../src/context.ts';
+import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
+import { sweepWallets } from '../src/sweep/service.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
 
 export interface JobDefinition {
   name: string;
-  /** Agenda interval (human-interval text). */
-  every: string;
+  /** Agenda interval (human-interval text) or a cron line read in the config's zone; none for jobs queued on demand. */
+  every?: (ctx: AppContext) => string;
   concurrency: number;
-  run(ctx: AppContext): Promise<unknown>;
+  run(ctx: AppContext, data: Record<string, unknown>, control: JobControl): Promise<unknown>;
 }
 
 export const JOBS: JobDefinition[] = [
   {
     // Confirms subscriptions on their confirm date and settles redemptions on T+1.
     name: 'advance-due-operations',
-    every: '1 minute',
+    every: () => '1 minute',
     concurrency: 1,
     run: advanceDueOperations,
   },
   {
     // Drives operations a crash or a silent bank left pending.
     name: 'recover-stuck-operations',
-    every: '1 minute',
+    every: () => '1 minute',
     concurrency: 1,
     run: recoverStuckOperations,
+  },
+  {
+    // Opens the next fund day due and queues its partitions; also woken when a day closes.
+    name: ACCRUE_INCOME_JOB,
+    every: () => '1 minute',
+    concurrency: 1,
+    run: (ctx, _data, control) => coordinateAccrual(ctx, control),
+  },
+  {
+    // One partition of one fund day; one at a time per worker, so several workers share a day.
+    name: ACCRUE_PARTITION_JOB,
+    concurrency: 1,
+    run: (ctx, data, control) => runPartitionJob(ctx, data as unknown as PartitionJobData, control),
+  },
+  {
+    // Early each morning: wallet money above what holders keep moves into their fund.
+    name: 'auto-sweep',
+    every: (ctx) => {
+      const [hour, minute] = ctx.config.autoSweep.runAt.split(':');
+      return `${Number(minute)} ${Number(hour)} * * *`;
+    },
+    concurrency: 1,
+    run: (ctx) => sweepWallets(ctx),
   },
 ];

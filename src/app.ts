@@ -7,7 +7,10 @@ import { bankRoutes } from './bank/routes.ts';
 import type { AppContext } from './context.ts';
 import { requireOps, requireUser } from './http/auth.ts';
 import { problemHandler, routeNotFound } from './http/problem.ts';
+import { fundRoutes } from './fund/routes.ts';
+import { incomeRoutes } from './income/routes.ts';
 import { opsRoutes } from './operations/routes.ts';
+import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
 
 /** Builds the HTTP app without listening, so tests drive it with supertest. */
@@ -34,6 +37,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(['/v1/me', '/v1/accounts', '/v1/ops'], requireUser(ctx));
   app.use('/v1/ops', requireOps);
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
+  app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

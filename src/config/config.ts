@@ -55,6 +55,8 @@ const configSchema = z.strictObject({
     /** A pending operation untouched this long is taken over by the recovery job. */
     recoverAfterMs: positiveInt,
     lockLifetimeMs: positiveInt,
+    /** Names of the jobs this process runs (e.g. dedicated accrual workers); null runs them all. */
+    only: z.array(z.string().min(1)).nullable(),
   }),
   accrual: z.strictObject({
     /** Hash buckets of the book; fixed for the life of a fund's book (records carry it). */

@@ -11,6 +11,8 @@ import {
   startOperation,
   type OperationRequest,
 } from '../operations/service.ts';
+import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
+import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
 import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
 
@@ -28,10 +30,14 @@ interface Caller {
 
 export type Channel = 'wallet' | 'bank_card';
 
+/** Card money into the wallet; swept on into the fund at once for holders who asked for it. */
 export async function topUp(ctx: AppContext, caller: Caller, input: { amountFen: Fen; bankCardId: string }): Promise<Answer> {
-  return runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
+  const answer = await runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
     await requireOwnBankCard(caller.userId, input.bankCardId);
   });
+  const operation = (answer.body as { operation?: { id: string; status: string } }).operation;
+  if (operation?.status === 'completed') await sweepArrival(ctx, caller.userId, operation.id, input.amountFen);
+  return answer;
 }
 
 export async function withdraw(
@@ -65,6 +71,8 @@ export async function transferIn(
     bankCardId: input.bankCardId ?? null,
     tradeDate,
     dueDate: ctx.calendar.confirmDateOf(tradeDate),
+    // Confirmed shares earn from the confirm date.
+    ...sharesEffect(ctx, caller.userId, fundCode, ctx.calendar.confirmDateOf(tradeDate)),
   };
   return runOnce(ctx, caller, operation, async () => {
     if (!ctx.config.funds.some((fund) => fund.code === fundCode)) throw unknownFund(fundCode);
@@ -79,17 +87,20 @@ export async function redeem(
   input: { amountFen: Fen; channel: Channel; bankCardId?: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
-  const tradeDate = ctx.calendar.tradeDateOf(ctx.clock.now());
+  const now = ctx.clock.now();
+  const tradeDate = ctx.calendar.tradeDateOf(now);
   const account = await findAccount(caller.userId);
+  const fundCode = account.fundCode ?? null;
   const operation = {
     type: 'redemption' as const,
     request,
     amountFen: input.amountFen,
-    fundCode: account.fundCode,
+    fundCode,
     channel: input.channel,
     bankCardId: input.bankCardId ?? null,
     tradeDate,
     dueDate: ctx.calendar.nextTradingDay(tradeDate),
+    ...(fundCode ? sharesEffect(ctx, caller.userId, fundCode, redemptionEffectDate(ctx, ctx.calendar.businessDateOf(now), tradeDate)) : {}),
   };
   return runOnce(ctx, caller, operation, async () => {
     if (input.channel === 'bank_card') await requireOwnBankCard(caller.userId, input.bankCardId!);

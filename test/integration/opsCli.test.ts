@@ -5,13 +5,19 @@ import { fileURLToPath } from 'node:url';
 import { User } from '../../src/auth/model.ts';
 import { registerUser } from '../../src/auth/service.ts';
 import { createContext } from '../../src/context.ts';
+import { testApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
+import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function ops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return opsWith(process.env, ...args);
+}
+
+function opsWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: process.env }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -42,6 +48,28 @@ describe('ops CLI', () => {
     const usage = await ops('frobnicate');
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: npm run ops/);
+  });
+
+  it('publishes yields and accrues a range in order, drawing a progress bar', async function () {
+    this.timeout(60_000);
+    const t = testApp('2024-08-01T10:00:00+08:00');
+    const fund = addTestFund(t);
+    const holder = await subscribedHolder(t, fund, '10000.00'); // T Thu 08-01, earns from Fri 08-02
+    const env = { ...process.env, NODE_CONFIG: JSON.stringify({ funds: t.ctx.config.funds }) };
+    for (const date of ['2024-08-02', '2024-08-03']) {
+      const published = await opsWith(env, 'publish-yield', fund, date, '1.0000');
+      assert.equal(published.code, 0, published.stderr);
+      assert.equal(JSON.parse(published.stdout).yieldPer10k, '1.0000');
+    }
+    const bad = await opsWith(env, 'publish-yield', fund, '2024-08-04', '1.23456');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /at most 4 decimals/);
+    const accrued = await opsWith(env, 'accrue', fund, '--through', '2024-08-03');
+    assert.equal(accrued.code, 0, accrued.stderr);
+    assert.deepEqual(JSON.parse(accrued.stdout).accrued, ['2024-08-02', '2024-08-03']);
+    assert.match(accrued.stderr, /accrue .* partitions/);
+    assert.equal((await incomeOf(holder.userId, '2024-08-02'))!.incomeFen, 100n);
+    assert.equal((await incomeOf(holder.userId, '2024-08-03'))!.eligibleSharesFen, 1_000_100n);
   });
 
   it('reconciles the journal', async () => {

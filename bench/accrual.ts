@@ -1,0 +1,173 @@
+/**
+ * `npm run bench:accrual -- --holders N [--workers W] [--json]`: one fund day accrued through
+ * the real job path (Agenda, partitions, W `npm run worker` processes) for a book of N
+ * holders, then 10 × N; against, in the same run and on the same server, the floor: the
+ * raw driver reading N holder documents with a cursor and appending N income documents
+ * (same indexes as income_records) with unordered insertMany, 1,000 a batch.
+ * Prints holders/s for both, their ratio and the workers' peak RSS; with --json the last
+ * line is one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Agenda } from 'agenda';
+import { MongoBackend } from '@agendajs/mongo-backend';
+import mongoose from 'mongoose';
+import { MongoClient, type Db } from 'mongodb';
+import { appConfig } from '../src/config/config.ts';
+import { createContext } from '../src/context.ts';
+import { connectMongoose, ensureIndexes } from '../src/db/connection.ts';
+import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
+import { FundDay, fundDayId } from '../src/fund/model.ts';
+import { publishYield } from '../src/fund/service.ts';
+import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB } from '../src/income/scheduled.ts';
+import { seedBook } from '../test/support/book.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const BATCH = 1_000;
+const SEEDED_DATE = '2024-06-02';
+const ACCRUED_DATE = '2024-06-03';
+
+const { values } = parseArgs({ options: { holders: { type: 'string', default: '100000' }, workers: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
+const holders = Number(values.holders);
+const workerCount = Number(values.workers);
+const sharesFenOf = (index: number) => BigInt(100_000 + ((index * 7_919) % 10_000_000));
+
+interface Figures {
+  holders: number;
+  jobHoldersPerS: number;
+  floorHoldersPerS: number;
+  ratio: number;
+  peakRssMb: number;
+  jobSeconds: number;
+}
+
+function progress(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+/** The floor: the raw driver reads N holder documents and appends N income documents. */
+async function floorHoldersPerS(db: Db, size: number): Promise<number> {
+  const source = db.collection<{ _id: string }>(`bench_holders_${size}`);
+  const target = db.collection<{ _id: string }>(`bench_income_${size}`);
+  await target.createIndex({ bookKey: 1 });
+  const startedAt = performance.now();
+  let batch: object[] = [];
+  for await (const holder of source.find({}, { batchSize: BATCH })) {
+    batch.push({ _id: `${holder._id}:${ACCRUED_DATE}`, holderId: holder._id, bookKey: `floor:${ACCRUED_DATE}`, incomeFen: 41n, sharesAfterFen: 100_041n });
+    if (batch.length === BATCH) {
+      await target.insertMany(batch as never[], { ordered: false });
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await target.insertMany(batch as never[], { ordered: false });
+  const seconds = (performance.now() - startedAt) / 1000;
+  await target.drop();
+  return size / seconds;
+}
+
+async function seedHolderDocuments(db: Db, size: number, prefix: string): Promise<void> {
+  const collection = db.collection(`bench_holders_${size}`);
+  for (let start = 0; start < size; start += BATCH) {
+    const documents = Array.from({ length: Math.min(BATCH, size - start) }, (_, offset) => ({
+      _id: `${prefix}${start + offset}`,
+      sharesFen: sharesFenOf(start + offset),
+      walletFen: 0n,
+      fundCode: 'BENCH',
+    }));
+    await collection.insertMany(documents as never[], { ordered: false });
+  }
+}
+
+async function startWorkers(uri: string, fundCode: string, logFile: string): Promise<ChildProcess[]> {
+  const nodeConfig = {
+    funds: [...appConfig().funds, { code: fundCode, name: 'bench', sevenDayYieldMode: 'compound' }],
+    jobs: { processEveryMs: 100, only: [ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB] },
+  };
+  const handle = await open(logFile, 'a');
+  const workers = Array.from({ length: workerCount }, () =>
+    spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--worker'], {
+      cwd: ROOT,
+      env: { ...process.env, MONGODB_URI: uri, NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', handle.fd, handle.fd],
+    }),
+  );
+  await handle.close();
+  return workers;
+}
+
+/** Peak resident set (VmHWM) of a live process, in MB. */
+function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+async function waitForAccrued(fundCode: string): Promise<void> {
+  for (;;) {
+    const day = await FundDay.findById(fundDayId(fundCode, ACCRUED_DATE), { status: 1 }).lean();
+    if (day?.status === 'accrued') return;
+    await sleep(100);
+  }
+}
+
+async function measure(uri: string, db: Db, size: number): Promise<Figures> {
+  const fundCode = `BN${size}`;
+  const prefix = `h${size}-`;
+  progress(`seeding ${size} holders and their book`);
+  await seedHolderDocuments(db, size, prefix);
+  const config = appConfig();
+  await seedBook({ fundCode, date: SEEDED_DATE, holders: size, partitionCount: config.accrual.partitions, holderPrefix: prefix, sharesFenOf });
+  progress(`floor: cursor read + insertMany of ${size}`);
+  const floor = await floorHoldersPerS(db, size);
+
+  const ctx = createContext({ config: { ...config, funds: [...config.funds, { code: fundCode, name: 'bench', sevenDayYieldMode: 'compound' }] } });
+  const logFile = path.join(os.tmpdir(), `bench-accrual-${process.pid}.log`);
+  const workers = await startWorkers(uri, fundCode, logFile);
+  await sleep(5_000); // let the workers start, connect and idle before the clock starts
+  progress(`job: ${workerCount} workers accrue ${size} holders (worker log: ${logFile})`);
+  const startedAt = performance.now();
+  await publishYield(ctx, { fundCode, date: ACCRUED_DATE, yieldPer10k: 4123n, publishedBy: 'bench' });
+  const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
+  await agenda.now(ACCRUE_INCOME_JOB);
+  await waitForAccrued(fundCode);
+  const jobSeconds = (performance.now() - startedAt) / 1000;
+  const peak = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
+  for (const worker of workers) worker.kill('SIGTERM');
+  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
+  const jobPerS = size / jobSeconds;
+  return { holders: size, jobHoldersPerS: Math.round(jobPerS), floorHoldersPerS: Math.round(floor), ratio: round2(jobPerS / floor), peakRssMb: Math.round(peak), jobSeconds: round2(jobSeconds) };
+}
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+async function main(): Promise<void> {
+  const stack = await startEmbeddedStack({ databaseName: 'moneyfund_bench' });
+  const client = await MongoClient.connect(stack.uri, { maxPoolSize: 10, useBigInt64: true });
+  await connectMongoose(stack.uri);
+  await ensureIndexes();
+  try {
+    const base = await measure(stack.uri, client.db(), holders);
+    const tenX = await measure(stack.uri, client.db(), holders * 10);
+    console.log('holders | job holders/s | floor holders/s | ratio | worker peak RSS MB | job s');
+    for (const row of [base, tenX]) {
+      console.log(`${row.holders} | ${row.jobHoldersPerS} | ${row.floorHoldersPerS} | ${row.ratio} | ${row.peakRssMb} | ${row.jobSeconds}`);
+    }
+    const timeRatio = round2(tenX.jobSeconds / base.jobSeconds);
+    console.log(`10× the holders took ${timeRatio}× the time`);
+    if (values.json) {
+      const { jobSeconds: _seconds, ...baseFigures } = base;
+      console.log(JSON.stringify({ ...baseFigures, tenX: { holders: tenX.holders, jobHoldersPerS: tenX.jobHoldersPerS, floorHoldersPerS: tenX.floorHoldersPerS, ratio: tenX.ratio, peakRssMb: tenX.peakRssMb }, timeRatio10x: timeRatio }));
+    }
+  } finally {
+    await mongoose.disconnect();
+    await client.close();
+    await stack.stop();
+  }
+}
+
+await main();

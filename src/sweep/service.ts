@@ -1,0 +1,62 @@
+import { Account, type AccountDocument } from '../accounts/model.ts';
+import { findAccount } from '../accounts/service.ts';
+import type { AppContext } from '../context.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { DomainError } from '../http/problem.ts';
+import { log } from '../log.ts';
+import { formatYuan, type Fen } from '../money/fen.ts';
+import { transferIn, type Answer } from '../transfers/service.ts';
+
+export interface AutoSweepSetting {
+  enabled: boolean;
+  keepFen: Fen;
+  onArrival: boolean;
+}
+
+export async function setAutoSweep(userId: string, setting: AutoSweepSetting) {
+  await findAccount(userId);
+  await retryOnWriteConflict(() =>
+    Account.updateOne(
+      { _id: userId },
+      { $set: { autoSweepOn: setting.enabled, autoSweepKeepFen: setting.keepFen, autoSweepOnArrival: setting.onArrival } },
+    ),
+  );
+  return { enabled: setting.enabled, keep: formatYuan(setting.keepFen), onArrival: setting.onArrival };
+}
+
+/**
+ * The early-morning sweep: for every holder who switched it on, the wallet above the amount
+ * to keep becomes a normal transfer-in with its own trade date. Its Idempotency-Key is the
+ * day, so a second run the same morning moves nothing.
+ */
+export async function sweepWallets(ctx: AppContext): Promise<{ swept: number }> {
+  const today = ctx.calendar.businessDateOf(ctx.clock.now());
+  let swept = 0;
+  for await (const account of Account.find({ autoSweepOn: true }).lean<AccountDocument[]>().cursor({ batchSize: 1000 })) {
+    const holder = account as unknown as AccountDocument;
+    if (await sweep(ctx, holder, `auto-sweep:${today}`, holder.walletFen)) swept++;
+  }
+  return { swept };
+}
+
+/** Sweeps a top-up the moment it lands, for holders who asked for it; at most the top-up's amount. */
+export async function sweepArrival(ctx: AppContext, userId: string, topUpOperationId: string, amountFen: Fen): Promise<void> {
+  const account = await findAccount(userId);
+  if (account.autoSweepOn && account.autoSweepOnArrival) await sweep(ctx, account, `auto-sweep:${topUpOperationId}`, amountFen);
+}
+
+async function sweep(ctx: AppContext, account: AccountDocument, idempotencyKey: string, capFen: Fen): Promise<boolean> {
+  const aboveKeepFen = account.walletFen - account.autoSweepKeepFen;
+  const amountFen = aboveKeepFen < capFen ? aboveKeepFen : capFen;
+  if (amountFen <= 0n) return false;
+  const fundCode = account.fundCode ?? ctx.config.funds[0]!.code;
+  try {
+    const answer: Answer = await transferIn(ctx, { userId: account._id, idempotencyKey }, { amountFen, channel: 'wallet', fundCode });
+    if (answer.status >= 400) log.warn({ userId: account._id, answer: answer.body }, 'auto-sweep refused');
+    return answer.status < 400 && !answer.replayed;
+  } catch (error) {
+    // The key was used earlier today for another amount: today's sweep is done.
+    if (error instanceof DomainError && error.code === 'idempotency_key_reused') return false;
+    throw error;
+  }
+}
