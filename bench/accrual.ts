@@ -36,6 +36,8 @@ const ACCRUED_DATE = '2024-06-03';
 const { values } = parseArgs({ options: { holders: { type: 'string', default: '100000' }, workers: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
 const holders = Number(values.holders);
 const workerCount = Number(values.workers);
+// The worker command exactly as `npm run worker` runs it (exec keeps the pid the node process's).
+const WORKER_COMMAND = `exec ${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker}`;
 const sharesFenOf = (index: number) => BigInt(100_000 + ((index * 7_919) % 10_000_000));
 
 interface Figures {
@@ -59,7 +61,7 @@ async function floorHoldersPerS(db: Db, size: number): Promise<number> {
   const startedAt = performance.now();
   let batch: object[] = [];
   for await (const holder of source.find({}, { batchSize: BATCH })) {
-    batch.push({ _id: `${holder._id}:${ACCRUED_DATE}`, holderId: holder._id, bookKey: `floor:${ACCRUED_DATE}`, incomeFen: 41n, sharesAfterFen: 100_041n });
+    batch.push({ _id: `${holder._id}:${ACCRUED_DATE}`, bookKey: `floor:${ACCRUED_DATE}`, eligibleSharesFen: 100_000n, incomeFen: 41n, cumulativeIncomeFen: 41n });
     if (batch.length === BATCH) {
       await target.insertMany(batch as never[], { ordered: false });
       batch = [];
@@ -91,9 +93,9 @@ async function startWorkers(uri: string, fundCode: string, logFile: string): Pro
   };
   const handle = await open(logFile, 'a');
   const workers = Array.from({ length: workerCount }, () =>
-    spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--worker'], {
+    spawn('sh', ['-c', WORKER_COMMAND], {
       cwd: ROOT,
-      env: { ...process.env, MONGODB_URI: uri, NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'warn' },
+      env: { ...process.env, MONGODB_URI: uri, NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'info' },
       stdio: ['ignore', handle.fd, handle.fd],
     }),
   );
@@ -129,6 +131,8 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   const logFile = path.join(os.tmpdir(), `bench-accrual-${process.pid}.log`);
   const workers = await startWorkers(uri, fundCode, logFile);
   await sleep(5_000); // let the workers start, connect and idle before the clock starts
+  const idleRssMb = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
+  progress(`workers idle at a peak RSS of ${Math.round(idleRssMb)} MB`);
   progress(`job: ${workerCount} workers accrue ${size} holders (worker log: ${logFile})`);
   const startedAt = performance.now();
   await publishYield(ctx, { fundCode, date: ACCRUED_DATE, yieldPer10k: 4123n, publishedBy: 'bench' });

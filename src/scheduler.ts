@@ -30,7 +30,9 @@ export async function startScheduler(ctx: AppContext, options: { processJobs: bo
         await refreshCalendarIfStale(ctx);
         await job.run(ctx, agendaJob.attrs.data ?? {}, jobControl(agenda, agendaJob));
       },
-      { concurrency: job.concurrency },
+      // Lock no more than it runs: a worker must not hoard queued partitions that other
+      // workers could take, nor hold their locks if it dies.
+      { concurrency: job.concurrency, lockLimit: job.concurrency },
     );
   }
   if (options.processJobs) await agenda.start();

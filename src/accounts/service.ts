@@ -40,9 +40,9 @@ export async function accountView(ctx: AppContext, userId: string) {
     redeeming: formatYuan(account.redeemingFen),
     total: formatYuan(account.walletFen + sharesFen + account.subscribingFen + account.redeemingFen),
     income: {
-      yesterday: formatYuan(income.latest?.date === yesterday ? income.latest.incomeFen : 0n),
+      yesterday: formatYuan(income.latest && income.latestDate === yesterday ? income.latest.incomeFen : 0n),
       cumulative: formatYuan(income.cumulativeIncomeFen),
-      lastAccruedDate: income.latest?.date ?? null,
+      lastAccruedDate: income.latestDate,
     },
     autoSweep: { enabled: account.autoSweepOn, keep: formatYuan(account.autoSweepKeepFen), onArrival: account.autoSweepOnArrival },
     pendingSubscriptions: inFlight.filter((op) => op.type === 'transfer_in').map(operationView),

@@ -24,7 +24,9 @@ import {
   IncomeRecord,
   bookKey,
   dayKey,
+  holderOfRecord,
   incomeRecordId,
+  sharesAfter,
   type AccrualPartitionDocument,
   type IncomeRecordDocument,
 } from './model.ts';
@@ -128,7 +130,8 @@ class PartitionWriter {
   async run(previousKey: string | null, changes: Map<string, bigint>, hooks: PartitionHooks): Promise<AccrualPartitionDocument> {
     const after = this.part.checkpointHolderId ?? null;
     const batchSize = this.ctx.config.accrual.batchSize;
-    for await (const { holderId, previous, changeFen } of bookOfDay(previousKey, changes, after, batchSize)) {
+    const book = bookOfDay(this.ctx.calendar.addCalendarDays(this.day.date, -1), previousKey, changes, after, batchSize);
+    for await (const { holderId, previous, changeFen } of book) {
       const record = await this.#incomeOf(holderId, previous, changeFen);
       if (record) this.#add(record);
       if (this.#records.length >= batchSize && !(await this.#flush(holderId, 'open', hooks))) return this.#reload();
@@ -137,8 +140,8 @@ class PartitionWriter {
     return this.#reload();
   }
 
-  async #incomeOf(holderId: string, previous: IncomeRecordDocument | null, changeFen: bigint | undefined) {
-    const carriedFen = previous?.sharesAfterFen ?? 0n;
+  async #incomeOf(holderId: string, previous: CarriedRecord | null, changeFen: bigint | undefined) {
+    const carriedFen = previous ? sharesAfter(previous) : 0n;
     if (carriedFen === 0n && changeFen === undefined) return null; // left the fund
     const eligibleSharesFen = carriedFen + (changeFen ?? 0n);
     if (eligibleSharesFen < 0n) throw new Error(`accrual ${this.day._id}: ${holderId} would earn on ${eligibleSharesFen} fen`);
@@ -147,15 +150,11 @@ class PartitionWriter {
     this.#totals.exactIncomeFen8 += exactFen8;
     return {
       _id: incomeRecordId(holderId, this.day.date),
-      holderId,
-      fundCode: this.day.fundCode,
-      date: this.day.date,
       bookKey: bookKey(this.day.fundCode, this.day.date, this.partition),
-      changeFen: changeFen ?? 0n,
       eligibleSharesFen,
       incomeFen,
-      sharesAfterFen: eligibleSharesFen + incomeFen,
       cumulativeIncomeFen: cumulativeBeforeFen + incomeFen,
+      ...(changeFen ? { changeFen } : {}),
     };
   }
 
@@ -169,7 +168,8 @@ class PartitionWriter {
   /** Appends the batch, then moves checkpoint and totals by compare-and-set; false if another worker moved them. */
   async #flush(lastHolderId: string | null, status: 'open' | 'done', hooks: PartitionHooks): Promise<boolean> {
     if (this.#records.length > 0) await insertIgnoringDuplicates(IncomeRecord.collection, this.#records);
-    const checkpointHolderId = this.#records.at(-1)?.holderId ?? lastHolderId;
+    const last = this.#records.at(-1);
+    const checkpointHolderId = last ? holderOfRecord(last._id) : lastHolderId;
     const moved = await retryOnWriteConflict(() =>
       AccrualPartition.updateOne(
         { _id: this.part._id, status: 'open', checkpointHolderId: this.part.checkpointHolderId },
@@ -193,34 +193,44 @@ class PartitionWriter {
   }
 }
 
+/** What a day carries into the next: shares and cumulative income per holder. */
+type CarriedRecord = Pick<IncomeRecordDocument, '_id' | 'eligibleSharesFen' | 'incomeFen' | 'cumulativeIncomeFen'>;
+const CARRIED_FIELDS = { _id: 1, eligibleSharesFen: 1, incomeFen: 1, cumulativeIncomeFen: 1 };
+
 interface BookEntry {
   holderId: string;
-  previous: IncomeRecordDocument | null;
+  previous: CarriedRecord | null;
   changeFen: bigint | undefined;
 }
 
 /**
- * The partition's holders in id order after the checkpoint: yesterday's records (streamed)
- * merged with the holders whose shares changed today.
+ * The partition's holders after the checkpoint, in the order of yesterday's record ids:
+ * yesterday's records (streamed) merged with the holders whose shares changed today.
  */
-async function* bookOfDay(previousKey: string | null, changes: Map<string, bigint>, after: string | null, batchSize: number) {
-  const changed = [...changes.keys()].filter((holderId) => after === null || holderId > after).sort();
+async function* bookOfDay(
+  previousDate: string,
+  previousKey: string | null,
+  changes: Map<string, bigint>,
+  after: string | null,
+  batchSize: number,
+): AsyncGenerator<BookEntry> {
+  const keyOf = (holderId: string) => incomeRecordId(holderId, previousDate);
+  const afterKey = after === null ? null : keyOf(after);
+  const changed = [...changes.keys()].map(keyOf).filter((key) => afterKey === null || key > afterKey).sort();
+  const changedOnly = (key: string): BookEntry => ({ holderId: holderOfRecord(key), previous: null, changeFen: changes.get(holderOfRecord(key)) });
   let next = 0;
   if (previousKey !== null) {
-    const filter = { bookKey: previousKey, ...(after === null ? {} : { holderId: { $gt: after } }) };
-    const cursor = IncomeRecord.find(filter).sort({ holderId: 1 }).lean<IncomeRecordDocument[]>().cursor({ batchSize });
-    for await (const previous of cursor as AsyncIterable<IncomeRecordDocument>) {
-      for (; next < changed.length && changed[next]! < previous.holderId; next++) yield changedOnly(changed[next]!, changes);
-      const matches = changed[next] === previous.holderId;
-      if (matches) next++;
-      yield { holderId: previous.holderId, previous, changeFen: changes.get(previous.holderId) } satisfies BookEntry;
+    const filter = { bookKey: previousKey, ...(afterKey === null ? {} : { _id: { $gt: afterKey } }) };
+    // The raw driver and only the fields the next day needs: no hydration, less to decode.
+    const cursor = IncomeRecord.collection.find<CarriedRecord>(filter as object, { projection: CARRIED_FIELDS, batchSize }).sort({ _id: 1 });
+    for await (const previous of cursor) {
+      for (; next < changed.length && changed[next]! < previous._id; next++) yield changedOnly(changed[next]!);
+      if (changed[next] === previous._id) next++;
+      const holderId = holderOfRecord(previous._id);
+      yield { holderId, previous, changeFen: changes.get(holderId) };
     }
   }
-  for (; next < changed.length; next++) yield changedOnly(changed[next]!, changes);
-}
-
-function changedOnly(holderId: string, changes: Map<string, bigint>): BookEntry {
-  return { holderId, previous: null, changeFen: changes.get(holderId) };
+  for (; next < changed.length; next++) yield changedOnly(changed[next]!);
 }
 
 /** A holder entering the book today had nothing unfolded: its cumulative income is on the account. */

@@ -6,7 +6,7 @@ import { formatYuan } from '../money/fen.ts';
 import { formatScaled } from '../money/rounding.ts';
 import { dailyIncomeFen, FEN8_PER_FEN, formatYieldPer10k } from '../money/yield.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
-import { IncomeRecord, incomeRecordId, type IncomeRecordDocument } from './model.ts';
+import { IncomeRecord, fundOfBookKey, incomeRecordId, type IncomeRecordDocument } from './model.ts';
 
 interface Reason {
   code: string;
@@ -20,7 +20,7 @@ interface Reason {
 export async function explainIncome(ctx: AppContext, userId: string, date: string) {
   const account = await findAccount(userId);
   const record = await IncomeRecord.findById(incomeRecordId(userId, date)).lean<IncomeRecordDocument>();
-  const fundCode = record?.fundCode ?? account.fundCode ?? null;
+  const fundCode = (record ? fundOfBookKey(record.bookKey) : account.fundCode) ?? null;
   const unconfirmed = await unconfirmedOn(userId, date);
   if (!fundCode) return { date, fundCode, status: 'no_holding', reasons: [noHolding(), ...unconfirmed] };
   const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
@@ -78,13 +78,15 @@ const HISTORY_DAYS_MAX = 31;
 export async function incomeHistory(ctx: AppContext, userId: string, from: string, to: string) {
   const dates = datesInRange(ctx, from, to, HISTORY_DAYS_MAX).reverse();
   const records = await Promise.all(dates.map((date) => IncomeRecord.findById(incomeRecordId(userId, date)).lean<IncomeRecordDocument>()));
-  return records
-    .filter((record) => record !== null)
-    .map((record) => ({
-      date: record.date,
-      fundCode: record.fundCode,
+  return records.flatMap((record, index) =>
+    record === null
+      ? []
+      : [{
+      date: dates[index]!,
+      fundCode: fundOfBookKey(record.bookKey),
       eligibleShares: formatYuan(record.eligibleSharesFen),
       income: formatYuan(record.incomeFen),
       cumulativeIncome: formatYuan(record.cumulativeIncomeFen),
-    }));
+    }],
+  );
 }

@@ -6,6 +6,7 @@ import { IncomeRecord, incomeRecordId, type IncomeRecordDocument } from './model
 export interface IncomePosition {
   /** The holder's record of the fund's last accrued day, if the holder earned then. */
   latest: IncomeRecordDocument | null;
+  latestDate: string | null;
   /** Income credited by the accrual but not yet folded into the account's sharesFen. */
   unfoldedFen: bigint;
   cumulativeIncomeFen: bigint;
@@ -19,15 +20,17 @@ export interface IncomePosition {
  * held no shares at the end of that day, so everything was redeemed, after a fold).
  */
 export async function incomePosition(account: AccountDocument): Promise<IncomePosition> {
-  const folded = { latest: null, unfoldedFen: 0n, cumulativeIncomeFen: account.incomeFoldedFen };
+  const folded = { latest: null, latestDate: null, unfoldedFen: 0n, cumulativeIncomeFen: account.incomeFoldedFen };
   if (!account.fundCode) return folded;
   const book = await FundBook.findById(account.fundCode).lean<FundBookDocument>();
   if (!book?.lastAccruedDate) return folded;
-  const latest = await IncomeRecord.findById(incomeRecordId(account._id, book.lastAccruedDate)).lean<IncomeRecordDocument>();
+  const latestDate = book.lastAccruedDate;
+  const latest = await IncomeRecord.findById(incomeRecordId(account._id, latestDate)).lean<IncomeRecordDocument>();
   if (!latest) return folded;
-  const alreadyFolded = account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latest.date;
+  const alreadyFolded = account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate;
   return {
     latest,
+    latestDate,
     unfoldedFen: alreadyFolded ? 0n : latest.cumulativeIncomeFen - account.incomeFoldedFen,
     cumulativeIncomeFen: latest.cumulativeIncomeFen,
   };
@@ -43,14 +46,14 @@ export async function foldIncome(userId: string): Promise<void> {
   for (let attempt = 0; attempt < FOLD_ATTEMPTS_MAX; attempt++) {
     const account = await Account.findById(userId).lean<AccountDocument>();
     if (!account) return;
-    const { latest, unfoldedFen } = await incomePosition(account);
-    if (!latest || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latest.date)) return;
+    const { latest, latestDate, unfoldedFen } = await incomePosition(account);
+    if (!latest || !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate)) return;
     const result = await retryOnWriteConflict(() =>
       Account.updateOne(
         { _id: userId, incomeFoldedThrough: account.incomeFoldedThrough ?? null, incomeFoldedFen: account.incomeFoldedFen },
         {
           $inc: { sharesFen: unfoldedFen, holdingFen: unfoldedFen },
-          $set: { incomeFoldedThrough: latest.date, incomeFoldedFen: latest.cumulativeIncomeFen },
+          $set: { incomeFoldedThrough: latestDate, incomeFoldedFen: latest.cumulativeIncomeFen },
         },
       ),
     );

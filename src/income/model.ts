@@ -3,24 +3,21 @@ import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 /**
  * One holder's income for one day: appended once, never updated. Its `_id`
  * (`${holderId}:${date}`) is what makes a rerun or a resumed partition a no-op. It carries
- * the running totals the next day starts from (sharesAfterFen, cumulativeIncomeFen), so the
- * daily job reads yesterday's records and appends today's without touching an account.
+ * the running totals the next day starts from (eligible + income earns from the next day;
+ * cumulative income), so the daily job reads yesterday's records and appends today's
+ * without touching an account. Kept small: appends are the job's main cost, and the holder,
+ * day and fund are in `_id` and `bookKey`.
  */
 const incomeRecordSchema = new Schema(
   {
     _id: { type: String, required: true },
-    holderId: { type: String, required: true },
-    fundCode: { type: String, required: true },
-    date: { type: String, required: true },
     /** `${fundCode}:${date}:${partition}`: the next day's partition reads its records by it. */
     bookKey: { type: String, required: true },
-    /** Shares confirmed by the day's operations (negative for redemptions) before income. */
-    changeFen: { type: BigInt, required: true },
     eligibleSharesFen: { type: BigInt, required: true },
     incomeFen: { type: BigInt, required: true },
-    /** Eligible shares plus the day's income: what earns from the next day. */
-    sharesAfterFen: { type: BigInt, required: true },
     cumulativeIncomeFen: { type: BigInt, required: true },
+    /** Shares the day's operations added (or, negative, redeemed) before income; absent when none. */
+    changeFen: { type: BigInt },
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -59,6 +56,11 @@ export const IncomeRecord = mongoose.model('IncomeRecord', incomeRecordSchema, '
 export const AccrualPartition = mongoose.model('AccrualPartition', accrualPartitionSchema, 'accrual_partitions');
 
 export const incomeRecordId = (holderId: string, date: string) => `${holderId}:${date}`;
+const DATE_SUFFIX_LENGTH = ':yyyy-MM-dd'.length;
+export const holderOfRecord = (recordId: string) => recordId.slice(0, -DATE_SUFFIX_LENGTH);
+export const fundOfBookKey = (key: string) => key.slice(0, key.indexOf(':'));
+/** What a holder carries into the next day: shares that earn from then on. */
+export const sharesAfter = (record: Pick<IncomeRecordDocument, 'eligibleSharesFen' | 'incomeFen'>) => record.eligibleSharesFen + record.incomeFen;
 export const bookKey = (fundCode: string, date: string, partition: number) => `${fundCode}:${date}:${partition}`;
 export const dayKey = (fundCode: string, date: string) => `${fundCode}:${date}`;
 

@@ -38,7 +38,9 @@ export async function coordinateAccrual(ctx: AppContext, control: JobControl): P
 
 /** One partition job; the worker that finishes the day's last partition closes the day and wakes the coordinator. */
 export async function runPartitionJob(ctx: AppContext, data: PartitionJobData, control: JobControl): Promise<void> {
+  const startedAt = Date.now();
   await accruePartition(ctx, data.fundCode, data.date, data.partition, { afterBatch: () => control.touch() });
+  log.info({ ...data, durationMs: Date.now() - startedAt }, 'accrual partition done');
   if (await closeAccrualDay(ctx, data.fundCode, data.date)) {
     log.info({ fundCode: data.fundCode, date: data.date }, 'accrual day closed; looking for the next');
     await control.enqueue(ACCRUE_INCOME_JOB, {}, `after:${data.fundCode}:${data.date}`);

@@ -29,14 +29,9 @@ export async function seedBook(seed: BookSeed): Promise<void> {
       const sharesFen = seed.sharesFenOf(index);
       records.push({
         _id: incomeRecordId(holderId, seed.date),
-        holderId,
-        fundCode: seed.fundCode,
-        date: seed.date,
         bookKey: bookKey(seed.fundCode, seed.date, partitionOf(holderId, seed.partitionCount)),
-        changeFen: 0n,
         eligibleSharesFen: sharesFen,
         incomeFen: 0n,
-        sharesAfterFen: sharesFen,
         cumulativeIncomeFen: 0n,
       });
     }

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { IncomeRecord, type IncomeRecordDocument } from '../../src/income/model.ts';
+import { IncomeRecord, bookKey, type IncomeRecordDocument } from '../../src/income/model.ts';
 import { FundDay, fundDayId, type FundDayDocument } from '../../src/fund/model.ts';
 import { accrueThrough } from '../../src/income/accrual.ts';
 import { uniqueId } from './database.ts';
@@ -69,6 +69,14 @@ export async function subscribedHolder(t: TestApp, fundCode: string, amount: str
 
 export async function incomeOf(holderId: string, date: string): Promise<IncomeRecordDocument | null> {
   return IncomeRecord.findById(`${holderId}:${date}`).lean<IncomeRecordDocument>();
+}
+
+/** Every income record of a fund day, by id: read partition by partition, as the job does. */
+export async function recordsOfDay(fundCode: string, date: string, partitionCount: number): Promise<IncomeRecordDocument[]> {
+  const partitions = await Promise.all(
+    Array.from({ length: partitionCount }, (_, partition) => IncomeRecord.find({ bookKey: bookKey(fundCode, date, partition) }).lean<IncomeRecordDocument[]>()),
+  );
+  return partitions.flat().sort((a, b) => (a._id < b._id ? -1 : 1));
 }
 
 export async function fundDay(fundCode: string, date: string): Promise<FundDayDocument> {
