@@ -2,19 +2,11 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { dateParam, dateRangeQuery, parseBody, parseQuery } from '../http/validate.ts';
+import { dateParam, dateRangeQuery, parseBody, parsedString, parseQuery } from '../http/validate.ts';
 import { parseYieldPer10k } from '../money/yield.ts';
 import { accrualStatus, fundDays, fundDayView, publishYield } from './service.ts';
 
-const yieldPer10k = z.string().max(16).transform((text, context) => {
-  try {
-    return parseYieldPer10k(text);
-  } catch (error) {
-    context.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
-const publishBody = z.strictObject({ yieldPer10k });
+const publishBody = z.strictObject({ yieldPer10k: parsedString(parseYieldPer10k, 16) });
 
 export function fundRoutes(ctx: AppContext): Router {
   const router = Router();

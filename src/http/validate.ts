@@ -4,15 +4,20 @@ import { isBusinessDate } from '../calendar/businessDate.ts';
 import { parsePositiveYuan, type Fen } from '../money/fen.ts';
 import { badRequest, DomainError } from './problem.ts';
 
+/** A JSON string read by a strict parser: what the parser refuses becomes the issue's message. */
+export function parsedString<T>(parse: (text: string) => T, lengthMax = 24) {
+  return z.string().max(lengthMax).transform((text, context): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
 /** A money amount in yuan as a JSON string, "1234.56": refuses numbers, signs, exponents, 3 decimals. */
-export const amountYuan = z.string().max(24).transform((text, context): Fen => {
-  try {
-    return parsePositiveYuan(text);
-  } catch (error) {
-    context.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+export const amountYuan = parsedString<Fen>(parsePositiveYuan);
 
 export const businessDate = z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date');
 export const dateRangeQuery = z.strictObject({ from: businessDate, to: businessDate });

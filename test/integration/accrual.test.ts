@@ -146,6 +146,21 @@ describe('daily income accrual', function () {
     assert.equal(sunday.eligibleSharesFen, 1_000_200n - 400_000n);
   });
 
+  it('under the classic fund rule, redeemed shares earn until the day before T', async () => {
+    t.ctx.config = { ...t.ctx.config, redemption: { redeemedSharesEarnUntil: 'dayBeforeTradeDate' } };
+    const fund = addTestFund(t);
+    const holder = await subscribedHolder(t, fund, '10000.00');
+    t.clock.set('2024-05-31T15:30:00+08:00'); // Friday after the cut-off: T is Monday 06-03
+    await advanceDueOperations(t.ctx);
+    await redeem(t.app, holder, '10000.00');
+    await publishDays(t, ops, fund, '2024-05-31', '2024-06-03', '1.0000');
+    await accrueAt(t, fund, '2024-06-03');
+    for (const date of ['2024-05-31', '2024-06-01', '2024-06-02']) assert.ok((await incomeOf(holder.userId, date))!.incomeFen > 0n, date);
+    const monday = (await incomeOf(holder.userId, '2024-06-03'))!;
+    assert.equal(monday.changeFen, -1_000_000n);
+    assert.equal(monday.eligibleSharesFen, 300n); // only the income carried forward still earns
+  });
+
   it('changes nothing when a day is accrued again', async () => {
     const fund = addTestFund(t);
     await Promise.all(['100.00', '200.00', '300.00'].map((amount) => subscribedHolder(t, fund, amount)));
