@@ -9,7 +9,9 @@ import { requireOps, requireUser } from './http/auth.ts';
 import { problemHandler, routeNotFound } from './http/problem.ts';
 import { fundRoutes } from './fund/routes.ts';
 import { incomeRoutes } from './income/routes.ts';
+import { merchantRoutes } from './merchants/routes.ts';
 import { opsRoutes } from './operations/routes.ts';
+import { reserveRoutes } from './reserve/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
 
@@ -37,7 +39,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(['/v1/me', '/v1/accounts', '/v1/ops'], requireUser(ctx));
   app.use('/v1/ops', requireOps);
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
-  app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx));
+  app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

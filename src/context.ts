@@ -10,7 +10,15 @@ export interface AppContext {
   clock: Clock;
   calendar: TradingCalendar;
   bank: BankAdapter;
+  /** Points where tests stop an operation between two steps; a no-op in production. */
+  faults: FaultPoints;
 }
+
+export interface FaultPoints {
+  hit(point: string): Promise<void>;
+}
+
+const NO_FAULTS: FaultPoints = { hit: async () => {} };
 
 export function createContext(overrides: Partial<AppContext> = {}): AppContext {
   const config = overrides.config ?? appConfig();
@@ -19,5 +27,6 @@ export function createContext(overrides: Partial<AppContext> = {}): AppContext {
     clock: overrides.clock ?? systemClock,
     calendar: overrides.calendar ?? new TradingCalendar({ holidays: config.holidays, cutoff: config.cutoff, zone: config.zone }),
     bank: overrides.bank ?? new SimulatedBank(),
+    faults: overrides.faults ?? NO_FAULTS,
   };
 }

@@ -22,6 +22,9 @@ const accountSchema = new Schema(
     transferInTodayFen: { type: BigInt, default: 0n },
     /** Income folded into sharesFen so far (src/income/fold.ts), and the last day folded. */
     incomeFoldedFen: { type: BigInt, default: 0n },
+    /** The natural day (Asia/Shanghai) of instantTodayFen, for the instant-redemption cap. */
+    instantDate: { type: String, default: null },
+    instantTodayFen: { type: BigInt, default: 0n },
     incomeFoldedThrough: { type: String, default: null },
     /** Auto-sweep: wallet money above autoSweepKeepFen moves into the fund each morning. */
     autoSweepOn: { type: Boolean, default: false },

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
@@ -7,6 +8,7 @@ import { newId } from '../ids.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role } from './model.ts';
 import { hashSecret, verifySecret } from './passwords.ts';
+import { rememberVerified, wasVerifiedRecently } from './verifiedPasswords.ts';
 
 export interface Principal {
   userId: string;
@@ -70,17 +72,19 @@ export async function verifyPaymentPassword(ctx: AppContext, userId: string, pay
   if (!user.paymentPasswordHash) throw errors.paymentPasswordNotSet();
   if (user.paymentLockedUntil && user.paymentLockedUntil > now) throw errors.paymentLocked(user.paymentLockedUntil);
   if (user.paymentLockedUntil) await liftExpiredLock(userId, user.paymentLockedUntil);
-  const attempt = await retryOnWriteConflict(() =>
-    User.findOneAndUpdate(
-      { _id: userId, paymentLockedUntil: null, paymentFailures: { $lt: attemptsMax } },
-      { $inc: { paymentFailures: 1 } },
-      { returnDocument: 'after' },
-    ).lean(),
-  );
-  // No attempt left: a racing request used the last one and is locking payments now.
+  const storedHash = user.paymentPasswordHash;
+  const verifiedRecently = () => wasVerifiedRecently(userId, storedHash, paymentPassword, Date.now());
+  const attempt = verifiedRecently() ? 'verified' : await reserveAttempt(userId, attemptsMax, verifiedRecently);
+  if (attempt === 'verified') {
+    // A right password resets the count of wrong ones, as after a slow check.
+    if (user.paymentFailures > 0) await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
+    return;
+  }
+  // No attempt left: racing requests used the last one and are locking payments now.
   if (!attempt) throw errors.paymentLocked((await lockOf(userId)) ?? new Date(now.getTime() + paymentLockMs));
   if (await verifySecret(paymentPassword, attempt.paymentPasswordHash!)) {
     await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
+    rememberVerified(userId, attempt.paymentPasswordHash!, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
     return;
   }
   if (attempt.paymentFailures < attemptsMax) throw errors.wrongPaymentPassword(attemptsMax - attempt.paymentFailures);
@@ -94,6 +98,30 @@ async function liftExpiredLock(userId: string, lockedUntil: Date): Promise<void>
   await retryOnWriteConflict(() =>
     User.updateOne({ _id: userId, paymentLockedUntil: lockedUntil }, { $set: { paymentLockedUntil: null, paymentFailures: 0 } }),
   );
+}
+
+const ATTEMPT_WAIT_MS = 10_000;
+
+/**
+ * Reserves one of the attempts a lock period allows before the (slow) check, so parallel
+ * guesses cannot exceed them. Attempts in flight count too: a request that finds none free
+ * while no lock is set waits for the ones in flight (a correct password frees them all)
+ * rather than being turned away. Returns null when payments are locked or none freed up.
+ */
+async function reserveAttempt(userId: string, attemptsMax: number, verifiedMeanwhile: () => boolean) {
+  const deadline = Date.now() + ATTEMPT_WAIT_MS;
+  for (;;) {
+    if (verifiedMeanwhile()) return 'verified' as const;
+    const attempt = await retryOnWriteConflict(() =>
+      User.findOneAndUpdate(
+        { _id: userId, paymentLockedUntil: null, paymentFailures: { $lt: attemptsMax } },
+        { $inc: { paymentFailures: 1 } },
+        { returnDocument: 'after' },
+      ).lean(),
+    );
+    if (attempt || (await lockOf(userId)) || Date.now() >= deadline) return attempt;
+    await sleep(10 + Math.random() * 40);
+  }
 }
 
 async function lockOf(userId: string): Promise<Date | null | undefined> {

@@ -39,6 +39,8 @@ const configSchema = z.strictObject({
     paymentPasswordMaxAttempts: positiveInt,
     paymentLockMs: positiveInt,
     tokenLifetimeMs: positiveInt,
+    /** How long this process remembers a payment password it verified (a keyed HMAC); 0 never. */
+    paymentVerifiedMemoryMs: z.number().int().min(0),
   }),
   redemption: z.strictObject({
     redeemedSharesEarnUntil: z.enum(['requestDay', 'dayBeforeTradeDate']),
@@ -64,6 +66,13 @@ const configSchema = z.strictObject({
     batchSize: z.number().int().min(1).max(5_000),
     /** A throttle that spares the database for other work; 0 runs flat out. */
     pauseBetweenBatchesMs: z.number().int().min(0),
+  }),
+  reserve: z.strictObject({
+    name: z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected 1 to 32 of a-z 0-9 -'),
+    /** Sub-balances of the liquidity reserve: concurrent instant redemptions spread over them. */
+    shards: z.number().int().min(1).max(64),
+    /** A warning (log, report) when available falls below this share of the size. */
+    lowWaterPercent: z.number().int().min(0).max(100),
   }),
   autoSweep: z.strictObject({
     /** Local time (config zone) of the early-morning sweep job. */

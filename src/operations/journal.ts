@@ -6,7 +6,7 @@ import { Operation, type OperationDocument, type OperationStatus } from './model
 
 export type BalanceField = 'walletFen' | 'sharesFen' | 'subscribingFen' | 'redeemingFen';
 /** Counters a leg may move besides balances; holdingFen is derived, never given. */
-type CounterField = 'transferInTodayFen';
+type CounterField = 'transferInTodayFen' | 'instantTodayFen';
 
 export interface PostingDraft {
   account: string;
@@ -16,6 +16,8 @@ export interface PostingDraft {
 /** One leg on the holder's account document: a guarded, replay-safe single-document update. */
 export interface AccountLeg {
   step: string;
+  /** The account the leg moves: the operation's holder unless named (a merchant's wallet). */
+  accountId?: string;
   /** The rule the update must satisfy, e.g. { walletFen: { $gte: amountFen } }. */
   guard?: QueryFilter<unknown>;
   inc: Partial<Record<BalanceField | CounterField, Fen>>;
@@ -29,6 +31,8 @@ export const ledgerAccount = {
   subscribing: (userId: string) => `subscribing:${userId}`,
   redeeming: (userId: string) => `redeeming:${userId}`,
   bankClearing: 'bank:clearing',
+  /** A payment's cash between the payer's shares and the merchant's wallet. */
+  paymentsTransit: 'payments:transit',
 } as const;
 
 /** Ledger account of each balance field, so balances can be checked against postings. */
@@ -48,9 +52,10 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
   if (operation.steps.includes(leg.step)) return true;
   assertBalanced(leg);
   const stepId = `${operation._id}:${leg.step}`;
+  const accountId = leg.accountId ?? operation.userId;
   const result = await retryOnWriteConflict(() =>
     Account.updateOne(
-      { _id: operation.userId, recentSteps: { $ne: stepId }, ...leg.guard },
+      { _id: accountId, recentSteps: { $ne: stepId }, ...leg.guard },
       {
         $inc: withHolding(leg.inc),
         ...(leg.set ? { $set: leg.set } : {}),
@@ -58,9 +63,9 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
       },
     ),
   );
-  if (result.modifiedCount === 0 && !(await Account.exists({ _id: operation.userId, recentSteps: stepId }))) {
+  if (result.modifiedCount === 0 && !(await Account.exists({ _id: accountId, recentSteps: stepId }))) {
     // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
-    if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${operation.userId}`);
+    if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
     return false;
   }
   await recordStep(operation, leg.step, leg.postings, at);
@@ -80,6 +85,7 @@ export async function recordStep(operation: OperationDocument, step: string, pos
     ),
   );
   operation.steps.push(step);
+  operation.postings.push(...postings.map((posting) => ({ ...posting, step, at })));
 }
 
 /** Moves the operation on from one of the expected statuses; false when another actor moved it first. */

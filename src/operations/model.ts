@@ -1,6 +1,14 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 
-export const OPERATION_TYPES = ['top_up', 'withdrawal', 'transfer_in', 'redemption'] as const;
+export const OPERATION_TYPES = [
+  'top_up',
+  'withdrawal',
+  'transfer_in',
+  'redemption',
+  'instant_redemption',
+  'payment',
+  'reserve_adjustment',
+] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 export const OPERATION_STATUSES = [
@@ -41,6 +49,10 @@ const operationSchema = new Schema(
     /** wallet or bank_card: where a transfer-in comes from / a redemption goes to. */
     channel: { type: String, default: null },
     bankCardId: { type: String, default: null },
+    /** The merchant a payment goes to. */
+    merchantId: { type: String, default: null },
+    /** A reserve adjustment: increase or decrease. */
+    direction: { type: String, enum: ['increase', 'decrease', null], default: null },
     tradeDate: { type: String, default: null },
     /** Confirmation date of a transfer-in; settlement date of a redemption. */
     dueDate: { type: String, default: null },

@@ -1,11 +1,14 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import { formatYuan } from '../money/fen.ts';
 import { BALANCE_LEDGER, type BalanceField } from './journal.ts';
-import { Operation } from './model.ts';
+import { ReserveShard, type ReserveShardDocument } from '../reserve/model.ts';
+import { INSTANT_TYPES, reserveLedger } from '../reserve/service.ts';
+import { Operation, type OperationDocument } from './model.ts';
 
 export interface BalanceBreak {
+  /** The account (holder, merchant) or reserve shard. */
   userId: string;
-  field: BalanceField | 'holdingFen';
+  field: BalanceField | 'holdingFen' | 'availableFen' | 'outstandingFen';
   balance: string;
   postings: string;
 }
@@ -23,6 +26,7 @@ export async function reconcileJournal() {
     accountsChecked++;
     breaks.push(...balanceBreaks(account as unknown as AccountDocument, totals));
   }
+  breaks.push(...(await reserveBreaks(totals)));
   return { postingsTotal: formatYuan(postingsTotalFen), balanced: postingsTotalFen === 0n, accountsChecked, breaks };
 }
 
@@ -32,6 +36,31 @@ async function postingTotalsByAccount(): Promise<Map<string, bigint>> {
     { $group: { _id: '$postings.account', totalFen: { $sum: '$postings.amountFen' } } },
   ]);
   return new Map(rows.map((row) => [row._id, BigInt(row.totalFen)]));
+}
+
+/**
+ * Each reserve shard's available and outstanding equal their postings, and the outstanding
+ * total equals the advances of instant operations not yet repaid or released.
+ */
+async function reserveBreaks(totals: Map<string, bigint>): Promise<BalanceBreak[]> {
+  const breaks: BalanceBreak[] = [];
+  const shards = await ReserveShard.find().lean<ReserveShardDocument[]>();
+  for (const shard of shards) {
+    for (const [field, account] of [['availableFen', reserveLedger.available(shard._id)], ['outstandingFen', reserveLedger.outstanding(shard._id)]] as const) {
+      const postingsFen = totals.get(account) ?? 0n;
+      if (shard[field] !== postingsFen) breaks.push({ userId: shard._id, field, balance: formatYuan(shard[field]), postings: formatYuan(postingsFen) });
+    }
+  }
+  const outstandingFen = shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n);
+  let advancedFen = 0n;
+  for await (const found of Operation.find({ type: { $in: INSTANT_TYPES } }).lean<OperationDocument[]>().cursor({ batchSize: 1000 })) {
+    const op = found as unknown as OperationDocument;
+    if (op.steps.includes('advance') && !op.steps.includes('repay') && !op.steps.includes('release')) advancedFen += op.amountFen;
+  }
+  if (advancedFen !== outstandingFen) {
+    breaks.push({ userId: 'reserve', field: 'outstandingFen', balance: formatYuan(outstandingFen), postings: formatYuan(advancedFen) });
+  }
+  return breaks;
 }
 
 function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>): BalanceBreak[] {

@@ -19,6 +19,8 @@ export interface OperationRequest {
   dueDate?: string | null;
   sharesEffectDate?: string | null;
   sharesEffectKey?: string | null;
+  merchantId?: string | null;
+  direction?: 'increase' | 'decrease' | null;
 }
 
 export interface StartedOperation {
@@ -92,7 +94,8 @@ export function operationView(operation: OperationDocument) {
     bankCardId: operation.bankCardId ?? null,
     tradeDate: operation.tradeDate ?? null,
     ...(operation.type === 'transfer_in' ? { confirmDate: operation.dueDate ?? null } : {}),
-    ...(operation.type === 'redemption' ? { settleDate: operation.dueDate ?? null } : {}),
+    ...(['redemption', 'instant_redemption', 'payment'].includes(operation.type) ? { settleDate: operation.dueDate ?? null } : {}),
+    ...(operation.type === 'payment' ? { merchantId: operation.merchantId ?? null } : {}),
     failure: operation.failure?.code ? { code: operation.failure.code, detail: operation.failure.detail } : null,
     createdAt: operation.createdAt.toISOString(),
     updatedAt: operation.updatedAt.toISOString(),

@@ -8,6 +8,8 @@ import type { OperationDocument } from '../operations/model.ts';
 import { Operation } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
+import { advanceInstant } from './instant.ts';
 import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota } from './limits.ts';
 import { FAILURE_DETAIL } from './errors.ts';
 
@@ -32,6 +34,9 @@ const MACHINES: Record<OperationDocument['type'], Machine> = {
   withdrawal: advanceWithdrawal,
   transfer_in: advanceTransferIn,
   redemption: advanceRedemption,
+  instant_redemption: advanceInstant,
+  payment: advanceInstant,
+  reserve_adjustment: advanceReserveAdjustment,
 };
 
 async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
@@ -217,7 +222,7 @@ async function askBank(ctx: AppContext, op: OperationDocument, kind: 'charge' | 
   }
 }
 
-function isDue(ctx: AppContext, op: OperationDocument): boolean {
+export function isDue(ctx: AppContext, op: OperationDocument): boolean {
   return op.dueDate !== null && op.dueDate !== undefined && op.dueDate <= ctx.calendar.businessDateOf(ctx.clock.now());
 }
 
@@ -231,18 +236,18 @@ export function holdsAnotherFund(account: AccountDocument, fundCode: string): bo
   return account.fundCode !== null && account.fundCode !== fundCode && inFund > 0n;
 }
 
-async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
+export async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
   if (await transition(op, [from], to, at)) op.status = to;
   else op.status = (await reloadOperation(op._id)).status;
 }
 
 /** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
-async function noteFailure(op: OperationDocument, code: string): Promise<void> {
+export async function noteFailure(op: OperationDocument, code: string): Promise<void> {
   const failure = { code, detail: FAILURE_DETAIL[code] ?? code };
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
 }
 
-async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
+export async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
   await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: { code, detail: FAILURE_DETAIL[code] ?? code } });
   op.status = 'failed';
 }

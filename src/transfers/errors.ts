@@ -8,6 +8,9 @@ export const FAILURE_STATUS: Record<string, number> = {
   holding_limit_exceeded: 409,
   transfer_in_daily_limit_exceeded: 409,
   fund_quota_exceeded: 409,
+  instant_daily_limit_exceeded: 409,
+  reserve_exhausted: 409,
+  reserve_available_insufficient: 409,
   bank_declined: 422,
   bank_unavailable: 503,
 };
@@ -19,6 +22,9 @@ export const FAILURE_DETAIL: Record<string, string> = {
   holding_limit_exceeded: 'This transfer-in would take the holding above its maximum',
   transfer_in_daily_limit_exceeded: 'This transfer-in would pass the daily transfer-in maximum (Beijing time)',
   fund_quota_exceeded: "The fund's subscription quota for this trade date is used up",
+  instant_daily_limit_exceeded: 'This would pass the instant-redemption cap of the natural day (Beijing time)',
+  reserve_exhausted: 'The liquidity reserve cannot advance this amount now; a normal redemption pays it on the settle date',
+  reserve_available_insufficient: 'The reserve has not that much available to take out',
   bank_declined: 'The bank declined the transfer; nothing moved',
   bank_unavailable: 'The bank did not answer and never received the transfer; nothing moved',
 };

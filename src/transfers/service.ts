@@ -12,6 +12,8 @@ import {
   type OperationRequest,
 } from '../operations/service.ts';
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
+import { requireMerchant } from '../merchants/service.ts';
+import { formatYuan } from '../money/fen.ts';
 import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
 import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
@@ -108,6 +110,55 @@ export async function redeem(
   });
 }
 
+/** Instant redemption: the shares leave and the cash is in the wallet at once, advanced by the reserve. */
+export async function redeemInstantly(ctx: AppContext, caller: Caller, input: { amountFen: Fen; paymentPassword: string }): Promise<Answer> {
+  const { paymentPassword, ...request } = input;
+  return runOnce(ctx, caller, await instantDraft(ctx, caller, 'instant_redemption', request, null), () =>
+    verifyPaymentPassword(ctx, caller.userId, paymentPassword),
+  );
+}
+
+/** Paying a merchant from the fund: an instant redemption whose cash lands in the merchant's wallet. */
+export async function payMerchant(
+  ctx: AppContext,
+  caller: Caller,
+  input: { amountFen: Fen; merchantId: string; paymentPassword: string },
+): Promise<Answer> {
+  const { paymentPassword, ...request } = input;
+  return runOnce(ctx, caller, await instantDraft(ctx, caller, 'payment', request, input.merchantId), async () => {
+    await requireMerchant(input.merchantId);
+    await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+  });
+}
+
+async function instantDraft(
+  ctx: AppContext,
+  caller: Caller,
+  type: 'instant_redemption' | 'payment',
+  request: { amountFen: Fen },
+  merchantId: string | null,
+): Promise<OperationDraft> {
+  const now = ctx.clock.now();
+  const tradeDate = ctx.calendar.tradeDateOf(now);
+  const fundCode = (await findAccount(caller.userId)).fundCode ?? null;
+  return {
+    type,
+    request,
+    amountFen: request.amountFen,
+    fundCode,
+    channel: 'wallet',
+    merchantId,
+    tradeDate,
+    dueDate: ctx.calendar.nextTradingDay(tradeDate),
+    ...(fundCode ? sharesEffect(ctx, caller.userId, fundCode, redemptionEffectDate(ctx, ctx.calendar.businessDateOf(now), tradeDate)) : {}),
+  };
+}
+
+/** Ops add money to the reserve or take it out, spread over its shards. */
+export async function adjustReserve(ctx: AppContext, caller: Caller, input: { amountFen: Fen; direction: 'increase' | 'decrease' }): Promise<Answer> {
+  return runOnce(ctx, caller, { type: 'reserve_adjustment', request: input, amountFen: input.amountFen, direction: input.direction }, async () => {});
+}
+
 type OperationDraft = Omit<OperationRequest, 'userId' | 'idempotencyKey'>;
 
 /**
@@ -139,10 +190,16 @@ async function answer(operation: OperationDocument, replayed: boolean): Promise<
   return { ...result, replayed };
 }
 
+/** What a holder refused an instant redemption can do instead. */
+function normalRedemptionOffer(operation: OperationDocument) {
+  return { method: 'POST', path: '/v1/me/redemptions', channel: 'wallet', amount: formatYuan(operation.amountFen), settleDate: operation.dueDate };
+}
+
 function answerFor(operation: OperationDocument): { status: number; body: unknown } {
   const code = operation.failure?.code;
   if (operation.status === 'failed' && code) {
-    const error = new DomainError(code, FAILURE_STATUS[code] ?? 422, FAILURE_DETAIL[code] ?? code, { operationId: operation._id });
+    const extra = { operationId: operation._id, ...(code === 'reserve_exhausted' ? { alternative: normalRedemptionOffer(operation) } : {}) };
+    const error = new DomainError(code, FAILURE_STATUS[code] ?? 422, FAILURE_DETAIL[code] ?? code, extra);
     return { status: error.status, body: problemBody(error) };
   }
   return { status: operation.status === 'pending' ? 202 : 201, body: { operation: operationView(operation) } };

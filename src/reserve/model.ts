@@ -1,0 +1,27 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+/**
+ * One slice of the liquidity reserve. Every instant redemption takes its advance from one
+ * shard, so concurrent redemptions spread over several documents instead of queueing on
+ * one. size = available + outstanding, per shard and in all; neither goes negative (every
+ * debit is guarded). `recentSteps` makes each leg replay-safe, as on accounts.
+ */
+const reserveShardSchema = new Schema(
+  {
+    /** `reserve:<name>:<index>` */
+    _id: { type: String, required: true },
+    /** The reserve the shard belongs to (config reserve.name). */
+    reserveName: { type: String, required: true },
+    availableFen: { type: BigInt, default: 0n },
+    outstandingFen: { type: BigInt, default: 0n },
+    recentSteps: { type: [String], default: [] },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+
+export type ReserveShardDocument = InferSchemaType<typeof reserveShardSchema> & { _id: string };
+export const ReserveShard = mongoose.model('ReserveShard', reserveShardSchema, 'reserve_shards');
+
+reserveShardSchema.index({ reserveName: 1 });
+
+export const shardId = (reserveName: string, index: number) => `reserve:${reserveName}:${index}`;

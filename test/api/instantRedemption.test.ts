@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { Account, type AccountDocument } from '../../src/accounts/model.ts';
+import { Operation } from '../../src/operations/model.ts';
+import { reconcileJournal } from '../../src/operations/reconciliation.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
+import { subscribedHolder } from '../support/income.ts';
+import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
+
+const FUND = 'YEB001';
+
+function instant(t: TestApp, holder: Holder, amount: string, key = idempotencyKey(), paymentPassword = PAYMENT_PASSWORD) {
+  return request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', key).send({ amount, paymentPassword });
+}
+
+function pay(t: TestApp, holder: Holder, merchantId: string, amount: string, key = idempotencyKey()) {
+  return request(t.app).post('/v1/me/payments').set(holder.auth).set('Idempotency-Key', key).send({ amount, merchantId, paymentPassword: PAYMENT_PASSWORD });
+}
+
+/** A holder with confirmed shares: transferred in on Thu 2024-05-30, confirmed Fri 05-31. */
+async function holderWithShares(t: TestApp, amount: string): Promise<Holder> {
+  const at = t.clock.now();
+  t.clock.set('2024-05-30T10:00:00+08:00');
+  const holder = await subscribedHolder(t, FUND, amount);
+  t.clock.set('2024-05-31T09:00:00+08:00');
+  await advanceDueOperations(t.ctx);
+  t.clock.set(at);
+  return holder;
+}
+
+async function reserveTotals(name: string) {
+  const shards = await shardsOf(name);
+  return {
+    availableFen: shards.reduce((sum, shard) => sum + shard.availableFen, 0n),
+    outstandingFen: shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n),
+    shards,
+  };
+}
+
+async function breaksFor(ids: string[]) {
+  return (await reconcileJournal()).breaks.filter((item) => ids.some((id) => item.userId === id || item.userId.startsWith(`reserve:${id}:`)));
+}
+
+describe('instant redemption and payments', function () {
+  this.timeout(180_000);
+  let t: TestApp;
+  let ops: Holder;
+  let reserve: string;
+
+  beforeEach(async () => {
+    t = testApp('2024-06-03T10:00:00+08:00');
+    reserve = useOwnReserve(t);
+    ops = await newHolder(t.app, { ops: true });
+  });
+
+  it('puts the cash in the wallet at once, advanced by the reserve, repaid at settlement across the Dragon Boat holiday', async () => {
+    await adjustReserve(t, ops, '50000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '20000.00');
+    t.clock.set('2024-06-07T10:00:00+08:00'); // Friday before Dragon Boat: T = 06-07, settles Tue 06-11
+    const answer = await instant(t, holder, '3000.00').expect(201);
+    assert.equal(answer.body.operation.settleDate, '2024-06-11');
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 300_000n, sharesFen: 1_700_000n, subscribingFen: 0n, redeemingFen: 0n });
+    assert.equal((await reserveTotals(reserve)).outstandingFen, 300_000n);
+    const report = (await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body;
+    assert.equal(report.size, '50000.00');
+    assert.equal(report.available, '47000.00');
+    assert.equal(report.utilisationPercent, '6.00');
+    assert.ok(report.outstandingBySettleDate.some((row: { settleDate: string }) => row.settleDate === '2024-06-11'));
+    t.clock.set('2024-06-10T23:59:59+08:00');
+    await advanceDueOperations(t.ctx);
+    assert.equal((await reserveTotals(reserve)).outstandingFen, 300_000n, 'not repaid during the holiday');
+    t.clock.set('2024-06-11T00:00:01+08:00');
+    await advanceDueOperations(t.ctx);
+    const after = await reserveTotals(reserve);
+    assert.equal(after.outstandingFen, 0n);
+    assert.equal(after.availableFen, 5_000_000n);
+    assert.equal((await Operation.findById(answer.body.operation.id).lean())!.status, 'completed');
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
+  it('repays a Friday-evening redemption on the Tuesday after the weekend', async () => {
+    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '500.00');
+    t.clock.set('2024-05-31T16:00:00+08:00'); // after the cut-off: T = Mon 06-03, settles Tue 06-04
+    const answer = await instant(t, holder, '100.00').expect(201);
+    assert.equal(answer.body.operation.tradeDate, '2024-06-03');
+    assert.equal(answer.body.operation.settleDate, '2024-06-04');
+  });
+
+  it('caps instant redemptions at 10,000 yuan a natural day in Beijing, resetting at Beijing midnight, not UTC', async () => {
+    await adjustReserve(t, ops, '80000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '30000.00');
+    t.clock.set('2024-06-04T23:30:00+08:00'); // 15:30 UTC
+    await instant(t, holder, '6000.00').expect(201);
+    await instant(t, holder, '4000.00').expect(201);
+    const before = await balancesOf(holder.userId);
+    assertProblem(await instant(t, holder, '0.01'), 409, 'instant_daily_limit_exceeded');
+    assert.deepEqual(await balancesOf(holder.userId), before);
+    t.clock.set('2024-06-05T00:10:00+08:00'); // still 06-04 in UTC, a new day in Beijing
+    await instant(t, holder, '10000.00').expect(201);
+    assertProblem(await instant(t, holder, '0.01'), 409, 'instant_daily_limit_exceeded');
+  });
+
+  it('refuses what it cannot do, says why, and moves nothing', async () => {
+    await adjustReserve(t, ops, '800.00', 'increase').expect(201); // 100.00 in each of 8 shards
+    const holder = await holderWithShares(t, '500.00');
+    const before = { account: await balancesOf(holder.userId), reserve: await reserveTotals(reserve) };
+    const exhausted = await instant(t, holder, '200.00');
+    assertProblem(exhausted, 409, 'reserve_exhausted');
+    assert.equal(exhausted.body.alternative.path, '/v1/me/redemptions');
+    assert.equal(exhausted.body.alternative.settleDate, '2024-06-04');
+    assertProblem(await instant(t, holder, '600.00'), 409, 'reserve_exhausted');
+    await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
+    const afterFunding = await reserveTotals(reserve);
+    assertProblem(await instant(t, holder, '600.00'), 409, 'insufficient_shares');
+    for (let attempt = 0; attempt < 2; attempt++) assertProblem(await instant(t, holder, '1.00', idempotencyKey(), '000000'), 403, 'payment_password_wrong');
+    assertProblem(await instant(t, holder, '1.00', idempotencyKey(), '000000'), 423, 'payment_locked');
+    assertProblem(await instant(t, holder, '1.00'), 423, 'payment_locked');
+    assert.deepEqual(await balancesOf(holder.userId), before.account);
+    const now = await reserveTotals(reserve);
+    assert.deepEqual([now.availableFen, now.outstandingFen], [afterFunding.availableFen, 0n]);
+    assert.deepEqual([before.reserve.availableFen, before.reserve.outstandingFen], [80_000n, 0n]);
+    assertProblem(await adjustReserve(t, ops, '9000.00', 'decrease'), 409, 'reserve_available_insufficient');
+    assert.equal((await reserveTotals(reserve)).availableFen, afterFunding.availableFen, 'a refused decrease is undone');
+    assertProblem(await request(t.app).get('/v1/ops/reserve').set(holder.auth), 403, 'forbidden');
+  });
+
+  it('pays a merchant from the fund; payments do not count toward the cap unless configured', async () => {
+    await adjustReserve(t, ops, '80000.00', 'increase').expect(201);
+    const merchant = (await request(t.app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Tea House' }).expect(201)).body;
+    const holder = await holderWithShares(t, '30000.00');
+    await pay(t, holder, merchant.id, '10000.00').expect(201);
+    await instant(t, holder, '10000.00').expect(201);
+    assert.equal((await request(t.app).get(`/v1/ops/merchants/${merchant.id}`).set(ops.auth).expect(200)).body.wallet, '10000.00');
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 1_000_000n, sharesFen: 1_000_000n, subscribingFen: 0n, redeemingFen: 0n });
+    t.ctx.config = { ...t.ctx.config, limits: { ...t.ctx.config.limits, paymentsCountTowardInstantCap: true } };
+    assertProblem(await pay(t, holder, merchant.id, '0.01'), 409, 'instant_daily_limit_exceeded');
+    assertProblem(await pay(t, holder, 'm_nosuchmerchant', '1.00'), 422, 'unknown_merchant');
+    assert.deepEqual(await breaksFor([holder.userId, merchant.id, reserve]), []);
+  });
+
+  it('200 concurrent instant redemptions by 20 holders: the reserve never goes negative, no holder passes the cap, every fen is accounted for', async () => {
+    await adjustReserve(t, ops, '100000.00', 'increase').expect(201); // covers about 11 of 20 holders' 9,000
+    const holders: Holder[] = [];
+    for (let index = 0; index < 20; index++) holders.push(await holderWithShares(t, '20000.00')); // one clock: one at a time
+    t.clock.set('2024-06-04T11:00:00+08:00');
+    const answers = await Promise.all(holders.flatMap((holder) => Array.from({ length: 10 }, () => instant(t, holder, '1500.00'))));
+    const statuses = answers.map((answer) => answer.status);
+    assert.ok(statuses.every((status) => status === 201 || status === 409), `statuses: ${[...new Set(statuses)]}`);
+    const codes = new Set(answers.filter((answer) => answer.status === 409).map((answer) => answer.body.code));
+    assert.ok([...codes].every((code) => code === 'instant_daily_limit_exceeded' || code === 'reserve_exhausted'), [...codes].join());
+    const succeeded = answers.filter((answer) => answer.status === 201).length;
+    const totals = await reserveTotals(reserve);
+    assert.ok(totals.shards.every((shard) => shard.availableFen >= 0n && shard.outstandingFen >= 0n));
+    assert.equal(totals.outstandingFen, BigInt(succeeded) * 150_000n);
+    assert.equal(totals.availableFen + totals.outstandingFen, 10_000_000n);
+    for (const holder of holders) {
+      const account = (await Account.findById(holder.userId).lean<AccountDocument>())!;
+      assert.ok(account.walletFen <= 1_000_000n, 'within the cap');
+      assert.equal(account.walletFen + account.sharesFen, 2_000_000n, 'shares debited = cash credited');
+      assert.equal(account.instantTodayFen, account.walletFen);
+    }
+    assert.deepEqual(await breaksFor([...holders.map((holder) => holder.userId), reserve]), []);
+  });
+
+  describe('a crash between any two steps of a payment, then recovery', () => {
+    const points = ['instant:after-advance', 'instant:after-redeem', 'payment:after-merchant', 'instant:after-refusal', 'instant:after-repay'];
+    for (const point of points) {
+      it(`recovers from a crash at ${point} with nothing created or lost`, async () => {
+        await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
+        const merchant = (await request(t.app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Noodle Bar' }).expect(201)).body;
+        const holder = await holderWithShares(t, '500.00');
+        const faults = new ArmedFaults();
+        t.ctx.faults = faults;
+        faults.arm(point);
+        const amount = point === 'instant:after-refusal' ? '600.00' : '300.00'; // more than the shares: refused
+        const answer = await pay(t, holder, merchant.id, amount);
+        const operation = (await Operation.findOne({ userId: holder.userId, type: 'payment' }).lean())!;
+        if (point === 'instant:after-repay') {
+          assert.equal(answer.status, 201);
+          t.clock.set('2024-06-04T09:00:00+08:00');
+          await advanceDueOperations(t.ctx).catch(() => undefined);
+          await advanceDueOperations(t.ctx);
+        } else {
+          assert.equal(answer.status, 500, JSON.stringify(answer.body));
+          assert.equal(operation.status, 'pending');
+          t.clock.advance(t.ctx.config.jobs.recoverAfterMs + 1_000);
+          await recoverStuckOperations(t.ctx);
+        }
+        const final = (await Operation.findById(operation._id).lean())!;
+        const refused = point === 'instant:after-refusal';
+        assert.equal(final.status, refused ? 'failed' : point === 'instant:after-repay' ? 'completed' : 'awaiting_settlement');
+        const merchantWallet = (await Account.findById(merchant.id).lean<AccountDocument>())!.walletFen;
+        assert.equal(merchantWallet, refused ? 0n : 30_000n);
+        assert.equal((await balancesOf(holder.userId)).sharesFen, refused ? 50_000n : 20_000n);
+        const totals = await reserveTotals(reserve);
+        assert.equal(totals.availableFen + totals.outstandingFen, 800_000n);
+        assert.equal(totals.outstandingFen, refused || point === 'instant:after-repay' ? 0n : 30_000n);
+        assert.deepEqual(await breaksFor([holder.userId, merchant.id, reserve]), []);
+      });
+    }
+  });
+});

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { User } from '../../src/auth/model.ts';
+import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { assertProblem, idempotencyKey, LOGIN_PASSWORD, PAYMENT_PASSWORD, testApp } from '../support/api.ts';
+import { newHolder } from '../support/api.ts';
+import { subscribedHolder } from '../support/income.ts';
+import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+
+describe('the memory of verified payment passwords', function () {
+  this.timeout(60_000);
+
+  it('skips the slow hash for a password just verified, yet counts wrong ones and forgets on reset', async () => {
+    const t = testApp('2024-05-30T10:00:00+08:00');
+    useOwnReserve(t);
+    const ops = await newHolder(t.app, { ops: true });
+    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+    const holder = await subscribedHolder(t, 'YEB001', '100.00');
+    t.clock.set('2024-05-31T10:00:00+08:00');
+    await advanceDueOperations(t.ctx);
+    const instant = (paymentPassword: string) =>
+      request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', paymentPassword });
+    await instant(PAYMENT_PASSWORD).expect(201);
+    await instant(PAYMENT_PASSWORD).expect(201); // remembered
+    const wrong = await instant('000000');
+    assertProblem(wrong, 403, 'payment_password_wrong');
+    assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 1);
+    await instant(PAYMENT_PASSWORD).expect(201);
+    assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 0, 'a right password resets the count');
+    await request(t.app).put('/v1/me/payment-password').set(holder.auth).send({ loginPassword: LOGIN_PASSWORD, paymentPassword: '246801' }).expect(204);
+    assertProblem(await instant(PAYMENT_PASSWORD), 403, 'payment_password_wrong');
+    await instant('246801').expect(201);
+  });
+});
