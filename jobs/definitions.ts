@@ -4,6 +4,7 @@
  */
 import type { AppContext } from '../src/context.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
+import { runReconciliation } from '../src/operations/reconciliationJob.ts';
 import { sweepWallets } from '../src/sweep/service.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
 
@@ -42,6 +43,13 @@ export const JOBS: JobDefinition[] = [
     name: ACCRUE_PARTITION_JOB,
     concurrency: 1,
     run: (ctx, data, control) => runPartitionJob(ctx, data as unknown as PartitionJobData, control),
+  },
+  {
+    // Every invariant of the journal and the reserve; breaks are logged and kept for ops.
+    name: 'reconcile',
+    every: () => '1 hour',
+    concurrency: 1,
+    run: runReconciliation,
   },
   {
     // Early each morning: wallet money above what holders keep moves into their fund.

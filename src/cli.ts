@@ -8,6 +8,8 @@
  *   publish-yield <fund> <date> <万份收益>      publish a day's income per 10,000 shares, e.g. YEB001 2024-06-03 0.4123
  *   accrue <fund> [--through <date>]          accrue every due day in order up to --through (default: yesterday), with a progress bar
  *   accrual-status <fund>                     the last accrued day, the next one, and what blocks it
+ *   reserve                                   the liquidity reserve: size, available, outstanding by settle date
+ *   reserve-adjust <increase|decrease> <yuan> [--key <idempotency key>]   fund or shrink the reserve
  */
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
@@ -21,9 +23,13 @@ import { runningDatabaseUri } from './db/database.ts';
 import { accrualStatus, fundBookOf, fundDayView, nextDayToAccrue, publishYield } from './fund/service.ts';
 import { accrueThrough } from './income/accrual.ts';
 import { parseYieldPer10k } from './money/yield.ts';
+import { newId } from './ids.ts';
+import { parsePositiveYuan } from './money/fen.ts';
 import { reconcileJournal } from './operations/reconciliation.ts';
+import { reserveReport } from './reserve/service.ts';
+import { adjustReserve } from './transfers/service.ts';
 
-type Options = { through?: string | undefined };
+type Options = { through?: string | undefined; key?: string | undefined };
 
 const COMMANDS: Record<string, (ctx: AppContext, args: string[], options: Options) => Promise<unknown>> = {
   'grant-ops': (_ctx, [loginId]) => setRole(required(loginId, 'loginId'), 'ops', true),
@@ -40,6 +46,14 @@ const COMMANDS: Record<string, (ctx: AppContext, args: string[], options: Option
   },
   accrue: (ctx, [fundCode], options) => accrueWithProgress(ctx, required(fundCode, 'fund'), options.through),
   'accrual-status': (ctx, [fundCode]) => accrualStatus(ctx, required(fundCode, 'fund')),
+  reserve: (ctx) => reserveReport(ctx),
+  'reserve-adjust': async (ctx, [direction, amount], options) => {
+    if (direction !== 'increase' && direction !== 'decrease') throw new Error('expected increase or decrease');
+    const caller = { userId: 'ops-cli', idempotencyKey: options.key ?? newId('cli') };
+    const answer = await adjustReserve(ctx, caller, { amountFen: parsePositiveYuan(required(amount, 'yuan')), direction });
+    if (answer.status >= 400) throw new Error((answer.body as { detail: string }).detail);
+    return { ...(answer.body as object), reserve: await reserveReport(ctx) };
+  },
 };
 
 /** Accrues in this process (alongside any running workers: the work is shared safely), drawing a bar on stderr. */
@@ -71,7 +85,7 @@ function requiredDate(value: string | undefined): string {
 }
 
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { through: { type: 'string' } } });
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { through: { type: 'string' }, key: { type: 'string' } } });
   const [command, ...args] = positionals;
   const run = command ? COMMANDS[command] : undefined;
   if (!run) {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { User } from '../../src/auth/model.ts';
 import { registerUser } from '../../src/auth/service.ts';
 import { createContext } from '../../src/context.ts';
+import { latestReconciliation, runReconciliation } from '../../src/operations/reconciliationJob.ts';
 import { testApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
 import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';
@@ -70,6 +71,26 @@ describe('ops CLI', () => {
     assert.match(accrued.stderr, /accrue .* partitions/);
     assert.equal((await incomeOf(holder.userId, '2024-08-02'))!.incomeFen, 100n);
     assert.equal((await incomeOf(holder.userId, '2024-08-03'))!.eligibleSharesFen, 1_000_100n);
+  });
+
+  it('funds and shrinks the liquidity reserve, and reports it', async () => {
+    const name = uniqueId('cli').toLowerCase().replace(/[^a-z0-9-]/g, '');
+    const env = { ...process.env, NODE_CONFIG: JSON.stringify({ reserve: { name } }) };
+    const funded = await opsWith(env, 'reserve-adjust', 'increase', '800.00', '--key', uniqueId('reserve-key'));
+    assert.equal(funded.code, 0, funded.stderr);
+    assert.equal(JSON.parse(funded.stdout).reserve.size, '800.00');
+    const refused = await opsWith(env, 'reserve-adjust', 'decrease', '900.00');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /not that much available/);
+    const report = await opsWith(env, 'reserve');
+    assert.equal(JSON.parse(report.stdout).available, '800.00');
+  });
+
+  it('keeps what the scheduled reconciliation found for ops', async () => {
+    const report = await runReconciliation(ctx);
+    assert.equal(report.balanced, true);
+    assert.deepEqual(report.breaks, []);
+    assert.equal((await latestReconciliation())?._id, report._id);
   });
 
   it('reconciles the journal', async () => {
