@@ -34,7 +34,7 @@ export const JOBS: JobDefinition[] = [
   {
     // Opens the next fund day due and queues its partitions; also woken when a day closes.
     name: ACCRUE_INCOME_JOB,
-    every: () => '1 minute',
+    every: (ctx) => ctx.config.accrual.checkEvery,
     concurrency: 1,
     run: (ctx, _data, control) => coordinateAccrual(ctx, control),
   },

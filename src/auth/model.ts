@@ -11,6 +11,8 @@ const userSchema = new Schema(
     /** Wrong payment passwords since the last right one or reset. */
     paymentFailures: { type: Number, default: 0 },
     paymentLockedUntil: { type: Date, default: null },
+    /** When the latest payment-password attempt was reserved: a crash mid-check leaks one. */
+    paymentAttemptAt: { type: Date, default: null },
     roles: { type: [String], default: ['user'] },
     createdAt: { type: Date, required: true },
   },

@@ -115,13 +115,32 @@ async function reserveAttempt(userId: string, attemptsMax: number, verifiedMeanw
     const attempt = await retryOnWriteConflict(() =>
       User.findOneAndUpdate(
         { _id: userId, paymentLockedUntil: null, paymentFailures: { $lt: attemptsMax } },
-        { $inc: { paymentFailures: 1 } },
+        { $inc: { paymentFailures: 1 }, $set: { paymentAttemptAt: new Date() } },
         { returnDocument: 'after' },
       ).lean(),
     );
     if (attempt || (await lockOf(userId)) || Date.now() >= deadline) return attempt;
-    await sleep(10 + Math.random() * 40);
+    if (!(await releaseLeakedAttempt(userId, attemptsMax))) await sleep(10 + Math.random() * 40);
   }
+}
+
+/** How long a reserved attempt may stay unresolved before it counts as lost in a crash. */
+const ATTEMPT_STALE_MS = 15_000;
+
+/**
+ * All attempts are used, yet no lock was set and none was reserved for a while: the last
+ * one never finished (its process died mid-check; a wrong one would have locked). Free that
+ * one, once (a compare-and-set on the reservation time), so a crash cannot block payments.
+ */
+async function releaseLeakedAttempt(userId: string, attemptsMax: number): Promise<boolean> {
+  const now = new Date();
+  const result = await retryOnWriteConflict(() =>
+    User.updateOne(
+      { _id: userId, paymentLockedUntil: null, paymentFailures: { $gte: attemptsMax }, paymentAttemptAt: { $lt: new Date(now.getTime() - ATTEMPT_STALE_MS) } },
+      { $inc: { paymentFailures: -1 }, $set: { paymentAttemptAt: now } },
+    ),
+  );
+  return result.modifiedCount === 1;
 }
 
 async function lockOf(userId: string): Promise<Date | null | undefined> {

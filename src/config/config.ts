@@ -66,6 +66,8 @@ const configSchema = z.strictObject({
     batchSize: z.number().int().min(1).max(5_000),
     /** A throttle that spares the database for other work; 0 runs flat out. */
     pauseBetweenBatchesMs: z.number().int().min(0),
+    /** How often the coordinator looks for a day to open (Agenda interval text). */
+    checkEvery: z.string().min(1),
   }),
   reserve: z.strictObject({
     name: z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected 1 to 32 of a-z 0-9 -'),

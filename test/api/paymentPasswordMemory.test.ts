@@ -31,4 +31,23 @@ describe('the memory of verified payment passwords', function () {
     assertProblem(await instant(PAYMENT_PASSWORD), 403, 'payment_password_wrong');
     await instant('246801').expect(201);
   });
+
+  it('frees an attempt a crash left reserved, so a right password still works', async () => {
+    const t = testApp('2024-05-30T10:00:00+08:00');
+    useOwnReserve(t);
+    const ops = await newHolder(t.app, { ops: true });
+    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+    const holder = await subscribedHolder(t, 'YEB001', '100.00');
+    t.clock.set('2024-05-31T10:00:00+08:00');
+    await advanceDueOperations(t.ctx);
+    // Three attempts reserved, the last 20 s ago, none finished, no lock: their process died.
+    await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date(Date.now() - 20_000) } });
+    await request(t.app)
+      .post('/v1/me/instant-redemptions')
+      .set(holder.auth)
+      .set('Idempotency-Key', idempotencyKey())
+      .send({ amount: '1.00', paymentPassword: PAYMENT_PASSWORD })
+      .expect(201);
+    assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 0);
+  });
 });
