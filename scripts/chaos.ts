@@ -17,12 +17,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import request from 'supertest';
 import { Account, type AccountDocument } from '../src/accounts/model.ts';
-import { createApp } from '../src/app.ts';
-import { User } from '../src/auth/model.ts';
 import { SimulatedBankTransfer } from '../src/bank/model.ts';
-import { FixedClock } from '../src/calendar/clock.ts';
 import { appConfig, type AppConfig } from '../src/config/config.ts';
 import { createContext } from '../src/context.ts';
 import { connectMongoose, disconnectMongoose, ensureIndexes } from '../src/db/connection.ts';
@@ -33,12 +29,11 @@ import { incomePosition } from '../src/income/fold.ts';
 import { Operation } from '../src/operations/model.ts';
 import { reconcileJournal } from '../src/operations/reconciliation.ts';
 import { ReserveShard } from '../src/reserve/model.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
+import { recoverStuckOperations } from '../src/transfers/scheduled.ts';
+import { PAYMENT_PASSWORD, seedMarket, type Market } from './seed.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FUND = 'CHAOS1';
-const PAYMENT_PASSWORD = '135790';
-const LOGIN_PASSWORD = 'chaos horse 1';
 
 const { values } = parseArgs({
   options: {
@@ -57,13 +52,6 @@ const overrides = {
   jobs: { processEveryMs: 200, recoverAfterMs: 2_000, lockLifetimeMs: 5_000 },
   accrual: { checkEvery: '5 seconds', partitions: appConfig().accrual.partitions },
 };
-
-interface Holder {
-  userId: string;
-  loginId: string;
-  auth: { Authorization: string };
-  bankCardId: string;
-}
 
 const log = (text: string) => process.stderr.write(`chaos: ${text}\n`);
 
@@ -87,19 +75,12 @@ async function run(uri: string): Promise<number> {
     accrual: { ...base.accrual, ...overrides.accrual },
     jobs: { ...base.jobs, ...overrides.jobs },
   };
+  const setup = await seedMarket(config, { fundCode: FUND, holders: Number(values.holders), reserveYuan: '200000.00', topUpYuan: '50000.00', transferInYuan: '30000.00' });
   const calendar = createContext({ config }).calendar;
   const today = calendar.businessDateOf(new Date());
-  // Holders subscribe on a trading day confirmed a week ago: they hold shares now, and the
-  // days since are there for the clients to publish and the worker to accrue.
-  const weekAgo = calendar.addCalendarDays(today, -7);
-  let subscribeDay = weekAgo;
-  while (!calendar.isTradingDay(subscribeDay) || calendar.confirmDateOf(subscribeDay) > weekAgo) subscribeDay = calendar.addCalendarDays(subscribeDay, -1);
-  const clock = new FixedClock(`${subscribeDay}T10:00:00+08:00`);
-  const ctx = createContext({ config, clock });
-  const setup = await seed(ctx, createApp(ctx), clock, calendar.confirmDateOf(subscribeDay));
   const processes = new Processes(uri);
   await processes.startAll();
-  const [firstYieldDay, lastYieldDay] = [calendar.confirmDateOf(subscribeDay), calendar.addCalendarDays(today, -1)];
+  const [firstYieldDay, lastYieldDay] = [setup.confirmDate, calendar.addCalendarDays(today, -1)];
   log(`API on ${processes.baseUrl}; ${setup.holders.length} holders; traffic for ${values.seconds} s; accrual days ${firstYieldDay}..${lastYieldDay}`);
   const traffic = new Traffic(processes, setup, firstYieldDay, lastYieldDay);
   const deadline = Date.now() + Number(values.seconds) * 1000;
@@ -116,42 +97,6 @@ async function run(uri: string): Promise<number> {
   console.log(`operations ${summary.operations} (answered ${summary.answered}), kills ${summary.kills}, fen created ${summary.createdFen}, fen lost ${summary.lostFen}, breaks ${summary.breaks}`);
   if (values.json) console.log(JSON.stringify(summary));
   return summary.createdFen === 0 && summary.lostFen === 0 && summary.breaks === 0 ? 0 : 1;
-}
-
-/** Holders with wallets and confirmed shares, an ops user, a merchant and a funded reserve. */
-async function seed(ctx: ReturnType<typeof createContext>, app: ReturnType<typeof createApp>, clock: FixedClock, confirmDate: string) {
-  const ops = await register(app, 'chaos-ops');
-  await User.updateOne({ _id: ops.userId }, { $set: { roles: ['user', 'ops'] } });
-  const key = () => `chaos-${Math.random().toString(36).slice(2)}`;
-  await request(app).post('/v1/ops/reserve/adjustments').set(ops.auth).set('Idempotency-Key', key()).send({ amount: '200000.00', direction: 'increase' }).expect(201);
-  const merchant = (await request(app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Chaos Cafe' }).expect(201)).body.id as string;
-  const holders: Holder[] = [];
-  for (let index = 0; index < Number(values.holders); index++) {
-    const holder = await register(app, `chaos-holder-${index}`);
-    await request(app).post('/v1/me/top-ups').set(holder.auth).set('Idempotency-Key', key()).send({ amount: '50000.00', bankCardId: holder.bankCardId }).expect(201);
-    await request(app).post('/v1/me/transfers-in').set(holder.auth).set('Idempotency-Key', key()).send({ amount: '30000.00', channel: 'wallet', fundCode: FUND }).expect(201);
-    holders.push(holder);
-  }
-  clock.set(`${confirmDate}T09:00:00+08:00`);
-  await advanceDueOperations(ctx);
-  // The sessions the clients use are signed in now, on the real clock.
-  const live = createApp(createContext({ config: ctx.config }));
-  for (const user of [ops, ...holders]) user.auth = await signIn(live, user.loginId);
-  return { ops, merchant, holders };
-}
-
-async function signIn(app: ReturnType<typeof createApp>, loginId: string) {
-  const { token } = (await request(app).post('/v1/sessions').send({ loginId, loginPassword: LOGIN_PASSWORD }).expect(201)).body;
-  return { Authorization: `Bearer ${token}` };
-}
-
-async function register(app: ReturnType<typeof createApp>, prefix: string): Promise<Holder> {
-  const loginId = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-  const { userId } = (await request(app).post('/v1/users').send({ loginId, loginPassword: LOGIN_PASSWORD }).expect(201)).body;
-  const auth = await signIn(app, loginId);
-  await request(app).put('/v1/me/payment-password').set(auth).send({ loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD }).expect(204);
-  const card = await request(app).post('/v1/me/bank-cards').set(auth).send({ cardNumber: '6222020200112233' }).expect(201);
-  return { userId, loginId, auth, bankCardId: card.body.bankCard.id };
 }
 
 /** The API process and the worker process, each killed and started again at random. */
@@ -212,7 +157,7 @@ class Processes {
   }
 }
 
-type Setup = Awaited<ReturnType<typeof seed>>;
+type Setup = Market;
 
 /** The clients: random operations, each retried with its key until it gets a final answer. */
 class Traffic {

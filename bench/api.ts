@@ -1,0 +1,125 @@
+/**
+ * `npm run bench:api [-- --seconds 10] [--concurrency 16] [--json]`: instant redemptions
+ * through HTTP against the real API process, and in the same run, on the same server, the
+ * floor: a bare Express route doing one guarded updateOne. For each: the saturation rate
+ * (a closed loop of `concurrency` clients), then p50/p99 latency with requests sent at half
+ * that rate (an open loop). With --json the last line is one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import mongoose from 'mongoose';
+import { appConfig, type AppConfig } from '../src/config/config.ts';
+import { connectMongoose, disconnectMongoose, ensureIndexes } from '../src/db/connection.ts';
+import { freePort } from '../src/db/embedded/processes.ts';
+import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
+import { PAYMENT_PASSWORD, seedMarket } from '../scripts/seed.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const FUND = 'BENCHAPI';
+const FLOOR_DOCUMENTS = 40;
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, json: { type: 'boolean', default: false } },
+});
+const seconds = Number(values.seconds);
+
+type Send = () => Promise<boolean>;
+
+async function startServer(args: string[], uri: string, port: number, nodeConfig: object): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, MONGODB_URI: uri, PORT: String(port), NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+  while (!(await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false))) await sleep(100);
+  return child;
+}
+
+/** A closed loop: `concurrency` clients, each sending its next request as the last one answers. */
+async function saturationPerS(send: Send): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: Number(values.concurrency) }, async () => {
+      while (performance.now() < deadline) if (await send()) done++;
+    }),
+  );
+  return done / seconds;
+}
+
+/** An open loop at `ratePerS`: latencies of every request, sent on schedule whatever the answers. */
+async function latenciesAt(send: Send, ratePerS: number): Promise<{ p50Ms: number; p99Ms: number }> {
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  const intervalMs = 1000 / ratePerS;
+  const start = performance.now();
+  for (let index = 0; index < ratePerS * seconds; index++) {
+    const due = start + index * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    inFlight.push(send().then(() => void latencies.push(performance.now() - due)));
+  }
+  await Promise.all(inFlight);
+  latencies.sort((a, b) => a - b);
+  const at = (share: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * share))]! * 10) / 10;
+  return { p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+async function main(): Promise<void> {
+  const stack = await startEmbeddedStack({ databaseName: 'moneyfund_bench_api' });
+  const children: ChildProcess[] = [];
+  try {
+    await connectMongoose(stack.uri);
+    await ensureIndexes();
+    const base = appConfig();
+    const funds = [...base.funds, { code: FUND, name: 'bench', sevenDayYieldMode: 'compound' as const }];
+    const config: AppConfig = { ...base, funds };
+    const market = await seedMarket(config, { fundCode: FUND, holders: 40, reserveYuan: '10000000.00', topUpYuan: '10000.00', transferInYuan: '10000.00' });
+    const counters = mongoose.connection.db!.collection<{ _id: string; n: number }>('bench_floor_counters');
+    await counters.insertMany(Array.from({ length: FLOOR_DOCUMENTS }, (_, index) => ({ _id: `c${index}`, n: 0 })));
+    const [apiPort, floorPort] = [await freePort(), await freePort()];
+    children.push(await startServer(['src/server.ts'], stack.uri, apiPort, { funds, jobs: { only: [] } }));
+    children.push(await startServer(['bench/floorServer.ts'], stack.uri, floorPort, {}));
+
+    let sequence = 0;
+    const redeem: Send = async () => {
+      const holder = market.holders[sequence++ % market.holders.length]!;
+      const response = await fetch(`http://127.0.0.1:${apiPort}/v1/me/instant-redemptions`, {
+        method: 'POST',
+        headers: { ...holder.auth, 'content-type': 'application/json', 'idempotency-key': `bench-${process.pid}-${sequence}` },
+        body: JSON.stringify({ amount: '0.01', paymentPassword: PAYMENT_PASSWORD }),
+      });
+      await response.arrayBuffer();
+      return response.status === 201;
+    };
+    const floor: Send = async () => {
+      const response = await fetch(`http://127.0.0.1:${floorPort}/floor/c${sequence++ % FLOOR_DOCUMENTS}`, { method: 'POST' });
+      await response.arrayBuffer();
+      return response.status === 201;
+    };
+    await saturationPerS(redeem); // warm-up: scrypt once per holder, JIT, caches
+    const floorPerS = await saturationPerS(floor);
+    const redemptionsPerS = await saturationPerS(redeem);
+    const latency = await latenciesAt(redeem, Math.max(1, Math.round(redemptionsPerS / 2)));
+    const floorLatency = await latenciesAt(floor, Math.max(1, Math.round(floorPerS / 2)));
+    const figures = {
+      redemptionsPerS: Math.round(redemptionsPerS),
+      floorPerS: Math.round(floorPerS),
+      ratio: Math.round((redemptionsPerS / floorPerS) * 100) / 100,
+      p50Ms: latency.p50Ms,
+      p99Ms: latency.p99Ms,
+      floorP50Ms: floorLatency.p50Ms,
+      floorP99Ms: floorLatency.p99Ms,
+    };
+    console.log(`instant redemptions ${figures.redemptionsPerS}/s, floor ${figures.floorPerS}/s, ratio ${figures.ratio}`);
+    console.log(`at half saturation: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (floor ${figures.floorP50Ms} / ${figures.floorP99Ms} ms)`);
+    if (values.json) console.log(JSON.stringify(figures));
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await disconnectMongoose();
+    await stack.stop();
+  }
+}
+
+await main();

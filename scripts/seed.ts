@@ -1,0 +1,83 @@
+/**
+ * Seeds a small market through the app itself (for the chaos script and the API benchmark):
+ * an ops user, a merchant, a funded reserve, and holders who transferred into a fund a week
+ * ago on a clock of their own, so they hold confirmed shares now. Sessions are signed in on
+ * the real clock, for processes that run on it.
+ */
+import request from 'supertest';
+import { createApp } from '../src/app.ts';
+import { User } from '../src/auth/model.ts';
+import { FixedClock } from '../src/calendar/clock.ts';
+import type { AppConfig } from '../src/config/config.ts';
+import { createContext } from '../src/context.ts';
+import { advanceDueOperations } from '../src/transfers/scheduled.ts';
+
+export const PAYMENT_PASSWORD = '135790';
+const LOGIN_PASSWORD = 'seed horse 1';
+
+type App = ReturnType<typeof createApp>;
+
+export interface SeededUser {
+  userId: string;
+  loginId: string;
+  auth: { Authorization: string };
+  bankCardId: string;
+}
+
+export interface Market {
+  ops: SeededUser;
+  merchant: string;
+  holders: SeededUser[];
+  /** When the holders' shares were confirmed (the first day they earn). */
+  confirmDate: string;
+}
+
+export async function seedMarket(
+  config: AppConfig,
+  options: { fundCode: string; holders: number; reserveYuan: string; topUpYuan: string; transferInYuan: string },
+): Promise<Market> {
+  const calendar = createContext({ config }).calendar;
+  const weekAgo = calendar.addCalendarDays(calendar.businessDateOf(new Date()), -7);
+  let subscribeDay = weekAgo;
+  while (!calendar.isTradingDay(subscribeDay) || calendar.confirmDateOf(subscribeDay) > weekAgo) subscribeDay = calendar.addCalendarDays(subscribeDay, -1);
+  const clock = new FixedClock(`${subscribeDay}T10:00:00+08:00`);
+  const ctx = createContext({ config, clock });
+  const app = createApp(ctx);
+  const key = () => `seed-${Math.random().toString(36).slice(2)}`;
+  const ops = await register(app, 'seed-ops');
+  await User.updateOne({ _id: ops.userId }, { $set: { roles: ['user', 'ops'] } });
+  await request(app).post('/v1/ops/reserve/adjustments').set(ops.auth).set('Idempotency-Key', key()).send({ amount: options.reserveYuan, direction: 'increase' }).expect(201);
+  const merchant = (await request(app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Seed Cafe' }).expect(201)).body.id as string;
+  const holders: SeededUser[] = [];
+  for (let index = 0; index < options.holders; index++) {
+    const holder = await register(app, `seed-holder-${index}`);
+    await request(app).post('/v1/me/top-ups').set(holder.auth).set('Idempotency-Key', key()).send({ amount: options.topUpYuan, bankCardId: holder.bankCardId }).expect(201);
+    await request(app)
+      .post('/v1/me/transfers-in')
+      .set(holder.auth)
+      .set('Idempotency-Key', key())
+      .send({ amount: options.transferInYuan, channel: 'wallet', fundCode: options.fundCode })
+      .expect(201);
+    holders.push(holder);
+  }
+  const confirmDate = calendar.confirmDateOf(subscribeDay);
+  clock.set(`${confirmDate}T09:00:00+08:00`);
+  await advanceDueOperations(ctx);
+  const live = createApp(createContext({ config }));
+  for (const user of [ops, ...holders]) user.auth = await signIn(live, user.loginId);
+  return { ops, merchant, holders, confirmDate };
+}
+
+async function signIn(app: App, loginId: string) {
+  const { token } = (await request(app).post('/v1/sessions').send({ loginId, loginPassword: LOGIN_PASSWORD }).expect(201)).body;
+  return { Authorization: `Bearer ${token}` };
+}
+
+async function register(app: App, prefix: string): Promise<SeededUser> {
+  const loginId = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  const { userId } = (await request(app).post('/v1/users').send({ loginId, loginPassword: LOGIN_PASSWORD }).expect(201)).body;
+  const auth = await signIn(app, loginId);
+  await request(app).put('/v1/me/payment-password').set(auth).send({ loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD }).expect(204);
+  const card = await request(app).post('/v1/me/bank-cards').set(auth).send({ cardNumber: '6222020200112233' }).expect(201);
+  return { userId, loginId, auth, bankCardId: card.body.bankCard.id };
+}
