@@ -2,28 +2,32 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { User } from '../../src/auth/model.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
-import { assertProblem, idempotencyKey, LOGIN_PASSWORD, PAYMENT_PASSWORD, testApp } from '../support/api.ts';
-import { newHolder } from '../support/api.ts';
+import { assertProblem, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+
+/** A holder with confirmed shares, a funded reserve of the test's own, and a way to redeem 1.00 instantly. */
+async function holderWhoRedeems() {
+  const t = testApp('2024-05-30T10:00:00+08:00');
+  useOwnReserve(t);
+  const ops = await newHolder(t.app, { ops: true });
+  await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+  const holder = await subscribedHolder(t, 'YEB001', '100.00');
+  t.clock.set('2024-05-31T10:00:00+08:00');
+  await advanceDueOperations(t.ctx);
+  const instant = (paymentPassword: string) =>
+    request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', paymentPassword });
+  return { t, holder, instant };
+}
 
 describe('the memory of verified payment passwords', function () {
   this.timeout(60_000);
 
   it('skips the slow hash for a password just verified, yet counts wrong ones and forgets on reset', async () => {
-    const t = testApp('2024-05-30T10:00:00+08:00');
-    useOwnReserve(t);
-    const ops = await newHolder(t.app, { ops: true });
-    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
-    const holder = await subscribedHolder(t, 'YEB001', '100.00');
-    t.clock.set('2024-05-31T10:00:00+08:00');
-    await advanceDueOperations(t.ctx);
-    const instant = (paymentPassword: string) =>
-      request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', paymentPassword });
+    const { t, holder, instant } = await holderWhoRedeems();
     await instant(PAYMENT_PASSWORD).expect(201);
     await instant(PAYMENT_PASSWORD).expect(201); // remembered
-    const wrong = await instant('000000');
-    assertProblem(wrong, 403, 'payment_password_wrong');
+    assertProblem(await instant('000000'), 403, 'payment_password_wrong');
     assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 1);
     await instant(PAYMENT_PASSWORD).expect(201);
     assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 0, 'a right password resets the count');
@@ -33,21 +37,10 @@ describe('the memory of verified payment passwords', function () {
   });
 
   it('frees an attempt a crash left reserved, so a right password still works', async () => {
-    const t = testApp('2024-05-30T10:00:00+08:00');
-    useOwnReserve(t);
-    const ops = await newHolder(t.app, { ops: true });
-    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
-    const holder = await subscribedHolder(t, 'YEB001', '100.00');
-    t.clock.set('2024-05-31T10:00:00+08:00');
-    await advanceDueOperations(t.ctx);
+    const { holder, instant } = await holderWhoRedeems();
     // Three attempts reserved, the last 20 s ago, none finished, no lock: their process died.
     await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date(Date.now() - 20_000) } });
-    await request(t.app)
-      .post('/v1/me/instant-redemptions')
-      .set(holder.auth)
-      .set('Idempotency-Key', idempotencyKey())
-      .send({ amount: '1.00', paymentPassword: PAYMENT_PASSWORD })
-      .expect(201);
+    await instant(PAYMENT_PASSWORD).expect(201);
     assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 0);
   });
 });
