@@ -331,8 +331,9 @@ export async function accrueThrough(
   for (;;) {
     const day = await openAccrualDay(ctx, fundCode, through);
     if (!day) return accrued;
-    let partitionsDone = day.partitionCount - (await openPartitions(fundCode, day.date)).length;
-    for (const partition of await openPartitions(fundCode, day.date)) {
+    const open = await openPartitions(fundCode, day.date);
+    let partitionsDone = day.partitionCount - open.length;
+    for (const partition of open) {
       await accruePartition(ctx, fundCode, day.date, partition);
       onProgress({ date: day.date, partitionsDone: ++partitionsDone, partitionCount: day.partitionCount });
     }

@@ -63,14 +63,15 @@ export async function applyShardLeg(
 
 /**
  * Takes the advance for an instant redemption from one shard that can cover it, starting
- * at a random shard so concurrent requests spread. A crash after a shard took it but before
- * the operation recorded it is found by the step id on the shard. Returns the shard, or null
- * when no shard can cover the amount.
+ * at a random shard so concurrent requests spread. After a crash (`afterCrash`: a recovery),
+ * a shard that took it before the operation recorded it is found by the step id; a first
+ * run has nothing to find and skips that read. Returns the shard, or null when no shard
+ * can cover the amount.
  */
-export async function takeAdvance(ctx: AppContext, op: OperationDocument): Promise<string | null> {
+export async function takeAdvance(ctx: AppContext, op: OperationDocument, afterCrash: boolean): Promise<string | null> {
   const recorded = advanceShardOf(op);
   if (recorded) return recorded;
-  const taken = await ReserveShard.findOne({ recentSteps: `${op._id}:advance` }, { _id: 1 }).lean<{ _id: string }>();
+  const taken = afterCrash ? await ReserveShard.findOne({ recentSteps: `${op._id}:advance` }, { _id: 1 }).lean<{ _id: string }>() : null;
   const shards = (await openReserve(ctx)).map((shard) => shard._id);
   const start = Math.floor(Math.random() * shards.length);
   const order = taken ? [taken._id] : [...shards.slice(start), ...shards.slice(0, start)];

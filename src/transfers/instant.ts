@@ -15,8 +15,8 @@ import type { OperationDocument } from '../operations/model.ts';
 import { returnAdvance, takeAdvance } from '../reserve/service.ts';
 import { fail, isDue, moveTo, noteFailure, type AdvanceMode } from './advance.ts';
 
-export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
-  if (op.status === 'pending') await redeemInstantly(ctx, op);
+export async function advanceInstant(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  if (op.status === 'pending') await redeemInstantly(ctx, op, mode);
   if (op.status === 'awaiting_settlement' && isDue(ctx, op)) {
     await returnAdvance(ctx, op, 'repay');
     await ctx.faults.hit('instant:after-repay');
@@ -24,10 +24,10 @@ export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mo
   }
 }
 
-async function redeemInstantly(ctx: AppContext, op: OperationDocument): Promise<void> {
+async function redeemInstantly(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   if (op.steps.includes('release')) return fail(ctx, op, op.failure?.code ?? 'insufficient_shares');
   if (!op.steps.includes('redeem')) {
-    const shard = await takeAdvance(ctx, op);
+    const shard = await takeAdvance(ctx, op, mode === 'recovery');
     if (!shard) return fail(ctx, op, 'reserve_exhausted');
     await ctx.faults.hit('instant:after-advance');
     await foldIncome(op.userId); // credited income is redeemable
