@@ -6,7 +6,7 @@
  */
 import request from 'supertest';
 import { createApp } from '../src/app.ts';
-import { User } from '../src/auth/model.ts';
+import { setRole } from '../src/auth/service.ts';
 import { FixedClock } from '../src/calendar/clock.ts';
 import type { AppConfig } from '../src/config/config.ts';
 import { createContext } from '../src/context.ts';
@@ -45,7 +45,7 @@ export async function seedMarket(
   const app = createApp(ctx);
   const key = () => `seed-${Math.random().toString(36).slice(2)}`;
   const ops = await register(app, 'seed-ops');
-  await User.updateOne({ _id: ops.userId }, { $set: { roles: ['user', 'ops'] } });
+  await setRole(ops.loginId, 'ops', true);
   await request(app).post('/v1/ops/reserve/adjustments').set(ops.auth).set('Idempotency-Key', key()).send({ amount: options.reserveYuan, direction: 'increase' }).expect(201);
   const merchant = (await request(app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Seed Cafe' }).expect(201)).body.id as string;
   const holders: SeededUser[] = [];

@@ -28,6 +28,8 @@ const sessionSchema = new Schema(
     _id: { type: String, required: true },
     userId: { type: String, required: true, index: true },
     expiresAt: { type: Date, required: true },
+    /** The user's roles, kept in step by setRole, so a request reads one document, not two. */
+    roles: { type: [String], default: undefined },
   },
   { versionKey: false, strict: 'throw' },
 );

@@ -36,17 +36,22 @@ export async function createSession(ctx: AppContext, loginId: string, loginPassw
   if (!user || !passwordOk) throw errors.wrongLogin();
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(ctx.clock.now().getTime() + ctx.config.security.tokenLifetimeMs);
-  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt });
+  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt, roles: user.roles });
+  // A role changed since the read above: setRole may have missed this session.
+  await syncSessionRoles(user._id);
   return { token, userId: user._id, expiresAt };
 }
 
-/** Roles are read from the user at every request, so taking a role away takes effect at once. */
+/**
+ * Sessions carry the user's roles, which setRole keeps in step at once, so taking a role away
+ * takes effect on the next request. A session from before that (no roles) reads the user.
+ */
 export async function authenticate(ctx: AppContext, token: string): Promise<Principal> {
   const session = await Session.findById(tokenHash(token)).lean();
   if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
-  const user = await User.findById(session.userId, { roles: 1 }).lean();
-  if (!user) throw errors.unauthenticated();
-  return { userId: session.userId, roles: user.roles as Role[] };
+  const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
+  if (!roles) throw errors.unauthenticated();
+  return { userId: session.userId, roles: roles as Role[] };
 }
 
 /** Setting or resetting the payment password needs the login password, and lifts any lock. */
@@ -57,6 +62,17 @@ export async function setPaymentPassword(ctx: AppContext, userId: string, loginP
   await retryOnWriteConflict(() =>
     User.updateOne({ _id: userId }, { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null } }),
   );
+}
+
+/**
+ * True when the payment password passes with nothing to count or clear: not locked, no wrong
+ * attempts outstanding, and this process verified this very password recently. A request
+ * that passes so may skip the full check (and its side effects); otherwise it must make it.
+ */
+export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<boolean> {
+  const user = await User.findById(userId, { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 }).lean();
+  if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return false;
+  return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now());
 }
 
 /**
@@ -162,5 +178,22 @@ export async function setRole(loginId: string, role: Role, granted: boolean): Pr
   const update = granted ? { $addToSet: { roles: role } } : { $pull: { roles: role } };
   const user = await retryOnWriteConflict(() => User.findOneAndUpdate({ loginId }, update, { returnDocument: 'after' }).lean());
   if (!user) throw notFound(`User ${loginId}`);
-  return { userId: user._id, roles: user.roles as Role[] };
+  return { userId: user._id, roles: await syncSessionRoles(user._id) };
+}
+
+const ROLE_SYNC_ROUNDS_MAX = 20;
+
+/**
+ * Copies the user's roles onto its sessions until a read of the user after the copy finds
+ * them unchanged, so two racing role changes cannot leave sessions with the loser's roles.
+ * The update sets a target state, so a retry after a partial failure is safe.
+ */
+async function syncSessionRoles(userId: string): Promise<Role[]> {
+  for (let round = 0; round < ROLE_SYNC_ROUNDS_MAX; round++) {
+    const roles = (await User.findById(userId, { roles: 1 }).lean())!.roles as Role[];
+    await retryOnWriteConflict(() => Session.updateMany({ userId }, { $set: { roles } }));
+    const after = (await User.findById(userId, { roles: 1 }).lean())!.roles as Role[];
+    if (after.join() === roles.join()) return roles;
+  }
+  throw new Error(`roles of ${userId} kept changing while copied to its sessions`);
 }

@@ -38,14 +38,23 @@ export async function incomePosition(account: AccountDocument): Promise<IncomePo
 
 const FOLD_ATTEMPTS_MAX = 20;
 
+/** Nothing to fold, known without reading the holder's income record. */
+async function foldedThroughLatest(account: AccountDocument): Promise<boolean> {
+  if (!account.fundCode) return true;
+  const book = await FundBook.findById(account.fundCode, { lastAccruedDate: 1 }).lean<FundBookDocument>();
+  const latestDate = book?.lastAccruedDate;
+  return !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate);
+}
+
 /**
  * Folds credited income into the account's shares before money moves out of them: one
- * compare-and-set on incomeFoldedThrough, so two folds racing add the income once.
+ * compare-and-set on incomeFoldedThrough, so two folds racing add the income once. A caller
+ * that has just read the account passes it, saving a read when nothing is unfolded.
  */
-export async function foldIncome(userId: string): Promise<void> {
+export async function foldIncome(userId: string, justRead?: AccountDocument): Promise<void> {
   for (let attempt = 0; attempt < FOLD_ATTEMPTS_MAX; attempt++) {
-    const account = await Account.findById(userId).lean<AccountDocument>();
-    if (!account) return;
+    const account = attempt === 0 && justRead ? justRead : await Account.findById(userId).lean<AccountDocument>();
+    if (!account || (await foldedThroughLatest(account))) return;
     const { latest, latestDate, unfoldedFen } = await incomePosition(account);
     if (!latest || !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate)) return;
     const result = await retryOnWriteConflict(() =>

@@ -16,6 +16,10 @@ export async function createMerchant(ctx: AppContext, name: string) {
   return merchantView(merchant._id);
 }
 
+export async function merchantExists(merchantId: string): Promise<boolean> {
+  return (await Merchant.exists({ _id: merchantId })) !== null;
+}
+
 export async function requireMerchant(merchantId: string): Promise<MerchantDocument> {
   const merchant = await Merchant.findById(merchantId).lean<MerchantDocument>();
   if (!merchant) throw unknownMerchant();

@@ -2,7 +2,7 @@ import type { QueryFilter } from 'mongoose';
 import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import type { Fen } from '../money/fen.ts';
-import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
+import { Operation, type OperationDocument, type OperationStatus, type Posting } from './model.ts';
 
 export type BalanceField = 'walletFen' | 'sharesFen' | 'subscribingFen' | 'redeemingFen';
 /** Counters a leg may move besides balances; holdingFen is derived, never given. */
@@ -23,6 +23,8 @@ export interface AccountLeg {
   inc: Partial<Record<BalanceField | CounterField, Fen>>;
   set?: Record<string, unknown>;
   postings: PostingDraft[];
+  /** Record the step with the operation's next transition instead of at once (see recordStep). */
+  deferRecord?: boolean;
 }
 
 export const ledgerAccount = {
@@ -68,27 +70,53 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
     if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
     return false;
   }
-  await recordStep(operation, leg.step, leg.postings, at);
+  await recordStep(operation, leg.step, leg.postings, at, leg.deferRecord);
   return true;
 }
 
-/** Records a step (and its postings) on the operation, once. */
-export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date): Promise<void> {
-  if (operation.steps.includes(step)) return;
-  await retryOnWriteConflict(() =>
-    Operation.updateOne(
-      { _id: operation._id, steps: { $ne: step } },
-      {
-        $push: { steps: step, postings: { $each: postings.map((posting) => ({ ...posting, step, at })) } },
-        $set: { updatedAt: at },
-      },
-    ),
-  );
-  operation.steps.push(step);
-  operation.postings.push(...postings.map((posting) => ({ ...posting, step, at })));
+/** Steps applied to their documents but not yet written on the operation (see recordStep). */
+const unwrittenSteps = new WeakMap<OperationDocument, { steps: string[]; postings: Posting[] }>();
+/** Operations whose in-memory copy may lag the database: another actor moved them. */
+const staleOperations = new WeakSet<OperationDocument>();
+/** How a request answers once its operation leaves `pending`: kept by the first transition. */
+const answerers = new WeakMap<OperationDocument, (operation: OperationDocument) => unknown>();
+
+/** The first transition out of `pending` also stores the answer, so replays get it verbatim. */
+export function answerOnTransition(operation: OperationDocument, answerOf: (operation: OperationDocument) => unknown): void {
+  answerers.set(operation, answerOf);
 }
 
-/** Moves the operation on from one of the expected statuses; false when another actor moved it first. */
+/**
+ * Records a step (and its postings) on the operation, once. A deferred step is written with
+ * the operation's next transition, saving an update on a hot path: that is safe because every
+ * leg leaves its step id on the document it moved, so a recovery after a crash in between
+ * finds the leg applied and records it then.
+ */
+export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date, defer = false): Promise<void> {
+  if (operation.steps.includes(step)) return;
+  const unwritten = unwrittenSteps.get(operation) ?? { steps: [], postings: [] };
+  unwritten.steps.push(step);
+  unwritten.postings.push(...postings.map((posting) => ({ ...posting, step, at })));
+  unwrittenSteps.set(operation, unwritten);
+  operation.steps.push(step);
+  operation.postings.push(...postings.map((posting) => ({ ...posting, step, at })));
+  if (defer) return;
+  // Steps deferred earlier go first, in the same update.
+  unwrittenSteps.delete(operation);
+  const result = await retryOnWriteConflict(() =>
+    Operation.updateOne(
+      { _id: operation._id, steps: { $nin: unwritten.steps } },
+      { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } }, $set: { updatedAt: at } },
+    ),
+  );
+  if (result.modifiedCount === 0) staleOperations.add(operation);
+  else operation.updatedAt = at;
+}
+
+/**
+ * Moves the operation on from one of the expected statuses, writing its deferred steps in the
+ * same update; false when another actor moved it first (the in-memory copy is then stale).
+ */
 export async function transition(
   operation: OperationDocument,
   from: OperationStatus[],
@@ -96,10 +124,33 @@ export async function transition(
   at: Date,
   extra: Record<string, unknown> = {},
 ): Promise<boolean> {
+  const unwritten = unwrittenSteps.get(operation);
+  const answerOf = to === 'pending' ? undefined : answerers.get(operation);
+  const changes = { status: to, updatedAt: at, ...extra };
+  if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
   const result = await retryOnWriteConflict(() =>
-    Operation.updateOne({ _id: operation._id, status: { $in: from } }, { $set: { status: to, updatedAt: at, ...extra } }),
+    Operation.updateOne(
+      { _id: operation._id, status: { $in: from }, ...(unwritten ? { steps: { $nin: unwritten.steps } } : {}) },
+      {
+        $set: changes,
+        ...(unwritten ? { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } } } : {}),
+      },
+    ),
   );
-  return result.modifiedCount === 1;
+  unwrittenSteps.delete(operation);
+  if (result.modifiedCount === 0) {
+    staleOperations.add(operation);
+    return false;
+  }
+  if (answerOf) answerers.delete(operation);
+  Object.assign(operation, changes);
+  return true;
+}
+
+/** The operation as it stands: the in-memory copy unless another actor moved it meanwhile. */
+export async function currentOperation(operation: OperationDocument): Promise<OperationDocument> {
+  if (!staleOperations.has(operation) && !unwrittenSteps.has(operation)) return operation;
+  return (await Operation.findById(operation._id).lean<OperationDocument>())!;
 }
 
 /** The holding (shares + pending subscriptions) moves with them, in the same update. */

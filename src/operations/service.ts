@@ -38,8 +38,9 @@ export async function startOperation(request: OperationRequest, at: Date): Promi
   const { request: _request, ...fields } = request;
   const operation = { _id: newSortableId('op'), ...fields, requestHash, status: 'pending' as const, steps: [], postings: [], createdAt: at, updatedAt: at };
   try {
-    await Operation.create(operation);
-    return { operation: (await Operation.findById(operation._id).lean<OperationDocument>())!, replayed: false };
+    // The created document with its schema defaults, as a lean read would return it.
+    const created = await Operation.create(operation);
+    return { operation: created.toObject<OperationDocument>(), replayed: false };
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }

@@ -33,6 +33,19 @@ export async function openReserve(ctx: AppContext): Promise<ReserveShardDocument
   return ReserveShard.find({ reserveName }).lean<ReserveShardDocument[]>();
 }
 
+/** Reserves this process has seen open: shards are never removed, so their ids stay valid. */
+const openReserves = new Set<string>();
+
+/** The shard ids of the configured reserve, opening it the first time this process asks. */
+async function shardIdsOf(ctx: AppContext): Promise<string[]> {
+  const { name, shards } = ctx.config.reserve;
+  if (!openReserves.has(name)) {
+    await openReserve(ctx);
+    openReserves.add(name);
+  }
+  return Array.from({ length: shards }, (_, index) => shardId(name, index));
+}
+
 /**
  * Applies one step of an operation to one shard: a guarded, replay-safe update (the step id
  * goes into the shard's recentSteps), then the step and its postings on the operation.
@@ -41,7 +54,7 @@ export async function openReserve(ctx: AppContext): Promise<ReserveShardDocument
 export async function applyShardLeg(
   ctx: AppContext,
   op: OperationDocument,
-  leg: { step: string; shard: string; availableFen: Fen; outstandingFen: Fen; postings: { account: string; amountFen: Fen }[] },
+  leg: { step: string; shard: string; availableFen: Fen; outstandingFen: Fen; postings: { account: string; amountFen: Fen }[]; deferRecord?: boolean },
 ): Promise<boolean> {
   if (op.steps.includes(leg.step)) return true;
   const stepId = `${op._id}:${leg.step}`;
@@ -57,7 +70,7 @@ export async function applyShardLeg(
     ),
   );
   if (result.modifiedCount === 0 && !(await ReserveShard.exists({ _id: leg.shard, recentSteps: stepId }))) return false;
-  await recordStep(op, leg.step, leg.postings, ctx.clock.now());
+  await recordStep(op, leg.step, leg.postings, ctx.clock.now(), leg.deferRecord);
   return true;
 }
 
@@ -72,7 +85,7 @@ export async function takeAdvance(ctx: AppContext, op: OperationDocument, afterC
   const recorded = advanceShardOf(op);
   if (recorded) return recorded;
   const taken = afterCrash ? await ReserveShard.findOne({ recentSteps: `${op._id}:advance` }, { _id: 1 }).lean<{ _id: string }>() : null;
-  const shards = (await openReserve(ctx)).map((shard) => shard._id);
+  const shards = await shardIdsOf(ctx);
   const start = Math.floor(Math.random() * shards.length);
   const order = taken ? [taken._id] : [...shards.slice(start), ...shards.slice(0, start)];
   for (const shard of order) {
@@ -81,7 +94,8 @@ export async function takeAdvance(ctx: AppContext, op: OperationDocument, afterC
       { account: reserveLedger.available(shard), amountFen: -X },
       { account: reserveLedger.outstanding(shard), amountFen: X },
     ];
-    if (await applyShardLeg(ctx, op, { step: 'advance', shard, availableFen: -X, outstandingFen: X, postings })) return shard;
+    const leg = { step: 'advance', shard, availableFen: -X, outstandingFen: X, postings, deferRecord: true };
+    if (await applyShardLeg(ctx, op, leg)) return shard;
   }
   return null;
 }

@@ -3,7 +3,7 @@ import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome } from '../income/fold.ts';
 import { log } from '../log.ts';
-import { applyAccountLeg, ledgerAccount as ledger, transition } from '../operations/journal.ts';
+import { applyAccountLeg, currentOperation, ledgerAccount as ledger, transition } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { Operation } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
@@ -24,7 +24,7 @@ export type AdvanceMode = 'request' | 'recovery';
 export async function advanceOperation(ctx: AppContext, operation: OperationDocument, mode: AdvanceMode): Promise<OperationDocument> {
   const machine = MACHINES[operation.type];
   await machine(ctx, operation, mode);
-  return reloadOperation(operation._id);
+  return currentOperation(operation);
 }
 
 type Machine = (ctx: AppContext, operation: OperationDocument, mode: AdvanceMode) => Promise<void>;
@@ -237,8 +237,7 @@ export function holdsAnotherFund(account: AccountDocument, fundCode: string): bo
 }
 
 export async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
-  if (await transition(op, [from], to, at)) op.status = to;
-  else op.status = (await reloadOperation(op._id)).status;
+  if (!(await transition(op, [from], to, at))) op.status = (await reloadOperation(op._id)).status;
 }
 
 /** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */

@@ -30,7 +30,8 @@ async function redeemInstantly(ctx: AppContext, op: OperationDocument, mode: Adv
     const shard = await takeAdvance(ctx, op, mode === 'recovery');
     if (!shard) return fail(ctx, op, 'reserve_exhausted');
     await ctx.faults.hit('instant:after-advance');
-    await foldIncome(op.userId); // credited income is redeemable
+    // The request folded the income before it wrote the operation; a recovery comes later.
+    if (mode === 'recovery') await foldIncome(op.userId);
     const refusal = await applyRedeemLeg(ctx, op);
     if (refusal) {
       await noteFailure(op, refusal);
@@ -42,7 +43,7 @@ async function redeemInstantly(ctx: AppContext, op: OperationDocument, mode: Adv
   }
   if (op.type === 'payment') {
     const X = op.amountFen;
-    const leg = { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X) };
+    const leg = { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X), deferRecord: true };
     await applyAccountLeg(op, leg, ctx.clock.now());
     await ctx.faults.hit('payment:after-merchant');
   }
@@ -60,6 +61,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
   const toWallet = op.type === 'instant_redemption';
   const base: AccountLeg = {
     step: 'redeem',
+    deferRecord: true,
     guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
     inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
     postings: [

@@ -1,9 +1,10 @@
 import { findAccount } from '../accounts/service.ts';
-import { verifyPaymentPassword } from '../auth/service.ts';
+import { paymentPasswordPassesQuietly, verifyPaymentPassword } from '../auth/service.ts';
 import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError, problemBody } from '../http/problem.ts';
 import type { Fen } from '../money/fen.ts';
+import { answerOnTransition } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import {
   operationView,
@@ -12,7 +13,8 @@ import {
   type OperationRequest,
 } from '../operations/service.ts';
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
-import { requireMerchant } from '../merchants/service.ts';
+import { foldIncome } from '../income/fold.ts';
+import { merchantExists, requireMerchant } from '../merchants/service.ts';
 import { formatYuan } from '../money/fen.ts';
 import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
@@ -113,8 +115,12 @@ export async function redeem(
 /** Instant redemption: the shares leave and the cash is in the wallet at once, advanced by the reserve. */
 export async function redeemInstantly(ctx: AppContext, caller: Caller, input: { amountFen: Fen; paymentPassword: string }): Promise<Answer> {
   const { paymentPassword, ...request } = input;
-  return runOnce(ctx, caller, await instantDraft(ctx, caller, 'instant_redemption', request, null), () =>
-    verifyPaymentPassword(ctx, caller.userId, paymentPassword),
+  return runOnce(
+    ctx,
+    caller,
+    await instantDraft(ctx, caller, 'instant_redemption', request, null),
+    () => verifyPaymentPassword(ctx, caller.userId, paymentPassword),
+    () => paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword),
   );
 }
 
@@ -125,10 +131,16 @@ export async function payMerchant(
   input: { amountFen: Fen; merchantId: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
-  return runOnce(ctx, caller, await instantDraft(ctx, caller, 'payment', request, input.merchantId), async () => {
-    await requireMerchant(input.merchantId);
-    await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
-  });
+  return runOnce(
+    ctx,
+    caller,
+    await instantDraft(ctx, caller, 'payment', request, input.merchantId),
+    async () => {
+      await requireMerchant(input.merchantId);
+      await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+    },
+    async () => (await merchantExists(input.merchantId)) && paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword),
+  );
 }
 
 async function instantDraft(
@@ -140,7 +152,11 @@ async function instantDraft(
 ): Promise<OperationDraft> {
   const now = ctx.clock.now();
   const tradeDate = ctx.calendar.tradeDateOf(now);
-  const fundCode = (await findAccount(caller.userId)).fundCode ?? null;
+  const account = await findAccount(caller.userId);
+  const fundCode = account.fundCode ?? null;
+  // Credited income is redeemable: folded here, with the account just read (a recovery
+  // folds again, as income may have been credited meanwhile).
+  await foldIncome(caller.userId, account);
   return {
     type,
     request,
@@ -164,14 +180,25 @@ type OperationDraft = Omit<OperationRequest, 'userId' | 'idempotencyKey'>;
 /**
  * A replay is answered before any check, so it moves nothing and never counts as a wrong
  * payment password; a new request is checked, written, then driven as far as it goes.
+ * `passesQuietly` (the hot path) tells without side effects that every check would pass:
+ * then the write itself finds a replay, sparing the look-up of the key.
  */
-async function runOnce(ctx: AppContext, caller: Caller, draft: OperationDraft, checkFirst: () => Promise<void>): Promise<Answer> {
+async function runOnce(
+  ctx: AppContext,
+  caller: Caller,
+  draft: OperationDraft,
+  checkFirst: () => Promise<void>,
+  passesQuietly: () => Promise<boolean> = async () => false,
+): Promise<Answer> {
   const request = { ...draft, ...caller };
-  const earlier = await Operation.findOne({ userId: caller.userId, idempotencyKey: caller.idempotencyKey }).lean<OperationDocument>();
-  if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);
-  await checkFirst();
+  if (!(await passesQuietly())) {
+    const earlier = await Operation.exists({ userId: caller.userId, idempotencyKey: caller.idempotencyKey });
+    if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);
+    await checkFirst();
+  }
   const { operation, replayed } = await startOperation(request, ctx.clock.now());
   if (replayed) return replay(ctx, operation);
+  answerOnTransition(operation, answerFor);
   return answer(await advanceOperation(ctx, operation, 'request'), false);
 }
 
@@ -183,8 +210,12 @@ async function replay(ctx: AppContext, operation: OperationDocument): Promise<An
   return answer(await advanceOperation(ctx, operation, 'recovery'), true);
 }
 
-/** Final answers are remembered; a pending one (the bank has not answered) is not. */
+/**
+ * Final answers are remembered (usually by the operation's first transition, in the same
+ * update); a pending one (the bank has not answered) is not.
+ */
 async function answer(operation: OperationDocument, replayed: boolean): Promise<Answer> {
+  if (operation.response) return { status: operation.response.status!, body: operation.response.body, replayed };
   const result = answerFor(operation);
   if (operation.status !== 'pending') await rememberFirstResponse(operation, result.status, result.body);
   return { ...result, replayed };

@@ -9,6 +9,7 @@ import request from 'supertest';
 import type { Response } from 'supertest';
 import type { Express } from 'express';
 import { Session, User } from '../../src/auth/model.ts';
+import { setRole } from '../../src/auth/service.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
 import {
@@ -300,7 +301,7 @@ describe('who sees what', () => {
   it('taking the ops role away takes effect on the next request of an open session', async () => {
     const former = await newHolder(app, { ops: true });
     await request(app).get('/v1/ops/reconciliation').set(former.auth).expect(200);
-    await User.updateOne({ _id: former.userId }, { $set: { roles: ['user'] } });
+    await setRole(former.loginId, 'ops', false);
     assertProblem(await request(app).get('/v1/ops/reconciliation').set(former.auth), 403, 'forbidden');
   });
 
