@@ -79,7 +79,9 @@ async function main(): Promise<void> {
     const counters = mongoose.connection.db!.collection<{ _id: string; n: number }>('bench_floor_counters');
     await counters.insertMany(Array.from({ length: FLOOR_DOCUMENTS }, (_, index) => ({ _id: `c${index}`, n: 0 })));
     const [apiPort, floorPort] = [await freePort(), await freePort()];
-    children.push(await startServer(['src/server.ts'], stack.uri, apiPort, { funds, jobs: { only: [] } }));
+    // 40 holders stand for many clients: each sends far more than the per-user limit allows.
+    const unlimited = { rateLimits: { login: { max: 1_000_000 }, paymentPassword: { max: 1_000_000 } } };
+    children.push(await startServer(['src/server.ts'], stack.uri, apiPort, { funds, jobs: { only: [] }, security: unlimited }));
     children.push(await startServer(['bench/floorServer.ts'], stack.uri, floorPort, {}));
 
     let sequence = 0;

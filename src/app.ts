@@ -5,12 +5,19 @@ import { calendarRoutes } from './calendar/routes.ts';
 import { authRoutes } from './auth/routes.ts';
 import { bankRoutes } from './bank/routes.ts';
 import type { AppContext } from './context.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { docsRoutes } from './docs/routes.ts';
 import { requireOps, requireUser } from './http/auth.ts';
+import { rateLimits, securityHeaders } from './http/hardening.ts';
+import { healthRoutes } from './http/health.ts';
+import { createMetrics } from './http/metrics.ts';
+import { requestLog } from './http/requestLog.ts';
 import { problemHandler, routeNotFound } from './http/problem.ts';
-import { fundRoutes } from './fund/routes.ts';
+import { fundCatalogueRoutes, fundRoutes } from './fund/routes.ts';
 import { incomeRoutes } from './income/routes.ts';
 import { merchantRoutes } from './merchants/routes.ts';
 import { opsRoutes } from './operations/routes.ts';
+import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
@@ -20,17 +27,17 @@ export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  const metrics = createMetrics(ctx);
+  app.use(requestLog(), metrics.recordRequests, securityHeaders());
   app.use((_req, res, next) => {
     res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
     next();
   });
   app.use(express.json({ limit: ctx.config.http.bodyLimitBytes, strict: true }));
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/v1/funds', (_req, res) => {
-    res.json({ funds: ctx.config.funds.map(({ code, name }) => ({ code, name })) });
-  });
+  app.use(healthRoutes(ctx), metrics.routes);
+  app.use(fundCatalogueRoutes(ctx), docsRoutes());
+  // The ops dashboard's page and assets are public; the reports it draws need an ops token.
+  app.use(dashboardRoutes());
   // Ops may change holidays from any process: each process reads them again now and then.
   app.use('/v1', async (_req, _res, next) => {
     await refreshCalendarIfStale(ctx);
@@ -38,8 +45,10 @@ export function createApp(ctx: AppContext): Express {
   });
   app.use(['/v1/me', '/v1/accounts', '/v1/ops'], requireUser(ctx));
   app.use('/v1/ops', requireOps);
+  app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
+  app.use(reportRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

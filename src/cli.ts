@@ -10,10 +10,14 @@
  *   accrual-status <fund>                     the last accrued day, the next one, and what blocks it
  *   reserve                                   the liquidity reserve: size, available, outstanding by settle date
  *   reserve-adjust <increase|decrease> <yuan> [--key <idempotency key>]   fund or shrink the reserve
+ *   report fund <fund> [--from <date> --to <date>] [--csv]          the fund day by day (default: the 30 days through yesterday)
+ *   report reserve [--from <date> --to <date>] [--csv]              the reserve at the end of each day
+ *   report statement <loginId> [--from <date> --to <date>] [--csv]  a holder's statement
+ *   ops-token <loginId> [--lifetime-hours <N>]   a bearer token for an ops user (scripts, the dashboard); default 24 h, at most 744
  */
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { setRole } from './auth/service.ts';
+import { issueOpsToken, setRole, userIdOfLogin } from './auth/service.ts';
 import { isBusinessDate } from './calendar/businessDate.ts';
 import { refreshCalendar } from './calendar/holidays.ts';
 import { appConfig } from './config/config.ts';
@@ -26,10 +30,24 @@ import { parseYieldPer10k } from './money/yield.ts';
 import { newId } from './ids.ts';
 import { parsePositiveYuan } from './money/fen.ts';
 import { reconcileJournal } from './operations/reconciliation.ts';
+import { csvText, type CsvTable } from './reports/csv.ts';
+import { fundDailyCsv, fundDailyReport } from './reports/fundDaily.ts';
+import { reportRange } from './reports/range.ts';
+import { reserveDailyCsv, reserveDailyReport } from './reports/reserveDaily.ts';
+import { holderStatement, statementCsv } from './reports/statement.ts';
 import { reserveReport } from './reserve/service.ts';
 import { adjustReserve } from './transfers/service.ts';
 
-type Options = { through?: string | undefined; key?: string | undefined };
+const OPTIONS = {
+  through: { type: 'string' },
+  key: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  csv: { type: 'boolean' },
+  'lifetime-hours': { type: 'string' },
+} as const;
+
+type Options = Partial<Record<'through' | 'key' | 'from' | 'to' | 'lifetime-hours', string | undefined>> & { csv?: boolean | undefined };
 
 const COMMANDS: Record<string, (ctx: AppContext, args: string[], options: Options) => Promise<unknown>> = {
   'grant-ops': (_ctx, [loginId]) => setRole(required(loginId, 'loginId'), 'ops', true),
@@ -54,7 +72,41 @@ const COMMANDS: Record<string, (ctx: AppContext, args: string[], options: Option
     if (answer.status >= 400) throw new Error((answer.body as { detail: string }).detail);
     return { ...(answer.body as object), reserve: await reserveReport(ctx) };
   },
+  report: (ctx, [kind, subject], options) => {
+    const run = REPORTS[kind ?? ''];
+    if (!run) throw new Error(`expected report ${Object.keys(REPORTS).join(' | ')}`);
+    return run(ctx, subject, options);
+  },
+  'ops-token': (ctx, [loginId], options) => {
+    const hours = options['lifetime-hours'];
+    return issueOpsToken(ctx, required(loginId, 'loginId'), hours === undefined ? undefined : Number(hours));
+  },
 };
+
+/** Each report prints as JSON, or with --csv as the CSV the API serves. */
+const REPORTS: Record<string, (ctx: AppContext, subject: string | undefined, options: Options) => Promise<unknown>> = {
+  fund: async (ctx, fundCode, options) => {
+    const report = await fundDailyReport(ctx, required(fundCode, 'fund'), reportRange(ctx, options.from, options.to));
+    return options.csv ? new Printed(fundDailyCsv(report)) : report;
+  },
+  reserve: async (ctx, _subject, options) => {
+    const report = await reserveDailyReport(ctx, reportRange(ctx, options.from, options.to));
+    return options.csv ? new Printed(reserveDailyCsv(report)) : report;
+  },
+  statement: async (ctx, loginId, options) => {
+    const statement = await holderStatement(ctx, await userIdOfLogin(required(loginId, 'loginId')), reportRange(ctx, options.from, options.to));
+    return options.csv ? new Printed(statementCsv(statement)) : statement;
+  },
+};
+
+/** Output printed as it is rather than as JSON. */
+class Printed {
+  readonly text: string;
+
+  constructor(table: CsvTable) {
+    this.text = csvText(table);
+  }
+}
 
 /** Accrues in this process (alongside any running workers: the work is shared safely), drawing a bar on stderr. */
 async function accrueWithProgress(ctx: AppContext, fundCode: string, through: string | undefined) {
@@ -85,7 +137,7 @@ function requiredDate(value: string | undefined): string {
 }
 
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { through: { type: 'string' }, key: { type: 'string' } } });
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: OPTIONS });
   const [command, ...args] = positionals;
   const run = command ? COMMANDS[command] : undefined;
   if (!run) {
@@ -96,7 +148,8 @@ async function main(): Promise<number> {
   try {
     const ctx = createContext();
     await refreshCalendar(ctx);
-    console.log(JSON.stringify(await run(ctx, args, values), null, 2));
+    const result = await run(ctx, args, values);
+    process.stdout.write(result instanceof Printed ? result.text : `${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } finally {
     await disconnectMongoose();

@@ -3,6 +3,7 @@ import { SimulatedBank } from './bank/simulatedBank.ts';
 import { systemClock, type Clock } from './calendar/clock.ts';
 import { TradingCalendar } from './calendar/tradingCalendar.ts';
 import { appConfig, type AppConfig } from './config/config.ts';
+import { Readiness } from './observability/readiness.ts';
 
 /** What services need from the outside world, injected so tests can move time and break the bank. */
 export interface AppContext {
@@ -12,6 +13,8 @@ export interface AppContext {
   bank: BankAdapter;
   /** Points where tests stop an operation between two steps; a no-op in production. */
   faults: FaultPoints;
+  /** What /readyz reports: the server says when the job scheduler has started and when it stops. */
+  readiness: Readiness;
 }
 
 export interface FaultPoints {
@@ -28,5 +31,6 @@ export function createContext(overrides: Partial<AppContext> = {}): AppContext {
     calendar: overrides.calendar ?? new TradingCalendar({ holidays: config.holidays, cutoff: config.cutoff, zone: config.zone }),
     bank: overrides.bank ?? new SimulatedBank(),
     faults: overrides.faults ?? NO_FAULTS,
+    readiness: overrides.readiness ?? new Readiness(),
   };
 }

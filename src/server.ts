@@ -1,8 +1,15 @@
 /**
  * `npm start`: the database (MONGODB_URI, or the embedded stack), the job scheduler and the
- * HTTP API in one process; `--worker` runs only the jobs. Stops cleanly on Ctrl-C / SIGTERM.
+ * HTTP API in one process; `--worker` runs only the jobs.
+ *
+ * On SIGTERM or SIGINT it stops gracefully and exits 0: /readyz turns 503, the listener
+ * closes, requests in flight finish (up to `http.shutdownDrainMs`, then their connections
+ * are cut), idle keep-alive connections close, running jobs stop and every job lock this
+ * process holds is released (up to `jobs.stopWaitMs`), then the database connection and,
+ * when this process started it, the embedded database stop.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';
 import { createApp } from './app.ts';
 import { appConfig } from './config/config.ts';
@@ -10,7 +17,7 @@ import { createContext } from './context.ts';
 import { connectMongoose, ensureIndexes } from './db/connection.ts';
 import { openDatabase } from './db/database.ts';
 import { log } from './log.ts';
-import { startScheduler } from './scheduler.ts';
+import { startScheduler, stopScheduler } from './scheduler.ts';
 
 const config = appConfig();
 const workerOnly = process.argv.includes('--worker');
@@ -20,6 +27,8 @@ await ensureIndexes();
 const ctx = createContext({ config });
 const scheduler = await startScheduler(ctx, { processJobs: true });
 
+/** Responses not yet finished: told to close their connection when the process stops. */
+const inFlight = new Set<ServerResponse>();
 let server: Server | undefined;
 if (!workerOnly) {
   server = createApp(ctx).listen(config.http.port, '127.0.0.1', () => {
@@ -27,6 +36,27 @@ if (!workerOnly) {
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     log.info({ url: `http://127.0.0.1:${port}` }, 'moneyfund API listening');
   });
+  server.on('request', (_req, res: ServerResponse) => {
+    // A request on a kept-alive connection after the signal is served, then the connection closes.
+    if (ctx.readiness.shuttingDown) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+}
+
+/**
+ * Stops accepting connections and waits for the requests in flight. Node closes idle
+ * keep-alive connections at close(), but a busy one would stay open after its answer until
+ * the keep-alive timeout: its answer says Connection: close instead.
+ */
+async function closeHttp(httpServer: Server, drainMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+  const drained = await Promise.race([closed.then(() => true), sleep(drainMs).then(() => false)]);
+  if (drained) return;
+  log.warn({ requests: inFlight.size, drainMs }, 'requests still running after the drain time: closing their connections');
+  httpServer.closeAllConnections();
+  await closed;
 }
 
 let stopping = false;
@@ -34,10 +64,16 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'shutting down');
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await scheduler.stop();
+  ctx.readiness.shuttingDown = true;
+  // A last resort if a step hangs (a database that never answers): exit, but say so.
+  setTimeout(() => {
+    log.error('shutdown did not finish in time');
+    process.exit(1);
+  }, Math.max(config.http.shutdownDrainMs, config.jobs.stopWaitMs) + 15_000).unref();
+  await Promise.all([server && closeHttp(server, config.http.shutdownDrainMs), stopScheduler(ctx, scheduler, config.jobs.stopWaitMs)]);
   await mongoose.disconnect();
   await database.stop();
+  log.info({ signal }, 'stopped');
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

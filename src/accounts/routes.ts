@@ -1,38 +1,102 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
+import { apiRoutes } from '../http/openapi.ts';
+import { yuanText } from '../http/openapi/schemas.ts';
 import { notFound } from '../http/problem.ts';
-import { parseQuery } from '../http/validate.ts';
+import { businessDate } from '../http/validate.ts';
+import { operationAnswer, operationSchema } from '../operations/routes.ts';
 import { findOwnOperation, listOperations, operationView } from '../operations/service.ts';
 import { accountView } from './service.ts';
 
 const PAGE_SIZE_MAX = 100;
 const pageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).default(20),
-  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).default(20).describe('Operations per page'),
+  cursor: z.string().max(200).optional().describe('nextCursor of the previous page'),
 });
 
+/** What accountView answers: the holder's whole position. */
+const accountSchema = z
+  .object({
+    userId: z.string(),
+    fund: z.object({ code: z.string(), name: z.string() }).nullable().describe('The fund the first transfer-in picked'),
+    wallet: yuanText,
+    shares: yuanText.describe('Confirmed shares, income accrued so far included (1 share = 1 yuan)'),
+    subscribing: yuanText.describe('Transfers-in waiting for their confirm date'),
+    redeeming: yuanText.describe('Redemptions waiting for their settle date'),
+    total: yuanText,
+    income: z.object({
+      yesterday: yuanText,
+      cumulative: yuanText,
+      lastAccruedDate: businessDate.nullable(),
+    }),
+    autoSweep: z.object({ enabled: z.boolean(), keep: yuanText, onArrival: z.boolean() }),
+    pendingSubscriptions: z.array(operationSchema),
+    pendingRedemptions: z.array(operationSchema),
+  })
+  .meta({ id: 'Account' });
+
 export function accountRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.get('/v1/me/account', async (_req, res) => {
-    res.json(await accountView(ctx, principalOf(res).userId));
-  });
+  const api = apiRoutes('Accounts');
+  api.get(
+    '/v1/me/account',
+    {
+      operationId: 'getMyAccount',
+      summary: 'My wallet, shares, amounts in flight and income',
+      responses: { 200: { description: 'The account', body: accountSchema } },
+    },
+    async (_input, res) => {
+      res.json(await accountView(ctx, principalOf(res).userId));
+    },
+  );
   // Another holder's account answers 404, not 403: its existence is not disclosed.
-  router.get('/v1/accounts/:userId', async (req, res) => {
-    const principal = principalOf(res);
-    const userId = String(req.params.userId);
-    if (userId !== principal.userId && !principal.roles.includes('ops')) throw notFound('Account');
-    res.json(await accountView(ctx, userId));
-  });
-  router.get('/v1/me/operations', async (req, res) => {
-    const query = parseQuery(pageQuery, req);
-    const page = await listOperations(principalOf(res).userId, query.limit, query.cursor);
-    res.json({ items: page.items.map(operationView), nextCursor: page.nextCursor });
-  });
-  router.get('/v1/me/operations/:operationId', async (req, res) => {
-    const operation = await findOwnOperation(principalOf(res).userId, String(req.params.operationId));
-    res.json({ operation: operationView(operation) });
-  });
-  return router;
+  api.get(
+    '/v1/accounts/:userId',
+    {
+      operationId: 'getAccount',
+      summary: 'An account by user id: your own, or anyone\'s with the ops role',
+      params: z.object({ userId: z.string() }),
+      responses: { 200: { description: 'The account', body: accountSchema } },
+      problems: { 404: 'not_found: no such account, or another holder\'s' },
+    },
+    async ({ params }, res) => {
+      const principal = principalOf(res);
+      if (params.userId !== principal.userId && !principal.roles.includes('ops')) throw notFound('Account');
+      res.json(await accountView(ctx, params.userId));
+    },
+  );
+  api.get(
+    '/v1/me/operations',
+    {
+      operationId: 'listMyOperations',
+      summary: 'My operation history, newest first',
+      query: pageQuery,
+      responses: {
+        200: {
+          description: 'A page of operations; nextCursor is null on the last page',
+          body: z.object({ items: z.array(operationSchema), nextCursor: z.string().nullable() }),
+        },
+      },
+      problems: { 400: 'invalid_cursor' },
+    },
+    async ({ query }, res) => {
+      const page = await listOperations(principalOf(res).userId, query.limit, query.cursor);
+      res.json({ items: page.items.map(operationView), nextCursor: page.nextCursor });
+    },
+  );
+  api.get(
+    '/v1/me/operations/:operationId',
+    {
+      operationId: 'getMyOperation',
+      summary: 'One of my operations',
+      params: z.object({ operationId: z.string() }),
+      responses: { 200: { description: 'The operation', body: operationAnswer } },
+      problems: { 404: 'not_found' },
+    },
+    async ({ params }, res) => {
+      res.json({ operation: operationView(await findOwnOperation(principalOf(res).userId, params.operationId)) });
+    },
+  );
+  return api.router;
 }

@@ -1,32 +1,73 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { parseBody, paymentPassword } from '../http/validate.ts';
+import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
+import { instantText } from '../http/openapi/schemas.ts';
+import { paymentPassword } from '../http/validate.ts';
 import { createSession, registerUser, setPaymentPassword } from './service.ts';
 
 const loginId = z.string().min(3).max(64).regex(/^[A-Za-z0-9_.@+-]+$/, 'letters, digits and _ . @ + - only');
-const loginPassword = z.string().min(8).max(128);
+const loginPassword = z.string().min(8).max(128).meta({ format: 'password' });
 
 const registration = z.strictObject({ loginId, loginPassword });
 const paymentPasswordChange = z.strictObject({ loginPassword, paymentPassword });
 
+const RATE_LIMITED = 'rate_limited (retryAfterSeconds): too many attempts; try again later';
+
+/** What a request that checks the payment password can meet. */
+export const PAYMENT_PASSWORD_PROBLEMS: ProblemDocs = {
+  403: 'payment_password_wrong (attemptsLeft)',
+  409: 'payment_password_not_set',
+  423: 'payment_locked (lockedUntil): too many wrong payment passwords; it lifts by itself or on a reset',
+  429: RATE_LIMITED,
+};
+
 export function authRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.post('/v1/users', async (req, res) => {
-    const input = parseBody(registration, req);
-    const user = await registerUser(ctx, input.loginId, input.loginPassword);
-    res.status(201).json({ userId: user.userId, loginId: user.loginId });
-  });
-  router.post('/v1/sessions', async (req, res) => {
-    const input = parseBody(registration, req);
-    const session = await createSession(ctx, input.loginId, input.loginPassword);
-    res.status(201).json({ token: session.token, userId: session.userId, expiresAt: session.expiresAt.toISOString() });
-  });
-  router.put('/v1/me/payment-password', async (req, res) => {
-    const input = parseBody(paymentPasswordChange, req);
-    await setPaymentPassword(ctx, principalOf(res).userId, input.loginPassword, input.paymentPassword);
-    res.status(204).end();
-  });
-  return router;
+  const api = apiRoutes('Auth');
+  api.post(
+    '/v1/users',
+    {
+      operationId: 'register',
+      summary: 'Register a user; this opens their account',
+      body: registration,
+      responses: { 201: { description: 'Registered', body: z.object({ userId: z.string(), loginId: z.string() }) } },
+      problems: { 409: 'login_id_taken' },
+    },
+    async ({ body }, res) => {
+      const user = await registerUser(ctx, body.loginId, body.loginPassword);
+      res.status(201).json({ userId: user.userId, loginId: user.loginId });
+    },
+  );
+  api.post(
+    '/v1/sessions',
+    {
+      operationId: 'signIn',
+      summary: 'Sign in: a bearer token for the other routes',
+      body: registration,
+      responses: {
+        201: { description: 'Signed in: send `Authorization: Bearer <token>`', body: z.object({ token: z.string(), userId: z.string(), expiresAt: instantText }) },
+      },
+      problems: { 401: 'login_failed: unknown login id or wrong password', 429: RATE_LIMITED },
+    },
+    async ({ body }, res) => {
+      const session = await createSession(ctx, body.loginId, body.loginPassword);
+      res.status(201).json({ token: session.token, userId: session.userId, expiresAt: session.expiresAt.toISOString() });
+    },
+  );
+  api.put(
+    '/v1/me/payment-password',
+    {
+      operationId: 'setPaymentPassword',
+      summary: 'Set or reset the payment password; this lifts a payment lock',
+      body: paymentPasswordChange,
+      responses: { 204: { description: 'Set' } },
+      problems: { 403: 'login_password_wrong', 429: RATE_LIMITED },
+    },
+    async ({ body }, res) => {
+      await setPaymentPassword(ctx, principalOf(res).userId, body.loginPassword, body.paymentPassword);
+      res.status(204).end();
+    },
+  );
+  return api.router;
 }

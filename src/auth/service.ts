@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
-import { notFound } from '../http/problem.ts';
+import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role } from './model.ts';
@@ -34,8 +34,37 @@ export async function createSession(ctx: AppContext, loginId: string, loginPassw
   // Hash even for an unknown login id, so timing does not tell which ids exist.
   const passwordOk = await verifySecret(loginPassword, user?.loginPasswordHash ?? (await dummyHash()));
   if (!user || !passwordOk) throw errors.wrongLogin();
+  return issueSession(ctx, user, ctx.config.security.tokenLifetimeMs);
+}
+
+/** A token for scripts lives a day by default (security.tokenLifetimeMs) and a month at most. */
+export const OPS_TOKEN_LIFETIME_HOURS_MAX = 24 * 31;
+const HOUR_MS = 3_600_000;
+
+/**
+ * A session token for an ops user, for scripts and the dashboard, issued by the ops CLI
+ * without the login password: only someone with access to the database can run the CLI.
+ */
+export async function issueOpsToken(ctx: AppContext, loginId: string, lifetimeHours?: number) {
+  if (lifetimeHours !== undefined && !(Number.isInteger(lifetimeHours) && lifetimeHours >= 1 && lifetimeHours <= OPS_TOKEN_LIFETIME_HOURS_MAX)) {
+    throw new DomainError('invalid_request', 400, `--lifetime-hours must be a whole number from 1 to ${OPS_TOKEN_LIFETIME_HOURS_MAX}`);
+  }
+  const user = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
+  if (!user) throw notFound(`User ${loginId}`);
+  if (!user.roles.includes('ops')) throw new DomainError('forbidden', 403, `${loginId} does not have the ops role: grant-ops first`);
+  const session = await issueSession(ctx, user, lifetimeHours === undefined ? ctx.config.security.tokenLifetimeMs : lifetimeHours * HOUR_MS);
+  return { token: session.token, userId: user._id, loginId, expiresAt: session.expiresAt.toISOString() };
+}
+
+export async function userIdOfLogin(loginId: string): Promise<string> {
+  const user = await User.findOne({ loginId }, { _id: 1 }).lean();
+  if (!user) throw notFound(`User ${loginId}`);
+  return user._id;
+}
+
+async function issueSession(ctx: AppContext, user: { _id: string; roles: string[] }, lifetimeMs: number) {
   const token = randomBytes(32).toString('base64url');
-  const expiresAt = new Date(ctx.clock.now().getTime() + ctx.config.security.tokenLifetimeMs);
+  const expiresAt = new Date(ctx.clock.now().getTime() + lifetimeMs);
   await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt, roles: user.roles });
   // A role changed since the read above: setRole may have missed this session.
   await syncSessionRoles(user._id);

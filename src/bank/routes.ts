@@ -1,34 +1,87 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
+import { PAYMENT_PASSWORD_PROBLEMS } from '../auth/routes.ts';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { idempotencyKeyOf, sendAnswer } from '../http/idempotency.ts';
-import { amountYuan, identifier, parseBody, paymentPassword } from '../http/validate.ts';
+import { sendAnswer } from '../http/idempotency.ts';
+import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
+import { instantText } from '../http/openapi/schemas.ts';
+import { amountYuan, identifier, paymentPassword } from '../http/validate.ts';
+import { operationAnswer, STILL_AT_THE_BANK } from '../operations/routes.ts';
 import { topUp, withdraw } from '../transfers/service.ts';
 import { addBankCard, listBankCards } from './service.ts';
 
-const cardBinding = z.strictObject({ cardNumber: z.string().regex(/^\d{12,19}$/, '12 to 19 digits') });
+const cardBinding = z.strictObject({
+  cardNumber: z.string().regex(/^\d{12,19}$/, '12 to 19 digits').describe('The full card number: only its last 4 digits are kept'),
+});
 const topUpRequest = z.strictObject({ amount: amountYuan, bankCardId: identifier });
 const withdrawalRequest = z.strictObject({ amount: amountYuan, bankCardId: identifier, paymentPassword });
 
+const bankCardSchema = z
+  .object({ id: z.string(), bankName: z.string(), last4: z.string().regex(/^\d{4}$/), createdAt: instantText })
+  .meta({ id: 'BankCard' });
+
+/** What a request that goes through the bank can meet. */
+export const BANK_PROBLEMS: ProblemDocs = {
+  422: 'unknown_bank_card; bank_declined: nothing moved',
+  503: 'bank_unavailable: the bank never received it; nothing moved',
+};
+
 export function bankRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.post('/v1/me/bank-cards', async (req, res) => {
-    const input = parseBody(cardBinding, req);
-    res.status(201).json({ bankCard: await addBankCard(ctx, principalOf(res).userId, input.cardNumber) });
-  });
-  router.get('/v1/me/bank-cards', async (_req, res) => {
-    res.json({ items: await listBankCards(principalOf(res).userId) });
-  });
-  router.post('/v1/me/top-ups', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const input = parseBody(topUpRequest, req);
-    sendAnswer(res, await topUp(ctx, caller, { amountFen: input.amount, bankCardId: input.bankCardId }));
-  });
-  router.post('/v1/me/withdrawals', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const input = parseBody(withdrawalRequest, req);
-    sendAnswer(res, await withdraw(ctx, caller, { ...input, amountFen: input.amount }));
-  });
-  return router;
+  const api = apiRoutes('Bank cards and wallet');
+  api.post(
+    '/v1/me/bank-cards',
+    {
+      operationId: 'bindBankCard',
+      summary: 'Bind a bank card',
+      body: cardBinding,
+      responses: { 201: { description: 'Bound', body: z.object({ bankCard: bankCardSchema }) } },
+    },
+    async ({ body }, res) => {
+      res.status(201).json({ bankCard: await addBankCard(ctx, principalOf(res).userId, body.cardNumber) });
+    },
+  );
+  api.get(
+    '/v1/me/bank-cards',
+    {
+      operationId: 'listBankCards',
+      summary: 'My bank cards, oldest first',
+      responses: { 200: { description: 'The cards', body: z.object({ items: z.array(bankCardSchema) }) } },
+    },
+    async (_input, res) => {
+      res.json({ items: await listBankCards(principalOf(res).userId) });
+    },
+  );
+  api.post(
+    '/v1/me/top-ups',
+    {
+      operationId: 'topUp',
+      summary: 'Top up the wallet from a bank card',
+      description: 'With auto-sweep on arrival switched on, the amount above the amount to keep moves on into the fund.',
+      idempotencyKey: true,
+      body: topUpRequest,
+      responses: { 201: { description: 'Completed: the money is in the wallet', body: operationAnswer }, 202: STILL_AT_THE_BANK },
+      problems: BANK_PROBLEMS,
+    },
+    async ({ body, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await topUp(ctx, caller, { amountFen: body.amount, bankCardId: body.bankCardId }));
+    },
+  );
+  api.post(
+    '/v1/me/withdrawals',
+    {
+      operationId: 'withdraw',
+      summary: 'Withdraw from the wallet to a bank card',
+      idempotencyKey: true,
+      body: withdrawalRequest,
+      responses: { 201: { description: 'Completed: the money left the wallet for the card', body: operationAnswer }, 202: STILL_AT_THE_BANK },
+      problems: [BANK_PROBLEMS, PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_balance' }],
+    },
+    async ({ body, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await withdraw(ctx, caller, { ...body, amountFen: body.amount }));
+    },
+  );
+  return api.router;
 }

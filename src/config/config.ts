@@ -12,6 +12,7 @@ const fenString = z
   .regex(/^(0|[1-9]\d{0,17})$/, 'expected integer fen as a string, e.g. "1000000"')
   .transform((text) => BigInt(text));
 const positiveInt = z.number().int().positive();
+const rateLimit = z.strictObject({ windowMs: positiveInt, max: positiveInt });
 
 const fundSchema = z.strictObject({
   code: z.string().regex(/^[A-Z0-9]{3,12}$/, 'expected 3 to 12 capital letters or digits'),
@@ -41,6 +42,8 @@ const configSchema = z.strictObject({
     tokenLifetimeMs: positiveInt,
     /** How long this process remembers a payment password it verified (a keyed HMAC); 0 never. */
     paymentVerifiedMemoryMs: z.number().int().min(0),
+    /** Requests allowed per window: sign-in per client address and login id; payment-password requests per user. */
+    rateLimits: z.strictObject({ login: rateLimit, paymentPassword: rateLimit }),
   }),
   redemption: z.strictObject({
     redeemedSharesEarnUntil: z.enum(['requestDay', 'dayBeforeTradeDate']),
@@ -48,6 +51,8 @@ const configSchema = z.strictObject({
   http: z.strictObject({
     port: z.number().int().min(0).max(65_535),
     bodyLimitBytes: positiveInt,
+    /** On SIGTERM, how long requests in flight may take to finish before their connections are cut. */
+    shutdownDrainMs: positiveInt,
   }),
   database: z.strictObject({
     dataDir: z.string().min(1),
@@ -57,6 +62,8 @@ const configSchema = z.strictObject({
     /** A pending operation untouched this long is taken over by the recovery job. */
     recoverAfterMs: positiveInt,
     lockLifetimeMs: positiveInt,
+    /** On SIGTERM, how long running jobs may take to stop before their locks are released anyway. */
+    stopWaitMs: positiveInt,
     /** Names of the jobs this process runs (e.g. dedicated accrual workers); null runs them all. */
     only: z.array(z.string().min(1)).nullable(),
   }),

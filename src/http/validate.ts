@@ -1,12 +1,17 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { isBusinessDate } from '../calendar/businessDate.ts';
-import { parsePositiveYuan, type Fen } from '../money/fen.ts';
+import { parsePositiveYuan, parseYieldPer10k, parseYuan, type Fen } from '../money/fen.ts';
 import { badRequest, DomainError } from './problem.ts';
 
-/** A JSON string read by a strict parser: what the parser refuses becomes the issue's message. */
-export function parsedString<T>(parse: (text: string) => T, lengthMax = 24) {
-  return z.string().max(lengthMax).transform((text, context): T => {
+/**
+ * A JSON string read by a strict parser: what the parser refuses becomes the issue's message.
+ * The parser is the only rule. `meta` documents the string it reads (a pattern, an example:
+ * test/api/openapi.test.ts checks the pattern against the parser); it sits on the string,
+ * as the OpenAPI document shows a request's input, and zod drops examples of a transform's.
+ */
+export function parsedString<T>(parse: (text: string) => T, lengthMax = 24, meta: z.GlobalMeta = {}) {
+  return z.string().max(lengthMax).meta(meta).transform((text, context): T => {
     try {
       return parse(text);
     } catch (error) {
@@ -16,20 +21,55 @@ export function parsedString<T>(parse: (text: string) => T, lengthMax = 24) {
   });
 }
 
+// The patterns below document src/money's parsers for clients (ECMAScript regex, as JSON Schema reads them).
+const YUAN_PATTERN = '^(0|[1-9]\\d{0,14})(\\.\\d{1,2})?$';
+
 /** A money amount in yuan as a JSON string, "1234.56": refuses numbers, signs, exponents, 3 decimals. */
-export const amountYuan = parsedString<Fen>(parsePositiveYuan);
+export const amountYuan = parsedString<Fen>(parsePositiveYuan, 24, {
+  id: 'AmountYuan',
+  description: 'Yuan greater than zero, as a string: at most 2 decimals, no sign, exponent, spaces or leading zeros, at most 15 integer digits',
+  pattern: '^(?!0(\\.0{1,2})?$)(0|[1-9]\\d{0,14})(\\.\\d{1,2})?$',
+  examples: ['1234.56'],
+});
 
-export const businessDate = z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date');
-export const dateRangeQuery = z.strictObject({ from: businessDate, to: businessDate });
+/** As amountYuan, and zero is allowed: an amount to keep rather than to move. */
+export const yuanOrZero = parsedString<Fen>(parseYuan, 24, {
+  id: 'YuanOrZero',
+  description: 'Yuan, zero allowed, as a string: at most 2 decimals, no sign, exponent, spaces or leading zeros',
+  pattern: YUAN_PATTERN,
+  examples: ['0', '500.00'],
+});
 
-/** A yyyy-MM-dd path parameter. */
-export function dateParam(value: unknown): string {
-  if (!isBusinessDate(value)) throw badRequest('The date must be yyyy-MM-dd');
-  return value;
-}
+/** A 万份收益: yuan earned per 10,000 shares in a day, 4 decimals at most, zero or negative allowed. */
+export const yieldPer10k = parsedString(parseYieldPer10k, 16, {
+  id: 'YieldPer10k',
+  description: '万份收益: yuan earned per 10,000 shares that day, as a string with at most 4 decimals; zero and negative allowed, within ±9999.9999',
+  pattern: '^-?(0|[1-9]\\d{0,3})(\\.\\d{1,4})?$',
+  examples: ['0.4123', '-0.0500'],
+});
 
-export const paymentPassword = z.string().regex(/^\d{6}$/, 'a payment password is exactly 6 digits');
-export const identifier = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');
+export const businessDate = z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date').meta({
+  id: 'BusinessDate',
+  description: 'A calendar day in Asia/Shanghai, yyyy-MM-dd',
+  format: 'date',
+  pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+  examples: ['2024-06-03'],
+});
+export const dateRangeQuery = z.strictObject({
+  from: businessDate.describe('The first day, included'),
+  to: businessDate.describe('The last day, included'),
+});
+
+export const paymentPassword = z
+  .string()
+  .regex(/^\d{6}$/, 'a payment password is exactly 6 digits')
+  .meta({ description: 'The 6-digit payment password', format: 'password', examples: ['135790'] });
+export const identifier = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only')
+  .meta({ id: 'Identifier', description: 'An id this service gave out (or a fund code)' });
 
 /** Strict schemas refuse unknown fields; every issue is listed with its path. */
 export function parseBody<T extends z.ZodType>(schema: T, req: Request): z.output<T> {
@@ -43,7 +83,8 @@ export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.outp
   return parseWith(schema, req.query);
 }
 
-function parseWith<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+/** Any input (path parameters, a header): a failure is a 400 listing each issue. */
+export function parseWith<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));

@@ -1,17 +1,61 @@
-import { Router } from 'express';
+import type { Router } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { dateParam, dateRangeQuery, parseQuery } from '../http/validate.ts';
+import { apiRoutes } from '../http/openapi.ts';
+import { exactYuanText, yieldPer10kText, yuanText } from '../http/openapi/schemas.ts';
+import { businessDate, dateRangeQuery } from '../http/validate.ts';
 import { explainIncome, incomeHistory } from './explain.ts';
 
+const incomeDay = z.object({
+  date: businessDate,
+  fundCode: z.string(),
+  eligibleShares: yuanText,
+  income: yuanText,
+  cumulativeIncome: yuanText,
+});
+
+const REASON_CODES = 'shares_confirmed, redeemed, no_eligible_shares, zero_yield, negative_yield, below_minimum, truncated, not_yet_confirmed, not_published, not_accrued';
+const explanation = z.object({
+  date: businessDate,
+  fundCode: z.string().nullable(),
+  status: z.enum(['accrued', 'not_published', 'not_accrued', 'no_holding']),
+  yieldPer10k: yieldPer10kText.optional().describe('Once published'),
+  eligibleShares: yuanText.optional().describe('accrued only: the shares that earned that day'),
+  exactIncome: exactYuanText.optional().describe('accrued only: eligible shares × 万份收益 / 10,000, exact'),
+  income: yuanText.optional().describe('accrued only: what was credited, truncated toward zero to the fen'),
+  cumulativeIncome: yuanText.nullable().optional(),
+  reasons: z.array(z.object({ code: z.string().describe(`One of ${REASON_CODES}`), detail: z.string() })),
+});
+
 export function incomeRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.get('/v1/me/income', async (req, res) => {
-    const { from, to } = parseQuery(dateRangeQuery, req);
-    res.json({ from, to, days: await incomeHistory(ctx, principalOf(res).userId, from, to) });
-  });
-  router.get('/v1/me/income/:date', async (req, res) => {
-    res.json(await explainIncome(ctx, principalOf(res).userId, dateParam(req.params.date)));
-  });
-  return router;
+  const api = apiRoutes('Income');
+  api.get(
+    '/v1/me/income',
+    {
+      operationId: 'listMyIncome',
+      summary: 'My income day by day (at most 31 days), newest first',
+      query: dateRangeQuery,
+      responses: {
+        200: { description: 'The days with income records; days without one are left out', body: z.object({ from: businessDate, to: businessDate, days: z.array(incomeDay) }) },
+      },
+      problems: { 400: 'invalid_request: from after to, or more than 31 days' },
+    },
+    async ({ query: { from, to } }, res) => {
+      res.json({ from, to, days: await incomeHistory(ctx, principalOf(res).userId, from, to) });
+    },
+  );
+  api.get(
+    '/v1/me/income/:date',
+    {
+      operationId: 'explainMyIncome',
+      summary: 'Why I was credited what I was on a day',
+      params: z.object({ date: businessDate }),
+      responses: { 200: { description: 'The explanation, with each rule that shaped the amount', body: explanation } },
+    },
+    async ({ params }, res) => {
+      res.json(await explainIncome(ctx, principalOf(res).userId, params.date));
+    },
+  );
+  return api.router;
 }

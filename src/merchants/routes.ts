@@ -1,20 +1,41 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { identifier, parseBody } from '../http/validate.ts';
+import { apiRoutes } from '../http/openapi.ts';
+import { yuanText } from '../http/openapi/schemas.ts';
+import { identifier } from '../http/validate.ts';
 import { createMerchant, merchantView } from './service.ts';
 
 const merchantRequest = z.strictObject({ name: z.string().min(1).max(100) });
+const merchantSchema = z.object({ id: z.string(), name: z.string(), wallet: yuanText.describe('What the merchant has been paid') }).meta({ id: 'Merchant' });
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function merchantRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.post('/v1/ops/merchants', async (req, res) => {
-    const { name } = parseBody(merchantRequest, req);
-    res.status(201).json(await createMerchant(ctx, name));
-  });
-  router.get('/v1/ops/merchants/:merchantId', async (req, res) => {
-    res.json(await merchantView(identifier.parse(String(req.params.merchantId))));
-  });
-  return router;
+  const api = apiRoutes('Merchants');
+  api.post(
+    '/v1/ops/merchants',
+    {
+      operationId: 'createMerchant',
+      summary: 'Register a merchant, with a wallet of its own',
+      body: merchantRequest,
+      responses: { 201: { description: 'Registered', body: merchantSchema } },
+    },
+    async ({ body }, res) => {
+      res.status(201).json(await createMerchant(ctx, body.name));
+    },
+  );
+  api.get(
+    '/v1/ops/merchants/:merchantId',
+    {
+      operationId: 'getMerchant',
+      summary: 'A merchant and its wallet',
+      params: z.object({ merchantId: identifier }),
+      responses: { 200: { description: 'The merchant', body: merchantSchema } },
+      problems: { 422: 'unknown_merchant' },
+    },
+    async ({ params }, res) => {
+      res.json(await merchantView(params.merchantId));
+    },
+  );
+  return api.router;
 }

@@ -75,6 +75,9 @@ const operationSchema = new Schema(
 operationSchema.index({ userId: 1, idempotencyKey: 1 }, { unique: true });
 operationSchema.index({ status: 1 });
 operationSchema.index({ sharesEffectKey: 1 });
+// Reports select by equality: a fund's flows of one trade date, the instant advances of a
+// trade date, every reserve adjustment (type alone uses the prefix).
+operationSchema.index({ type: 1, tradeDate: 1 });
 
 export type OperationDocument = InferSchemaType<typeof operationSchema> & { _id: string };
 export type Posting = InferSchemaType<typeof postingSchema>;

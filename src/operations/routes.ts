@@ -1,16 +1,89 @@
-import { Router } from 'express';
+import type { Router } from 'express';
+import { z } from 'zod';
+import { apiRoutes } from '../http/openapi.ts';
+import { instantText, yuanText } from '../http/openapi/schemas.ts';
+import { businessDate } from '../http/validate.ts';
+import { OPERATION_STATUSES, OPERATION_TYPES } from './model.ts';
 import { reconcileJournal } from './reconciliation.ts';
 import { latestReconciliation } from './reconciliationJob.ts';
 
-/** Ops only (the app mounts it behind the ops role). */
+/** What operationView answers: one money movement as the holder sees it. */
+export const operationSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(OPERATION_TYPES),
+    status: z.enum(OPERATION_STATUSES),
+    amount: yuanText,
+    fundCode: z.string().nullable(),
+    channel: z.enum(['wallet', 'bank_card']).nullable().describe('Where a transfer-in comes from or a redemption goes to'),
+    bankCardId: z.string().nullable(),
+    tradeDate: businessDate.nullable().describe('T: the trading day the request counts on'),
+    confirmDate: businessDate.nullable().optional().describe('transfer_in only: the day the shares are confirmed and start earning'),
+    settleDate: businessDate.nullable().optional().describe('Redemptions and payments only: the day the fund pays out'),
+    merchantId: z.string().nullable().optional().describe('payment only'),
+    failure: z.object({ code: z.string(), detail: z.string() }).nullable(),
+    createdAt: instantText,
+    updatedAt: instantText,
+  })
+  .meta({ id: 'Operation' });
+
+/** A money request's answer: 201 when final, 202 while the bank has not answered. */
+export const operationAnswer = z.object({ operation: operationSchema }).meta({ id: 'OperationAnswer' });
+export const STILL_AT_THE_BANK = { description: 'The bank has not answered yet: the recovery job finishes it; poll GET /v1/me/operations/{operationId}', body: operationAnswer };
+
+const balanceBreak = z.object({
+  userId: z.string().describe('The account (a holder, a merchant) or the reserve shard'),
+  field: z.string().describe('The balance that disagrees, e.g. walletFen'),
+  balance: yuanText,
+  postings: yuanText,
+});
+const journalReport = z.object({
+  postingsTotal: yuanText.describe('The sum of every posting: 0.00 when the journal balances'),
+  balanced: z.boolean(),
+  accountsChecked: z.number().int(),
+  breaks: z.array(balanceBreak),
+});
+const scheduledReport = z.object({
+  id: z.string(),
+  at: instantText,
+  balanced: z.boolean(),
+  accountsChecked: z.number().int(),
+  breaks: z.array(balanceBreak),
+  reserveLowWater: z.boolean(),
+});
+
+/** The stored report's own fields: the document also carries FerretDB's revision, an int64 JSON cannot carry. */
+function scheduledReportView(report: NonNullable<Awaited<ReturnType<typeof latestReconciliation>>>) {
+  const { _id, at, balanced, accountsChecked, breaks, reserveLowWater } = report;
+  return { id: _id, at: at.toISOString(), balanced, accountsChecked, breaks, reserveLowWater };
+}
+
+/** Ops only (the app mounts /v1/ops behind the ops role). */
 export function opsRoutes(): Router {
-  const router = Router();
-  router.get('/v1/ops/reconciliation', async (_req, res) => {
-    res.json(await reconcileJournal());
-  });
+  const api = apiRoutes('Reconciliation');
+  api.get(
+    '/v1/ops/reconciliation',
+    {
+      operationId: 'reconcile',
+      summary: 'Check the journal now: postings sum to zero, every balance equals its postings',
+      responses: { 200: { description: 'What the check found', body: journalReport } },
+    },
+    async (_input, res) => {
+      res.json(await reconcileJournal());
+    },
+  );
   // What the scheduled reconciliation found last (null before its first run).
-  router.get('/v1/ops/reconciliation/latest', async (_req, res) => {
-    res.json({ report: await latestReconciliation() });
-  });
-  return router;
+  api.get(
+    '/v1/ops/reconciliation/latest',
+    {
+      operationId: 'getLatestReconciliation',
+      summary: 'What the hourly reconciliation job found last',
+      responses: { 200: { description: 'The latest report; null before the job first ran', body: z.object({ report: scheduledReport.nullable() }) } },
+    },
+    async (_input, res) => {
+      const report = await latestReconciliation();
+      res.json({ report: report && scheduledReportView(report) });
+    },
+  );
+  return api.router;
 }

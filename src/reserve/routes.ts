@@ -1,24 +1,59 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { idempotencyKeyOf, sendAnswer } from '../http/idempotency.ts';
-import { amountYuan, parseBody } from '../http/validate.ts';
+import { sendAnswer } from '../http/idempotency.ts';
+import { apiRoutes } from '../http/openapi.ts';
+import { yuanText } from '../http/openapi/schemas.ts';
+import { amountYuan, businessDate } from '../http/validate.ts';
+import { operationAnswer } from '../operations/routes.ts';
 import { adjustReserve } from '../transfers/service.ts';
 import { reserveReport } from './service.ts';
 
 const adjustmentRequest = z.strictObject({ amount: amountYuan, direction: z.enum(['increase', 'decrease']) });
 
+/** What reserveReport answers. */
+export const reserveReportSchema = z
+  .object({
+    size: yuanText.describe('available + outstanding'),
+    available: yuanText,
+    outstanding: yuanText.describe('Advanced to instant redemptions and payments, repaid on their settle dates'),
+    utilisationPercent: z.string().regex(/^\d+\.\d{2}$/).describe('outstanding / size in percent, truncated to 2 decimals'),
+    lowWater: z.boolean().describe('available is below lowWaterPercent of the size'),
+    lowWaterPercent: z.number(),
+    shards: z.array(z.object({ id: z.string(), available: yuanText, outstanding: yuanText })),
+    outstandingBySettleDate: z.array(z.object({ settleDate: businessDate, amount: yuanText, redemptions: z.number().int() })),
+  })
+  .meta({ id: 'ReserveReport' });
+
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function reserveRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.get('/v1/ops/reserve', async (_req, res) => {
-    res.json(await reserveReport(ctx));
-  });
-  router.post('/v1/ops/reserve/adjustments', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const { amount, direction } = parseBody(adjustmentRequest, req);
-    sendAnswer(res, await adjustReserve(ctx, caller, { amountFen: amount, direction }));
-  });
-  return router;
+  const api = apiRoutes('Reserve');
+  api.get(
+    '/v1/ops/reserve',
+    {
+      operationId: 'getReserve',
+      summary: 'The liquidity reserve: size, available, outstanding by settle date, utilisation, low-water flag',
+      responses: { 200: { description: 'The reserve report', body: reserveReportSchema } },
+    },
+    async (_input, res) => {
+      res.json(await reserveReport(ctx));
+    },
+  );
+  api.post(
+    '/v1/ops/reserve/adjustments',
+    {
+      operationId: 'adjustReserve',
+      summary: 'Fund or shrink the reserve, spread evenly over its shards',
+      idempotencyKey: true,
+      body: adjustmentRequest,
+      responses: { 201: { description: 'Adjusted', body: operationAnswer } },
+      problems: { 409: 'reserve_available_insufficient: a decrease larger than what is available' },
+    },
+    async ({ body: { amount, direction }, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await adjustReserve(ctx, caller, { amountFen: amount, direction }));
+    },
+  );
+  return api.router;
 }

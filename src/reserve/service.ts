@@ -153,6 +153,7 @@ export async function reserveReport(ctx: AppContext) {
   };
 }
 
-function isLowWater(ctx: AppContext, availableFen: Fen, sizeFen: Fen): boolean {
+/** Below reserve.lowWaterPercent of its size: the reserve should be topped up. */
+export function isLowWater(ctx: AppContext, availableFen: Fen, sizeFen: Fen): boolean {
   return sizeFen > 0n && availableFen * 100n < sizeFen * BigInt(ctx.config.reserve.lowWaterPercent);
 }

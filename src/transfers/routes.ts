@@ -1,48 +1,117 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
+import { PAYMENT_PASSWORD_PROBLEMS } from '../auth/routes.ts';
+import { BANK_PROBLEMS } from '../bank/routes.ts';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { idempotencyKeyOf, sendAnswer } from '../http/idempotency.ts';
-import { amountYuan, identifier, parseBody, paymentPassword } from '../http/validate.ts';
+import { sendAnswer } from '../http/idempotency.ts';
+import { apiRoutes } from '../http/openapi.ts';
+import { amountYuan, identifier, paymentPassword } from '../http/validate.ts';
+import { operationAnswer, STILL_AT_THE_BANK } from '../operations/routes.ts';
 import { payMerchant, redeem, redeemInstantly, transferIn } from './service.ts';
 
-const channel = z.enum(['wallet', 'bank_card']);
-/** A card channel needs a card; the wallet channel must not name one. */
-const cardMatchesChannel = (input: { channel: string; bankCardId?: string | undefined }) =>
-  (input.channel === 'bank_card') === (input.bankCardId !== undefined);
-const cardRule = { message: 'bankCardId is required with channel bank_card and not allowed with wallet', path: ['bankCardId'] };
+/**
+ * One shape per channel: a card channel needs a card, the wallet channel takes none. As a
+ * union the rule is part of the schema, so the document states it too (a oneOf).
+ */
+function byChannel<F extends z.ZodRawShape>(fields: F) {
+  return z.discriminatedUnion(
+    'channel',
+    [
+      z.strictObject({ ...fields, channel: z.literal('wallet') }),
+      z.strictObject({ ...fields, channel: z.literal('bank_card'), bankCardId: identifier }),
+    ],
+    { error: 'expected wallet or bank_card' },
+  );
+}
 
-const transferInRequest = z
-  .strictObject({ amount: amountYuan, channel, bankCardId: identifier.optional(), fundCode: identifier.optional() })
-  .refine(cardMatchesChannel, cardRule);
-const redemptionRequest = z
-  .strictObject({ amount: amountYuan, channel, bankCardId: identifier.optional(), paymentPassword })
-  .refine(cardMatchesChannel, cardRule);
+const transferInRequest = byChannel({
+  amount: amountYuan,
+  fundCode: identifier.optional().describe('The fund; the first transfer-in must name it, later ones may leave it out'),
+});
+const redemptionRequest = byChannel({ amount: amountYuan, paymentPassword });
 
 const instantRequest = z.strictObject({ amount: amountYuan, paymentPassword });
 const paymentRequest = z.strictObject({ amount: amountYuan, merchantId: identifier, paymentPassword });
 
+const INSTANT_PROBLEMS = [
+  PAYMENT_PASSWORD_PROBLEMS,
+  {
+    409: 'insufficient_shares; instant_daily_limit_exceeded: past the cap of the natural day (Beijing time); reserve_exhausted: with an `alternative`, the normal redemption and its settle date',
+  },
+];
+
 export function transferRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.post('/v1/me/transfers-in', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const { amount, ...input } = parseBody(transferInRequest, req);
-    sendAnswer(res, await transferIn(ctx, caller, { ...input, amountFen: amount }));
-  });
-  router.post('/v1/me/redemptions', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const { amount, ...input } = parseBody(redemptionRequest, req);
-    sendAnswer(res, await redeem(ctx, caller, { ...input, amountFen: amount }));
-  });
-  router.post('/v1/me/instant-redemptions', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const { amount, paymentPassword: password } = parseBody(instantRequest, req);
-    sendAnswer(res, await redeemInstantly(ctx, caller, { amountFen: amount, paymentPassword: password }));
-  });
-  router.post('/v1/me/payments', async (req, res) => {
-    const caller = { userId: principalOf(res).userId, idempotencyKey: idempotencyKeyOf(req) };
-    const { amount, ...input } = parseBody(paymentRequest, req);
-    sendAnswer(res, await payMerchant(ctx, caller, { ...input, amountFen: amount }));
-  });
-  return router;
+  const api = apiRoutes('Fund transfers');
+  api.post(
+    '/v1/me/transfers-in',
+    {
+      operationId: 'transferIn',
+      summary: 'Move money from the wallet or a card into the fund',
+      description: 'Becomes a pending subscription with its trade date T (15:00 Beijing cut-off, trading days only), confirmed into shares on the first trading day after T.',
+      idempotencyKey: true,
+      body: transferInRequest,
+      responses: { 201: { description: 'Accepted: awaiting confirmation on its confirm date', body: operationAnswer }, 202: STILL_AT_THE_BANK },
+      problems: [
+        BANK_PROBLEMS,
+        {
+          409: 'insufficient_balance; fund_switch_not_allowed; holding_limit_exceeded; transfer_in_daily_limit_exceeded; fund_quota_exceeded',
+          422: 'unknown_fund; fund_required: the first transfer-in must name the fund',
+        },
+      ],
+    },
+    async ({ body: { amount, ...input }, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await transferIn(ctx, caller, { ...input, amountFen: amount }));
+    },
+  );
+  api.post(
+    '/v1/me/redemptions',
+    {
+      operationId: 'redeem',
+      summary: 'Normal redemption to the wallet or a card',
+      description: 'The shares leave at once; the cash arrives on the first trading day after T.',
+      idempotencyKey: true,
+      body: redemptionRequest,
+      responses: { 201: { description: 'Accepted: awaiting settlement on its settle date', body: operationAnswer } },
+      problems: [PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_shares', 422: 'unknown_bank_card' }],
+    },
+    async ({ body: { amount, ...input }, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await redeem(ctx, caller, { ...input, amountFen: amount }));
+    },
+  );
+  api.post(
+    '/v1/me/instant-redemptions',
+    {
+      operationId: 'redeemInstantly',
+      summary: 'Instant redemption (T+0) to the wallet',
+      description: 'The cash is in the wallet at once, advanced by the liquidity reserve; capped per holder per natural day in Beijing.',
+      idempotencyKey: true,
+      body: instantRequest,
+      responses: { 201: { description: 'Completed: the cash is in the wallet', body: operationAnswer } },
+      problems: INSTANT_PROBLEMS,
+    },
+    async ({ body: { amount, paymentPassword: password }, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await redeemInstantly(ctx, caller, { amountFen: amount, paymentPassword: password }));
+    },
+  );
+  api.post(
+    '/v1/me/payments',
+    {
+      operationId: 'payMerchant',
+      summary: 'Pay a merchant from the fund',
+      description: 'An instant redemption whose cash lands in the merchant\'s wallet.',
+      idempotencyKey: true,
+      body: paymentRequest,
+      responses: { 201: { description: 'Paid', body: operationAnswer } },
+      problems: [...INSTANT_PROBLEMS, { 422: 'unknown_merchant' }],
+    },
+    async ({ body: { amount, ...input }, idempotencyKey }, res) => {
+      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      sendAnswer(res, await payMerchant(ctx, caller, { ...input, amountFen: amount }));
+    },
+  );
+  return api.router;
 }

@@ -9,7 +9,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { appConfig } from '../../src/config/config.ts';
 import { FundDay, fundDayId, type FundDayDocument } from '../../src/fund/model.ts';
@@ -21,6 +20,7 @@ import { seedBook } from '../support/book.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, publish, recordsOfDay } from '../support/income.ts';
 import { newHolder } from '../support/api.ts';
+import { until } from '../support/until.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOLDERS = 2_400;
@@ -42,16 +42,6 @@ function startWorker(fundCode: string, logFile: string): Promise<ChildProcess> {
     await handle.close();
     return child;
   });
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('accrual workers', function () {

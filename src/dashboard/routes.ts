@@ -1,0 +1,36 @@
+import express, { type Router } from 'express';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { apiRoutes } from '../http/openapi.ts';
+
+const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+/** Chart.js's self-contained browser build, served from the installed package: no CDN. */
+const chartJsDir = path.dirname(createRequire(import.meta.url).resolve('chart.js'));
+const CHART_JS_FILES = new Set(['/chart.umd.js', '/chart.umd.js.map']);
+// Static files keep the app's `Cache-Control: no-store`: an ops console is never served stale.
+const fileOptions = { index: false, cacheControl: false, dotfiles: 'deny' } as const;
+
+/**
+ * The ops dashboard: a page and its assets (/ops/assets/), public static files. The data
+ * they show comes from /v1/ops/..., which needs an ops token; the page signs in for one.
+ */
+export function dashboardRoutes(): Router {
+  const api = apiRoutes('Ops dashboard');
+  api.get(
+    '/ops/dashboard',
+    {
+      operationId: 'getOpsDashboardPage',
+      summary: 'The ops dashboard page',
+      description: 'Signs in with POST /v1/sessions, then charts the ops reports; its scripts and styles are under /ops/assets/.',
+      responses: { 200: { description: 'An HTML page', contentType: 'text/html' } },
+    },
+    (_input, res) => {
+      res.sendFile('index.html', { root: publicDir, ...fileOptions });
+    },
+  );
+  const chartJs = express.static(chartJsDir, fileOptions);
+  api.router.use('/ops/assets', (req, res, next) => (CHART_JS_FILES.has(req.path) ? chartJs(req, res, next) : next()));
+  api.router.use('/ops/assets', express.static(publicDir, fileOptions));
+  return api.router;
+}

@@ -1,0 +1,50 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { SCHEDULER_STATES } from '../observability/readiness.ts';
+import { apiRoutes } from './openapi.ts';
+import { DomainError, sendProblem } from './problem.ts';
+
+const checks = z.object({
+  database: z.string().describe('"ok", or why the database does not answer'),
+  scheduler: z.enum(SCHEDULER_STATES).describe('not_run: this process runs no jobs'),
+  shuttingDown: z.boolean(),
+});
+
+/**
+ * `/healthz`: the process is alive and serving HTTP; it checks nothing else, so a slow
+ * database never gets a healthy process restarted. `/readyz`: it may take traffic (the
+ * database answers a ping, the job scheduler has started where it runs, no shutdown under way).
+ */
+export function healthRoutes(ctx: AppContext): Router {
+  const api = apiRoutes('Health and metrics');
+  api.get(
+    '/healthz',
+    {
+      operationId: 'getLiveness',
+      summary: 'Liveness: the process serves HTTP',
+      responses: { 200: { description: 'Alive', body: z.object({ status: z.literal('ok') }) } },
+    },
+    (_input, res) => {
+      res.json({ status: 'ok' });
+    },
+  );
+  api.get(
+    '/readyz',
+    {
+      operationId: 'getReadiness',
+      summary: 'Readiness: the database answers and the job scheduler runs',
+      responses: { 200: { description: 'Ready for traffic', body: z.object({ status: z.literal('ready'), checks }) } },
+      problems: { 503: 'not_ready: the database does not answer a ping, the scheduler has not started or has stopped, or the process is shutting down (`checks` says which)' },
+    },
+    async (_input, res) => {
+      const report = await ctx.readiness.report();
+      if (report.ready) {
+        res.json({ status: 'ready', checks: report.checks });
+        return;
+      }
+      sendProblem(res, new DomainError('not_ready', 503, `Not ready: ${report.notReady.join('; ')}`, { checks: report.checks }));
+    },
+  );
+  return api.router;
+}

@@ -1,0 +1,31 @@
+/**
+ * CSV as RFC 4180 has it: a header row, CRLF line ends, and a field quoted (its quotes
+ * doubled) when it holds a comma, a quote or a line break. Every report turns into one
+ * CsvTable, so the HTTP answer and the ops CLI print the same text.
+ */
+
+export type CsvValue = string | number | boolean | null | undefined;
+
+export interface CsvTable {
+  /** What a download is saved as: letters, digits and - _ . only, so it needs no escaping in a header. */
+  filename: string;
+  columns: readonly string[];
+  rows: readonly Readonly<Record<string, CsvValue>>[];
+}
+
+const NEEDS_QUOTES = /[",\r\n]/;
+// A spreadsheet runs a cell that starts with one of these as a formula: text that is not a
+// number gets a leading apostrophe (OWASP's advice). Amounts like "-3.10" stay numbers.
+const FORMULA_START = /^[=+\-@\t\r]/;
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+export function csvText(table: Pick<CsvTable, 'columns' | 'rows'>): string {
+  const lines = [table.columns.map(csvField), ...table.rows.map((row) => table.columns.map((column) => csvField(row[column])))];
+  return lines.map((fields) => `${fields.join(',')}\r\n`).join('');
+}
+
+function csvField(value: CsvValue): string {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'string' && FORMULA_START.test(value) && !NUMBER.test(value) ? `'${value}` : String(value);
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}

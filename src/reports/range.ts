@@ -1,0 +1,39 @@
+import { DateTime } from 'luxon';
+import type { AppContext } from '../context.ts';
+import { datesInRange } from '../fund/service.ts';
+import { badRequest } from '../http/problem.ts';
+
+/** A report reads a bounded number of days: every one is a handful of equality lookups. */
+export const REPORT_DAYS_MAX = 92;
+const DEFAULT_DAYS = 30;
+
+export interface ReportRange {
+  from: string;
+  to: string;
+  /** Every calendar day from..to, oldest first. */
+  dates: string[];
+}
+
+/**
+ * The days a report covers: from..to as asked, or the 30 days through yesterday. Both or
+ * neither, from not after to, at most 92 days, and nothing after today (a day that has not
+ * begun has no figures).
+ */
+export function reportRange(ctx: AppContext, from?: string, to?: string): ReportRange {
+  if ((from === undefined) !== (to === undefined)) throw badRequest('Give both from and to, or neither for the 30 days through yesterday');
+  const today = ctx.calendar.businessDateOf(ctx.clock.now());
+  const last = to ?? ctx.calendar.addCalendarDays(today, -1);
+  const first = from ?? ctx.calendar.addCalendarDays(last, 1 - DEFAULT_DAYS);
+  if (last > today) throw badRequest(`to must not be after today, ${today} in ${ctx.config.zone}`);
+  return { from: first, to: last, dates: datesInRange(ctx, first, last, REPORT_DAYS_MAX) };
+}
+
+/** The instant a business date begins in the service's zone (00:00 Beijing time). */
+export function startOfDay(ctx: AppContext, date: string): Date {
+  return DateTime.fromISO(date, { zone: ctx.config.zone }).toJSDate();
+}
+
+/** The instant a business date ends: the start of the next one. */
+export function endOfDay(ctx: AppContext, date: string): Date {
+  return startOfDay(ctx, ctx.calendar.addCalendarDays(date, 1));
+}
