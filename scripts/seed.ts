@@ -10,6 +10,7 @@ import { setRole } from '../src/auth/service.ts';
 import { FixedClock } from '../src/calendar/clock.ts';
 import type { AppConfig } from '../src/config/config.ts';
 import { createContext } from '../src/context.ts';
+import { log } from '../src/log.ts';
 import { advanceDueOperations } from '../src/transfers/scheduled.ts';
 
 export const PAYMENT_PASSWORD = '135790';
@@ -36,6 +37,8 @@ export async function seedMarket(
   config: AppConfig,
   options: { fundCode: string; holders: number; reserveYuan: string; topUpYuan: string; transferInYuan: string },
 ): Promise<Market> {
+  // The seeding's own requests would print a log line each among the script's figures.
+  if (!process.env.LOG_LEVEL) log.level = 'warn';
   const calendar = createContext({ config }).calendar;
   const weekAgo = calendar.addCalendarDays(calendar.businessDateOf(new Date()), -7);
   let subscribeDay = weekAgo;
