@@ -202,7 +202,10 @@ function dummyHash(): Promise<string> {
   return dummy;
 }
 
-/** Ops grant and take away roles (the ops CLI); it takes effect at the user's next request. */
+/**
+ * Ops grant and take away roles (the ops CLI); open sessions get the change once it is copied
+ * to them, before this returns, so it applies from the user's next request on.
+ */
 export async function setRole(loginId: string, role: Role, granted: boolean): Promise<{ userId: string; roles: Role[] }> {
   const update = granted ? { $addToSet: { roles: role } } : { $pull: { roles: role } };
   const user = await retryOnWriteConflict(() => User.findOneAndUpdate({ loginId }, update, { returnDocument: 'after' }).lean());

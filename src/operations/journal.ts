@@ -126,6 +126,8 @@ export async function transition(
 ): Promise<boolean> {
   const unwritten = unwrittenSteps.get(operation);
   const answerOf = to === 'pending' ? undefined : answerers.get(operation);
+  // One try only: after a lost race the answer may already be stored by another actor.
+  answerers.delete(operation);
   const changes = { status: to, updatedAt: at, ...extra };
   if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
   const result = await retryOnWriteConflict(() =>
@@ -142,7 +144,6 @@ export async function transition(
     staleOperations.add(operation);
     return false;
   }
-  if (answerOf) answerers.delete(operation);
   Object.assign(operation, changes);
   return true;
 }

@@ -54,7 +54,7 @@ async function shardIdsOf(ctx: AppContext): Promise<string[]> {
 export async function applyShardLeg(
   ctx: AppContext,
   op: OperationDocument,
-  leg: { step: string; shard: string; availableFen: Fen; outstandingFen: Fen; postings: { account: string; amountFen: Fen }[]; deferRecord?: boolean },
+  leg: { step: string; shard: string; availableFen: Fen; outstandingFen: Fen; postings: { account: string; amountFen: Fen }[] },
 ): Promise<boolean> {
   if (op.steps.includes(leg.step)) return true;
   const stepId = `${op._id}:${leg.step}`;
@@ -70,7 +70,7 @@ export async function applyShardLeg(
     ),
   );
   if (result.modifiedCount === 0 && !(await ReserveShard.exists({ _id: leg.shard, recentSteps: stepId }))) return false;
-  await recordStep(op, leg.step, leg.postings, ctx.clock.now(), leg.deferRecord);
+  await recordStep(op, leg.step, leg.postings, ctx.clock.now());
   return true;
 }
 
@@ -94,8 +94,9 @@ export async function takeAdvance(ctx: AppContext, op: OperationDocument, afterC
       { account: reserveLedger.available(shard), amountFen: -X },
       { account: reserveLedger.outstanding(shard), amountFen: X },
     ];
-    const leg = { step: 'advance', shard, availableFen: -X, outstandingFen: X, postings, deferRecord: true };
-    if (await applyShardLeg(ctx, op, leg)) return shard;
+    // Recorded at once, not deferred: a shard's recent steps turn over in seconds under load,
+    // so after a crash the operation must say which shard gave the advance.
+    if (await applyShardLeg(ctx, op, { step: 'advance', shard, availableFen: -X, outstandingFen: X, postings })) return shard;
   }
   return null;
 }

@@ -74,6 +74,8 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
       const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, ...(shape.set ? { set: shape.set } : {}) };
       if (await applyAccountLeg(op, leg, ctx.clock.now())) return undefined;
     }
+    // Income credited since the request folded it (a day closed meanwhile) is redeemable too.
+    await foldIncome(op.userId);
     const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
     if (reason) return reason;
   }
