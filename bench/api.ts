@@ -3,7 +3,8 @@
  * through HTTP against the real API process, and in the same run, on the same server, the
  * floor: a bare Express route doing one guarded updateOne. For each: the saturation rate
  * (a closed loop of `concurrency` clients), then p50/p99 latency with requests sent at half
- * that rate (an open loop). With --json the last line is one JSON object.
+ * that rate (an open loop). With --json the last line is one JSON object; with
+ * --cpu-prof-dir the API and floor processes write V8 CPU profiles there when they stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -20,14 +21,15 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FUND = 'BENCHAPI';
 const FLOOR_DOCUMENTS = 40;
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, json: { type: 'boolean', default: false } },
+  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, json: { type: 'boolean', default: false }, 'cpu-prof-dir': { type: 'string' } },
 });
 const seconds = Number(values.seconds);
 
 type Send = () => Promise<boolean>;
 
 async function startServer(args: string[], uri: string, port: number, nodeConfig: object): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const profile = values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, MONGODB_URI: uri, PORT: String(port), NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'warn' },
     stdio: 'ignore',

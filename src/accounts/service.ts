@@ -1,3 +1,4 @@
+import { driverCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { notFound } from '../http/problem.ts';
 import type { AppContext } from '../context.ts';
@@ -15,8 +16,11 @@ export async function openAccount(userId: string, at: Date): Promise<void> {
   );
 }
 
+// Every money request reads the account: without Mongoose (see db/driver.ts).
+const accounts = driverCollection(Account);
+
 export async function findAccount(userId: string): Promise<AccountDocument> {
-  const account = await Account.findById(userId).lean<AccountDocument>();
+  const account = await accounts.findOne<AccountDocument>({ _id: userId });
   if (!account) throw notFound('Account');
   return account;
 }

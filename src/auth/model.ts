@@ -34,4 +34,5 @@ const sessionSchema = new Schema(
   { versionKey: false, strict: 'throw' },
 );
 
+export type SessionDocument = InferSchemaType<typeof sessionSchema>;
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');

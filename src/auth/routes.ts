@@ -20,6 +20,7 @@ export const PAYMENT_PASSWORD_PROBLEMS: ProblemDocs = {
   403: 'payment_password_wrong (attemptsLeft)',
   409: 'payment_password_not_set',
   423: 'payment_locked (lockedUntil): too many wrong payment passwords; it lifts by itself or on a reset',
+  503: 'payment_password_busy (retryAfterSeconds, Retry-After): checks of other payments of this account held every attempt for the whole wait; nothing is locked, nothing moved',
   429: RATE_LIMITED,
 };
 

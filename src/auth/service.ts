@@ -2,13 +2,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
+import { driverCollection } from '../db/driver.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import * as errors from './errors.ts';
-import { Session, User, type Role } from './model.ts';
+import { Session, User, type Role, type SessionDocument, type UserDocument } from './model.ts';
 import { hashSecret, verifySecret } from './passwords.ts';
 import { rememberVerified, wasVerifiedRecently } from './verifiedPasswords.ts';
+
+// Every request reads its session, every payment the password state: without Mongoose (see db/driver.ts).
+const sessions = driverCollection(Session);
+const users = driverCollection(User);
 
 export interface Principal {
   userId: string;
@@ -76,7 +81,7 @@ async function issueSession(ctx: AppContext, user: { _id: string; roles: string[
  * takes effect on the next request. A session from before that (no roles) reads the user.
  */
 export async function authenticate(ctx: AppContext, token: string): Promise<Principal> {
-  const session = await Session.findById(tokenHash(token)).lean();
+  const session = await sessions.findOne<SessionDocument>({ _id: tokenHash(token) });
   if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
   const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
   if (!roles) throw errors.unauthenticated();
@@ -99,7 +104,8 @@ export async function setPaymentPassword(ctx: AppContext, userId: string, loginP
  * that passes so may skip the full check (and its side effects); otherwise it must make it.
  */
 export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<boolean> {
-  const user = await User.findById(userId, { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 }).lean();
+  const projection = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 };
+  const user = await users.findOne<Pick<UserDocument, keyof typeof projection>>({ _id: userId }, { projection });
   if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return false;
   return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now());
 }
@@ -119,14 +125,18 @@ export async function verifyPaymentPassword(ctx: AppContext, userId: string, pay
   if (user.paymentLockedUntil) await liftExpiredLock(userId, user.paymentLockedUntil);
   const storedHash = user.paymentPasswordHash;
   const verifiedRecently = () => wasVerifiedRecently(userId, storedHash, paymentPassword, Date.now());
-  const attempt = verifiedRecently() ? 'verified' : await reserveAttempt(userId, attemptsMax, verifiedRecently);
+  const attempt = verifiedRecently() ? 'verified' : await reserveAttempt(userId, attemptsMax, ctx.config.security.paymentAttemptWaitMs, verifiedRecently);
   if (attempt === 'verified') {
     // A right password resets the count of wrong ones, as after a slow check.
     if (user.paymentFailures > 0) await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
     return;
   }
-  // No attempt left: racing requests used the last one and are locking payments now.
-  if (!attempt) throw errors.paymentLocked((await lockOf(userId)) ?? new Date(now.getTime() + paymentLockMs));
+  if (!attempt) {
+    // Racing wrong passwords used the last attempt and locked payments, or checks in flight
+    // held every attempt for the whole wait: then nothing is locked, and the answer says so.
+    const lockedUntil = await lockOf(userId);
+    throw lockedUntil ? errors.paymentLocked(lockedUntil) : errors.paymentPasswordBusy();
+  }
   if (await verifySecret(paymentPassword, attempt.paymentPasswordHash!)) {
     await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
     rememberVerified(userId, attempt.paymentPasswordHash!, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
@@ -145,16 +155,14 @@ async function liftExpiredLock(userId: string, lockedUntil: Date): Promise<void>
   );
 }
 
-const ATTEMPT_WAIT_MS = 10_000;
-
 /**
  * Reserves one of the attempts a lock period allows before the (slow) check, so parallel
  * guesses cannot exceed them. Attempts in flight count too: a request that finds none free
  * while no lock is set waits for the ones in flight (a correct password frees them all)
  * rather than being turned away. Returns null when payments are locked or none freed up.
  */
-async function reserveAttempt(userId: string, attemptsMax: number, verifiedMeanwhile: () => boolean) {
-  const deadline = Date.now() + ATTEMPT_WAIT_MS;
+async function reserveAttempt(userId: string, attemptsMax: number, waitMs: number, verifiedMeanwhile: () => boolean) {
+  const deadline = Date.now() + waitMs;
   for (;;) {
     if (verifiedMeanwhile()) return 'verified' as const;
     const attempt = await retryOnWriteConflict(() =>

@@ -42,6 +42,8 @@ const configSchema = z.strictObject({
     tokenLifetimeMs: positiveInt,
     /** How long this process remembers a payment password it verified (a keyed HMAC); 0 never. */
     paymentVerifiedMemoryMs: z.number().int().min(0),
+    /** How long a payment request waits for the checks in flight to free an attempt before a 503. */
+    paymentAttemptWaitMs: positiveInt,
     /** Requests allowed per window: sign-in per client address and login id; payment-password requests per user. */
     rateLimits: z.strictObject({ login: rateLimit, paymentPassword: rateLimit }),
   }),

@@ -48,6 +48,8 @@ export function problemBody(error: DomainError): Record<string, unknown> {
 }
 
 export function sendProblem(res: Parameters<RequestHandler>[1], error: DomainError): void {
+  const { retryAfterSeconds } = error.extra;
+  if (typeof retryAfterSeconds === 'number') res.setHeader('Retry-After', String(retryAfterSeconds));
   res.status(error.status).type('application/problem+json').json(problemBody(error));
 }
 

@@ -1,4 +1,5 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
+import { driverCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundBook, type FundBookDocument } from '../fund/model.ts';
 import { IncomeRecord, incomeRecordId, type IncomeRecordDocument } from './model.ts';
@@ -38,10 +39,13 @@ export async function incomePosition(account: AccountDocument): Promise<IncomePo
 
 const FOLD_ATTEMPTS_MAX = 20;
 
+// Every money request out of a holding asks the fund book: without Mongoose (see db/driver.ts).
+const fundBooks = driverCollection(FundBook);
+
 /** Nothing to fold, known without reading the holder's income record. */
 async function foldedThroughLatest(account: AccountDocument): Promise<boolean> {
   if (!account.fundCode) return true;
-  const book = await FundBook.findById(account.fundCode, { lastAccruedDate: 1 }).lean<FundBookDocument>();
+  const book = await fundBooks.findOne<Pick<FundBookDocument, 'lastAccruedDate'>>({ _id: account.fundCode }, { projection: { lastAccruedDate: 1 } });
   const latestDate = book?.lastAccruedDate;
   return !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate);
 }

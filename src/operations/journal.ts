@@ -1,5 +1,6 @@
 import type { QueryFilter } from 'mongoose';
 import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
+import { driverCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import type { Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from './model.ts';
@@ -26,6 +27,10 @@ export interface AccountLeg {
   /** Record the step with the operation's next transition instead of at once (see recordStep). */
   deferRecord?: boolean;
 }
+
+// Every request that moves money runs these updates: they skip Mongoose (see db/driver.ts).
+const accounts = driverCollection(Account);
+const operations = driverCollection(Operation);
 
 export const ledgerAccount = {
   wallet: (userId: string) => `wallet:${userId}`,
@@ -56,7 +61,7 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
   const stepId = `${operation._id}:${leg.step}`;
   const accountId = leg.accountId ?? operation.userId;
   const result = await retryOnWriteConflict(() =>
-    Account.updateOne(
+    accounts.updateOne(
       { _id: accountId, recentSteps: { $ne: stepId }, ...leg.guard },
       {
         $inc: withHolding(leg.inc),
@@ -65,7 +70,7 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
       },
     ),
   );
-  if (result.modifiedCount === 0 && !(await Account.exists({ _id: accountId, recentSteps: stepId }))) {
+  if (result.modifiedCount === 0 && !(await accounts.findOne({ _id: accountId, recentSteps: stepId }, { projection: { _id: 1 } }))) {
     // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
     if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
     return false;
@@ -104,7 +109,7 @@ export async function recordStep(operation: OperationDocument, step: string, pos
   // Steps deferred earlier go first, in the same update.
   unwrittenSteps.delete(operation);
   const result = await retryOnWriteConflict(() =>
-    Operation.updateOne(
+    operations.updateOne(
       { _id: operation._id, steps: { $nin: unwritten.steps } },
       { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } }, $set: { updatedAt: at } },
     ),
@@ -131,7 +136,7 @@ export async function transition(
   const changes = { status: to, updatedAt: at, ...extra };
   if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
   const result = await retryOnWriteConflict(() =>
-    Operation.updateOne(
+    operations.updateOne(
       { _id: operation._id, status: { $in: from }, ...(unwritten ? { steps: { $nin: unwritten.steps } } : {}) },
       {
         $set: changes,

@@ -1,11 +1,15 @@
 import { RECENT_STEPS_MAX } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
+import { driverCollection } from '../db/driver.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { log } from '../log.ts';
 import { formatScaled, formatYuan, mulDiv, type Fen } from '../money/fen.ts';
 import { recordStep } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationType } from '../operations/model.ts';
 import { ReserveShard, shardId, type ReserveShardDocument } from './model.ts';
+
+// Every instant redemption updates a shard: without Mongoose (see db/driver.ts).
+const shardCollection = driverCollection(ReserveShard);
 
 /** Operations whose cash the reserve advances. */
 export const INSTANT_TYPES: OperationType[] = ['instant_redemption', 'payment'];
@@ -61,7 +65,7 @@ export async function applyShardLeg(
   const guard = leg.availableFen < 0n ? { availableFen: { $gte: -leg.availableFen } } : {};
   const outstandingGuard = leg.outstandingFen < 0n ? { outstandingFen: { $gte: -leg.outstandingFen } } : {};
   const result = await retryOnWriteConflict(() =>
-    ReserveShard.updateOne(
+    shardCollection.updateOne(
       { _id: leg.shard, recentSteps: { $ne: stepId }, ...guard, ...outstandingGuard },
       {
         $inc: { availableFen: leg.availableFen, outstandingFen: leg.outstandingFen },
@@ -69,7 +73,7 @@ export async function applyShardLeg(
       },
     ),
   );
-  if (result.modifiedCount === 0 && !(await ReserveShard.exists({ _id: leg.shard, recentSteps: stepId }))) return false;
+  if (result.modifiedCount === 0 && !(await shardCollection.findOne({ _id: leg.shard, recentSteps: stepId }, { projection: { _id: 1 } }))) return false;
   await recordStep(op, leg.step, leg.postings, ctx.clock.now());
   return true;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { Account } from '../../src/accounts/model.ts';
 import { User } from '../../src/auth/model.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp } from '../support/api.ts';
@@ -42,5 +43,20 @@ describe('the memory of verified payment passwords', function () {
     await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date(Date.now() - 20_000) } });
     await instant(PAYMENT_PASSWORD).expect(201);
     assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 0);
+  });
+
+  it('answers 503 busy, not locked, when checks in flight hold every attempt for the whole wait; nothing moves', async () => {
+    const { t, holder, instant } = await holderWhoRedeems();
+    t.ctx.config = { ...t.ctx.config, security: { ...t.ctx.config.security, paymentAttemptWaitMs: 300 } };
+    // Three checks reserved just now and still running (not leaked), no lock.
+    await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date() } });
+    const before = await Account.findById(holder.userId).lean();
+    const answer = await instant(PAYMENT_PASSWORD);
+    assertProblem(answer, 503, 'payment_password_busy');
+    assert.equal(answer.headers['retry-after'], '1');
+    assert.equal(answer.body.retryAfterSeconds, 1);
+    const user = (await User.findById(holder.userId).lean())!;
+    assert.deepEqual([user.paymentFailures, user.paymentLockedUntil], [3, null], 'no lock set, no attempt taken');
+    assert.deepEqual(await Account.findById(holder.userId).lean(), before);
   });
 });

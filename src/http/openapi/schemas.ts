@@ -49,6 +49,6 @@ export const problemSchema = z
     attemptsLeft: z.number().int().optional().describe('payment_password_wrong: wrong attempts left before payments lock'),
     lockedUntil: instantText.optional().describe('payment_locked: when the lock lifts by itself'),
     alternative: alternative.optional(),
-    retryAfterSeconds: z.number().int().optional().describe('rate_limited: when to try again'),
+    retryAfterSeconds: z.number().int().optional().describe('rate_limited, payment_password_busy: when to try again (also the Retry-After header)'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
