@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { driverCollection } from '../db/driver.ts';
 
 /**
  * A holder's money in one document: wallet, confirmed shares and the amounts in flight, so
@@ -42,3 +43,5 @@ export const RECENT_STEPS_MAX = 256;
 
 export type AccountDocument = InferSchemaType<typeof accountSchema> & { _id: string };
 export const Account = mongoose.model('Account', accountSchema, 'accounts');
+/** Every money request reads or moves an account: these calls skip Mongoose (see db/driver.ts). */
+export const accountsDriver = driverCollection(Account);

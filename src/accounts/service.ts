@@ -1,4 +1,3 @@
-import { driverCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { notFound } from '../http/problem.ts';
 import type { AppContext } from '../context.ts';
@@ -6,7 +5,7 @@ import { formatYuan } from '../money/fen.ts';
 import { incomePosition } from '../income/fold.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import { operationView } from '../operations/service.ts';
-import { Account, type AccountDocument } from './model.ts';
+import { Account, accountsDriver, type AccountDocument } from './model.ts';
 
 /** Idempotent: a registration that crashed before this line gets its account on the next call. */
 export async function openAccount(userId: string, at: Date): Promise<void> {
@@ -16,11 +15,8 @@ export async function openAccount(userId: string, at: Date): Promise<void> {
   );
 }
 
-// Every money request reads the account: without Mongoose (see db/driver.ts).
-const accounts = driverCollection(Account);
-
 export async function findAccount(userId: string): Promise<AccountDocument> {
-  const account = await accounts.findOne<AccountDocument>({ _id: userId });
+  const account = await accountsDriver.findOne<AccountDocument>({ _id: userId });
   if (!account) throw notFound('Account');
   return account;
 }

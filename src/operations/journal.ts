@@ -1,5 +1,5 @@
 import type { QueryFilter } from 'mongoose';
-import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
+import { accountsDriver, RECENT_STEPS_MAX } from '../accounts/model.ts';
 import { driverCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import type { Fen } from '../money/fen.ts';
@@ -29,7 +29,6 @@ export interface AccountLeg {
 }
 
 // Every request that moves money runs these updates: they skip Mongoose (see db/driver.ts).
-const accounts = driverCollection(Account);
 const operations = driverCollection(Operation);
 
 export const ledgerAccount = {
@@ -61,7 +60,7 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
   const stepId = `${operation._id}:${leg.step}`;
   const accountId = leg.accountId ?? operation.userId;
   const result = await retryOnWriteConflict(() =>
-    accounts.updateOne(
+    accountsDriver.updateOne(
       { _id: accountId, recentSteps: { $ne: stepId }, ...leg.guard },
       {
         $inc: withHolding(leg.inc),
@@ -70,7 +69,7 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
       },
     ),
   );
-  if (result.modifiedCount === 0 && !(await accounts.findOne({ _id: accountId, recentSteps: stepId }, { projection: { _id: 1 } }))) {
+  if (result.modifiedCount === 0 && !(await accountsDriver.findOne({ _id: accountId, recentSteps: stepId }, { projection: { _id: 1 } }))) {
     // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
     if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
     return false;
