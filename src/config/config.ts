@@ -84,6 +84,10 @@ const configSchema = z.strictObject({
     shards: z.number().int().min(1).max(64),
     /** A warning (log, report) when available falls below this share of the size. */
     lowWaterPercent: z.number().int().min(0).max(100),
+    /** The most an API process leases from one shard at a time (src/reserve/leases.ts). */
+    leaseMaxFen: fenString,
+    /** How long a lease gives advances; it closes once its requests in flight are done. */
+    leaseLifetimeMs: positiveInt,
   }),
   autoSweep: z.strictObject({
     /** Local time (config zone) of the early-morning sweep job. */

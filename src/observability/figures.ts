@@ -11,8 +11,7 @@ import { FundBook, FundDay, fundDayId, type FundBookDocument, type FundDayDocume
 import { nextDayToAccrue } from '../fund/service.ts';
 import type { Fen } from '../money/fen.ts';
 import { Operation } from '../operations/model.ts';
-import { ReserveShard, type ReserveShardDocument } from '../reserve/model.ts';
-import { isLowWater } from '../reserve/service.ts';
+import { isLowWater, reserveBalances } from '../reserve/service.ts';
 import { JOBS_COLLECTION } from '../scheduler.ts';
 
 export interface AccrualFigures {
@@ -53,14 +52,9 @@ export interface ReserveFigures {
   lowWater: boolean;
 }
 
-/** The reserve's shards summed, as the ops report sums them, without its advance listing. */
+/** The reserve's balances as the ops report gives them, without its advance listing. */
 export async function reserveFigures(ctx: AppContext): Promise<ReserveFigures> {
-  const shards = await ReserveShard.find({ reserveName: ctx.config.reserve.name }, { availableFen: 1, outstandingFen: 1 }).lean<
-    Pick<ReserveShardDocument, 'availableFen' | 'outstandingFen'>[]
-  >();
-  const availableFen = shards.reduce((sum, shard) => sum + shard.availableFen, 0n);
-  const outstandingFen = shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n);
-  const sizeFen = availableFen + outstandingFen;
+  const { sizeFen, availableFen, outstandingFen } = await reserveBalances(ctx);
   return { availableFen, outstandingFen, lowWater: isLowWater(ctx, availableFen, sizeFen) };
 }
 

@@ -8,6 +8,7 @@ export const OPERATION_TYPES = [
   'instant_redemption',
   'payment',
   'reserve_adjustment',
+  'reserve_lease',
 ] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
@@ -53,6 +54,13 @@ const operationSchema = new Schema(
     merchantId: { type: String, default: null },
     /** A reserve adjustment: increase or decrease. */
     direction: { type: String, enum: ['increase', 'decrease', null], default: null },
+    /**
+     * The reserve lease an instant redemption's advance comes out of (a lease's own id on the
+     * lease), its shard, and until when the lease may give advances.
+     */
+    leaseId: { type: String, default: null },
+    reserveShard: { type: String, default: null },
+    leaseExpiresAt: { type: Date, default: null },
     tradeDate: { type: String, default: null },
     /** Confirmation date of a transfer-in; settlement date of a redemption. */
     dueDate: { type: String, default: null },
@@ -75,6 +83,8 @@ const operationSchema = new Schema(
 operationSchema.index({ userId: 1, idempotencyKey: 1 }, { unique: true });
 operationSchema.index({ status: 1 });
 operationSchema.index({ sharesEffectKey: 1 });
+// A lease closes on the sum of the advances taken from it.
+operationSchema.index({ leaseId: 1 });
 // Reports select by equality: a fund's flows of one trade date, the instant advances of a
 // trade date, every reserve adjustment (type alone uses the prefix).
 operationSchema.index({ type: 1, tradeDate: 1 });

@@ -8,7 +8,7 @@ import { Operation, type OperationDocument } from './model.ts';
 export interface BalanceBreak {
   /** The account (holder, merchant) or reserve shard. */
   userId: string;
-  field: BalanceField | 'holdingFen' | 'availableFen' | 'outstandingFen';
+  field: BalanceField | 'holdingFen' | 'availableFen' | 'leasedFen' | 'outstandingFen' | 'leasedFen + outstandingFen';
   balance: string;
   postings: string;
 }
@@ -39,26 +39,32 @@ async function postingTotalsByAccount(): Promise<Map<string, bigint>> {
 }
 
 /**
- * Each reserve shard's available and outstanding equal their postings, and the outstanding
- * total equals the advances of instant operations not yet repaid or released.
+ * Each reserve shard's available equals its postings, and so do its leased and outstanding
+ * (each alone once its leases are closed; together while one is open, as an open lease's
+ * advances are journalled as outstanding before the lease's close moves them on the shard);
+ * and the outstanding postings equal the advances of instant operations not yet repaid.
  */
 async function reserveBreaks(totals: Map<string, bigint>): Promise<BalanceBreak[]> {
   const breaks: BalanceBreak[] = [];
   const shards = await ReserveShard.find().lean<ReserveShardDocument[]>();
+  const postingsOf = (account: string) => totals.get(account) ?? 0n;
   for (const shard of shards) {
-    for (const [field, account] of [['availableFen', reserveLedger.available(shard._id)], ['outstandingFen', reserveLedger.outstanding(shard._id)]] as const) {
-      const postingsFen = totals.get(account) ?? 0n;
-      if (shard[field] !== postingsFen) breaks.push({ userId: shard._id, field, balance: formatYuan(shard[field]), postings: formatYuan(postingsFen) });
+    const [leased, outstanding] = [postingsOf(reserveLedger.leased(shard._id)), postingsOf(reserveLedger.outstanding(shard._id))];
+    const checks: [BalanceBreak['field'], bigint, bigint][] = [['availableFen', shard.availableFen, postingsOf(reserveLedger.available(shard._id))]];
+    if (shard.leasedFen === 0n) checks.push(['leasedFen', 0n, leased], ['outstandingFen', shard.outstandingFen, outstanding]);
+    else checks.push(['leasedFen + outstandingFen', shard.leasedFen + shard.outstandingFen, leased + outstanding]);
+    for (const [field, balanceFen, postingsFen] of checks) {
+      if (balanceFen !== postingsFen) breaks.push({ userId: shard._id, field, balance: formatYuan(balanceFen), postings: formatYuan(postingsFen) });
     }
   }
-  const outstandingFen = shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n);
+  const journalledFen = shards.reduce((sum, shard) => sum + postingsOf(reserveLedger.outstanding(shard._id)), 0n);
   let advancedFen = 0n;
   for await (const found of Operation.find({ type: { $in: INSTANT_TYPES } }).lean<OperationDocument[]>().cursor({ batchSize: 1000 })) {
     const op = found as unknown as OperationDocument;
-    if (op.steps.includes('advance') && !op.steps.includes('repay') && !op.steps.includes('release')) advancedFen += op.amountFen;
+    if (op.steps.includes('advance') && !op.steps.includes('repay')) advancedFen += op.amountFen;
   }
-  if (advancedFen !== outstandingFen) {
-    breaks.push({ userId: 'reserve', field: 'outstandingFen', balance: formatYuan(outstandingFen), postings: formatYuan(advancedFen) });
+  if (advancedFen !== journalledFen) {
+    breaks.push({ userId: 'reserve', field: 'outstandingFen', balance: formatYuan(journalledFen), postings: formatYuan(advancedFen) });
   }
   return breaks;
 }

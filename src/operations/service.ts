@@ -21,6 +21,9 @@ export interface OperationRequest {
   sharesEffectKey?: string | null;
   merchantId?: string | null;
   direction?: 'increase' | 'decrease' | null;
+  leaseId?: string | null;
+  reserveShard?: string | null;
+  leaseExpiresAt?: Date | null;
 }
 
 export interface StartedOperation {

@@ -3,8 +3,10 @@ import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 /**
  * One slice of the liquidity reserve. Every instant redemption takes its advance from one
  * shard, so concurrent redemptions spread over several documents instead of queueing on
- * one. size = available + outstanding, per shard and in all; neither goes negative (every
- * debit is guarded). `recentSteps` makes each leg replay-safe, as on accounts.
+ * one. size = available + leased + outstanding, per shard and in all; none goes negative
+ * (every debit is guarded). `leasedFen` is lent to API processes (src/reserve/leases.ts):
+ * their advances come out of it in memory and move to outstanding when the lease closes.
+ * `recentSteps` makes each leg replay-safe, as on accounts.
  */
 const reserveShardSchema = new Schema(
   {
@@ -13,6 +15,7 @@ const reserveShardSchema = new Schema(
     /** The reserve the shard belongs to (config reserve.name). */
     reserveName: { type: String, required: true },
     availableFen: { type: BigInt, default: 0n },
+    leasedFen: { type: BigInt, default: 0n },
     outstandingFen: { type: BigInt, default: 0n },
     recentSteps: { type: [String], default: [] },
   },

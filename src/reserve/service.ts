@@ -6,6 +6,7 @@ import { log } from '../log.ts';
 import { formatScaled, formatYuan, mulDiv, type Fen } from '../money/fen.ts';
 import { recordStep } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationType } from '../operations/model.ts';
+import { openLeaseUsage } from './leases.ts';
 import { ReserveShard, shardId, type ReserveShardDocument } from './model.ts';
 
 // Every instant redemption updates a shard: without Mongoose (see db/driver.ts).
@@ -16,6 +17,8 @@ export const INSTANT_TYPES: OperationType[] = ['instant_redemption', 'payment'];
 
 export const reserveLedger = {
   available: (shard: string) => `${shard}:available`,
+  /** Lent to an API process's lease (src/reserve/leases.ts): its advances come out of it. */
+  leased: (shard: string) => `${shard}:leased`,
   outstanding: (shard: string) => `${shard}:outstanding`,
   /** Where ops' money comes from and returns to: the bank's advance line. */
   funding: 'reserve:funding',
@@ -37,19 +40,6 @@ export async function openReserve(ctx: AppContext): Promise<ReserveShardDocument
   return ReserveShard.find({ reserveName }).lean<ReserveShardDocument[]>();
 }
 
-/** Reserves this process has seen open: shards are never removed, so their ids stay valid. */
-const openReserves = new Set<string>();
-
-/** The shard ids of the configured reserve, opening it the first time this process asks. */
-async function shardIdsOf(ctx: AppContext): Promise<string[]> {
-  const { name, shards } = ctx.config.reserve;
-  if (!openReserves.has(name)) {
-    await openReserve(ctx);
-    openReserves.add(name);
-  }
-  return Array.from({ length: shards }, (_, index) => shardId(name, index));
-}
-
 /**
  * Applies one step of an operation to one shard: a guarded, replay-safe update (the step id
  * goes into the shard's recentSteps), then the step and its postings on the operation.
@@ -58,63 +48,45 @@ async function shardIdsOf(ctx: AppContext): Promise<string[]> {
 export async function applyShardLeg(
   ctx: AppContext,
   op: OperationDocument,
-  leg: { step: string; shard: string; availableFen: Fen; outstandingFen: Fen; postings: { account: string; amountFen: Fen }[] },
+  leg: { step: string; shard: string; postings: { account: string; amountFen: Fen }[] } & Partial<Record<ShardField, Fen>>,
 ): Promise<boolean> {
   if (op.steps.includes(leg.step)) return true;
   const stepId = `${op._id}:${leg.step}`;
-  const guard = leg.availableFen < 0n ? { availableFen: { $gte: -leg.availableFen } } : {};
-  const outstandingGuard = leg.outstandingFen < 0n ? { outstandingFen: { $gte: -leg.outstandingFen } } : {};
+  const moves = SHARD_FIELDS.filter((field) => (leg[field] ?? 0n) !== 0n).map((field) => [field, leg[field]!] as const);
+  // Every debit is guarded: no field goes negative.
+  const guards = moves.filter(([, amountFen]) => amountFen < 0n).map(([field, amountFen]) => [field, { $gte: -amountFen }]);
   const result = await retryOnWriteConflict(() =>
     shardCollection.updateOne(
-      { _id: leg.shard, recentSteps: { $ne: stepId }, ...guard, ...outstandingGuard },
-      {
-        $inc: { availableFen: leg.availableFen, outstandingFen: leg.outstandingFen },
-        $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
-      },
+      { _id: leg.shard, recentSteps: { $ne: stepId }, ...Object.fromEntries(guards) },
+      { $inc: Object.fromEntries(moves), $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } } },
     ),
   );
-  if (result.modifiedCount === 0 && !(await shardCollection.findOne({ _id: leg.shard, recentSteps: stepId }, { projection: { _id: 1 } }))) return false;
+  if (result.modifiedCount === 0 && !(await shardStepApplied(leg.shard, stepId))) return false;
   await recordStep(op, leg.step, leg.postings, ctx.clock.now());
   return true;
 }
 
-/**
- * Takes the advance for an instant redemption from one shard that can cover it, starting
- * at a random shard so concurrent requests spread. After a crash (`afterCrash`: a recovery),
- * a shard that took it before the operation recorded it is found by the step id; a first
- * run has nothing to find and skips that read. Returns the shard, or null when no shard
- * can cover the amount.
- */
-export async function takeAdvance(ctx: AppContext, op: OperationDocument, afterCrash: boolean): Promise<string | null> {
-  const recorded = advanceShardOf(op);
-  if (recorded) return recorded;
-  const taken = afterCrash ? await ReserveShard.findOne({ recentSteps: `${op._id}:advance` }, { _id: 1 }).lean<{ _id: string }>() : null;
-  const shards = await shardIdsOf(ctx);
-  const start = Math.floor(Math.random() * shards.length);
-  const order = taken ? [taken._id] : [...shards.slice(start), ...shards.slice(0, start)];
-  for (const shard of order) {
-    const X = op.amountFen;
-    const postings = [
-      { account: reserveLedger.available(shard), amountFen: -X },
-      { account: reserveLedger.outstanding(shard), amountFen: X },
-    ];
-    // Recorded at once, not deferred: a shard's recent steps turn over in seconds under load,
-    // so after a crash the operation must say which shard gave the advance.
-    if (await applyShardLeg(ctx, op, { step: 'advance', shard, availableFen: -X, outstandingFen: X, postings })) return shard;
-  }
-  return null;
+const SHARD_FIELDS = ['availableFen', 'leasedFen', 'outstandingFen'] as const;
+type ShardField = (typeof SHARD_FIELDS)[number];
+
+/** Whether a shard applied a step (its id is among the shard's recent steps). */
+export async function shardStepApplied(shard: string, stepId: string): Promise<boolean> {
+  return (await shardCollection.findOne({ _id: shard, recentSteps: stepId }, { projection: { _id: 1 } })) !== null;
 }
 
-/** The shard an operation's advance came from, read from its journal. */
-export function advanceShardOf(op: OperationDocument): string | null {
-  const posting = op.postings.find((entry) => entry.step === 'advance' && entry.amountFen > 0n);
-  return posting ? posting.account.slice(0, -':outstanding'.length) : null;
+/** An instant redemption's advance: out of its lease, journal-only (see src/reserve/leases.ts). */
+export function advancePostings(op: OperationDocument) {
+  return [
+    { account: reserveLedger.leased(op.reserveShard!), amountFen: -op.amountFen },
+    { account: reserveLedger.outstanding(op.reserveShard!), amountFen: op.amountFen },
+  ];
 }
 
-/** Returns the advance to its shard: at settlement (`repay`) or when the redemption is refused (`release`). */
-export async function returnAdvance(ctx: AppContext, op: OperationDocument, step: 'repay' | 'release'): Promise<void> {
-  const shard = advanceShardOf(op);
-  if (!shard || op.steps.includes(step)) return;
+/** Repays the advance to its shard at settlement (its lease closed: the shard's outstanding holds it). */
+export async function repayAdvance(ctx: AppContext, op: OperationDocument): Promise<void> {
+  const step = 'repay';
+  const shard = op.reserveShard!;
+  if (op.steps.includes(step)) return;
   const X = op.amountFen;
   const postings = [
     { account: reserveLedger.outstanding(shard), amountFen: -X },
@@ -131,12 +103,25 @@ export function shardShares(amountFen: Fen, shardCount: number): Fen[] {
   return Array.from({ length: shardCount }, (_, index) => amountFen / count + (BigInt(index) < amountFen % count ? 1n : 0n));
 }
 
+/**
+ * The reserve's balances, exact while leases are open: an open lease's advances are still in
+ * its shard's leased but are outstanding, and its unused rest is available.
+ */
+export async function reserveBalances(ctx: AppContext) {
+  const shards = await openReserve(ctx);
+  const usedByShard = await openLeaseUsage(ctx.config.reserve.name);
+  const balances = shards.map((shard) => {
+    const usedFen = usedByShard.get(shard._id) ?? 0n;
+    return { id: shard._id, availableFen: shard.availableFen + shard.leasedFen - usedFen, outstandingFen: shard.outstandingFen + usedFen };
+  });
+  const availableFen = balances.reduce((sum, shard) => sum + shard.availableFen, 0n);
+  const outstandingFen = balances.reduce((sum, shard) => sum + shard.outstandingFen, 0n);
+  return { sizeFen: availableFen + outstandingFen, availableFen, outstandingFen, shards: balances };
+}
+
 /** Size, available, outstanding advances by settlement date, utilisation and the low-water flag. */
 export async function reserveReport(ctx: AppContext) {
-  const shards = await openReserve(ctx);
-  const availableFen = shards.reduce((sum, shard) => sum + shard.availableFen, 0n);
-  const outstandingFen = shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n);
-  const sizeFen = availableFen + outstandingFen;
+  const { sizeFen, availableFen, outstandingFen, shards } = await reserveBalances(ctx);
   const bySettleDate = await Operation.aggregate<{ _id: string; amountFen: bigint | number; count: number }>([
     { $match: { status: 'awaiting_settlement', type: { $in: INSTANT_TYPES } } },
     { $group: { _id: '$dueDate', amountFen: { $sum: '$amountFen' }, count: { $sum: 1 } } },
@@ -151,7 +136,7 @@ export async function reserveReport(ctx: AppContext) {
     utilisationPercent: sizeFen === 0n ? '0.00' : formatScaled(mulDiv(outstandingFen, 10_000n, sizeFen, 'down'), 2),
     lowWater,
     lowWaterPercent: ctx.config.reserve.lowWaterPercent,
-    shards: shards.map((shard) => ({ id: shard._id, available: formatYuan(shard.availableFen), outstanding: formatYuan(shard.outstandingFen) })),
+    shards: shards.map((shard) => ({ id: shard.id, available: formatYuan(shard.availableFen), outstanding: formatYuan(shard.outstandingFen) })),
     outstandingBySettleDate: bySettleDate
       .sort((a, b) => (a._id < b._id ? -1 : 1))
       .map((row) => ({ settleDate: row._id, amount: formatYuan(BigInt(row.amountFen)), redemptions: row.count })),

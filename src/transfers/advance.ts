@@ -9,6 +9,7 @@ import { Operation } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
+import { advanceReserveLease } from '../reserve/leases.ts';
 import { advanceInstant } from './instant.ts';
 import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota } from './limits.ts';
 import { FAILURE_DETAIL } from './errors.ts';
@@ -37,6 +38,7 @@ const MACHINES: Record<OperationDocument['type'], Machine> = {
   instant_redemption: advanceInstant,
   payment: advanceInstant,
   reserve_adjustment: advanceReserveAdjustment,
+  reserve_lease: advanceReserveLease,
 };
 
 async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {

@@ -13,6 +13,7 @@ export const FAILURE_STATUS: Record<string, number> = {
   reserve_available_insufficient: 409,
   bank_declined: 422,
   bank_unavailable: 503,
+  interrupted: 503,
 };
 
 export const FAILURE_DETAIL: Record<string, string> = {
@@ -27,6 +28,7 @@ export const FAILURE_DETAIL: Record<string, string> = {
   reserve_available_insufficient: 'The reserve has not that much available to take out',
   bank_declined: 'The bank declined the transfer; nothing moved',
   bank_unavailable: 'The bank did not answer and never received the transfer; nothing moved',
+  interrupted: 'The request was interrupted before any money moved; nothing moved: send it again with a new Idempotency-Key',
 };
 
 export const unknownFund = (fundCode: string) =>

@@ -1,46 +1,38 @@
 /**
  * Instant redemption to the wallet and payment to a merchant: the liquidity reserve
  * advances the cash now and is repaid when the redemption settles with the fund on the
- * first trading day after T. The saga: take the advance from a reserve shard (can fail),
- * debit the holder's shares in one guarded update that also checks the daily cap (can
- * fail; the advance is then released), credit the merchant's wallet (payments; cannot fail),
- * and on the settle date repay the shard. Each step is replay-safe, so recovery after a crash
- * at any point drives the operation forward (or finishes its refusal).
+ * first trading day after T. The request that writes the operation holds a grant out of a
+ * reserve lease of its process (src/reserve/leases.ts), so the saga touches no shard: debit
+ * the holder's shares in one guarded update that also checks the daily cap (can fail: the
+ * grant goes back to the lease), record the advance with it (journal-only), credit the
+ * merchant's wallet (payments; cannot fail), and on the settle date, once the lease has
+ * closed, repay the shard. After a crash, recovery finishes what the holder's leg started
+ * and fails what it had not: the lease may be spent or closed, so it never takes an advance.
  */
-import { Account, type AccountDocument } from '../accounts/model.ts';
+import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome } from '../income/fold.ts';
-import { applyAccountLeg, ledgerAccount as ledger, type AccountLeg } from '../operations/journal.ts';
+import { applyAccountLeg, ledgerAccount as ledger, recordStep, type AccountLeg } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
-import { returnAdvance, takeAdvance } from '../reserve/service.ts';
-import { fail, isDue, moveTo, noteFailure, type AdvanceMode } from './advance.ts';
+import { boundGrantOf, leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
+import { advancePostings, repayAdvance } from '../reserve/service.ts';
+import { fail, isDue, moveTo, type AdvanceMode } from './advance.ts';
 
-export async function advanceInstant(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
-  if (op.status === 'pending') await redeemInstantly(ctx, op, mode);
-  if (op.status === 'awaiting_settlement' && isDue(ctx, op)) {
-    await returnAdvance(ctx, op, 'repay');
+export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
+  if (op.status === 'pending') await redeemInstantly(ctx, op);
+  // The advance reaches its shard's outstanding when its lease closes: repaid after that.
+  if (op.status === 'awaiting_settlement' && isDue(ctx, op) && (await leaseClosed(ctx, op.leaseId!))) {
+    await repayAdvance(ctx, op);
     await ctx.faults.hit('instant:after-repay');
     await moveTo(op, 'awaiting_settlement', 'completed', ctx.clock.now());
   }
 }
 
-async function redeemInstantly(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
-  if (op.steps.includes('release')) return fail(ctx, op, op.failure?.code ?? 'insufficient_shares');
-  if (!op.steps.includes('redeem')) {
-    const shard = await takeAdvance(ctx, op, mode === 'recovery');
-    if (!shard) return fail(ctx, op, 'reserve_exhausted');
-    await ctx.faults.hit('instant:after-advance');
-    // The request folded the income before it wrote the operation; a recovery comes later.
-    if (mode === 'recovery') await foldIncome(op.userId);
-    const refusal = await applyRedeemLeg(ctx, op);
-    if (refusal) {
-      await noteFailure(op, refusal);
-      await ctx.faults.hit('instant:after-refusal');
-      await returnAdvance(ctx, op, 'release');
-      return fail(ctx, op, refusal);
-    }
-    await ctx.faults.hit('instant:after-redeem');
-  }
+async function redeemInstantly(ctx: AppContext, op: OperationDocument): Promise<void> {
+  if (!op.leaseId) return fail(ctx, op, 'reserve_exhausted');
+  const grant = boundGrantOf(op._id);
+  if (!(await (grant ? redeemWithGrant(ctx, op, grant) : redeemedBeforeCrash(ctx, op)))) return;
+  await recordStep(op, 'advance', advancePostings(op), ctx.clock.now(), true);
   if (op.type === 'payment') {
     const X = op.amountFen;
     const leg = { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X), deferRecord: true };
@@ -49,6 +41,45 @@ async function redeemInstantly(ctx: AppContext, op: OperationDocument, mode: Adv
   }
   await moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
 }
+
+/** The holder's leg, in the request that holds the grant. False: refused (and failed). */
+async function redeemWithGrant(ctx: AppContext, op: OperationDocument, grant: AdvanceGrant): Promise<boolean> {
+  if (ctx.clock.now().getTime() > grant.applyBeforeMs) {
+    grant.giveBack();
+    await fail(ctx, op, 'interrupted');
+    return false;
+  }
+  await ctx.faults.hit('instant:before-redeem');
+  const refusal = await applyRedeemLeg(ctx, op);
+  if (!refusal) {
+    await ctx.faults.hit('instant:after-redeem');
+    return true;
+  }
+  grant.giveBack();
+  await ctx.faults.hit('instant:after-refusal');
+  await fail(ctx, op, refusal);
+  return false;
+}
+
+/**
+ * After a crash: the holder's leg either was applied (its id is on the account: finish the
+ * redemption) or never will be (fail it; nothing moved).
+ */
+async function redeemedBeforeCrash(ctx: AppContext, op: OperationDocument): Promise<boolean> {
+  if (op.steps.includes('redeem')) return true;
+  const stepId = `${op._id}:redeem`;
+  if (!(await accountsDriver.findOne({ _id: op.userId, recentSteps: stepId }, { projection: { _id: 1 } }))) {
+    await fail(ctx, op, 'interrupted');
+    return false;
+  }
+  await recordStep(op, 'redeem', redeemPostings(op), ctx.clock.now(), true);
+  return true;
+}
+
+const redeemPostings = (op: OperationDocument) => [
+  { account: ledger.shares(op.userId), amountFen: -op.amountFen },
+  { account: op.type === 'instant_redemption' ? ledger.wallet(op.userId) : ledger.paymentsTransit, amountFen: op.amountFen },
+];
 
 const REDEEM_ATTEMPTS_MAX = 10;
 
@@ -64,10 +95,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
     deferRecord: true,
     guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
     inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
-    postings: [
-      { account: ledger.shares(op.userId), amountFen: -X },
-      { account: toWallet ? ledger.wallet(op.userId) : ledger.paymentsTransit, amountFen: X },
-    ],
+    postings: redeemPostings(op),
   };
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
     for (const shape of capShapes(ctx, op)) {

@@ -17,8 +17,11 @@ export async function advanceDueOperations(ctx: AppContext): Promise<{ confirmed
 /** Drives operations a crash (or a silent bank) left pending, forward or back. */
 export async function recoverStuckOperations(ctx: AppContext): Promise<{ recovered: number }> {
   const staleBefore = ctx.clock.now().getTime() - ctx.config.jobs.recoverAfterMs;
-  const recovered = await advanceEach(ctx, 'pending', (op) => op.updatedAt.getTime() <= staleBefore);
-  return { recovered };
+  const stale = (op: OperationDocument) => op.updatedAt.getTime() <= staleBefore;
+  // Reserve leases last: one closes once the redemptions it advanced are no longer pending.
+  const recovered = await advanceEach(ctx, 'pending', (op) => stale(op) && op.type !== 'reserve_lease');
+  const leasesClosed = await advanceEach(ctx, 'pending', (op) => stale(op) && op.type === 'reserve_lease');
+  return { recovered: recovered + leasesClosed };
 }
 
 async function advanceEach(ctx: AppContext, status: OperationStatus, isDue: (op: OperationDocument) => boolean): Promise<number> {

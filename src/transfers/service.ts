@@ -16,6 +16,8 @@ import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
 import { foldIncome } from '../income/fold.ts';
 import { merchantExists, requireMerchant } from '../merchants/service.ts';
 import { formatYuan } from '../money/fen.ts';
+import { grantAdvance } from '../reserve/leases.ts';
+import { INSTANT_TYPES } from '../reserve/service.ts';
 import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
 import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
@@ -196,10 +198,20 @@ async function runOnce(
     if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);
     await checkFirst();
   }
-  const { operation, replayed } = await startOperation(request, ctx.clock.now());
-  if (replayed) return replay(ctx, operation);
-  answerOnTransition(operation, answerFor);
-  return answer(await advanceOperation(ctx, operation, 'request'), false);
+  // An instant redemption's advance is promised before the operation is written, which names its lease.
+  const grant = INSTANT_TYPES.includes(draft.type) ? await grantAdvance(ctx, draft.amountFen, draft.dueDate!) : null;
+  try {
+    const { operation, replayed } = await startOperation({ ...request, ...grant?.stamp }, ctx.clock.now());
+    if (replayed) {
+      grant?.giveBack();
+      return await replay(ctx, operation);
+    }
+    grant?.bindTo(operation._id);
+    answerOnTransition(operation, answerFor);
+    return answer(await advanceOperation(ctx, operation, 'request'), false);
+  } finally {
+    grant?.done();
+  }
 }
 
 async function replay(ctx: AppContext, operation: OperationDocument): Promise<Answer> {

@@ -7,6 +7,7 @@ import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
+import { reserveBalances } from '../../src/reserve/service.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
 
 const FUND = 'YEB001';
@@ -30,13 +31,16 @@ async function holderWithShares(t: TestApp, amount: string): Promise<Holder> {
   return holder;
 }
 
-async function reserveTotals(name: string) {
-  const shards = await shardsOf(name);
-  return {
-    availableFen: shards.reduce((sum, shard) => sum + shard.availableFen, 0n),
-    outstandingFen: shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n),
-    shards,
-  };
+/** Available and outstanding as ops see them (exact with leases open), and the shards as stored. */
+async function reserveTotals(t: TestApp) {
+  const { availableFen, outstandingFen } = await reserveBalances(t.ctx);
+  return { availableFen, outstandingFen, shards: await shardsOf(t.ctx.config.reserve.name) };
+}
+
+/** Lets every lease expire for everyone, and has the recovery job close them. */
+async function closeAllLeases(t: TestApp): Promise<void> {
+  t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
+  await recoverStuckOperations(t.ctx);
 }
 
 async function breaksFor(ids: string[]) {
@@ -62,7 +66,7 @@ describe('instant redemption and payments', function () {
     const answer = await instant(t, holder, '3000.00').expect(201);
     assert.equal(answer.body.operation.settleDate, '2024-06-11');
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 300_000n, sharesFen: 1_700_000n, subscribingFen: 0n, redeemingFen: 0n });
-    assert.equal((await reserveTotals(reserve)).outstandingFen, 300_000n);
+    assert.equal((await reserveTotals(t)).outstandingFen, 300_000n);
     const report = (await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body;
     assert.equal(report.size, '50000.00');
     assert.equal(report.available, '47000.00');
@@ -70,10 +74,10 @@ describe('instant redemption and payments', function () {
     assert.ok(report.outstandingBySettleDate.some((row: { settleDate: string }) => row.settleDate === '2024-06-11'));
     t.clock.set('2024-06-10T23:59:59+08:00');
     await advanceDueOperations(t.ctx);
-    assert.equal((await reserveTotals(reserve)).outstandingFen, 300_000n, 'not repaid during the holiday');
+    assert.equal((await reserveTotals(t)).outstandingFen, 300_000n, 'not repaid during the holiday');
     t.clock.set('2024-06-11T00:00:01+08:00');
     await advanceDueOperations(t.ctx);
-    const after = await reserveTotals(reserve);
+    const after = await reserveTotals(t);
     assert.equal(after.outstandingFen, 0n);
     assert.equal(after.availableFen, 5_000_000n);
     assert.equal((await Operation.findById(answer.body.operation.id).lean())!.status, 'completed');
@@ -106,24 +110,24 @@ describe('instant redemption and payments', function () {
   it('refuses what it cannot do, says why, and moves nothing', async () => {
     await adjustReserve(t, ops, '800.00', 'increase').expect(201); // 100.00 in each of 8 shards
     const holder = await holderWithShares(t, '500.00');
-    const before = { account: await balancesOf(holder.userId), reserve: await reserveTotals(reserve) };
+    const before = { account: await balancesOf(holder.userId), reserve: await reserveTotals(t) };
     const exhausted = await instant(t, holder, '200.00');
     assertProblem(exhausted, 409, 'reserve_exhausted');
     assert.equal(exhausted.body.alternative.path, '/v1/me/redemptions');
     assert.equal(exhausted.body.alternative.settleDate, '2024-06-04');
     assertProblem(await instant(t, holder, '600.00'), 409, 'reserve_exhausted');
     await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
-    const afterFunding = await reserveTotals(reserve);
+    const afterFunding = await reserveTotals(t);
     assertProblem(await instant(t, holder, '600.00'), 409, 'insufficient_shares');
     for (let attempt = 0; attempt < 2; attempt++) assertProblem(await instant(t, holder, '1.00', idempotencyKey(), '000000'), 403, 'payment_password_wrong');
     assertProblem(await instant(t, holder, '1.00', idempotencyKey(), '000000'), 423, 'payment_locked');
     assertProblem(await instant(t, holder, '1.00'), 423, 'payment_locked');
     assert.deepEqual(await balancesOf(holder.userId), before.account);
-    const now = await reserveTotals(reserve);
+    const now = await reserveTotals(t);
     assert.deepEqual([now.availableFen, now.outstandingFen], [afterFunding.availableFen, 0n]);
     assert.deepEqual([before.reserve.availableFen, before.reserve.outstandingFen], [80_000n, 0n]);
     assertProblem(await adjustReserve(t, ops, '9000.00', 'decrease'), 409, 'reserve_available_insufficient');
-    assert.equal((await reserveTotals(reserve)).availableFen, afterFunding.availableFen, 'a refused decrease is undone');
+    assert.equal((await reserveTotals(t)).availableFen, afterFunding.availableFen, 'a refused decrease is undone');
     assertProblem(await request(t.app).get('/v1/ops/reserve').set(holder.auth), 403, 'forbidden');
   });
 
@@ -155,10 +159,16 @@ describe('instant redemption and payments', function () {
     const codes = new Set(answers.filter((answer) => answer.status === 409).map((answer) => answer.body.code));
     assert.ok([...codes].every((code) => code === 'instant_daily_limit_exceeded' || code === 'reserve_exhausted'), [...codes].join());
     const succeeded = answers.filter((answer) => answer.status === 201).length;
-    const totals = await reserveTotals(reserve);
-    assert.ok(totals.shards.every((shard) => shard.availableFen >= 0n && shard.outstandingFen >= 0n));
+    const totals = await reserveTotals(t);
+    assert.ok(totals.shards.every((shard) => shard.availableFen >= 0n && shard.leasedFen >= 0n && shard.outstandingFen >= 0n));
     assert.equal(totals.outstandingFen, BigInt(succeeded) * 150_000n);
     assert.equal(totals.availableFen + totals.outstandingFen, 10_000_000n);
+    assert.deepEqual(await breaksFor([reserve]), [], 'consistent with leases open');
+    await closeAllLeases(t);
+    const closed = await shardsOf(reserve);
+    assert.ok(closed.every((shard) => shard.leasedFen === 0n), 'every lease closed');
+    assert.equal(closed.reduce((sum, shard) => sum + shard.outstandingFen, 0n), BigInt(succeeded) * 150_000n);
+    assert.equal(closed.reduce((sum, shard) => sum + shard.availableFen + shard.outstandingFen, 0n), 10_000_000n);
     for (const holder of holders) {
       const account = (await Account.findById(holder.userId).lean<AccountDocument>())!;
       assert.ok(account.walletFen <= 1_000_000n, 'within the cap');
@@ -168,8 +178,40 @@ describe('instant redemption and payments', function () {
     assert.deepEqual(await breaksFor([...holders.map((holder) => holder.userId), reserve]), []);
   });
 
+  it('advances out of leases: one shard update per lease, a slice per process, closed by the owner or, once expired for everyone, by recovery', async () => {
+    await adjustReserve(t, ops, '8000.00', 'increase').expect(201); // 1,000.00 in each of 8 shards
+    const other = testApp(t.clock.now().toISOString()); // a second API process on the same database
+    for (const app of [t, other]) app.ctx.config = { ...app.ctx.config, reserve: { ...t.ctx.config.reserve, leaseMaxFen: 30_000n } };
+    const holder = await holderWithShares(t, '5000.00');
+    const leasesOf = () => Operation.find({ type: 'reserve_lease', reserveShard: { $regex: `^reserve:${reserve}:` } }).lean();
+    for (let index = 0; index < 3; index++) await instant(t, holder, '100.00').expect(201);
+    assert.equal((await leasesOf()).length, 1, 'three redemptions, one lease of 300.00');
+    await request(other.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '100.00', paymentPassword: PAYMENT_PASSWORD }).expect(201);
+    await instant(t, holder, '100.00').expect(201);
+    const leases = await leasesOf();
+    assert.equal(leases.length, 3, 'the other process leased its own slice; the first lease was used up');
+    assert.deepEqual((await shardsOf(reserve)).reduce((sum, shard) => sum + shard.leasedFen, 0n), 90_000n);
+    assert.deepEqual([(await reserveTotals(t)).outstandingFen, (await reserveTotals(t)).availableFen], [50_000n, 750_000n]);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+    // The other process stops here (it may have died): its lease waits until no request of it can be in flight.
+    t.clock.advance(t.ctx.config.jobs.recoverAfterMs + 1_000);
+    await recoverStuckOperations(t.ctx);
+    const statuses = async () => new Map((await leasesOf()).map((lease) => [lease._id, lease.status]));
+    const afterFirstRun = await statuses();
+    assert.equal([...afterFirstRun.values()].filter((status) => status === 'completed').length, 2, 'this process closed its own expired leases');
+    t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs);
+    await recoverStuckOperations(t.ctx);
+    assert.ok([...(await statuses()).values()].every((status) => status === 'completed'), 'and recovery closed the other process\'s');
+    const shards = await shardsOf(reserve);
+    assert.deepEqual(
+      [shards.reduce((sum, shard) => sum + shard.leasedFen, 0n), shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n), shards.reduce((sum, shard) => sum + shard.availableFen, 0n)],
+      [0n, 50_000n, 750_000n],
+    );
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
   describe('a crash between any two steps of a payment, then recovery', () => {
-    const points = ['instant:after-advance', 'instant:after-redeem', 'payment:after-merchant', 'instant:after-refusal', 'instant:after-repay'];
+    const points = ['instant:before-redeem', 'instant:after-redeem', 'payment:after-merchant', 'instant:after-refusal', 'instant:after-repay'];
     for (const point of points) {
       it(`recovers from a crash at ${point} with nothing created or lost`, async () => {
         await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
@@ -193,14 +235,19 @@ describe('instant redemption and payments', function () {
           await recoverStuckOperations(t.ctx);
         }
         const final = (await Operation.findById(operation._id).lean())!;
-        const refused = point === 'instant:after-refusal';
+        // Refused, or stopped before the holder's leg: recovery fails it, as it cannot take an advance.
+        const refused = point === 'instant:after-refusal' || point === 'instant:before-redeem';
         assert.equal(final.status, refused ? 'failed' : point === 'instant:after-repay' ? 'completed' : 'awaiting_settlement');
         const merchantWallet = (await Account.findById(merchant.id).lean<AccountDocument>())!.walletFen;
         assert.equal(merchantWallet, refused ? 0n : 30_000n);
         assert.equal((await balancesOf(holder.userId)).sharesFen, refused ? 50_000n : 20_000n);
-        const totals = await reserveTotals(reserve);
+        const totals = await reserveTotals(t);
         assert.equal(totals.availableFen + totals.outstandingFen, 800_000n);
         assert.equal(totals.outstandingFen, refused || point === 'instant:after-repay' ? 0n : 30_000n);
+        if (point !== 'instant:after-repay') {
+          assert.equal(final.failure?.code ?? null, refused ? 'interrupted' : null);
+          assert.ok((await shardsOf(reserve)).every((shard) => shard.leasedFen === 0n), 'the recovery job closed the lease');
+        }
         assert.deepEqual(await breaksFor([holder.userId, merchant.id, reserve]), []);
       });
     }

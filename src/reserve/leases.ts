@@ -1,0 +1,248 @@
+/**
+ * Reserve leases, the pre-allocated T+0 quota of the big wallet platforms: an API process
+ * takes a slice of one shard with one guarded update, then gives advances out of it in
+ * memory, so an instant redemption moves no shard. A lease is an operation (type
+ * reserve_lease) with two shard legs: `lease` (available → leased) and `close` (the unused
+ * rest back to available; the shard's outstanding takes what was used). Each redemption
+ * names its lease when it is written, and its advance is a journal-only step (leased →
+ * outstanding) written with its other steps. A lease closes on the sum of those, once none
+ * of its redemptions is pending: by its owner when it has expired and its requests are done,
+ * or by anyone (recovery, settlement) once it has been expired for jobs.recoverAfterMs.
+ */
+import type { AppContext } from '../context.ts';
+import { newSortableId } from '../ids.ts';
+import { log } from '../log.ts';
+import { recordStep, transition } from '../operations/journal.ts';
+import { Operation, type OperationDocument } from '../operations/model.ts';
+import { reloadOperation, startOperation } from '../operations/service.ts';
+import { fail, type AdvanceMode } from '../transfers/advance.ts';
+import { applyShardLeg, openReserve, reserveLedger, shardStepApplied } from './service.ts';
+
+interface OpenLease {
+  op: OperationDocument;
+  reserveName: string;
+  dueDate: string;
+  remainingFen: bigint;
+  /** Requests holding a grant of this lease. */
+  inFlight: number;
+  usableUntilMs: number;
+}
+
+/** An advance promised to one request out of a lease this process holds. */
+export interface AdvanceGrant {
+  /** Written on the operation before any money moves. */
+  readonly stamp: { leaseId: string; reserveShard: string };
+  /**
+   * The holder's leg must be applied before this instant, or not at all: past it, another
+   * process may close the lease without counting this advance.
+   */
+  readonly applyBeforeMs: number;
+  /** The advance was definitely not taken: its capacity goes back to the lease. */
+  giveBack(): void;
+  /** Ties the grant to the operation written with it, for advanceInstant to find. */
+  bindTo(operationId: string): void;
+  /** The request is over: the lease may close once every grant is done. */
+  done(): void;
+}
+
+interface LeaseBook {
+  leases: OpenLease[];
+  /** One acquisition at a time per reserve and settle date; the others wait for it. */
+  acquiring: Map<string, Promise<boolean>>;
+}
+
+const books = new WeakMap<AppContext, LeaseBook>();
+const boundGrants = new Map<string, AdvanceGrant>();
+
+function bookOf(ctx: AppContext): LeaseBook {
+  let book = books.get(ctx);
+  if (!book) books.set(ctx, (book = { leases: [], acquiring: new Map() }));
+  return book;
+}
+
+const GRANT_ATTEMPTS_MAX = 3;
+
+/**
+ * Promises `amountFen` of advance for a redemption settling on `dueDate`, out of a lease of
+ * this process, leasing a new slice when none can cover it. Null: no shard can.
+ */
+export async function grantAdvance(ctx: AppContext, amountFen: bigint, dueDate: string): Promise<AdvanceGrant | null> {
+  const book = bookOf(ctx);
+  for (let attempt = 0; attempt < GRANT_ATTEMPTS_MAX; attempt++) {
+    const lease = usableLease(ctx, book, amountFen, dueDate);
+    if (lease) return grantFrom(ctx, lease, amountFen);
+    if (!(await acquireOnce(ctx, book, amountFen, dueDate))) return null;
+  }
+  return null;
+}
+
+/** The grant bound to an operation by the request that wrote it; none after a crash. */
+export function boundGrantOf(operationId: string): AdvanceGrant | undefined {
+  return boundGrants.get(operationId);
+}
+
+function usableLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): OpenLease | undefined {
+  const nowMs = ctx.clock.now().getTime();
+  const reserveName = ctx.config.reserve.name;
+  return book.leases.find(
+    (lease) => lease.reserveName === reserveName && lease.dueDate === dueDate && nowMs < lease.usableUntilMs && lease.remainingFen >= amountFen,
+  );
+}
+
+function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): AdvanceGrant {
+  lease.remainingFen -= amountFen;
+  lease.inFlight++;
+  let operationId: string | undefined;
+  let settled = false;
+  return {
+    stamp: { leaseId: lease.op._id, reserveShard: lease.op.reserveShard! },
+    applyBeforeMs: lease.usableUntilMs + ctx.config.jobs.recoverAfterMs / 2,
+    giveBack() {
+      if (!settled) lease.remainingFen += amountFen;
+      settled = true;
+    },
+    bindTo(id) {
+      operationId = id;
+      boundGrants.set(id, this);
+    },
+    done() {
+      if (operationId) boundGrants.delete(operationId);
+      operationId = undefined;
+      settled = true;
+      lease.inFlight--;
+    },
+  };
+}
+
+async function acquireOnce(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): Promise<boolean> {
+  const key = `${ctx.config.reserve.name}:${dueDate}`;
+  const running = book.acquiring.get(key);
+  if (running) return running;
+  const acquisition = openLease(ctx, book, amountFen, dueDate).finally(() => book.acquiring.delete(key));
+  book.acquiring.set(key, acquisition);
+  return acquisition;
+}
+
+/** Leases a slice of a shard that can cover the amount, trying them at random. */
+async function openLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): Promise<boolean> {
+  await closeIdleLeases(ctx, book);
+  const shards = (await openReserve(ctx)).filter((shard) => shard.availableFen >= amountFen).sort(() => Math.random() - 0.5);
+  const leaseMaxFen = ctx.config.reserve.leaseMaxFen > amountFen ? ctx.config.reserve.leaseMaxFen : amountFen;
+  for (const shard of shards) {
+    const sizeFen = shard.availableFen < leaseMaxFen ? shard.availableFen : leaseMaxFen;
+    const lease = await takeLease(ctx, shard._id, sizeFen, dueDate);
+    if (lease) {
+      book.leases.push(lease);
+      return true;
+    }
+  }
+  return false;
+}
+
+async function takeLease(ctx: AppContext, shard: string, sizeFen: bigint, dueDate: string): Promise<OpenLease | null> {
+  const at = ctx.clock.now();
+  const reserveName = ctx.config.reserve.name;
+  const leaseExpiresAt = new Date(at.getTime() + ctx.config.reserve.leaseLifetimeMs);
+  const { operation } = await startOperation(
+    {
+      userId: `reserve:${reserveName}`,
+      idempotencyKey: newSortableId('lease'),
+      request: { shard, sizeFen, dueDate },
+      type: 'reserve_lease',
+      amountFen: sizeFen,
+      dueDate,
+      reserveShard: shard,
+      leaseExpiresAt,
+    },
+    at,
+  );
+  if (!(await applyShardLeg(ctx, operation, { step: 'lease', shard, availableFen: -sizeFen, leasedFen: sizeFen, outstandingFen: 0n, postings: leasePostings(operation) }))) {
+    await fail(ctx, operation, 'reserve_available_insufficient'); // another process took it first
+    return null;
+  }
+  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, usableUntilMs: leaseExpiresAt.getTime() };
+}
+
+const leasePostings = (lease: OperationDocument) => [
+  { account: reserveLedger.available(lease.reserveShard!), amountFen: -lease.amountFen },
+  { account: reserveLedger.leased(lease.reserveShard!), amountFen: lease.amountFen },
+];
+
+/** The owner closes its expired leases whose requests are done (a pending one waits for recovery). */
+async function closeIdleLeases(ctx: AppContext, book: LeaseBook): Promise<void> {
+  const nowMs = ctx.clock.now().getTime();
+  const idle = book.leases.filter((lease) => nowMs >= lease.usableUntilMs && lease.inFlight === 0);
+  book.leases = book.leases.filter((lease) => !idle.includes(lease));
+  for (const lease of idle) {
+    try {
+      await closeLease(ctx, lease.op, true);
+    } catch (error) {
+      log.error({ err: error, leaseId: lease.op._id }, 'reserve lease failed to close; recovery will close it');
+    }
+  }
+}
+
+/** The recovery job's and settlement's way in: a lease closes once it is free for anyone to close. */
+export async function advanceReserveLease(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
+  if (op.status === 'pending') await closeLease(ctx, op, ownerHoldsIdle(ctx, op._id));
+}
+
+/** True once the lease an instant redemption came out of is closed (closing it if it may). */
+export async function leaseClosed(ctx: AppContext, leaseId: string): Promise<boolean> {
+  const lease = await reloadOperation(leaseId);
+  if (lease.status === 'pending') await advanceReserveLease(ctx, lease, 'request');
+  return (await reloadOperation(leaseId)).status === 'completed';
+}
+
+function ownerHoldsIdle(ctx: AppContext, leaseId: string): boolean {
+  const lease = bookOf(ctx).leases.find((open) => open.op._id === leaseId);
+  return lease !== undefined && lease.inFlight === 0 && ctx.clock.now().getTime() >= lease.usableUntilMs;
+}
+
+/**
+ * Closes a lease: what its redemptions advanced stays out (leased → outstanding, by their
+ * journal-only `advance` steps), the rest goes back to available. `ownerIdle`: its owner has
+ * no request in flight; anyone else waits until no owner could still be applying an advance.
+ */
+async function closeLease(ctx: AppContext, op: OperationDocument, ownerIdle: boolean): Promise<void> {
+  const now = ctx.clock.now();
+  if (!op.steps.includes('lease')) {
+    // The shard may have lent it before a crash kept the operation from saying so.
+    if (!(await shardStepApplied(op.reserveShard!, `${op._id}:lease`))) return fail(ctx, op, 'interrupted');
+    await recordStep(op, 'lease', leasePostings(op), now);
+  }
+  const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;
+  if (!ownerIdle && now.getTime() < freeForAllMs) return;
+  const usage = await usageOf(op._id);
+  if (usage.pending) return;
+  const unusedFen = op.amountFen - usage.usedFen;
+  const shard = op.reserveShard!;
+  const postings = unusedFen === 0n ? [] : [
+    { account: reserveLedger.leased(shard), amountFen: -unusedFen },
+    { account: reserveLedger.available(shard), amountFen: unusedFen },
+  ];
+  const closed = await applyShardLeg(ctx, op, { step: 'close', shard, availableFen: unusedFen, leasedFen: -op.amountFen, outstandingFen: usage.usedFen, postings });
+  if (!closed) throw new Error(`${op._id}: close of ${op.amountFen} fen refused by ${shard}`);
+  await transition(op, ['pending'], 'completed', now);
+}
+
+/** What the lease's redemptions advanced, and whether any of them is still pending. */
+async function usageOf(leaseId: string): Promise<{ usedFen: bigint; pending: boolean }> {
+  const redemptions = await Operation.find({ leaseId }, { status: 1, steps: 1, amountFen: 1 }).lean<Pick<OperationDocument, 'status' | 'steps' | 'amountFen'>[]>();
+  return {
+    usedFen: redemptions.filter((op) => op.steps.includes('advance')).reduce((sum, op) => sum + op.amountFen, 0n),
+    pending: redemptions.some((op) => op.status === 'pending'),
+  };
+}
+
+/** Advances out of open leases, by shard: still in the shards' leased, already outstanding. */
+export async function openLeaseUsage(reserveName: string): Promise<Map<string, bigint>> {
+  const open = await Operation.find({ type: 'reserve_lease', status: 'pending' }, { reserveShard: 1, steps: 1 }).lean<Pick<OperationDocument, '_id' | 'reserveShard' | 'steps'>[]>();
+  const usedByShard = new Map<string, bigint>();
+  for (const lease of open) {
+    if (!lease.reserveShard?.startsWith(`reserve:${reserveName}:`) || !lease.steps.includes('lease') || lease.steps.includes('close')) continue;
+    const { usedFen } = await usageOf(lease._id);
+    usedByShard.set(lease.reserveShard, (usedByShard.get(lease.reserveShard) ?? 0n) + usedFen);
+  }
+  return usedByShard;
+}
