@@ -70,6 +70,10 @@ export async function grantAdvance(ctx: AppContext, amountFen: bigint, dueDate: 
   const book = bookOf(ctx);
   for (let attempt = 0; attempt < GRANT_ATTEMPTS_MAX; attempt++) {
     const lease = usableLease(ctx, book, amountFen, dueDate);
+    if (lease && needsSuccessor(ctx, book, lease)) {
+      // Leased ahead, in the background, so that no request waits for a lease to renew.
+      acquireOnce(ctx, book, amountFen, dueDate).catch((error) => log.error({ err: error }, 'reserve lease renewal failed'));
+    }
     if (lease) return grantFrom(ctx, lease, amountFen);
     if (!(await acquireOnce(ctx, book, amountFen, dueDate))) return null;
   }
@@ -87,6 +91,13 @@ function usableLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDat
   return book.leases.find(
     (lease) => lease.reserveName === reserveName && lease.dueDate === dueDate && nowMs < lease.usableUntilMs && lease.remainingFen >= amountFen,
   );
+}
+
+/** Past three quarters of its life, with no later lease for the same reserve and settle date. */
+function needsSuccessor(ctx: AppContext, book: LeaseBook, lease: OpenLease): boolean {
+  const lifetimeMs = ctx.config.reserve.leaseLifetimeMs;
+  if (ctx.clock.now().getTime() < lease.usableUntilMs - lifetimeMs / 4) return false;
+  return !book.leases.some((other) => other.reserveName === lease.reserveName && other.dueDate === lease.dueDate && other.usableUntilMs > lease.usableUntilMs);
 }
 
 function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): AdvanceGrant {
