@@ -51,6 +51,8 @@ const overrides = {
   funds: [...appConfig().funds, { code: FUND, name: 'Chaos fund', sevenDayYieldMode: 'compound' }],
   jobs: { processEveryMs: 200, recoverAfterMs: 2_000, lockLifetimeMs: 5_000 },
   accrual: { checkEvery: '5 seconds', partitions: appConfig().accrual.partitions },
+  // Small, short reserve leases: many open and close (and die with the API) in one run.
+  reserve: { leaseMaxFen: '1000000', leaseLifetimeMs: 3_000 },
   // A few holders stand for many clients: the per-user request limits would refuse most of them.
   security: { rateLimits: { login: { max: 1_000_000 }, paymentPassword: { max: 1_000_000 } } },
 };
@@ -240,7 +242,7 @@ async function settle(processes: Processes): Promise<void> {
 }
 
 /**
- * Money held (wallets, shares with unfolded income, amounts in flight, the reserve) against
+ * Money held (wallets, shares with unfolded income, amounts in flight, the reserve's shards) against
  * money that came in (bank charges − payouts, reserve funding, income distributed).
  */
 async function checkBooks() {
@@ -249,7 +251,7 @@ async function checkBooks() {
     const account = found as unknown as AccountDocument;
     heldFen += account.walletFen + account.sharesFen + account.subscribingFen + account.redeemingFen + (await incomePosition(account)).unfoldedFen;
   }
-  for (const shard of await ReserveShard.find().lean()) heldFen += shard.availableFen + shard.outstandingFen;
+  for (const shard of await ReserveShard.find().lean()) heldFen += shard.availableFen + shard.leasedFen + shard.outstandingFen;
   let cameInFen = 0n;
   for (const transfer of await SimulatedBankTransfer.find({ outcome: 'succeeded' }).lean()) cameInFen += transfer.kind === 'charge' ? transfer.amountFen : -transfer.amountFen;
   for (const op of await Operation.find({ type: 'reserve_adjustment', status: 'completed' }).lean()) cameInFen += op.direction === 'increase' ? op.amountFen : -op.amountFen;

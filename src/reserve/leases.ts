@@ -134,14 +134,18 @@ async function acquireOnce(ctx: AppContext, book: LeaseBook, amountFen: bigint, 
   return acquisition;
 }
 
-/** Leases a slice of a shard that can cover the amount, trying them at random. */
+/**
+ * Leases a slice of a shard that can cover the amount, trying them at random: at most half
+ * of what the shard has available (but the amount at least), so other processes and ops'
+ * decreases still find money there.
+ */
 async function openLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): Promise<boolean> {
   await closeIdleLeases(ctx, book);
   const shards = (await openReserve(ctx)).filter((shard) => shard.availableFen >= amountFen).sort(() => Math.random() - 0.5);
-  const leaseMaxFen = ctx.config.reserve.leaseMaxFen > amountFen ? ctx.config.reserve.leaseMaxFen : amountFen;
   for (const shard of shards) {
-    const sizeFen = shard.availableFen < leaseMaxFen ? shard.availableFen : leaseMaxFen;
-    const lease = await takeLease(ctx, shard._id, sizeFen, dueDate);
+    const halfFen = shard.availableFen / 2n;
+    const sliceFen = halfFen < ctx.config.reserve.leaseMaxFen ? halfFen : ctx.config.reserve.leaseMaxFen;
+    const lease = await takeLease(ctx, shard._id, sliceFen > amountFen ? sliceFen : amountFen, dueDate);
     if (lease) {
       book.leases.push(lease);
       return true;

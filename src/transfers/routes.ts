@@ -38,6 +38,7 @@ const INSTANT_PROBLEMS = [
   PAYMENT_PASSWORD_PROBLEMS,
   {
     409: 'insufficient_shares; instant_daily_limit_exceeded: past the cap of the natural day (Beijing time); reserve_exhausted: with an `alternative`, the normal redemption and its settle date',
+    503: 'interrupted: the request stopped (a crash, or too slow for its reserve lease) before any money moved; send it again with a new Idempotency-Key',
   },
 ];
 

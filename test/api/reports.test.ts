@@ -109,7 +109,7 @@ describe('reports', function () {
     at('2024-07-02T10:00:00');
     await instant(a, '1000.00').expect(201); // settles 07-03
     at('2024-07-02T10:30:00');
-    assertProblem(await instant(b, '6000.00'), 409, 'insufficient_shares'); // advanced, then released
+    assertProblem(await instant(b, '6000.00'), 409, 'insufficient_shares'); // refused: nothing advanced
     at('2024-07-02T16:00:00');
     await redeem(t.app, b, '500.00'); // after the cut-off: T 07-03, stops earning 07-02
     at('2024-07-03T00:00:01');
@@ -235,7 +235,7 @@ describe('reports', function () {
   });
 
   describe('the reserve day by day', () => {
-    it('derives each day-end from the journal: adjustments, advances, repayments and releases', async () => {
+    it('derives each day-end from the journal: adjustments, advances and repayments, with leases open or closed', async () => {
       const report = (await reserveReport('from=2024-06-30&to=2024-07-05').expect(200)).body;
       reserveDailySchema.parse(report);
       assert.equal(report.reserveName, reserve);
@@ -245,8 +245,8 @@ describe('reports', function () {
       assert.deepEqual(figures, [
         ['2024-06-30', '0.00', '0.00', '0.00', '0.00', '0.00', '0.00', '0.00', '0.00', '0.00', true],
         ['2024-07-01', '50000.00', '50000.00', '0.00', '0.00', '0.00', '0.00', '50000.00', '0.00', '0.00', true],
-        // a's 1,000 outstanding; b's 6,000 advanced and released at the instant it was refused (the test clock stands still)
-        ['2024-07-02', '50000.00', '49000.00', '1000.00', '2.00', '7000.00', '6000.00', '0.00', '1000.00', '2.00', true],
+        // a's 1,000 outstanding; b's refused 6,000 never advanced (its grant went back to the lease)
+        ['2024-07-02', '50000.00', '49000.00', '1000.00', '2.00', '1000.00', '0.00', '0.00', '1000.00', '2.00', true],
         // repaid at midnight, 200 paid to the merchant, 10,000 taken out
         ['2024-07-03', '40000.00', '39800.00', '200.00', '0.50', '200.00', '1000.00', '-10000.00', '1000.00', '2.00', true],
         ['2024-07-04', '40000.00', '40000.00', '0.00', '0.00', '0.00', '200.00', '0.00', '200.00', '0.50', true],

@@ -8,7 +8,7 @@ import { addCalendarDays } from '../../src/calendar/businessDate.ts';
 import { FundDay, type FundDayDocument } from '../../src/fund/model.ts';
 import { formatScaled, formatYuan, mulDiv, sumFen } from '../../src/money/fen.ts';
 import { Operation, type OperationDocument, type OperationType } from '../../src/operations/model.ts';
-import { ReserveShard, type ReserveShardDocument } from '../../src/reserve/model.ts';
+import { reserveBalances } from '../../src/reserve/service.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
 import { idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { launchChromium, pageTrouble, serveOnLoopback, type ServedApp } from '../support/browser.ts';
@@ -98,8 +98,7 @@ describe('ops dashboard in Chromium', function () {
     ]);
     assert.deepEqual(await tableRows(page), expectedRows);
 
-    const shards = await ReserveShard.find({ reserveName }).lean<ReserveShardDocument[]>();
-    const availableFen = sumFen(shards.map((shard) => shard.availableFen));
+    const { availableFen } = await reserveBalances(t.ctx);
     assert.equal(reserveDays.at(-1)!.available, formatYuan(availableFen), 'nothing moved the reserve this morning');
     const last = fundDays.at(-1)!;
     assert.deepEqual(await cardValues(page), {
@@ -304,13 +303,14 @@ interface ReserveFigures {
 
 /** The reserve at the end of each Beijing day, summed from its shards' postings in the journal. */
 async function reserveFromJournal(reserveName: string, dates: string[]): Promise<ReserveFigures[]> {
-  const operations = await Operation.find({ type: { $in: ['reserve_adjustment', 'instant_redemption', 'payment'] } }).lean<OperationDocument[]>();
+  const operations = await Operation.find({ type: { $in: ['reserve_adjustment', 'reserve_lease', 'instant_redemption', 'payment'] } }).lean<OperationDocument[]>();
   const postings = operations.flatMap((op) => op.postings).filter((posting) => posting.account.startsWith(`reserve:${reserveName}:`));
   return dates.map((date) => {
     const endOfDay = new Date(`${addCalendarDays(date, 1)}T00:00:00+08:00`);
     const balance = (suffix: string) =>
       sumFen(postings.filter((posting) => posting.at < endOfDay && posting.account.endsWith(suffix)).map((posting) => posting.amountFen));
-    const availableFen = balance(':available');
+    // What a lease holds and has not advanced is available.
+    const availableFen = balance(':available') + balance(':leased');
     const outstandingFen = balance(':outstanding');
     const sizeFen = availableFen + outstandingFen;
     return {
