@@ -1,8 +1,10 @@
 /**
  * The liquidity reserve at the end of each day, derived from the journal: a reserve
  * account's balance at an instant is the sum of its postings up to then. Size moves only
- * with ops' adjustments (postings against reserve:funding); an advance moves money from
- * available to outstanding and its repay (or release) moves it back.
+ * with ops' adjustments (postings against reserve:funding). A lease moves money from
+ * available to leased and its close moves the unused rest back: neither changes the size or
+ * the outstanding, so the leases' own operations need not be read. An advance moves money
+ * from leased to outstanding, and its repay from outstanding to available.
  *
  * What is read, all by equality on indexed fields: every reserve adjustment (ops' few), the
  * advances in flight now (by status, as the live report does), and the instant redemptions

@@ -53,7 +53,7 @@ const reserveDailyDay = z.strictObject({
   outstanding: yuanText.describe('Advances not yet repaid'),
   utilisationPercent: percent2Text.describe('outstanding / size, truncated to 2 decimals'),
   advanced: yuanText.describe('Advanced during the day (instant redemptions and payments)'),
-  repaid: yuanText.describe('Returned during the day: repaid at settlement, or released when a request was refused'),
+  repaid: yuanText.describe('Repaid during the day, at settlement'),
   adjusted: yuanText.describe("Ops' net change of the size during the day"),
   peakOutstanding: yuanText.describe('The most outstanding at any instant of the day'),
   peakUtilisationPercent: percent2Text.describe('The highest outstanding / size at any instant of the day'),
