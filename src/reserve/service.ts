@@ -85,8 +85,9 @@ export function advancePostings(op: OperationDocument) {
 /** Repays the advance to its shard at settlement (its lease closed: the shard's outstanding holds it). */
 export async function repayAdvance(ctx: AppContext, op: OperationDocument): Promise<void> {
   const step = 'repay';
-  const shard = op.reserveShard!;
-  if (op.steps.includes(step)) return;
+  // The shard whose outstanding the advance went to, as the journal says.
+  const shard = op.postings.find((posting) => posting.step === 'advance' && posting.amountFen > 0n)?.account.slice(0, -':outstanding'.length);
+  if (!shard || op.steps.includes(step)) return;
   const X = op.amountFen;
   const postings = [
     { account: reserveLedger.outstanding(shard), amountFen: -X },

@@ -20,8 +20,9 @@ import { fail, isDue, moveTo, type AdvanceMode } from './advance.ts';
 
 export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
   if (op.status === 'pending') await redeemInstantly(ctx, op);
-  // The advance reaches its shard's outstanding when its lease closes: repaid after that.
-  if (op.status === 'awaiting_settlement' && isDue(ctx, op) && (await leaseClosed(ctx, op.leaseId!))) {
+  // The advance reaches its shard's outstanding when its lease closes: repaid after that
+  // (an advance from before leases was taken on the shard itself).
+  if (op.status === 'awaiting_settlement' && isDue(ctx, op) && (!op.leaseId || (await leaseClosed(ctx, op.leaseId)))) {
     await repayAdvance(ctx, op);
     await ctx.faults.hit('instant:after-repay');
     await moveTo(op, 'awaiting_settlement', 'completed', ctx.clock.now());
