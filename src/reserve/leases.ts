@@ -190,7 +190,8 @@ async function closeIdleLeases(ctx: AppContext, book: LeaseBook): Promise<void> 
   book.leases = book.leases.filter((lease) => !idle.includes(lease));
   for (const lease of idle) {
     try {
-      await closeLease(ctx, lease.op, true);
+      // As stored: the recovery job or settlement may have closed it meanwhile.
+      await closeLease(ctx, await reloadOperation(lease.op._id), true);
     } catch (error) {
       log.error({ err: error, leaseId: lease.op._id }, 'reserve lease failed to close; recovery will close it');
     }
@@ -220,6 +221,7 @@ function ownerHoldsIdle(ctx: AppContext, leaseId: string): boolean {
  * no request in flight; anyone else waits until no owner could still be applying an advance.
  */
 async function closeLease(ctx: AppContext, op: OperationDocument, ownerIdle: boolean): Promise<void> {
+  if (op.status !== 'pending') return;
   const now = ctx.clock.now();
   if (!op.steps.includes('lease')) {
     // The shard may have lent it before a crash kept the operation from saying so.
