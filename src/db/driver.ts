@@ -13,9 +13,14 @@ export interface DriverCollection {
  * here is cast or checked against the schema, so the arguments are typed as loosely as that.
  */
 export function driverCollection(model: { collection: unknown }): DriverCollection {
-  const collection = model.collection as Collection<Document>;
+  const collection = rawCollection(model);
   return {
     updateOne: (filter, update) => collection.updateOne(filter as Filter<Document>, update as UpdateFilter<Document>),
     findOne: <T>(filter: object, options?: FindOptions) => collection.findOne(filter as Filter<Document>, options) as Promise<T | null>,
   };
+}
+
+/** The driver's collection behind a model (see driverCollection for what that skips). */
+export function rawCollection(model: { collection: unknown }): Collection<Document> {
+  return model.collection as Collection<Document>;
 }

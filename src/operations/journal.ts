@@ -1,6 +1,8 @@
 import type { QueryFilter } from 'mongoose';
-import { accountsDriver, RECENT_STEPS_MAX } from '../accounts/model.ts';
-import { driverCollection } from '../db/driver.ts';
+import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
+import { driverCollection, rawCollection } from '../db/driver.ts';
+import { groupUpdates } from '../db/groupCommit.ts';
+import { newId } from '../ids.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import type { Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from './model.ts';
@@ -30,6 +32,9 @@ export interface AccountLeg {
 
 // Every request that moves money runs these updates: they skip Mongoose (see db/driver.ts).
 const operations = driverCollection(Operation);
+// Legs and transitions of concurrent requests go to the server grouped (see db/groupCommit.ts).
+const accountUpdates = groupUpdates(rawCollection(Account), { recentSteps: 1 });
+const operationUpdates = groupUpdates(rawCollection(Operation), { transitionId: 1 });
 
 export const ledgerAccount = {
   wallet: (userId: string) => `wallet:${userId}`,
@@ -59,17 +64,17 @@ export async function applyAccountLeg(operation: OperationDocument, leg: Account
   assertBalanced(leg);
   const stepId = `${operation._id}:${leg.step}`;
   const accountId = leg.accountId ?? operation.userId;
-  const result = await retryOnWriteConflict(() =>
-    accountsDriver.updateOne(
-      { _id: accountId, recentSteps: { $ne: stepId }, ...leg.guard },
-      {
-        $inc: withHolding(leg.inc),
-        ...(leg.set ? { $set: leg.set } : {}),
-        $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
-      },
-    ),
-  );
-  if (result.modifiedCount === 0 && !(await accountsDriver.findOne({ _id: accountId, recentSteps: stepId }, { projection: { _id: 1 } }))) {
+  const done = await accountUpdates({
+    filter: { _id: accountId, recentSteps: { $ne: stepId }, ...leg.guard },
+    update: {
+      $inc: withHolding(leg.inc),
+      ...(leg.set ? { $set: leg.set } : {}),
+      $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
+    },
+    // An account no leg has touched yet has no recentSteps.
+    applied: (account) => ((account.recentSteps ?? []) as string[]).includes(stepId),
+  });
+  if (!done) {
     // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
     if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
     return false;
@@ -132,19 +137,18 @@ export async function transition(
   const answerOf = to === 'pending' ? undefined : answerers.get(operation);
   // One try only: after a lost race the answer may already be stored by another actor.
   answerers.delete(operation);
-  const changes = { status: to, updatedAt: at, ...extra };
+  const changes = { status: to, updatedAt: at, transitionId: newId('tr'), ...extra };
   if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
-  const result = await retryOnWriteConflict(() =>
-    operations.updateOne(
-      { _id: operation._id, status: { $in: from }, ...(unwritten ? { steps: { $nin: unwritten.steps } } : {}) },
-      {
-        $set: changes,
-        ...(unwritten ? { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } } } : {}),
-      },
-    ),
-  );
+  const moved = await operationUpdates({
+    filter: { _id: operation._id, status: { $in: from }, ...(unwritten ? { steps: { $nin: unwritten.steps } } : {}) },
+    update: {
+      $set: changes,
+      ...(unwritten ? { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } } } : {}),
+    },
+    applied: (stored) => stored.transitionId === changes.transitionId,
+  });
   unwrittenSteps.delete(operation);
-  if (result.modifiedCount === 0) {
+  if (!moved) {
     staleOperations.add(operation);
     return false;
   }

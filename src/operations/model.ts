@@ -77,6 +77,8 @@ const operationSchema = new Schema(
     response: { type: { status: Number, body: Schema.Types.Mixed }, default: null },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
+    /** Set by each transition: a writer that sent several at once tells its own by it. */
+    transitionId: { type: String, default: null },
   },
   { versionKey: false, strict: 'throw' },
 );

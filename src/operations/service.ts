@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { rawCollection } from '../db/driver.ts';
+import { groupInserts } from '../db/groupCommit.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newSortableId } from '../ids.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
@@ -26,6 +28,9 @@ export interface OperationRequest {
   leaseExpiresAt?: Date | null;
 }
 
+// Concurrent requests' operations are inserted grouped (see db/groupCommit.ts).
+const operationInserts = groupInserts(rawCollection(Operation));
+
 export interface StartedOperation {
   operation: OperationDocument;
   /** True when the key was seen before: nothing new may move. */
@@ -40,13 +45,11 @@ export async function startOperation(request: OperationRequest, at: Date): Promi
   const requestHash = hashRequest(request.type, request.request);
   const { request: _request, ...fields } = request;
   const operation = { _id: newSortableId('op'), ...fields, requestHash, status: 'pending' as const, steps: [], postings: [], createdAt: at, updatedAt: at };
-  try {
-    // The created document with its schema defaults, as a lean read would return it.
-    const created = await Operation.create(operation);
-    return { operation: created.toObject<OperationDocument>(), replayed: false };
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-  }
+  // The document with its schema defaults, as a lean read would return it.
+  const document = new Operation(operation);
+  await document.validate();
+  const created = document.toObject<OperationDocument>();
+  if (await operationInserts(created)) return { operation: created, replayed: false };
   const first = await Operation.findOne({ userId: request.userId, idempotencyKey: request.idempotencyKey }).lean<OperationDocument>();
   if (!first) throw new Error('duplicate idempotency key without an operation');
   if (first.requestHash !== requestHash) throw idempotencyKeyReused();
