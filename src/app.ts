@@ -43,7 +43,8 @@ export function createApp(ctx: AppContext): Express {
     await refreshCalendarIfStale(ctx);
     next();
   });
-  app.use(['/v1/me', '/v1/accounts', '/v1/ops'], requireUser(ctx));
+  app.use('/v1/me', requireUser(ctx, 'cached'));
+  app.use(['/v1/accounts', '/v1/ops'], requireUser(ctx));
   app.use('/v1/ops', requireOps);
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { driverCollection } from '../db/driver.ts';
+import { readCachePerContext } from '../db/readCache.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
@@ -14,6 +15,12 @@ import { rememberVerified, wasVerifiedRecently } from './verifiedPasswords.ts';
 // Every request reads its session, every payment the password state: without Mongoose (see db/driver.ts).
 const sessions = driverCollection(Session);
 const users = driverCollection(User);
+// A holder's routes use nothing of a session that changes: its expiry is checked on each use,
+// and roles matter only on the ops routes, which read it fresh.
+const cachedSessions = readCachePerContext<SessionDocument | null>((config) => config.security.sessionMemoryMs);
+const PASSWORD_STATE = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 };
+type PasswordState = Pick<UserDocument, keyof typeof PASSWORD_STATE>;
+const cachedPasswordStates = readCachePerContext<PasswordState | null>();
 
 export interface Principal {
   userId: string;
@@ -80,8 +87,10 @@ async function issueSession(ctx: AppContext, user: { _id: string; roles: string[
  * Sessions carry the user's roles, which setRole keeps in step at once, so taking a role away
  * takes effect on the next request. A session from before that (no roles) reads the user.
  */
-export async function authenticate(ctx: AppContext, token: string): Promise<Principal> {
-  const session = await sessions.findOne<SessionDocument>({ _id: tokenHash(token) });
+export async function authenticate(ctx: AppContext, token: string, sessionRead: 'fresh' | 'cached' = 'fresh'): Promise<Principal> {
+  const id = tokenHash(token);
+  const read = () => sessions.findOne<SessionDocument>({ _id: id });
+  const session = sessionRead === 'cached' ? await cachedSessions(ctx).get(id, read) : await read();
   if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
   const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
   if (!roles) throw errors.unauthenticated();
@@ -96,6 +105,7 @@ export async function setPaymentPassword(ctx: AppContext, userId: string, loginP
   await retryOnWriteConflict(() =>
     User.updateOne({ _id: userId }, { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null } }),
   );
+  cachedPasswordStates(ctx).forget(userId);
 }
 
 /**
@@ -104,8 +114,9 @@ export async function setPaymentPassword(ctx: AppContext, userId: string, loginP
  * that passes so may skip the full check (and its side effects); otherwise it must make it.
  */
 export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<boolean> {
-  const projection = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 };
-  const user = await users.findOne<Pick<UserDocument, keyof typeof projection>>({ _id: userId }, { projection });
+  // Stale by a moment at most: this process forgets it on every change it makes, and a lock
+  // or reset made elsewhere in that moment lets only the right, just verified password by.
+  const user = await cachedPasswordStates(ctx).get(userId, () => users.findOne<PasswordState>({ _id: userId }, { projection: PASSWORD_STATE }));
   if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return false;
   return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now());
 }
@@ -116,6 +127,15 @@ export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: stri
  * number checked; the attempt that uses up the allowance locks payments if it was wrong.
  */
 export async function verifyPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
+  try {
+    await checkPaymentPassword(ctx, userId, paymentPassword);
+  } finally {
+    // The check may have counted, reset or locked: the quiet path must see that at once.
+    cachedPasswordStates(ctx).forget(userId);
+  }
+}
+
+async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
   const now = ctx.clock.now();
   const { paymentPasswordMaxAttempts: attemptsMax, paymentLockMs } = ctx.config.security;
   const user = await User.findById(userId).lean();

@@ -42,6 +42,8 @@ const configSchema = z.strictObject({
     tokenLifetimeMs: positiveInt,
     /** How long this process remembers a payment password it verified (a keyed HMAC); 0 never. */
     paymentVerifiedMemoryMs: z.number().int().min(0),
+    /** How long a holder's routes may use a session this process read (src/db/readCache.ts); 0 never. */
+    sessionMemoryMs: z.number().int().min(0),
     /** How long a payment request waits for the checks in flight to free an attempt before a 503. */
     paymentAttemptWaitMs: positiveInt,
     /** Requests allowed per window: sign-in per client address and login id; payment-password requests per user. */
@@ -58,6 +60,10 @@ const configSchema = z.strictObject({
   }),
   database: z.strictObject({
     dataDir: z.string().min(1),
+    /** How old a money request's cached reads may be (src/db/readCache.ts); 0 reads every time. */
+    readFreshnessMs: z.number().int().min(0),
+    /** How long an instant redemption may use a holder's fund and fold state this process read. */
+    holdingMemoryMs: z.number().int().min(0),
   }),
   jobs: z.strictObject({
     processEveryMs: positiveInt,

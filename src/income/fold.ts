@@ -1,4 +1,7 @@
-import { Account, type AccountDocument } from '../accounts/model.ts';
+import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
+import { notFound } from '../http/problem.ts';
+import type { AppContext } from '../context.ts';
+import { readCachePerContext } from '../db/readCache.ts';
 import { driverCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundBook, type FundBookDocument } from '../fund/model.ts';
@@ -45,8 +48,7 @@ const fundBooks = driverCollection(FundBook);
 /** Nothing to fold, known without reading the holder's income record. */
 async function foldedThroughLatest(account: AccountDocument): Promise<boolean> {
   if (!account.fundCode) return true;
-  const book = await fundBooks.findOne<Pick<FundBookDocument, 'lastAccruedDate'>>({ _id: account.fundCode }, { projection: { lastAccruedDate: 1 } });
-  const latestDate = book?.lastAccruedDate;
+  const latestDate = await readLastAccruedDate(account.fundCode);
   return !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate);
 }
 
@@ -73,4 +75,46 @@ export async function foldIncome(userId: string, justRead?: AccountDocument): Pr
     if (result.modifiedCount === 1) return;
   }
   throw new Error(`foldIncome ${userId}: lost ${FOLD_ATTEMPTS_MAX} races in a row`);
+}
+
+type Holding = Pick<AccountDocument, 'fundCode' | 'incomeFoldedThrough'>;
+// Self-correcting, so kept long: a fund switched elsewhere names the old fund, which the
+// redemption's guard refuses (and forgets the holding); a fold made elsewhere looks undone,
+// and folding again finds nothing to add.
+const knownHoldings = readCachePerContext<Holding>((config) => config.database.holdingMemoryMs);
+// The fund's last accrued day: income of a day accrued elsewhere in that moment is folded by
+// the redemption's retry if it is needed; a negative day is the fold window the README describes.
+const knownLastAccruedDates = readCachePerContext<string | null>();
+
+/**
+ * The fund a holder is in, with credited income folded into its shares: for the hot path of
+ * an instant redemption, which reads nothing once this process has seen the holder folded
+ * through the fund's last accrued day (both remembered: src/db/readCache.ts).
+ */
+export async function foldedFundOf(ctx: AppContext, userId: string): Promise<string | null> {
+  const holdings = knownHoldings(ctx);
+  const holding = await holdings.get(userId, () => readHolding(userId));
+  if (!holding.fundCode) return null;
+  const fundCode = holding.fundCode;
+  const lastAccruedDate = await knownLastAccruedDates(ctx).get(fundCode, async () => (await readLastAccruedDate(fundCode)) ?? null);
+  if (!lastAccruedDate || (holding.incomeFoldedThrough != null && holding.incomeFoldedThrough >= lastAccruedDate)) return fundCode;
+  await foldIncome(userId);
+  holdings.set(userId, { fundCode, incomeFoldedThrough: lastAccruedDate });
+  return fundCode;
+}
+
+/** After a refusal: the holder may have switched funds in another process. */
+export function forgetHolding(ctx: AppContext, userId: string): void {
+  knownHoldings(ctx).forget(userId);
+}
+
+async function readHolding(userId: string): Promise<Holding> {
+  const holding = await accountsDriver.findOne<Holding>({ _id: userId }, { projection: { fundCode: 1, incomeFoldedThrough: 1 } });
+  if (!holding) throw notFound('Account');
+  return holding;
+}
+
+async function readLastAccruedDate(fundCode: string): Promise<string | null | undefined> {
+  const book = await fundBooks.findOne<Pick<FundBookDocument, 'lastAccruedDate'>>({ _id: fundCode }, { projection: { lastAccruedDate: 1 } });
+  return book?.lastAccruedDate;
 }

@@ -11,7 +11,7 @@
  */
 import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
-import { foldIncome } from '../income/fold.ts';
+import { foldIncome, forgetHolding } from '../income/fold.ts';
 import { applyAccountLeg, ledgerAccount as ledger, recordStep, type AccountLeg } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { boundGrantOf, leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
@@ -105,6 +105,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
     }
     // Income credited since the request folded it (a day closed meanwhile) is redeemable too.
     await foldIncome(op.userId);
+    forgetHolding(ctx, op.userId);
     const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
     if (reason) return reason;
   }

@@ -13,7 +13,7 @@ import {
   type OperationRequest,
 } from '../operations/service.ts';
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
-import { foldIncome } from '../income/fold.ts';
+import { foldedFundOf } from '../income/fold.ts';
 import { merchantExists, requireMerchant } from '../merchants/service.ts';
 import { formatYuan } from '../money/fen.ts';
 import { grantAdvance } from '../reserve/leases.ts';
@@ -154,11 +154,9 @@ async function instantDraft(
 ): Promise<OperationDraft> {
   const now = ctx.clock.now();
   const tradeDate = ctx.calendar.tradeDateOf(now);
-  const account = await findAccount(caller.userId);
-  const fundCode = account.fundCode ?? null;
-  // Credited income is redeemable: folded here, with the account just read (a recovery
-  // folds again, as income may have been credited meanwhile).
-  await foldIncome(caller.userId, account);
+  // Credited income is redeemable: folded here (a recovery folds again, as income may have
+  // been credited meanwhile).
+  const fundCode = await foldedFundOf(ctx, caller.userId);
   return {
     type,
     request,

@@ -37,6 +37,25 @@ describe('the memory of verified payment passwords', function () {
     await instant('246801').expect(201);
   });
 
+  it('sees a lock another process set once its remembered password state is database.readFreshnessMs old', async () => {
+    const { t, holder, instant } = await holderWhoRedeems();
+    await instant(PAYMENT_PASSWORD).expect(201); // the slow check
+    await instant(PAYMENT_PASSWORD).expect(201); // the quiet path: the state is read and remembered
+    const other = testApp('2024-05-31T10:00:00+08:00'); // a second process on the same database
+    const wrongThere = () =>
+      request(other.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', paymentPassword: '000000' });
+    assertProblem(await wrongThere(), 403, 'payment_password_wrong');
+    assertProblem(await wrongThere(), 403, 'payment_password_wrong');
+    assertProblem(await wrongThere(), 423, 'payment_locked');
+    // Here the right, just verified password still passes for at most that moment...
+    await instant(PAYMENT_PASSWORD).expect(201);
+    t.clock.advance(t.ctx.config.database.readFreshnessMs);
+    // ...then the lock holds here too, and nothing moves.
+    const before = await Account.findById(holder.userId).lean();
+    assertProblem(await instant(PAYMENT_PASSWORD), 423, 'payment_locked');
+    assert.deepEqual(await Account.findById(holder.userId).lean(), before);
+  });
+
   it('frees an attempt a crash left reserved, so a right password still works', async () => {
     const { holder, instant } = await holderWhoRedeems();
     // Three attempts reserved, the last 20 s ago, none finished, no lock: their process died.

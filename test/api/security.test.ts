@@ -301,8 +301,12 @@ describe('who sees what', () => {
   it('taking the ops role away takes effect on the next request of an open session', async () => {
     const former = await newHolder(app, { ops: true });
     await request(app).get('/v1/ops/reconciliation').set(former.auth).expect(200);
+    // The holder's routes remember the session (with the ops role) in this process...
+    await request(app).get('/v1/me/account').set(former.auth).expect(200);
     await setRole(former.loginId, 'ops', false);
+    // ...the ops routes read it afresh.
     assertProblem(await request(app).get('/v1/ops/reconciliation').set(former.auth), 403, 'forbidden');
+    await request(app).get('/v1/me/account').set(former.auth).expect(200);
   });
 
   it('a plain user gets 403 on ops endpoints, and no token gets 401', async () => {
