@@ -179,7 +179,8 @@ describe('instant redemption and payments', function () {
   });
 
   it('advances out of leases: one shard update per lease, a slice per process, closed by the owner or, once expired for everyone, by recovery', async () => {
-    await adjustReserve(t, ops, '8000.00', 'increase').expect(201); // 1,000.00 in each of 8 shards
+    // 2,000.00 in each of 8 shards: half a shard still covers a 300.00 slice if all three leases pick the same one.
+    await adjustReserve(t, ops, '16000.00', 'increase').expect(201);
     const other = testApp(t.clock.now().toISOString()); // a second API process on the same database
     for (const app of [t, other]) app.ctx.config = { ...app.ctx.config, reserve: { ...t.ctx.config.reserve, leaseMaxFen: 30_000n } };
     const holder = await holderWithShares(t, '5000.00');
@@ -191,7 +192,7 @@ describe('instant redemption and payments', function () {
     const leases = await leasesOf();
     assert.equal(leases.length, 3, 'the other process leased its own slice; the first lease was used up');
     assert.deepEqual((await shardsOf(reserve)).reduce((sum, shard) => sum + shard.leasedFen, 0n), 90_000n);
-    assert.deepEqual([(await reserveTotals(t)).outstandingFen, (await reserveTotals(t)).availableFen], [50_000n, 750_000n]);
+    assert.deepEqual([(await reserveTotals(t)).outstandingFen, (await reserveTotals(t)).availableFen], [50_000n, 1_550_000n]);
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
     // The other process stops here (it may have died): its lease waits until no request of it can be in flight.
     t.clock.advance(t.ctx.config.jobs.recoverAfterMs + 1_000);
@@ -205,7 +206,7 @@ describe('instant redemption and payments', function () {
     const shards = await shardsOf(reserve);
     assert.deepEqual(
       [shards.reduce((sum, shard) => sum + shard.leasedFen, 0n), shards.reduce((sum, shard) => sum + shard.outstandingFen, 0n), shards.reduce((sum, shard) => sum + shard.availableFen, 0n)],
-      [0n, 50_000n, 750_000n],
+      [0n, 50_000n, 1_550_000n],
     );
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
   });
