@@ -163,6 +163,9 @@ class Processes {
 
 type Setup = Market;
 
+/** Failures the operation stored (nothing moved): a replay gets them again, so they are final. */
+const FINAL_5XX = ['interrupted', 'bank_unavailable'];
+
 /** The clients: random operations, each retried with its key until it gets a final answer. */
 class Traffic {
   sent = 0;
@@ -220,7 +223,7 @@ class Traffic {
           signal: AbortSignal.timeout(15_000),
         });
         const answer = (await response.json().catch(() => ({}))) as { code?: string };
-        if (response.status < 500 && answer.code !== 'request_in_progress') {
+        if ((response.status < 500 && answer.code !== 'request_in_progress') || FINAL_5XX.includes(answer.code ?? '')) {
           const outcome = `${method} ${pathname.startsWith('/v1/ops/funds') ? '/v1/ops/funds/:fund/yields/:date' : pathname} ${response.status}${answer.code ? ` ${answer.code}` : ''}`;
           this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
           return true;
