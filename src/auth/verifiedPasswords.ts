@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setBounded } from '../db/readCache.ts';
 
 /**
  * A short memory of payment passwords this process has just verified with scrypt, so a
@@ -27,7 +28,5 @@ export function wasVerifiedRecently(userId: string, storedHash: string, password
 
 export function rememberVerified(userId: string, storedHash: string, password: string, nowMs: number, lifetimeMs: number): void {
   if (lifetimeMs <= 0) return;
-  entries.delete(userId);
-  entries.set(userId, { digest: digestOf(userId, password), storedHash, expiresAtMs: nowMs + lifetimeMs });
-  if (entries.size > ENTRIES_MAX) entries.delete(entries.keys().next().value!);
+  setBounded(entries, userId, { digest: digestOf(userId, password), storedHash, expiresAtMs: nowMs + lifetimeMs }, ENTRIES_MAX);
 }

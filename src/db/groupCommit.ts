@@ -1,8 +1,6 @@
 import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
 import { UPDATE_BATCH_MAX } from './embedded/stack.ts';
-import { retryOnWriteConflict } from './writeConflict.ts';
-
-const DUPLICATE_KEY = 11000;
+import { DUPLICATE_KEY, retryOnWriteConflict } from './writeConflict.ts';
 
 /** Commands of one kind a process keeps in flight on one collection; the rest queue. */
 const COMMANDS_IN_FLIGHT_MAX = 2;
@@ -52,13 +50,13 @@ class GroupCommit<W, R> {
   }
 }
 
+type StringIdDocument = Document & { _id: string };
+
 /**
  * A guarded single-document update that is safe to send twice: its filter refuses it once
  * applied (a step id already recorded, a status already left), and `applied` tells from the
  * document as stored whether its effect is there.
  */
-type StringIdDocument = Document & { _id: string };
-
 export interface GuardedUpdate {
   filter: StringIdDocument;
   update: Document;

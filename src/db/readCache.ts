@@ -4,10 +4,11 @@ import type { AppContext } from '../context.ts';
 const ENTRIES_MAX = 100_000;
 
 /**
- * Reads the hot path of a money request may take a moment old (on the context's clock), remembered per process so that such a request reads nothing: the
- * session of a token, the payment password's state, the fund's last accrued day. A write
- * this process makes forgets its entry at once; another process's write is seen once the
- * entry has aged out. Each use says why its staleness is harmless.
+ * Reads the hot path of a money request may take a while old (on the context's clock),
+ * remembered per process so that such a request reads nothing: the session of a token, the
+ * payment password's state, the holder's fund, the fund's last accrued day. A write this
+ * process makes forgets its entry at once; another process's write is seen once the entry
+ * has aged out. Each use says why its staleness is harmless.
  */
 export class ReadCache<V> {
   private readonly entries = new Map<string, { value: V; readAtMs: number }>();
@@ -36,10 +37,15 @@ export class ReadCache<V> {
   }
 
   private remember(key: string, value: V, readAtMs: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, readAtMs });
-    if (this.entries.size > ENTRIES_MAX) this.entries.delete(this.entries.keys().next().value!);
+    setBounded(this.entries, key, { value, readAtMs }, ENTRIES_MAX);
   }
+}
+
+/** Sets a key as the newest entry of a map that drops its oldest beyond `entriesMax`. */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, entriesMax: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > entriesMax) map.delete(map.keys().next().value!);
 }
 
 /**

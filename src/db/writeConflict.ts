@@ -13,8 +13,11 @@ export function isWriteConflict(error: unknown): boolean {
   return error.code === 112 || error.hasErrorLabel('TransientTransactionError') || error.message.includes('SQLSTATE 40001');
 }
 
+/** E11000: a unique key taken already. */
+export const DUPLICATE_KEY = 11000;
+
 export function isDuplicateKey(error: unknown): boolean {
-  return error instanceof MongoServerError && error.code === 11000;
+  return error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 }
 
 export interface RetryOptions {

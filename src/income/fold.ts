@@ -1,10 +1,10 @@
 import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
-import { notFound } from '../http/problem.ts';
 import type { AppContext } from '../context.ts';
-import { readCachePerContext } from '../db/readCache.ts';
 import { driverCollection } from '../db/driver.ts';
+import { readCachePerContext } from '../db/readCache.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundBook, type FundBookDocument } from '../fund/model.ts';
+import { notFound } from '../http/problem.ts';
 import { IncomeRecord, incomeRecordId, type IncomeRecordDocument } from './model.ts';
 
 export interface IncomePosition {
@@ -31,13 +31,18 @@ export async function incomePosition(account: AccountDocument): Promise<IncomePo
   const latestDate = book.lastAccruedDate;
   const latest = await IncomeRecord.findById(incomeRecordId(account._id, latestDate)).lean<IncomeRecordDocument>();
   if (!latest) return folded;
-  const alreadyFolded = account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate;
+  const alreadyFolded = foldedThrough(account, latestDate);
   return {
     latest,
     latestDate,
     unfoldedFen: alreadyFolded ? 0n : latest.cumulativeIncomeFen - account.incomeFoldedFen,
     cumulativeIncomeFen: latest.cumulativeIncomeFen,
   };
+}
+
+/** The account's shares hold the income credited through `date`. */
+function foldedThrough(account: Pick<AccountDocument, 'incomeFoldedThrough'>, date: string): boolean {
+  return account.incomeFoldedThrough != null && account.incomeFoldedThrough >= date;
 }
 
 const FOLD_ATTEMPTS_MAX = 20;
@@ -49,7 +54,7 @@ const fundBooks = driverCollection(FundBook);
 async function foldedThroughLatest(account: AccountDocument): Promise<boolean> {
   if (!account.fundCode) return true;
   const latestDate = await readLastAccruedDate(account.fundCode);
-  return !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate);
+  return !latestDate || foldedThrough(account, latestDate);
 }
 
 /**
@@ -62,7 +67,7 @@ export async function foldIncome(userId: string, justRead?: AccountDocument): Pr
     const account = attempt === 0 && justRead ? justRead : await Account.findById(userId).lean<AccountDocument>();
     if (!account || (await foldedThroughLatest(account))) return;
     const { latest, latestDate, unfoldedFen } = await incomePosition(account);
-    if (!latest || !latestDate || (account.incomeFoldedThrough != null && account.incomeFoldedThrough >= latestDate)) return;
+    if (!latest || !latestDate || foldedThrough(account, latestDate)) return;
     const result = await retryOnWriteConflict(() =>
       Account.updateOne(
         { _id: userId, incomeFoldedThrough: account.incomeFoldedThrough ?? null, incomeFoldedFen: account.incomeFoldedFen },
@@ -97,7 +102,7 @@ export async function foldedFundOf(ctx: AppContext, userId: string): Promise<str
   if (!holding.fundCode) return null;
   const fundCode = holding.fundCode;
   const lastAccruedDate = await knownLastAccruedDates(ctx).get(fundCode, async () => (await readLastAccruedDate(fundCode)) ?? null);
-  if (!lastAccruedDate || (holding.incomeFoldedThrough != null && holding.incomeFoldedThrough >= lastAccruedDate)) return fundCode;
+  if (!lastAccruedDate || foldedThrough(holding, lastAccruedDate)) return fundCode;
   await foldIncome(userId);
   holdings.set(userId, { fundCode, incomeFoldedThrough: lastAccruedDate });
   return fundCode;

@@ -2,8 +2,8 @@ import type { QueryFilter } from 'mongoose';
 import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
 import { driverCollection, rawCollection } from '../db/driver.ts';
 import { groupUpdates } from '../db/groupCommit.ts';
-import { newId } from '../ids.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { newId } from '../ids.ts';
 import type { Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from './model.ts';
 
