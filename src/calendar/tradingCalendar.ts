@@ -13,12 +13,27 @@ export interface TradingCalendarOptions {
 const CUTOFF_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)$/;
 // A year without a trading day means the holiday list is wrong: stop instead of looping.
 const TRADING_DAY_SEARCH_MAX_DAYS = 366;
+const MS_PER_MINUTE = 60_000;
+// Next trading days remembered: a few years of dates, forgotten together when full.
+const NEXT_TRADING_DAYS_REMEMBERED_MAX = 2048;
+
+/** Where an instant falls in the zone's day: the same for every instant of one UTC minute. */
+interface LocalMinute {
+  epochMinute: number;
+  businessDate: string;
+  minutesIntoDay: number;
+}
 
 export class TradingCalendar {
   readonly zone: string;
   readonly cutoff: string;
   readonly #holidays: ReadonlySet<string>;
   readonly #cutoffMinutes: number;
+  // Every money request asks for its dates, and luxon's zone arithmetic cost about a tenth
+  // of a redemption's CPU in the API process: the current minute and each date's next
+  // trading day are worked out once.
+  #lastMinute: LocalMinute | undefined;
+  readonly #nextTradingDays = new Map<string, string>();
 
   constructor({ holidays, cutoff = '15:00', zone = 'Asia/Shanghai' }: TradingCalendarOptions) {
     const cutoffMatch = CUTOFF_PATTERN.exec(cutoff);
@@ -34,7 +49,7 @@ export class TradingCalendar {
 
   /** The calendar day of the instant in the calendar's zone. */
   businessDateOf(instant: Date): string {
-    return this.#localTime(instant).toISODate();
+    return this.#localMinute(instant).businessDate;
   }
 
   /** A weekday that is not a holiday. Weekend make-up working days do not trade. */
@@ -45,6 +60,15 @@ export class TradingCalendar {
 
   /** The first trading day strictly after the date. */
   nextTradingDay(businessDate: string): string {
+    let next = this.#nextTradingDays.get(businessDate);
+    if (next === undefined) {
+      if (this.#nextTradingDays.size >= NEXT_TRADING_DAYS_REMEMBERED_MAX) this.#nextTradingDays.clear();
+      this.#nextTradingDays.set(businessDate, (next = this.#searchNextTradingDay(businessDate)));
+    }
+    return next;
+  }
+
+  #searchNextTradingDay(businessDate: string): string {
     let candidate = businessDate;
     for (let step = 0; step < TRADING_DAY_SEARCH_MAX_DAYS; step++) {
       candidate = addCalendarDays(candidate, 1);
@@ -55,9 +79,7 @@ export class TradingCalendar {
 
   /** T: the instant's own day if it trades and the instant is before the cut-off, else the next trading day. */
   tradeDateOf(instant: Date): string {
-    const localTime = this.#localTime(instant);
-    const businessDate = localTime.toISODate();
-    const minutesIntoDay = localTime.hour * 60 + localTime.minute;
+    const { businessDate, minutesIntoDay } = this.#localMinute(instant);
     const beforeCutoff = minutesIntoDay < this.#cutoffMinutes;
     return beforeCutoff && this.isTradingDay(businessDate) ? businessDate : this.nextTradingDay(businessDate);
   }
@@ -77,9 +99,13 @@ export class TradingCalendar {
     return daysBetween(from, to);
   }
 
-  #localTime(instant: Date): DateTime<true> {
+  /** Zone offsets are whole minutes, so one UTC minute is one local minute. */
+  #localMinute(instant: Date): LocalMinute {
+    const epochMinute = Math.floor(instant.getTime() / MS_PER_MINUTE);
+    if (this.#lastMinute?.epochMinute === epochMinute) return this.#lastMinute;
     const localTime = DateTime.fromJSDate(instant, { zone: this.zone });
     if (!localTime.isValid) throw new RangeError(`TradingCalendar: invalid instant ${String(instant)}`);
-    return localTime;
+    this.#lastMinute = { epochMinute, businessDate: localTime.toISODate(), minutesIntoDay: localTime.hour * 60 + localTime.minute };
+    return this.#lastMinute;
   }
 }

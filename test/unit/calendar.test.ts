@@ -134,6 +134,33 @@ describe('trading calendar', () => {
     });
   });
 
+  describe('remembered answers (one calendar asked again and again, as a process does)', () => {
+    it('crosses the cut-off and Beijing midnight back and forth within and between minutes', () => {
+      const asked = new TradingCalendar(appConfig());
+      const walk: [string, string, string][] = [
+        ['2024-05-30T14:59:00.000', '2024-05-30', '2024-05-30'],
+        ['2024-05-30T14:59:59.999', '2024-05-30', '2024-05-30'],
+        ['2024-05-30T15:00:00.000', '2024-05-30', '2024-05-31'],
+        ['2024-05-30T14:59:30.000', '2024-05-30', '2024-05-30'],
+        ['2024-05-31T23:59:59.999', '2024-05-31', '2024-06-03'],
+        ['2024-06-01T00:00:00.000', '2024-06-01', '2024-06-03'],
+        ['2024-05-31T00:00:00.000', '2024-05-31', '2024-05-31'],
+      ];
+      for (const [localTime, businessDate, tradeDate] of walk) {
+        assert.equal(asked.businessDateOf(shanghai(localTime)), businessDate, localTime);
+        assert.equal(asked.tradeDateOf(shanghai(localTime)), tradeDate, localTime);
+        assert.equal(asked.nextTradingDay(tradeDate), calendar.nextTradingDay(tradeDate));
+      }
+    });
+
+    it('keeps each calendar\'s holidays apart', () => {
+      const withHoliday = new TradingCalendar({ holidays: ['2024-05-31'] });
+      const without = new TradingCalendar({ holidays: [] });
+      assert.equal(withHoliday.nextTradingDay('2024-05-30'), '2024-06-03');
+      assert.equal(without.nextTradingDay('2024-05-30'), '2024-05-31');
+    });
+  });
+
   describe('programmer errors fail loudly', () => {
     it('refuses a bad cut-off, zone or holiday', () => {
       assert.throws(() => new TradingCalendar({ holidays: [], cutoff: '15:00:00' }), /cutoff/);
