@@ -3,7 +3,11 @@
  * through HTTP against the real API process, and in the same run, on the same server, the
  * floor: a bare Express route doing one guarded updateOne. For each: the saturation rate
  * (a closed loop of `concurrency` clients), then p50/p99 latency with requests sent at half
- * that rate (an open loop). With --json the last line is one JSON object; with
+ * that rate (an open loop), and the CPU milliseconds each request cost in each process
+ * (steadier than the rates on a noisy machine). The holders' accounts are first brought to
+ * their steady state: a full list of recent step ids, as on any account that has moved money
+ * a few hundred times (FerretDB reads and writes the whole document on every update, so its
+ * size is part of the cost). With --json the last line is one JSON object; with
  * --cpu-prof-dir the API and floor processes write V8 CPU profiles there when they stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +19,9 @@ import { appConfig, type AppConfig } from '../src/config/config.ts';
 import { connectMongoose, disconnectMongoose, ensureIndexes } from '../src/db/connection.ts';
 import { freePort } from '../src/db/embedded/processes.ts';
 import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
-import { PAYMENT_PASSWORD, seedMarket } from '../scripts/seed.ts';
+import { PAYMENT_PASSWORD, seedMarket, type SeededUser } from '../scripts/seed.ts';
+import { Account, RECENT_STEPS_MAX } from '../src/accounts/model.ts';
+import { cpuByGroup, cpuMsPer, postmasterPid } from './processCpu.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FUND = 'BENCHAPI';
@@ -38,16 +44,34 @@ async function startServer(args: string[], uri: string, port: number, nodeConfig
   return child;
 }
 
+interface Processes {
+  named: Record<string, number | undefined>;
+  roots: (number | undefined)[];
+}
+
+interface Saturation {
+  perS: number;
+  /** CPU milliseconds per answered request, by process group. */
+  cpuMs: Record<string, number>;
+}
+
 /** A closed loop: `concurrency` clients, each sending its next request as the last one answers. */
-async function saturationPerS(send: Send): Promise<number> {
+async function saturation(send: Send, processes: Processes): Promise<Saturation> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
+  const cpuBefore = cpuByGroup(processes.named, processes.roots);
   await Promise.all(
     Array.from({ length: Number(values.concurrency) }, async () => {
       while (performance.now() < deadline) if (await send()) done++;
     }),
   );
-  return done / seconds;
+  return { perS: done / seconds, cpuMs: cpuMsPer(done, cpuBefore, cpuByGroup(processes.named, processes.roots)) };
+}
+
+/** Steady state: each holder's list of recent step ids full, of ids no request will use. */
+async function fillRecentSteps(holders: SeededUser[]): Promise<void> {
+  const filler = Array.from({ length: RECENT_STEPS_MAX }, (_, index) => `op_steadystate${String(index).padStart(12, '0')}:redeem`);
+  for (const holder of holders) await Account.updateOne({ _id: holder.userId }, { $push: { recentSteps: { $each: filler, $slice: -RECENT_STEPS_MAX } } });
 }
 
 /** An open loop at `ratePerS`: latencies of every request, sent on schedule whatever the answers. */
@@ -68,6 +92,12 @@ async function latenciesAt(send: Send, ratePerS: number): Promise<{ p50Ms: numbe
   return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
+/** The figures of one side without the other side's server, idle meanwhile. */
+function withoutIdle(cpuMs: Record<string, number>, idle: string): Record<string, number> {
+  const { [idle]: _idle, ...rest } = cpuMs;
+  return rest;
+}
+
 async function main(): Promise<void> {
   const stack = await startEmbeddedStack({ databaseName: 'moneyfund_bench_api' });
   const children: ChildProcess[] = [];
@@ -78,6 +108,7 @@ async function main(): Promise<void> {
     const funds = [...base.funds, { code: FUND, name: 'bench', sevenDayYieldMode: 'compound' as const }];
     const config: AppConfig = { ...base, funds };
     const market = await seedMarket(config, { fundCode: FUND, holders: 40, reserveYuan: '10000000.00', topUpYuan: '10000.00', transferInYuan: '10000.00' });
+    await fillRecentSteps(market.holders);
     const counters = mongoose.connection.db!.collection<{ _id: string; n: number }>('bench_floor_counters');
     await counters.insertMany(Array.from({ length: FLOOR_DOCUMENTS }, (_, index) => ({ _id: `c${index}`, n: 0 })));
     const [apiPort, floorPort] = [await freePort(), await freePort()];
@@ -102,9 +133,11 @@ async function main(): Promise<void> {
       await response.arrayBuffer();
       return response.status === 201;
     };
-    await saturationPerS(redeem); // warm-up: scrypt once per holder, JIT, caches
-    const floorPerS = await saturationPerS(floor);
-    const redemptionsPerS = await saturationPerS(redeem);
+    const processes = { named: { api: children[0]!.pid, floorServer: children[1]!.pid }, roots: [postmasterPid(`${stack.dataDir}/pgdata`)] };
+    await saturation(redeem, processes); // warm-up: scrypt once per holder, JIT, caches
+    const floorRun = await saturation(floor, processes);
+    const redeemRun = await saturation(redeem, processes);
+    const [floorPerS, redemptionsPerS] = [floorRun.perS, redeemRun.perS];
     const latency = await latenciesAt(redeem, Math.max(1, Math.round(redemptionsPerS / 2)));
     const floorLatency = await latenciesAt(floor, Math.max(1, Math.round(floorPerS / 2)));
     const figures = {
@@ -115,9 +148,13 @@ async function main(): Promise<void> {
       p99Ms: latency.p99Ms,
       floorP50Ms: floorLatency.p50Ms,
       floorP99Ms: floorLatency.p99Ms,
+      cpuMsPerRedemption: withoutIdle(redeemRun.cpuMs, 'floorServer'),
+      cpuMsPerFloorUpdate: withoutIdle(floorRun.cpuMs, 'api'),
     };
     console.log(`instant redemptions ${figures.redemptionsPerS}/s, floor ${figures.floorPerS}/s, ratio ${figures.ratio}`);
     console.log(`at half saturation: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (floor ${figures.floorP50Ms} / ${figures.floorP99Ms} ms)`);
+    const cpuLine = (cpuMs: Record<string, number>) => Object.entries(cpuMs).map(([group, ms]) => `${group} ${ms}`).join(', ');
+    console.log(`CPU ms per redemption: ${cpuLine(figures.cpuMsPerRedemption)}; per floor update: ${cpuLine(figures.cpuMsPerFloorUpdate)}`);
     if (values.json) console.log(JSON.stringify(figures));
   } finally {
     for (const child of children) child.kill('SIGTERM');
