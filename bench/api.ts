@@ -44,11 +44,6 @@ async function startServer(args: string[], uri: string, port: number, nodeConfig
   return child;
 }
 
-interface Processes {
-  named: Record<string, number | undefined>;
-  roots: (number | undefined)[];
-}
-
 interface Saturation {
   perS: number;
   /** CPU milliseconds per answered request, by process group. */
@@ -56,16 +51,16 @@ interface Saturation {
 }
 
 /** A closed loop: `concurrency` clients, each sending its next request as the last one answers. */
-async function saturation(send: Send, processes: Processes): Promise<Saturation> {
+async function saturation(send: Send, readCpu: () => Record<string, number>): Promise<Saturation> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
-  const cpuBefore = cpuByGroup(processes.named, processes.roots);
+  const cpuBefore = readCpu();
   await Promise.all(
     Array.from({ length: Number(values.concurrency) }, async () => {
       while (performance.now() < deadline) if (await send()) done++;
     }),
   );
-  return { perS: done / seconds, cpuMs: cpuMsPer(done, cpuBefore, cpuByGroup(processes.named, processes.roots)) };
+  return { perS: done / seconds, cpuMs: cpuMsPer(done, cpuBefore, readCpu()) };
 }
 
 /** Steady state: each holder's list of recent step ids full, of ids no request will use. */
@@ -133,10 +128,11 @@ async function main(): Promise<void> {
       await response.arrayBuffer();
       return response.status === 201;
     };
-    const processes = { named: { api: children[0]!.pid, floorServer: children[1]!.pid }, roots: [postmasterPid(`${stack.dataDir}/pgdata`)] };
-    await saturation(redeem, processes); // warm-up: scrypt once per holder, JIT, caches
-    const floorRun = await saturation(floor, processes);
-    const redeemRun = await saturation(redeem, processes);
+    const postgres = postmasterPid(`${stack.dataDir}/pgdata`);
+    const readCpu = () => cpuByGroup({ api: children[0]!.pid, floorServer: children[1]!.pid }, [postgres]);
+    await saturation(redeem, readCpu); // warm-up: scrypt once per holder, JIT, caches
+    const floorRun = await saturation(floor, readCpu);
+    const redeemRun = await saturation(redeem, readCpu);
     const [floorPerS, redemptionsPerS] = [floorRun.perS, redeemRun.perS];
     const latency = await latenciesAt(redeem, Math.max(1, Math.round(redemptionsPerS / 2)));
     const floorLatency = await latenciesAt(floor, Math.max(1, Math.round(floorPerS / 2)));

@@ -1,5 +1,5 @@
 /**
- * CPU time of this process's descendants, grouped (the API, FerretDB, PostgreSQL...): on a
+ * CPU time of this process and its descendants, grouped (the API, FerretDB, PostgreSQL...): on a
  * machine whose throughput swings from run to run, CPU milliseconds per request are the
  * steadier figure, and they say which process a request costs most in. Linux only (/proc);
  * elsewhere every group reads 0.
@@ -27,26 +27,25 @@ function readStat(pid: string): ProcStat | null {
   }
 }
 
-function descendantsOf(rootPid: number): ProcStat[] {
+/** The processes of `rootPids` and all their descendants, from one reading of /proc. */
+function treesOf(rootPids: number[]): ProcStat[] {
   let all: ProcStat[];
   try {
     all = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(readStat).filter((stat): stat is ProcStat => stat !== null);
   } catch {
     return [];
   }
-  const found: ProcStat[] = [];
-  const parents = new Set([rootPid]);
+  const inTree = new Set(rootPids);
   for (let grew = true; grew; ) {
     grew = false;
     for (const stat of all) {
-      if (parents.has(stat.ppid) && !parents.has(stat.pid)) {
-        parents.add(stat.pid);
-        found.push(stat);
+      if (inTree.has(stat.ppid) && !inTree.has(stat.pid)) {
+        inTree.add(stat.pid);
         grew = true;
       }
     }
   }
-  return found;
+  return all.filter((stat) => inTree.has(stat.pid));
 }
 
 /** The postmaster of a cluster started with pg_ctl (not our child): the first line of its pid file. */
@@ -59,16 +58,13 @@ export function postmasterPid(pgDataDir: string): number | undefined {
 }
 
 /**
- * CPU seconds so far by group: this process (client), its descendants and those of `roots`
- * (a daemonised PostgreSQL), `named` pids by their name, the others by command.
+ * CPU seconds so far by group, over this process (client), its descendants and the trees of
+ * `roots` (a daemonised PostgreSQL): `named` pids by their name, the others by command.
  */
 export function cpuByGroup(named: Record<string, number | undefined>, roots: (number | undefined)[] = []): Record<string, number> {
-  const names = new Map(Object.entries(named).map(([name, pid]) => [pid, name]));
-  const own = process.cpuUsage();
-  const totals: Record<string, number> = { client: (own.user + own.system) / 1e6 };
-  const rootStats = roots.flatMap((pid) => (pid === undefined ? [] : [readStat(String(pid))].filter((stat): stat is ProcStat => stat !== null)));
-  const others = roots.flatMap((pid) => (pid === undefined ? [] : descendantsOf(pid)));
-  for (const stat of [...descendantsOf(process.pid), ...rootStats, ...others]) {
+  const names = new Map<number | undefined, string>([[process.pid, 'client'], ...Object.entries(named).map(([name, pid]) => [pid, name] as const)]);
+  const totals: Record<string, number> = {};
+  for (const stat of treesOf([process.pid, ...roots.filter((pid): pid is number => pid !== undefined)])) {
     const group = names.get(stat.pid) ?? (stat.command.startsWith('postgres') ? 'postgres' : stat.command.startsWith('ferretdb') ? 'ferretdb' : 'other');
     totals[group] = (totals[group] ?? 0) + stat.cpuS;
   }

@@ -17,11 +17,11 @@ const MS_PER_MINUTE = 60_000;
 // Next trading days remembered: a few years of dates, forgotten together when full.
 const NEXT_TRADING_DAYS_REMEMBERED_MAX = 2048;
 
-/** Where an instant falls in the zone's day: the same for every instant of one UTC minute. */
+/** Where an instant falls in the zone's days: the same for every instant of one UTC minute. */
 interface LocalMinute {
   epochMinute: number;
   businessDate: string;
-  minutesIntoDay: number;
+  tradeDate: string;
 }
 
 export class TradingCalendar {
@@ -29,9 +29,9 @@ export class TradingCalendar {
   readonly cutoff: string;
   readonly #holidays: ReadonlySet<string>;
   readonly #cutoffMinutes: number;
-  // Every money request asks for its dates, and luxon's zone arithmetic cost about a tenth
-  // of a redemption's CPU in the API process: the current minute and each date's next
-  // trading day are worked out once.
+  // Every money request asks for its dates, and luxon's date arithmetic cost about a tenth
+  // of a redemption's CPU in the API process: the current minute's dates and each date's
+  // next trading day are worked out once.
   #lastMinute: LocalMinute | undefined;
   readonly #nextTradingDays = new Map<string, string>();
 
@@ -79,9 +79,7 @@ export class TradingCalendar {
 
   /** T: the instant's own day if it trades and the instant is before the cut-off, else the next trading day. */
   tradeDateOf(instant: Date): string {
-    const { businessDate, minutesIntoDay } = this.#localMinute(instant);
-    const beforeCutoff = minutesIntoDay < this.#cutoffMinutes;
-    return beforeCutoff && this.isTradingDay(businessDate) ? businessDate : this.nextTradingDay(businessDate);
+    return this.#localMinute(instant).tradeDate;
   }
 
   /** The first trading day after T, when a subscription is confirmed or a redemption settles. */
@@ -105,7 +103,10 @@ export class TradingCalendar {
     if (this.#lastMinute?.epochMinute === epochMinute) return this.#lastMinute;
     const localTime = DateTime.fromJSDate(instant, { zone: this.zone });
     if (!localTime.isValid) throw new RangeError(`TradingCalendar: invalid instant ${String(instant)}`);
-    this.#lastMinute = { epochMinute, businessDate: localTime.toISODate(), minutesIntoDay: localTime.hour * 60 + localTime.minute };
+    const businessDate = localTime.toISODate();
+    const beforeCutoff = localTime.hour * 60 + localTime.minute < this.#cutoffMinutes;
+    const tradeDate = beforeCutoff && this.isTradingDay(businessDate) ? businessDate : this.nextTradingDay(businessDate);
+    this.#lastMinute = { epochMinute, businessDate, tradeDate };
     return this.#lastMinute;
   }
 }
