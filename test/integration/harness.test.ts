@@ -118,6 +118,34 @@ describe('database harness: FerretDB defect fixes', function () {
     });
   });
 
+  describe('storage of documents', () => {
+    it('keeps each revision exact through updates and stores big documents uncompressed', async function () {
+      if (!embeddedPostgresPort()) this.skip();
+      const name = `harness_storage_${uniqueId('c').slice(2)}`.replace(/-/g, '_');
+      const documents = collection<{ _id: string; n: number; steps: string[] }>(name);
+      const steps = Array.from({ length: 256 }, (_, index) => `op_${String(index).padStart(25, '0')}:redeem`);
+      await documents.insertOne({ _id: 'big', n: 0, steps });
+      for (let round = 0; round < 3; round++) await documents.updateOne({ _id: 'big' }, { $inc: { n: 1 }, $push: { steps: { $each: ['x'], $slice: -256 } } });
+      const stored = await withPostgres(async (pg) => {
+        const table = await ferretDbTable(pg, client.db().databaseName, name);
+        const result = await pg.query(
+          `SELECT a.attstorage, pg_column_compression(t._jsonb) AS compression, t._jsonb -> '_rev' AS rev, t._jsonb -> '$s' -> 'p' -> '_rev' AS rev_type
+           FROM ${table} t JOIN pg_attribute a ON a.attrelid = '${table}'::regclass AND a.attname = '_jsonb'`,
+        );
+        // A write carrying the revision it read: refused when stale, counted on when current.
+        const writeRead = (rev: number) => pg.query(`UPDATE ${table} SET _jsonb = jsonb_set(_jsonb, '{_rev}', '${rev}') WHERE _jsonb -> '_id' = '"big"'`);
+        await assert.rejects(writeRead(2), (error: { code?: string }) => error.code === '40001');
+        await writeRead(3);
+        return { ...result.rows[0], revAfterWrite: (await pg.query(`SELECT _jsonb -> '_rev' AS rev FROM ${table}`)).rows[0].rev };
+      });
+      assert.deepEqual(stored, { attstorage: 'e', compression: null, rev: 3, rev_type: { t: 'long' }, revAfterWrite: 4 });
+      const read = await documents.findOne({ _id: 'big' });
+      assert.equal(read?.n, 3);
+      assert.deepEqual(read?.steps.slice(-3), ['x', 'x', 'x']);
+      await documents.drop();
+    });
+  });
+
   describe('defect 3: big update commands', () => {
     it('a 30-statement update bulkWrite finishes', async () => {
       const counters = collection<Counter>('harness_bulk');
