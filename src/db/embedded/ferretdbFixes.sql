@@ -34,8 +34,8 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   stored_rev bigint := COALESCE((OLD._jsonb ->> '_rev')::bigint, 0);
 BEGIN
-  -- A write without _rev (a whole-document replacement) cannot be checked; the product
-  -- never replaces documents, so only updates built from a read reach this point.
+  -- A write without _rev (a whole-document replacement) cannot be checked and passes; the
+  -- product never replaces documents.
   IF NOT NEW._jsonb ? '_rev' THEN
     NEW._jsonb := moneyfund_with_rev(NEW._jsonb, stored_rev + 1);
     RETURN NEW;
@@ -78,7 +78,6 @@ $fn$;
 CREATE OR REPLACE FUNCTION moneyfund_attach_rev_triggers(table_oid oid) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
-  PERFORM moneyfund_store_uncompressed(table_oid);
   IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = table_oid AND tgname = 'moneyfund_rev_insert') THEN
     EXECUTE format('CREATE TRIGGER moneyfund_rev_insert BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION moneyfund_rev_on_insert()', table_oid::regclass);
   END IF;
@@ -142,6 +141,7 @@ BEGIN
     IF command.command_tag = 'CREATE TABLE' AND command.object_type = 'table'
        AND moneyfund_is_collection_table(command.objid) THEN
       PERFORM moneyfund_attach_rev_triggers(command.objid);
+      PERFORM moneyfund_store_uncompressed(command.objid);
     ELSIF command.command_tag = 'CREATE INDEX' AND command.object_type = 'index' THEN
       PERFORM moneyfund_add_gin_twins(command.objid);
     END IF;
@@ -162,6 +162,7 @@ BEGIN
   FOR relation IN SELECT c.oid FROM pg_class c WHERE c.relkind = 'r' LOOP
     IF moneyfund_is_collection_table(relation.oid) THEN
       PERFORM moneyfund_attach_rev_triggers(relation.oid);
+      PERFORM moneyfund_store_uncompressed(relation.oid);
     END IF;
   END LOOP;
   FOR relation IN SELECT c.oid FROM pg_class c WHERE c.relkind = 'i' LOOP
