@@ -21,6 +21,7 @@ import { freePort } from '../src/db/embedded/processes.ts';
 import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
 import { PAYMENT_PASSWORD, seedMarket, type SeededUser } from '../scripts/seed.ts';
 import { Account, RECENT_STEPS_MAX } from '../src/accounts/model.ts';
+import { stepMark } from '../src/operations/journal.ts';
 import { cpuByGroup, cpuMsPer, postmasterPid } from './processCpu.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -63,10 +64,10 @@ async function saturation(send: Send, readCpu: () => Record<string, number>): Pr
   return { perS: done / seconds, cpuMs: cpuMsPer(done, cpuBefore, readCpu()) };
 }
 
-/** Steady state: each holder's list of recent step ids full, of ids no request will use. */
+/** Steady state: each holder's list of recent step marks full, of steps no request will take. */
 async function fillRecentSteps(holders: SeededUser[]): Promise<void> {
-  const filler = Array.from({ length: RECENT_STEPS_MAX }, (_, index) => `op_steadystate${String(index).padStart(12, '0')}:redeem`);
-  for (const holder of holders) await Account.updateOne({ _id: holder.userId }, { $push: { recentSteps: { $each: filler, $slice: -RECENT_STEPS_MAX } } });
+  const marks = Array.from({ length: RECENT_STEPS_MAX }, (_, index) => stepMark(`op_steadystate${index}`, 'redeem')).join(' ');
+  for (const holder of holders) await Account.updateOne({ _id: holder.userId }, { $set: { recentStepMarks: marks } });
 }
 
 /** An open loop at `ratePerS`: latencies of every request, sent on schedule whatever the answers. */

@@ -4,9 +4,12 @@ import { driverCollection } from '../db/driver.ts';
 /**
  * A holder's money in one document: wallet, confirmed shares and the amounts in flight, so
  * each leg of an operation on the holder's side is one guarded single-document update.
- * `recentSteps` holds the ids of the latest operation steps applied here: replaying a step
- * finds its id and changes nothing. It is bounded; the recovery job drives stuck
- * operations long before an id could fall off.
+ * Every leg is a compare-and-set on `legCount` that also appends its step's mark to
+ * `recentStepMarks`, the marks of the latest RECENT_STEPS_MAX steps applied here: replaying
+ * a step finds its mark and changes nothing (src/operations/journal.ts). The marks are one
+ * string, not an array: FerretDB decodes every array element on its own, and a list of
+ * ids was most of its work on an account. The list is bounded; the recovery job drives
+ * stuck operations long before a mark could fall off.
  */
 const accountSchema = new Schema(
   {
@@ -32,7 +35,8 @@ const accountSchema = new Schema(
     autoSweepKeepFen: { type: BigInt, default: 0n },
     /** Also sweep a top-up as soon as it lands in the wallet. */
     autoSweepOnArrival: { type: Boolean, default: false },
-    recentSteps: { type: [String], default: [] },
+    legCount: { type: Number, default: 0 },
+    recentStepMarks: { type: String, default: '' },
     createdAt: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },

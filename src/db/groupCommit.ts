@@ -54,7 +54,7 @@ type StringIdDocument = Document & { _id: string };
 
 /**
  * A guarded single-document update that is safe to send twice: its filter refuses it once
- * applied (a step id already recorded, a status already left), and `applied` tells from the
+ * applied (a count already moved, a status already left), and `applied` tells from the
  * document as stored whether its effect is there.
  */
 export interface GuardedUpdate {

@@ -1,7 +1,10 @@
 import type { QueryFilter } from 'mongoose';
-import { Account, RECENT_STEPS_MAX } from '../accounts/model.ts';
+import { createHash } from 'node:crypto';
+import type { Document } from 'mongodb';
+import { Account, accountsDriver, RECENT_STEPS_MAX } from '../accounts/model.ts';
 import { driverCollection, rawCollection } from '../db/driver.ts';
 import { groupUpdates } from '../db/groupCommit.ts';
+import { setBounded } from '../db/readCache.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { newId } from '../ids.ts';
 import type { Fen } from '../money/fen.ts';
@@ -33,7 +36,9 @@ export interface AccountLeg {
 // Every request that moves money runs these updates: they skip Mongoose (see db/driver.ts).
 const operations = driverCollection(Operation);
 // Legs and transitions of concurrent requests go to the server grouped (see db/groupCommit.ts).
-const accountUpdates = groupUpdates(rawCollection(Account), { recentSteps: 1 });
+/** What a leg needs of an account besides its rule: see compareAndApply. */
+const LEG_STATE = { legCount: 1, recentStepMarks: 1 };
+const accountUpdates = groupUpdates(rawCollection(Account), LEG_STATE);
 const operationUpdates = groupUpdates(rawCollection(Operation), { transitionId: 1 });
 
 export const ledgerAccount = {
@@ -55,32 +60,107 @@ export const BALANCE_LEDGER: Record<BalanceField, (userId: string) => string> = 
 };
 
 /**
- * Applies a leg once: the account update both checks the rule and records the step id, so
- * a second attempt (a replay, the recovery job) finds the id and changes nothing. Then the
+ * Applies a leg once: the account update both checks the rule and leaves the step's mark, so
+ * a second attempt (a replay, the recovery job) finds the mark and changes nothing. Then the
  * step and its postings are recorded on the operation. Returns false when the rule refused it.
  */
 export async function applyAccountLeg(operation: OperationDocument, leg: AccountLeg, at: Date): Promise<boolean> {
   if (operation.steps.includes(leg.step)) return true;
   assertBalanced(leg);
-  const stepId = `${operation._id}:${leg.step}`;
   const accountId = leg.accountId ?? operation.userId;
-  const done = await accountUpdates({
-    filter: { _id: accountId, recentSteps: { $ne: stepId }, ...leg.guard },
-    update: {
-      $inc: withHolding(leg.inc),
-      ...(leg.set ? { $set: leg.set } : {}),
-      $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
-    },
-    // An account no leg has touched yet has no recentSteps.
-    applied: (account) => ((account.recentSteps ?? []) as string[]).includes(stepId),
-  });
-  if (!done) {
+  const mark = stepMark(operation._id, leg.step);
+  if (!(await oneAtATime(accountId, () => compareAndApply(accountId, mark, leg)))) {
     // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
     if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
     return false;
   }
   await recordStep(operation, leg.step, leg.postings, at, leg.deferRecord);
   return true;
+}
+
+/** Whether a step's leg is on its account (recovery asks after a crash). */
+export async function legApplied(accountId: string, operationId: string, step: string): Promise<boolean> {
+  const state = await readLegState(accountId);
+  return state !== undefined && holdsMark(state.recentStepMarks, stepMark(operationId, step));
+}
+
+/** A step's mark on an account: 72 bits of its id's hash, so 256 of them fit in 3.3 kB. */
+export function stepMark(operationId: string, step: string): string {
+  return createHash('sha256').update(`${operationId}:${step}`).digest('base64url').slice(0, MARK_LENGTH);
+}
+
+const MARK_LENGTH = 12;
+/** Attempts a leg makes when another process moved the account between its read and its update. */
+const STALE_ATTEMPTS_MAX = 50;
+
+interface LegState {
+  legCount: number;
+  recentStepMarks: string;
+}
+
+/** Each account's leg count and marks as this process last saw them: a hint, never trusted. */
+const knownLegStates = new Map<string, LegState>();
+const KNOWN_ACCOUNTS_MAX = 4096;
+
+/**
+ * The leg as a compare-and-set on the account's leg count, from what this process knows of
+ * it. A wrong guess costs one refused update: the group reads the account back, and it
+ * tells applied (its mark is there), refused (same count: the rule said no) or stale (try
+ * again from what was read).
+ */
+async function compareAndApply(accountId: string, mark: string, leg: AccountLeg): Promise<boolean> {
+  for (let attempt = 0; attempt < STALE_ATTEMPTS_MAX; attempt++) {
+    const known = knownLegStates.get(accountId) ?? (await readLegState(accountId));
+    if (!known) return false;
+    if (holdsMark(known.recentStepMarks, mark)) return true;
+    const next = { legCount: known.legCount + 1, recentStepMarks: withMark(known.recentStepMarks, mark) };
+    let stored: LegState | undefined;
+    const done = await accountUpdates({
+      filter: { _id: accountId, legCount: known.legCount, ...leg.guard },
+      update: { $inc: { ...withHolding(leg.inc), legCount: 1 }, $set: { ...leg.set, recentStepMarks: next.recentStepMarks } },
+      applied: (account) => holdsMark((stored = legStateOf(account)).recentStepMarks, mark),
+    });
+    rememberLegState(accountId, stored ?? next);
+    if (done) return true;
+    if (!stored || stored.legCount === known.legCount) return false;
+  }
+  throw new Error(`leg on ${accountId}: the account kept moving under ${STALE_ATTEMPTS_MAX} attempts`);
+}
+
+async function readLegState(accountId: string): Promise<LegState | undefined> {
+  const account = await accountsDriver.findOne({ _id: accountId }, { projection: LEG_STATE });
+  return account ? legStateOf(account) : undefined;
+}
+
+function legStateOf(account: Document): LegState {
+  return { legCount: (account.legCount as number | undefined) ?? 0, recentStepMarks: (account.recentStepMarks as string | undefined) ?? '' };
+}
+
+function rememberLegState(accountId: string, state: LegState): void {
+  setBounded(knownLegStates, accountId, state, KNOWN_ACCOUNTS_MAX);
+}
+
+/** Marks have one length and no spaces, so a match can only be a whole mark. */
+const holdsMark = (marks: string, mark: string) => marks.includes(mark);
+
+/** The marks with one more at the end, the oldest dropped beyond RECENT_STEPS_MAX. */
+function withMark(marks: string, mark: string): string {
+  const kept = marks.length >= RECENT_STEPS_MAX * (MARK_LENGTH + 1) - 1 ? marks.slice(MARK_LENGTH + 1) : marks;
+  return kept ? `${kept} ${mark}` : mark;
+}
+
+/** Legs this process applies to one account go one after another, so they do not refuse each other. */
+const accountQueues = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(accountId: string, task: () => Promise<T>): Promise<T> {
+  const run = (accountQueues.get(accountId) ?? Promise.resolve()).then(task);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  accountQueues.set(accountId, settled);
+  void settled.then(() => accountQueues.get(accountId) === settled && accountQueues.delete(accountId));
+  return run;
 }
 
 /** Steps applied to their documents but not yet written on the operation (see recordStep). */
@@ -98,7 +178,7 @@ export function answerOnTransition(operation: OperationDocument, answerOf: (oper
 /**
  * Records a step (and its postings) on the operation, once. A deferred step is written with
  * the operation's next transition, saving an update on a hot path: that is safe because every
- * leg leaves its step id on the document it moved, so a recovery after a crash in between
+ * leg leaves its step's mark on the document it moved, so a recovery after a crash in between
  * finds the leg applied and records it then.
  */
 export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date, defer = false): Promise<void> {

@@ -9,10 +9,10 @@
  * closed, repay the shard. After a crash, recovery finishes what the holder's leg started
  * and fails what it had not: the lease may be spent or closed, so it never takes an advance.
  */
-import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
+import { Account, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome, forgetHolding } from '../income/fold.ts';
-import { applyAccountLeg, ledgerAccount as ledger, recordStep, type AccountLeg } from '../operations/journal.ts';
+import { applyAccountLeg, ledgerAccount as ledger, legApplied, recordStep, type AccountLeg } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { boundGrantOf, leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
@@ -63,13 +63,12 @@ async function redeemWithGrant(ctx: AppContext, op: OperationDocument, grant: Ad
 }
 
 /**
- * After a crash: the holder's leg either was applied (its id is on the account: finish the
+ * After a crash: the holder's leg either was applied (its mark is on the account: finish the
  * redemption) or never will be (fail it; nothing moved).
  */
 async function redeemedBeforeCrash(ctx: AppContext, op: OperationDocument): Promise<boolean> {
   if (op.steps.includes('redeem')) return true;
-  const stepId = `${op._id}:redeem`;
-  if (!(await accountsDriver.findOne({ _id: op.userId, recentSteps: stepId }, { projection: { _id: 1 } }))) {
+  if (!(await legApplied(op.userId, op._id, 'redeem'))) {
     await fail(ctx, op, 'interrupted');
     return false;
   }

@@ -8,6 +8,7 @@ import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Account } from '../../src/accounts/model.ts';
 import { Operation } from '../../src/operations/model.ts';
+import { stepMark } from '../../src/operations/journal.ts';
 import { startOperation } from '../../src/operations/service.ts';
 import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { startScheduler } from '../../src/scheduler.ts';
@@ -46,10 +47,13 @@ describe('sagas: crash and recovery', () => {
     const holder = await newHolder(app);
     await topUp(app, holder, '10.00');
     const { operation } = await startOperation(transferInDraft(holder.userId), clock.now());
-    // What the first attempt did before dying: the guarded account update, step id included.
+    // What the first attempt did before dying: the guarded account update, step mark included.
     await Account.updateOne(
       { _id: holder.userId },
-      { $inc: { walletFen: -500n, subscribingFen: 500n, holdingFen: 500n }, $set: { fundCode: 'YEB001' }, $push: { recentSteps: `${operation._id}:subscribe` } },
+      {
+        $inc: { walletFen: -500n, subscribingFen: 500n, holdingFen: 500n, legCount: 1 },
+        $set: { fundCode: 'YEB001', recentStepMarks: stepMark(operation._id, 'subscribe') },
+      },
     );
     clock.advance(ctx.config.jobs.recoverAfterMs + 1);
     await recoverStuckOperations(ctx);
