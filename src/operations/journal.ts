@@ -120,9 +120,14 @@ async function compareAndApply(accountId: string, mark: string, leg: AccountLeg)
       update: { $inc: { ...withHolding(leg.inc), legCount: 1 }, $set: { ...leg.set, recentStepMarks: next.recentStepMarks } },
       applied: (account) => holdsMark((stored = legStateOf(account)).recentStepMarks, mark),
     });
-    rememberLegState(accountId, stored ?? next);
-    if (done) return true;
-    if (!stored || stored.legCount === known.legCount) return false;
+    if (done) {
+      // Unread, the account is exactly what this update made of it.
+      rememberLegState(accountId, stored ?? next);
+      return true;
+    }
+    if (!stored) return false;
+    rememberLegState(accountId, stored);
+    if (stored.legCount === known.legCount) return false;
   }
   throw new Error(`leg on ${accountId}: the account kept moving under ${STALE_ATTEMPTS_MAX} attempts`);
 }
