@@ -118,6 +118,38 @@ describe('database harness: FerretDB defect fixes', function () {
     });
   });
 
+  describe('indexes FerretDB never reads', () => {
+    it('a plain btree index holds no rows, a unique one still refuses duplicates, lookups take the GIN twin, and the index drops', async function () {
+      if (!embeddedPostgresPort()) this.skip();
+      const name = `harness_indexes_${uniqueId('c').slice(2)}`.replace(/-/g, '_');
+      const documents = collection<{ _id: string; status: string; key: string }>(name);
+      await documents.createIndex({ status: 1 });
+      await documents.createIndex({ key: 1 }, { unique: true });
+      await documents.insertMany(Array.from({ length: 200 }, (_, index) => ({ _id: `d${index}`, status: `s${index % 20}`, key: `k${index}` })));
+      await assert.rejects(documents.insertOne({ _id: 'again', status: 's0', key: 'k7' }), (error) => isDuplicateKey(error));
+      const indexes = await withPostgres(async (pg) => {
+        const table = await ferretDbTable(pg, client.db().databaseName, name);
+        const result = await pg.query(
+          `SELECT am.amname AS method, x.indisunique AS "unique", pg_get_expr(x.indpred, x.indrelid) AS predicate,
+                  pg_get_indexdef(x.indexrelid) ~ 'status' AS "onStatus", pg_relation_size(x.indexrelid) AS bytes
+           FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am am ON am.oid = c.relam
+           WHERE x.indrelid = '${table}'::regclass`,
+        );
+        await pg.query(`PREPARE by_status(text, jsonb) AS SELECT _jsonb FROM ${table} WHERE _jsonb -> $1 @> $2`);
+        const explained = await pg.query(`EXPLAIN (FORMAT JSON) EXECUTE by_status('status', '"s3"')`);
+        return { rows: result.rows, plan: explained.rows[0]['QUERY PLAN'][0].Plan as PlanNode };
+      });
+      const statusBtree = indexes.rows.find((row) => row.method === 'btree' && row.onStatus);
+      assert.equal(statusBtree?.predicate, 'false', JSON.stringify(indexes.rows));
+      assert.ok(indexes.rows.some((row) => row.method === 'btree' && row.unique && row.predicate === null && Number(row.bytes) > 8192), 'the unique index is whole');
+      assert.ok(flatten(indexes.plan).some((node) => node['Index Name']?.startsWith('gin_')), JSON.stringify(indexes.plan));
+      assert.equal((await documents.find({ status: 's3' }).toArray()).length, 10);
+      await documents.dropIndex('status_1');
+      assert.deepEqual((await documents.indexes()).map((index) => index.name).sort(), ['_id_', 'key_1']);
+      await documents.drop();
+    });
+  });
+
   describe('storage of documents', () => {
     it('keeps each revision exact through updates and stores big documents uncompressed', async function () {
       if (!embeddedPostgresPort()) this.skip();

@@ -132,6 +132,28 @@ BEGIN
 END
 $fn$;
 
+-- Not a defect, a cost: FerretDB never reads its own btree indexes (defect 2), yet every
+-- insert and every update (never a HOT update: the indexed column is the document) writes
+-- an entry into each. A unique one still does a job, refusing duplicates; a plain one only
+-- costs. It is rebuilt empty under its own name (a partial index of no rows), so FerretDB
+-- still finds what it made and can drop it; its GIN twins serve the lookups.
+CREATE OR REPLACE FUNCTION moneyfund_empty_plain_btree(index_oid oid) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  definition text;
+BEGIN
+  SELECT pg_get_indexdef(i.indexrelid) INTO definition
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+  WHERE i.indexrelid = index_oid AND am.amname = 'btree' AND NOT i.indisunique AND NOT i.indisprimary
+    AND i.indpred IS NULL AND moneyfund_is_collection_table(i.indrelid);
+  IF definition IS NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE format('DROP INDEX %s', index_oid::regclass);
+  EXECUTE definition || ' WHERE false';
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION moneyfund_on_ddl() RETURNS event_trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -144,6 +166,7 @@ BEGIN
       PERFORM moneyfund_store_uncompressed(command.objid);
     ELSIF command.command_tag = 'CREATE INDEX' AND command.object_type = 'index' THEN
       PERFORM moneyfund_add_gin_twins(command.objid);
+      PERFORM moneyfund_empty_plain_btree(command.objid);
     END IF;
   END LOOP;
 END
@@ -167,6 +190,7 @@ BEGIN
   END LOOP;
   FOR relation IN SELECT c.oid FROM pg_class c WHERE c.relkind = 'i' LOOP
     PERFORM moneyfund_add_gin_twins(relation.oid);
+    PERFORM moneyfund_empty_plain_btree(relation.oid);
   END LOOP;
 END
 $fn$;
