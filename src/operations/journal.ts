@@ -8,7 +8,7 @@ import { setBounded } from '../db/readCache.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { newId } from '../ids.ts';
 import type { Fen } from '../money/fen.ts';
-import { Operation, type OperationDocument, type OperationStatus, type Posting } from './model.ts';
+import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
 
 export type BalanceField = 'walletFen' | 'sharesFen' | 'subscribingFen' | 'redeemingFen';
 /** Counters a leg may move besides balances; holdingFen is derived, never given. */
@@ -29,8 +29,6 @@ export interface AccountLeg {
   inc: Partial<Record<BalanceField | CounterField, Fen>>;
   set?: Record<string, unknown>;
   postings: PostingDraft[];
-  /** Record the step with the operation's next transition instead of at once (see recordStep). */
-  deferRecord?: boolean;
 }
 
 // Every request that moves money runs these updates: they skip Mongoose (see db/driver.ts).
@@ -66,16 +64,23 @@ export const BALANCE_LEDGER: Record<BalanceField, (userId: string) => string> = 
  */
 export async function applyAccountLeg(operation: OperationDocument, leg: AccountLeg, at: Date): Promise<boolean> {
   if (operation.steps.includes(leg.step)) return true;
+  if (!(await moveAccount(operation, leg))) return false;
+  await recordStep(operation, leg.step, leg.postings, at);
+  return true;
+}
+
+/**
+ * The leg on its account alone, once: for an operation written with its steps already (an
+ * instant redemption), whose holder's leg commits it. False when the rule refused it.
+ */
+export async function moveAccount(operation: OperationDocument, leg: AccountLeg): Promise<boolean> {
   assertBalanced(leg);
   const accountId = leg.accountId ?? operation.userId;
   const mark = stepMark(operation._id, leg.step);
-  if (!(await oneAtATime(accountId, () => compareAndApply(accountId, mark, leg)))) {
-    // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
-    if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
-    return false;
-  }
-  await recordStep(operation, leg.step, leg.postings, at, leg.deferRecord);
-  return true;
+  if (await oneAtATime(accountId, () => compareAndApply(accountId, mark, leg))) return true;
+  // Only a rule can refuse a leg: an unguarded credit that finds no account is a defect.
+  if (!leg.guard) throw new Error(`step ${leg.step} of ${operation._id}: no account ${accountId}`);
+  return false;
 }
 
 /** Whether a step's leg is on its account (recovery asks after a crash). */
@@ -168,8 +173,6 @@ function oneAtATime<T>(accountId: string, task: () => Promise<T>): Promise<T> {
   return run;
 }
 
-/** Steps applied to their documents but not yet written on the operation (see recordStep). */
-const unwrittenSteps = new WeakMap<OperationDocument, { steps: string[]; postings: Posting[] }>();
 /** Operations whose in-memory copy may lag the database: another actor moved them. */
 const staleOperations = new WeakSet<OperationDocument>();
 /** How a request answers once its operation leaves `pending`: kept by the first transition. */
@@ -180,36 +183,22 @@ export function answerOnTransition(operation: OperationDocument, answerOf: (oper
   answerers.set(operation, answerOf);
 }
 
-/**
- * Records a step (and its postings) on the operation, once. A deferred step is written with
- * the operation's next transition, saving an update on a hot path: that is safe because every
- * leg leaves its step's mark on the document it moved, so a recovery after a crash in between
- * finds the leg applied and records it then.
- */
-export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date, defer = false): Promise<void> {
+/** Records a step (and its postings) on the operation, once. */
+export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date): Promise<void> {
   if (operation.steps.includes(step)) return;
-  const unwritten = unwrittenSteps.get(operation) ?? { steps: [], postings: [] };
-  unwritten.steps.push(step);
-  unwritten.postings.push(...postings.map((posting) => ({ ...posting, step, at })));
-  unwrittenSteps.set(operation, unwritten);
+  const written = postings.map((posting) => ({ ...posting, step, at }));
   operation.steps.push(step);
-  operation.postings.push(...postings.map((posting) => ({ ...posting, step, at })));
-  if (defer) return;
-  // Steps deferred earlier go first, in the same update.
-  unwrittenSteps.delete(operation);
+  operation.postings.push(...written);
   const result = await retryOnWriteConflict(() =>
-    operations.updateOne(
-      { _id: operation._id, steps: { $nin: unwritten.steps } },
-      { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } }, $set: { updatedAt: at } },
-    ),
+    operations.updateOne({ _id: operation._id, steps: { $ne: step } }, { $push: { steps: step, postings: { $each: written } }, $set: { updatedAt: at } }),
   );
   if (result.modifiedCount === 0) staleOperations.add(operation);
   else operation.updatedAt = at;
 }
 
 /**
- * Moves the operation on from one of the expected statuses, writing its deferred steps in the
- * same update; false when another actor moved it first (the in-memory copy is then stale).
+ * Moves the operation on from one of the expected statuses; false when another actor moved
+ * it first (the in-memory copy is then stale).
  */
 export async function transition(
   operation: OperationDocument,
@@ -218,21 +207,16 @@ export async function transition(
   at: Date,
   extra: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const unwritten = unwrittenSteps.get(operation);
   const answerOf = to === 'pending' ? undefined : answerers.get(operation);
   // One try only: after a lost race the answer may already be stored by another actor.
   answerers.delete(operation);
   const changes = { status: to, updatedAt: at, transitionId: newId('tr'), ...extra };
   if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
   const moved = await operationUpdates({
-    filter: { _id: operation._id, status: { $in: from }, ...(unwritten ? { steps: { $nin: unwritten.steps } } : {}) },
-    update: {
-      $set: changes,
-      ...(unwritten ? { $push: { steps: { $each: unwritten.steps }, postings: { $each: unwritten.postings } } } : {}),
-    },
+    filter: { _id: operation._id, status: { $in: from } },
+    update: { $set: changes },
     applied: (stored) => stored.transitionId === changes.transitionId,
   });
-  unwrittenSteps.delete(operation);
   if (!moved) {
     staleOperations.add(operation);
     return false;
@@ -243,7 +227,7 @@ export async function transition(
 
 /** The operation as it stands: the in-memory copy unless another actor moved it meanwhile. */
 export async function currentOperation(operation: OperationDocument): Promise<OperationDocument> {
-  if (!staleOperations.has(operation) && !unwrittenSteps.has(operation)) return operation;
+  if (!staleOperations.has(operation)) return operation;
   return (await Operation.findById(operation._id).lean<OperationDocument>())!;
 }
 

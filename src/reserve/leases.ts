@@ -5,9 +5,10 @@
  * reserve_lease) with two shard legs: `lease` (available → leased) and `close` (the unused
  * rest back to available; the shard's outstanding takes what was used). Each redemption
  * names its lease when it is written, and its advance is a journal-only step (leased →
- * outstanding) written with its other steps. A lease closes on the sum of those, once none
- * of its redemptions is pending: by its owner when it has expired and its requests are done,
- * or by anyone (recovery, settlement) once it has been expired for jobs.recoverAfterMs.
+ * outstanding) written with its other steps. A lease closes on the sum of those: by its
+ * owner when it has expired and its requests are done and settled, or by anyone (recovery,
+ * settlement) once it has been expired for jobs.recoverAfterMs, after checking each of its
+ * redemptions the owner did not note as settled (see src/transfers/instant.ts).
  */
 import type { AppContext } from '../context.ts';
 import { newSortableId } from '../ids.ts';
@@ -16,6 +17,10 @@ import { recordStep, transition } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import { reloadOperation, startOperation } from '../operations/service.ts';
 import { fail, type AdvanceMode } from '../transfers/advance.ts';
+import { rawCollection } from '../db/driver.ts';
+import { groupInserts } from '../db/groupCommit.ts';
+import { verifyRedemptions } from '../transfers/instant.ts';
+import { LeaseNote } from './model.ts';
 import { applyShardLeg, openReserve, reserveLedger, shardStepApplied } from './service.ts';
 
 interface OpenLease {
@@ -25,6 +30,11 @@ interface OpenLease {
   remainingFen: bigint;
   /** Requests holding a grant of this lease. */
   inFlight: number;
+  /** Requests that ended without settling their operation (an error): checked before the lease closes. */
+  unsure: number;
+  /** Operations settled by their requests, not yet noted in the database. */
+  settledIds: string[];
+  noteTimer?: NodeJS.Timeout;
   usableUntilMs: number;
 }
 
@@ -39,10 +49,13 @@ export interface AdvanceGrant {
   readonly applyBeforeMs: number;
   /** The advance was definitely not taken: its capacity goes back to the lease. */
   giveBack(): void;
-  /** Ties the grant to the operation written with it, for advanceInstant to find. */
+  /** Ties the grant to the operation written with it. */
   bindTo(operationId: string): void;
-  /** The request is over: the lease may close once every grant is done. */
-  done(): void;
+  /**
+   * The request is over: the lease may close once every grant is done. `settled`: the
+   * operation written with it, if any, stands as it is (committed or rewritten as failed).
+   */
+  done(settled: boolean): void;
 }
 
 interface LeaseBook {
@@ -52,7 +65,10 @@ interface LeaseBook {
 }
 
 const books = new WeakMap<AppContext, LeaseBook>();
-const boundGrants = new Map<string, AdvanceGrant>();
+const noteInserts = groupInserts(rawCollection(LeaseNote));
+/** Settled operations a note holds at most, and how long one waits for more. */
+const NOTE_IDS_MAX = 64;
+const NOTE_DELAY_MS = 200;
 
 function bookOf(ctx: AppContext): LeaseBook {
   let book = books.get(ctx);
@@ -78,11 +94,6 @@ export async function grantAdvance(ctx: AppContext, amountFen: bigint, dueDate: 
     if (!(await acquireOnce(ctx, book, amountFen, dueDate))) return null;
   }
   return null;
-}
-
-/** The grant bound to an operation by the request that wrote it; none after a crash. */
-export function boundGrantOf(operationId: string): AdvanceGrant | undefined {
-  return boundGrants.get(operationId);
 }
 
 function usableLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): OpenLease | undefined {
@@ -114,10 +125,10 @@ function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): Advanc
     },
     bindTo(id) {
       operationId = id;
-      boundGrants.set(id, this);
     },
-    done() {
-      if (operationId) boundGrants.delete(operationId);
+    done(operationSettled) {
+      if (!operationSettled) lease.unsure++;
+      else if (operationId) noteSettled(lease, operationId);
       operationId = undefined;
       settled = true;
       lease.inFlight--;
@@ -175,7 +186,7 @@ async function takeLease(ctx: AppContext, shard: string, sizeFen: bigint, dueDat
     await fail(ctx, operation, 'reserve_available_insufficient'); // another process took it first
     return null;
   }
-  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, usableUntilMs: leaseExpiresAt.getTime() };
+  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, unsure: 0, settledIds: [], usableUntilMs: leaseExpiresAt.getTime() };
 }
 
 const leasePostings = (lease: OperationDocument) => [
@@ -183,12 +194,36 @@ const leasePostings = (lease: OperationDocument) => [
   { account: reserveLedger.leased(lease.reserveShard!), amountFen: lease.amountFen },
 ];
 
-/** The owner closes its expired leases whose requests are done (a pending one waits for recovery). */
+function noteSettled(lease: OpenLease, operationId: string): void {
+  lease.settledIds.push(operationId);
+  if (lease.settledIds.length >= NOTE_IDS_MAX) void writeNote(lease);
+  else lease.noteTimer ??= setTimeout(() => void writeNote(lease), NOTE_DELAY_MS).unref();
+}
+
+/** Appends the settled operations not yet noted; a note lost to an error only means more to check. */
+async function writeNote(lease: OpenLease): Promise<void> {
+  clearTimeout(lease.noteTimer);
+  lease.noteTimer = undefined;
+  const ids = lease.settledIds.splice(0);
+  if (ids.length === 0) return;
+  try {
+    await noteInserts({ _id: newSortableId('note'), leaseId: lease.op._id, operationIds: ids.join(' ') });
+  } catch (error) {
+    log.warn({ err: error, leaseId: lease.op._id }, 'lease note not written: its operations will be checked at close');
+  }
+}
+
+/**
+ * The owner closes its expired leases whose requests are done, each settled; a lease with an
+ * unsure operation waits for recovery, noted first so that recovery checks only the unsure.
+ */
 async function closeIdleLeases(ctx: AppContext, book: LeaseBook): Promise<void> {
   const nowMs = ctx.clock.now().getTime();
   const idle = book.leases.filter((lease) => nowMs >= lease.usableUntilMs && lease.inFlight === 0);
   book.leases = book.leases.filter((lease) => !idle.includes(lease));
   for (const lease of idle) {
+    await writeNote(lease);
+    if (lease.unsure > 0) continue;
     try {
       // As stored: the recovery job or settlement may have closed it meanwhile.
       await closeLease(ctx, await reloadOperation(lease.op._id), true);
@@ -212,7 +247,7 @@ export async function leaseClosed(ctx: AppContext, leaseId: string): Promise<boo
 
 function ownerHoldsIdle(ctx: AppContext, leaseId: string): boolean {
   const lease = bookOf(ctx).leases.find((open) => open.op._id === leaseId);
-  return lease !== undefined && lease.inFlight === 0 && ctx.clock.now().getTime() >= lease.usableUntilMs;
+  return lease !== undefined && lease.inFlight === 0 && lease.unsure === 0 && ctx.clock.now().getTime() >= lease.usableUntilMs;
 }
 
 /**
@@ -230,8 +265,9 @@ async function closeLease(ctx: AppContext, op: OperationDocument, ownerIdle: boo
   }
   const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;
   if (!ownerIdle && now.getTime() < freeForAllMs) return;
+  // No request of it can still apply a leg: each of its redemptions either stands or never will.
+  if (!ownerIdle) await verifyRedemptions(ctx, op._id);
   const usage = await usageOf(op._id);
-  if (usage.pending) return;
   const unusedFen = op.amountFen - usage.usedFen;
   const shard = op.reserveShard!;
   const postings = unusedFen === 0n ? [] : [
@@ -243,13 +279,10 @@ async function closeLease(ctx: AppContext, op: OperationDocument, ownerIdle: boo
   await transition(op, ['pending'], 'completed', now);
 }
 
-/** What the lease's redemptions advanced, and whether any of them is still pending. */
-async function usageOf(leaseId: string): Promise<{ usedFen: bigint; pending: boolean }> {
-  const redemptions = await Operation.find({ leaseId }, { status: 1, steps: 1, amountFen: 1 }).lean<Pick<OperationDocument, 'status' | 'steps' | 'amountFen'>[]>();
-  return {
-    usedFen: redemptions.filter((op) => op.steps.includes('advance')).reduce((sum, op) => sum + op.amountFen, 0n),
-    pending: redemptions.some((op) => op.status === 'pending'),
-  };
+/** What the lease's redemptions advanced. */
+async function usageOf(leaseId: string): Promise<{ usedFen: bigint }> {
+  const redemptions = await Operation.find({ leaseId }, { steps: 1, amountFen: 1 }).lean<Pick<OperationDocument, 'steps' | 'amountFen'>[]>();
+  return { usedFen: redemptions.filter((op) => op.steps.includes('advance')).reduce((sum, op) => sum + op.amountFen, 0n) };
 }
 
 /** Advances out of open leases, by shard: still in the shards' leased, already outstanding. */

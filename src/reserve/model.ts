@@ -28,3 +28,23 @@ export const ReserveShard = mongoose.model('ReserveShard', reserveShardSchema, '
 reserveShardSchema.index({ reserveName: 1 });
 
 export const shardId = (reserveName: string, index: number) => `reserve:${reserveName}:${index}`;
+
+/**
+ * Which instant redemptions of a lease were settled by the requests that wrote them
+ * (committed by their holder's leg, or rewritten as failed): appended by the lease's owner
+ * a few at a time, so that if it dies, whoever closes the lease checks only the others
+ * (see src/transfers/instant.ts). Space-separated ids: one string, not an array.
+ */
+const leaseNoteSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    leaseId: { type: String, required: true },
+    operationIds: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+leaseNoteSchema.index({ leaseId: 1 });
+
+export type LeaseNoteDocument = InferSchemaType<typeof leaseNoteSchema> & { _id: string };
+export const LeaseNote = mongoose.model('LeaseNote', leaseNoteSchema, 'lease_notes');

@@ -2,24 +2,32 @@
  * Instant redemption to the wallet and payment to a merchant: the liquidity reserve
  * advances the cash now and is repaid when the redemption settles with the fund on the
  * first trading day after T. The request that writes the operation holds a grant out of a
- * reserve lease of its process (src/reserve/leases.ts), so the saga touches no shard: debit
- * the holder's shares in one guarded update that also checks the daily cap (can fail: the
- * grant goes back to the lease), record the advance with it (journal-only), credit the
- * merchant's wallet (payments; cannot fail), and on the settle date, once the lease has
- * closed, repay the shard. After a crash, recovery finishes what the holder's leg started
- * and fails what it had not: the lease may be spent or closed, so it never takes an advance.
+ * reserve lease of its process (src/reserve/leases.ts), so the saga touches no shard.
+ *
+ * The operation is written with the outcome it will have: awaiting settlement, its steps
+ * (the holder's debit, the advance, the merchant's credit) and its answer. The holder's
+ * leg, one guarded update that checks the shares and the daily cap and leaves its mark on
+ * the account, is the commit point: refused (or too late for the lease), the operation is
+ * rewritten as failed with no steps; applied, nothing more is written on the request path.
+ * The lease's owner notes which of its operations its requests settled (a small append per
+ * few dozen). Until the lease closes, an operation not noted is unsure: a lease its owner
+ * could not close cleanly is closed by recovery, which first checks each unsure operation
+ * for its holder's mark (see verifyRedemptions), and a replay checks the mark before it
+ * repeats the answer. On the settle date, once the lease has closed, the advance is repaid
+ * to its shard.
  */
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome, forgetHolding } from '../income/fold.ts';
-import { applyAccountLeg, ledgerAccount as ledger, legApplied, recordStep, type AccountLeg } from '../operations/journal.ts';
-import type { OperationDocument } from '../operations/model.ts';
-import { boundGrantOf, leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
+import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg } from '../operations/journal.ts';
+import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
+import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
+import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
-import { fail, isDue, moveTo, type AdvanceMode } from './advance.ts';
+import { FAILURE_DETAIL } from './errors.ts';
+import { isDue, moveTo, type AdvanceMode } from './advance.ts';
 
 export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
-  if (op.status === 'pending') await redeemInstantly(ctx, op);
   // The advance reaches its shard's outstanding when its lease closes: repaid after that
   // (an advance from before leases was taken on the shard itself).
   if (op.status === 'awaiting_settlement' && isDue(ctx, op) && (!op.leaseId || (await leaseClosed(ctx, op.leaseId)))) {
@@ -29,54 +37,88 @@ export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mo
   }
 }
 
-async function redeemInstantly(ctx: AppContext, op: OperationDocument): Promise<void> {
-  if (!op.leaseId) return fail(ctx, op, 'reserve_exhausted');
-  const grant = boundGrantOf(op._id);
-  if (!(await (grant ? redeemWithGrant(ctx, op, grant) : redeemedBeforeCrash(ctx, op)))) return;
-  await recordStep(op, 'advance', advancePostings(op), ctx.clock.now(), true);
-  if (op.type === 'payment') {
-    const X = op.amountFen;
-    const leg = { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X), deferRecord: true };
-    await applyAccountLeg(op, leg, ctx.clock.now());
-    await ctx.faults.hit('payment:after-merchant');
-  }
-  await moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
+interface Outcome {
+  status: OperationStatus;
+  steps: string[];
+  postings: Posting[];
+  failure: { code: string; detail: string } | null;
 }
 
-/** The holder's leg, in the request that holds the grant. False: refused (and failed). */
-async function redeemWithGrant(ctx: AppContext, op: OperationDocument, grant: AdvanceGrant): Promise<boolean> {
-  if (ctx.clock.now().getTime() > grant.applyBeforeMs) {
-    grant.giveBack();
-    await fail(ctx, op, 'interrupted');
-    return false;
-  }
-  await ctx.faults.hit('instant:before-redeem');
-  const refusal = await applyRedeemLeg(ctx, op);
-  if (!refusal) {
-    await ctx.faults.hit('instant:after-redeem');
-    return true;
-  }
-  grant.giveBack();
-  await ctx.faults.hit('instant:after-refusal');
-  await fail(ctx, op, refusal);
-  return false;
+/** What an instant operation is written with: its outcome if its holder's leg applies, or failed without a grant. */
+export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'userId' | 'amountFen' | 'merchantId' | 'reserveShard' | 'createdAt'>, granted: boolean): Outcome {
+  if (!granted) return { status: 'failed', steps: [], postings: [], failure: failureOf('reserve_exhausted') };
+  const at = op.createdAt;
+  const steps: [string, { account: string; amountFen: bigint }[]][] = [
+    ['redeem', redeemPostings(op)],
+    ['advance', advancePostings(op as OperationDocument)],
+    ...(op.type === 'payment' ? [['pay-merchant', fromTransit(op.merchantId!, op.amountFen)] as [string, { account: string; amountFen: bigint }[]]] : []),
+  ];
+  const postings: Posting[] = steps.flatMap(([step, drafts]) => drafts.map((posting) => ({ ...posting, step, at })));
+  return { status: 'awaiting_settlement', steps: steps.map(([step]) => step), postings, failure: null };
 }
 
 /**
- * After a crash: the holder's leg either was applied (its mark is on the account: finish the
- * redemption) or never will be (fail it; nothing moved).
+ * The request's part: the holder's leg, then the merchant's credit (which cannot fail).
+ * Refused or too late, the operation is rewritten as failed and the grant goes back.
  */
-async function redeemedBeforeCrash(ctx: AppContext, op: OperationDocument): Promise<boolean> {
-  if (op.steps.includes('redeem')) return true;
-  if (!(await legApplied(op.userId, op._id, 'redeem'))) {
-    await fail(ctx, op, 'interrupted');
-    return false;
+export async function commitInstant(ctx: AppContext, op: OperationDocument, grant: AdvanceGrant | null): Promise<void> {
+  if (!grant || op.status !== 'awaiting_settlement') return;
+  if (ctx.clock.now().getTime() > grant.applyBeforeMs) {
+    grant.giveBack();
+    return voidRedemption(ctx, op, 'interrupted');
   }
-  await recordStep(op, 'redeem', redeemPostings(op), ctx.clock.now(), true);
-  return true;
+  await ctx.faults.hit('instant:before-redeem');
+  const refusal = await applyRedeemLeg(ctx, op);
+  if (refusal) {
+    grant.giveBack();
+    await ctx.faults.hit('instant:after-refusal');
+    return voidRedemption(ctx, op, refusal);
+  }
+  await ctx.faults.hit('instant:after-redeem');
+  if (op.type === 'payment') {
+    await creditMerchant(op);
+    await ctx.faults.hit('payment:after-merchant');
+  }
 }
 
-const redeemPostings = (op: OperationDocument) => [
+/** Whether an awaiting instant operation stands: its lease closed (every one was checked then), or its holder's mark is there. */
+export async function instantCommitted(op: OperationDocument): Promise<boolean> {
+  if (op.status !== 'awaiting_settlement' || !op.leaseId) return true;
+  const lease = await Operation.findById(op.leaseId, { status: 1 }).lean<Pick<OperationDocument, 'status'>>();
+  return lease?.status === 'completed' || (await legApplied(op.userId, op._id, 'redeem'));
+}
+
+/**
+ * Before a lease closes for an owner that may have died: each of its redemptions the owner
+ * did not note as settled either has its holder's mark (a payment's merchant is then
+ * credited, once) or never will (rewritten as failed; nothing moved).
+ */
+export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promise<void> {
+  const notes = await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>();
+  const settled = new Set(notes.flatMap((note) => note.operationIds.split(' ')));
+  const redemptions = await Operation.find({ leaseId }).lean<OperationDocument[]>();
+  for (const op of redemptions.filter((found) => found.status === 'awaiting_settlement' && !settled.has(found._id))) {
+    if (!(await legApplied(op.userId, op._id, 'redeem'))) await voidRedemption(ctx, op, 'interrupted');
+    else if (op.type === 'payment') await creditMerchant(op);
+  }
+}
+
+/**
+ * Its leg never applied: failed, with no steps. The answer it was written with goes: the
+ * request stores its own, and a replay after recovery is answered from the failure.
+ */
+async function voidRedemption(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
+  await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure: failureOf(code), response: null });
+}
+
+const failureOf = (code: string) => ({ code, detail: FAILURE_DETAIL[code] ?? code });
+
+async function creditMerchant(op: OperationDocument): Promise<void> {
+  const X = op.amountFen;
+  await moveAccount(op, { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X) });
+}
+
+const redeemPostings = (op: Pick<OperationDocument, 'type' | 'userId' | 'amountFen'>) => [
   { account: ledger.shares(op.userId), amountFen: -op.amountFen },
   { account: op.type === 'instant_redemption' ? ledger.wallet(op.userId) : ledger.paymentsTransit, amountFen: op.amountFen },
 ];
@@ -92,7 +134,6 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
   const toWallet = op.type === 'instant_redemption';
   const base: AccountLeg = {
     step: 'redeem',
-    deferRecord: true,
     guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
     inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
     postings: redeemPostings(op),
@@ -100,7 +141,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
     for (const shape of capShapes(ctx, op)) {
       const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, ...(shape.set ? { set: shape.set } : {}) };
-      if (await applyAccountLeg(op, leg, ctx.clock.now())) return undefined;
+      if (await moveAccount(op, leg)) return undefined;
     }
     // Income credited since the request folded it (a day closed meanwhile) is redeemable too.
     await foldIncome(op.userId);

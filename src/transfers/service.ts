@@ -4,7 +4,7 @@ import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError, problemBody } from '../http/problem.ts';
 import type { Fen } from '../money/fen.ts';
-import { answerOnTransition } from '../operations/journal.ts';
+import { answerOnTransition, currentOperation } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import {
   operationView,
@@ -20,6 +20,7 @@ import { grantAdvance } from '../reserve/leases.ts';
 import { INSTANT_TYPES } from '../reserve/service.ts';
 import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
+import { commitInstant, instantCommitted, intendedOutcome } from './instant.ts';
 import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
 
 /** The HTTP answer to a money request; the first one is replayed for the same Idempotency-Key. */
@@ -196,23 +197,45 @@ async function runOnce(
     if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);
     await checkFirst();
   }
-  // An instant redemption's advance is promised before the operation is written, which names its lease.
-  const grant = INSTANT_TYPES.includes(draft.type) ? await grantAdvance(ctx, draft.amountFen, draft.dueDate!) : null;
+  if (INSTANT_TYPES.includes(draft.type)) return runInstant(ctx, request);
+  const { operation, replayed } = await startOperation(request, ctx.clock.now());
+  if (replayed) return replay(ctx, operation);
+  answerOnTransition(operation, answerFor);
+  return answer(await advanceOperation(ctx, operation, 'request'), false);
+}
+
+/**
+ * An instant redemption's advance is promised before the operation is written, which names
+ * its lease and the outcome it will have (failed at once when no lease can cover it); its
+ * holder's leg then commits it. A request that ends in an error leaves it unsure to its lease.
+ */
+async function runInstant(ctx: AppContext, request: OperationRequest): Promise<Answer> {
+  const grant = await grantAdvance(ctx, request.amountFen, request.dueDate!);
+  let settled = false;
   try {
-    const { operation, replayed } = await startOperation({ ...request, ...grant?.stamp }, ctx.clock.now());
+    const writtenAs = (draft: OperationDocument) => {
+      const outcome = intendedOutcome(draft, grant !== null);
+      return { ...outcome, response: answerFor({ ...draft, ...outcome } as unknown as OperationDocument) };
+    };
+    const { operation, replayed } = await startOperation({ ...request, ...grant?.stamp }, ctx.clock.now(), writtenAs);
     if (replayed) {
       grant?.giveBack();
+      settled = true;
       return await replay(ctx, operation);
     }
     grant?.bindTo(operation._id);
     answerOnTransition(operation, answerFor);
-    return answer(await advanceOperation(ctx, operation, 'request'), false);
+    await commitInstant(ctx, operation, grant);
+    settled = true;
+    return await answer(await currentOperation(operation), false);
   } finally {
-    grant?.done();
+    grant?.done(settled);
   }
 }
 
 async function replay(ctx: AppContext, operation: OperationDocument): Promise<Answer> {
+  // Written with its outcome, an instant redemption stands only once its holder's leg applied.
+  if (INSTANT_TYPES.includes(operation.type) && !(await instantCommitted(operation))) throw requestInProgress(operation._id);
   if (operation.response) return { status: operation.response.status!, body: operation.response.body, replayed: true };
   if (operation.status !== 'pending') return answer(operation, true);
   const ageMs = ctx.clock.now().getTime() - operation.updatedAt.getTime();

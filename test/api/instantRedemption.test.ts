@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { verifyPaymentPassword } from '../../src/auth/service.ts';
 import { Operation } from '../../src/operations/model.ts';
@@ -211,6 +212,29 @@ describe('instant redemption and payments', function () {
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
   });
 
+  it('a lease whose owner died: its closer checks only the redemptions the owner did not note as settled', async () => {
+    await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '500.00');
+    const owner = testApp(t.clock.now().toISOString()); // an API process that is about to die
+    owner.ctx.config = { ...owner.ctx.config, reserve: t.ctx.config.reserve };
+    const faults = new ArmedFaults();
+    owner.ctx.faults = faults;
+    await instant(owner, holder, '100.00').expect(201);
+    faults.arm('instant:before-redeem');
+    await instant(owner, holder, '50.00').expect(500);
+    await sleep(500); // the owner notes what it settled a moment later
+    const [settled, unsure] = await Operation.find({ userId: holder.userId, type: 'instant_redemption' }).sort({ _id: 1 }).lean();
+    // The settled one's mark is gone (as after hundreds of later legs): only its note vouches for it.
+    await Account.updateOne({ _id: holder.userId }, { $set: { recentStepMarks: '' } });
+    await closeAllLeases(t);
+    const [after, afterUnsure] = await Promise.all([Operation.findById(settled!._id).lean(), Operation.findById(unsure!._id).lean()]);
+    assert.equal(after?.status, 'awaiting_settlement');
+    assert.deepEqual([afterUnsure?.status, afterUnsure?.failure?.code, afterUnsure?.steps], ['failed', 'interrupted', []]);
+    assert.equal((await balancesOf(holder.userId)).sharesFen, 40_000n);
+    assert.deepEqual([(await reserveTotals(t)).outstandingFen, (await shardsOf(reserve)).every((shard) => shard.leasedFen === 0n)], [10_000n, true]);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
   describe('a crash between any two steps of a payment, then recovery', () => {
     const points = ['instant:before-redeem', 'instant:after-redeem', 'payment:after-merchant', 'instant:after-refusal', 'instant:after-repay'];
     for (const point of points) {
@@ -222,7 +246,8 @@ describe('instant redemption and payments', function () {
         t.ctx.faults = faults;
         faults.arm(point);
         const amount = point === 'instant:after-refusal' ? '600.00' : '300.00'; // more than the shares: refused
-        const answer = await pay(t, holder, merchant.id, amount);
+        const key = idempotencyKey();
+        const answer = await pay(t, holder, merchant.id, amount, key);
         const operation = (await Operation.findOne({ userId: holder.userId, type: 'payment' }).lean())!;
         if (point === 'instant:after-repay') {
           assert.equal(answer.status, 201);
@@ -231,9 +256,13 @@ describe('instant redemption and payments', function () {
           await advanceDueOperations(t.ctx);
         } else {
           assert.equal(answer.status, 500, JSON.stringify(answer.body));
-          assert.equal(operation.status, 'pending');
-          t.clock.advance(t.ctx.config.jobs.recoverAfterMs + 1_000);
-          await recoverStuckOperations(t.ctx);
+          // Written with the outcome it will have if the holder's leg applies: unsure until its lease closes.
+          assert.equal(operation.status, 'awaiting_settlement');
+          const replayed = await pay(t, holder, merchant.id, amount, key);
+          const redeemed = point === 'instant:after-redeem' || point === 'payment:after-merchant';
+          assert.equal(replayed.status, redeemed ? 201 : 409, JSON.stringify(replayed.body));
+          // The lease of an unsure operation closes once no request of it can still apply a leg.
+          await closeAllLeases(t);
         }
         const final = (await Operation.findById(operation._id).lean())!;
         // Refused, or stopped before the holder's leg: recovery fails it, as it cannot take an advance.
@@ -250,6 +279,8 @@ describe('instant redemption and payments', function () {
           assert.ok((await shardsOf(reserve)).every((shard) => shard.leasedFen === 0n), 'the recovery job closed the lease');
         }
         assert.deepEqual(await breaksFor([holder.userId, merchant.id, reserve]), []);
+        const lastReplay = await pay(t, holder, merchant.id, amount, key);
+        assert.equal(lastReplay.status, refused ? 503 : 201, JSON.stringify(lastReplay.body));
       });
     }
   });
