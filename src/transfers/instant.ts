@@ -21,6 +21,7 @@ import type { AppContext } from '../context.ts';
 import { foldIncome, forgetHolding } from '../income/fold.ts';
 import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
+import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
@@ -81,11 +82,16 @@ export async function commitInstant(ctx: AppContext, op: OperationDocument, gran
   }
 }
 
-/** Whether an awaiting instant operation stands: its lease closed (every one was checked then), or its holder's mark is there. */
-export async function instantCommitted(op: OperationDocument): Promise<boolean> {
-  if (op.status !== 'awaiting_settlement' || !op.leaseId) return true;
-  const lease = await Operation.findById(op.leaseId, { status: 1 }).lean<Pick<OperationDocument, 'status'>>();
-  return lease?.status === 'completed' || (await legApplied(op.userId, op._id, 'redeem'));
+/**
+ * An instant operation as a replay may answer it, or null while it is unsure: it stands once
+ * its lease has closed (every one of its operations was settled or checked then; a lease
+ * free for anyone to close is closed here, so a replay after a crash need not wait for the
+ * recovery job) or once its holder's mark is on the account.
+ */
+export async function standingInstant(ctx: AppContext, op: OperationDocument): Promise<OperationDocument | null> {
+  if (op.status !== 'awaiting_settlement' || !op.leaseId) return op;
+  if (await leaseClosed(ctx, op.leaseId)) return reloadOperation(op._id);
+  return (await legApplied(op.userId, op._id, 'redeem')) ? op : null;
 }
 
 /**

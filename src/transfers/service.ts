@@ -20,7 +20,7 @@ import { grantAdvance } from '../reserve/leases.ts';
 import { INSTANT_TYPES } from '../reserve/service.ts';
 import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
-import { commitInstant, instantCommitted, intendedOutcome } from './instant.ts';
+import { commitInstant, intendedOutcome, standingInstant } from './instant.ts';
 import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
 
 /** The HTTP answer to a money request; the first one is replayed for the same Idempotency-Key. */
@@ -233,9 +233,10 @@ async function runInstant(ctx: AppContext, request: OperationRequest): Promise<A
   }
 }
 
-async function replay(ctx: AppContext, operation: OperationDocument): Promise<Answer> {
+async function replay(ctx: AppContext, written: OperationDocument): Promise<Answer> {
   // Written with its outcome, an instant redemption stands only once its holder's leg applied.
-  if (INSTANT_TYPES.includes(operation.type) && !(await instantCommitted(operation))) throw requestInProgress(operation._id);
+  const operation = INSTANT_TYPES.includes(written.type) ? await standingInstant(ctx, written) : written;
+  if (!operation) throw requestInProgress(written._id);
   if (operation.response) return { status: operation.response.status!, body: operation.response.body, replayed: true };
   if (operation.status !== 'pending') return answer(operation, true);
   const ageMs = ctx.clock.now().getTime() - operation.updatedAt.getTime();
