@@ -40,7 +40,6 @@ const leaseNoteSchema = new Schema(
     _id: { type: String, required: true },
     leaseId: { type: String, required: true },
     operationIds: { type: String, required: true },
-    at: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },
 );
