@@ -75,7 +75,7 @@ export async function shardStepApplied(shard: string, stepId: string): Promise<b
 }
 
 /** An instant redemption's advance: out of its lease, journal-only (see src/reserve/leases.ts). */
-export function advancePostings(op: OperationDocument) {
+export function advancePostings(op: Pick<OperationDocument, 'reserveShard' | 'amountFen'>) {
   return [
     { account: reserveLedger.leased(op.reserveShard!), amountFen: -op.amountFen },
     { account: reserveLedger.outstanding(op.reserveShard!), amountFen: op.amountFen },

@@ -12,7 +12,7 @@ import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
 import { advanceReserveLease } from '../reserve/leases.ts';
 import { advanceInstant } from './instant.ts';
 import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota } from './limits.ts';
-import { FAILURE_DETAIL } from './errors.ts';
+import { failureOf } from './errors.ts';
 
 /**
  * Each operation is a small state machine whose steps are idempotent: the request drives it
@@ -244,12 +244,12 @@ export async function moveTo(op: OperationDocument, from: OperationDocument['sta
 
 /** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
 export async function noteFailure(op: OperationDocument, code: string): Promise<void> {
-  const failure = { code, detail: FAILURE_DETAIL[code] ?? code };
+  const failure = failureOf(code);
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
 }
 
 export async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
-  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: { code, detail: FAILURE_DETAIL[code] ?? code } });
+  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureOf(code) });
   op.status = 'failed';
 }
 

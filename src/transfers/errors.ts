@@ -31,6 +31,9 @@ export const FAILURE_DETAIL: Record<string, string> = {
   interrupted: 'The request was interrupted before any money moved; nothing moved: send it again with a new Idempotency-Key',
 };
 
+/** The failure an operation stores: its code and what it means. */
+export const failureOf = (code: string) => ({ code, detail: FAILURE_DETAIL[code] ?? code });
+
 export const unknownFund = (fundCode: string) =>
   new DomainError('unknown_fund', 422, `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`);
 export const fundRequired = () =>

@@ -19,13 +19,13 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome, forgetHolding } from '../income/fold.ts';
-import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg } from '../operations/journal.ts';
+import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
-import { FAILURE_DETAIL } from './errors.ts';
+import { failureOf } from './errors.ts';
 import { isDue, moveTo, type AdvanceMode } from './advance.ts';
 
 export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
@@ -48,14 +48,10 @@ interface Outcome {
 /** What an instant operation is written with: its outcome if its holder's leg applies, or failed without a grant. */
 export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'userId' | 'amountFen' | 'merchantId' | 'reserveShard' | 'createdAt'>, granted: boolean): Outcome {
   if (!granted) return { status: 'failed', steps: [], postings: [], failure: failureOf('reserve_exhausted') };
-  const at = op.createdAt;
-  const steps: [string, { account: string; amountFen: bigint }[]][] = [
-    ['redeem', redeemPostings(op)],
-    ['advance', advancePostings(op as OperationDocument)],
-    ...(op.type === 'payment' ? [['pay-merchant', fromTransit(op.merchantId!, op.amountFen)] as [string, { account: string; amountFen: bigint }[]]] : []),
-  ];
-  const postings: Posting[] = steps.flatMap(([step, drafts]) => drafts.map((posting) => ({ ...posting, step, at })));
-  return { status: 'awaiting_settlement', steps: steps.map(([step]) => step), postings, failure: null };
+  const legs: [string, PostingDraft[]][] = [['redeem', redeemPostings(op)], ['advance', advancePostings(op)]];
+  if (op.type === 'payment') legs.push(['pay-merchant', fromTransit(op.merchantId!, op.amountFen)]);
+  const postings: Posting[] = legs.flatMap(([step, drafts]) => drafts.map((posting) => ({ ...posting, step, at: op.createdAt })));
+  return { status: 'awaiting_settlement', steps: legs.map(([step]) => step), postings, failure: null };
 }
 
 /**
@@ -116,8 +112,6 @@ export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promi
 async function voidRedemption(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
   await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure: failureOf(code), response: null });
 }
-
-const failureOf = (code: string) => ({ code, detail: FAILURE_DETAIL[code] ?? code });
 
 async function creditMerchant(op: OperationDocument): Promise<void> {
   const X = op.amountFen;
