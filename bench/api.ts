@@ -31,6 +31,7 @@ const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, json: { type: 'boolean', default: false }, 'cpu-prof-dir': { type: 'string' } },
 });
 const seconds = Number(values.seconds);
+const SLICE_MS = 1000;
 
 type Send = () => Promise<boolean>;
 
@@ -51,17 +52,37 @@ interface Saturation {
   cpuMs: Record<string, number>;
 }
 
-/** A closed loop: `concurrency` clients, each sending its next request as the last one answers. */
-async function saturation(send: Send, readCpu: () => Record<string, number>): Promise<Saturation> {
-  const deadline = performance.now() + seconds * 1000;
-  let done = 0;
+interface Tally {
+  done: number;
+  elapsedMs: number;
+  cpuS: Record<string, number>;
+}
+
+/** A closed loop for `durationMs`: `concurrency` clients, each sending its next request as the last one answers. */
+async function closedLoop(send: Send, durationMs: number, readCpu: () => Record<string, number>, tally: Tally): Promise<void> {
+  const start = performance.now();
   const cpuBefore = readCpu();
   await Promise.all(
     Array.from({ length: Number(values.concurrency) }, async () => {
-      while (performance.now() < deadline) if (await send()) done++;
+      while (performance.now() - start < durationMs) if (await send()) tally.done++;
     }),
   );
-  return { perS: done / seconds, cpuMs: cpuMsPer(done, cpuBefore, readCpu()) };
+  tally.elapsedMs += performance.now() - start;
+  for (const [group, cpuS] of Object.entries(readCpu())) tally.cpuS[group] = (tally.cpuS[group] ?? 0) + cpuS - (cpuBefore[group] ?? 0);
+}
+
+/**
+ * The saturation rate of each side, for `seconds` each, in one-second slices taken in turn
+ * (A B B A A B...): this machine's speed drifts by a fifth within a minute, and measured one
+ * after the other, the two sides would each get a different machine.
+ */
+async function interleavedSaturation(sides: Send[], readCpu: () => Record<string, number>): Promise<Saturation[]> {
+  const tallies = sides.map((): Tally => ({ done: 0, elapsedMs: 0, cpuS: {} }));
+  for (let slice = 0; slice < seconds; slice++) {
+    const order = slice % 2 === 0 ? [...sides.keys()] : [...sides.keys()].reverse();
+    for (const side of order) await closedLoop(sides[side]!, SLICE_MS, readCpu, tallies[side]!);
+  }
+  return tallies.map(({ done, elapsedMs, cpuS }) => ({ perS: (done * 1000) / elapsedMs, cpuMs: cpuMsPer(done, {}, cpuS) }));
 }
 
 /** Steady state: each holder's list of recent step marks full, of steps no request will take. */
@@ -131,9 +152,10 @@ async function main(): Promise<void> {
     };
     const postgres = postmasterPid(`${stack.dataDir}/pgdata`);
     const readCpu = () => cpuByGroup({ api: children[0]!.pid, floorServer: children[1]!.pid }, [postgres]);
-    await saturation(redeem, readCpu); // warm-up: scrypt once per holder, JIT, caches
-    const floorRun = await saturation(floor, readCpu);
-    const redeemRun = await saturation(redeem, readCpu);
+    // Both sides warm up first (scrypt once per holder, JIT, connections, caches): a floor
+    // measured cold ran a fifth slower than a warm one and flattered the ratio.
+    await interleavedSaturation([redeem, floor], readCpu);
+    const [floorRun, redeemRun] = (await interleavedSaturation([floor, redeem], readCpu)) as [Saturation, Saturation];
     const [floorPerS, redemptionsPerS] = [floorRun.perS, redeemRun.perS];
     const latency = await latenciesAt(redeem, Math.max(1, Math.round(redemptionsPerS / 2)));
     const floorLatency = await latenciesAt(floor, Math.max(1, Math.round(floorPerS / 2)));
