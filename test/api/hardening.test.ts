@@ -62,6 +62,14 @@ describe('hardening', function () {
         assert.equal(response.headers['x-powered-by'], undefined);
       }
     });
+
+    it('marks every answer no-store and sends no ETag a client could never use', async () => {
+      const { app } = testApp();
+      for (const response of [await request(app).get('/v1/funds').expect(200), await request(app).get('/no/such/page').expect(404)]) {
+        assert.equal(response.headers['cache-control'], 'no-store');
+        assert.equal(response.headers.etag, undefined);
+      }
+    });
   });
 
   describe('body limits', () => {
