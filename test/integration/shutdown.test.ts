@@ -117,7 +117,9 @@ describe('graceful shutdown', function () {
     assert.notEqual(interrupted.checkpointHolderId, null, 'it stopped after a checkpoint');
     const messages = (await logLinesOf(server)).map((line) => line.msg);
     assert.ok(messages.includes('job handed over: this process is stopping'));
-    assert.equal(messages.at(-1), 'stopped');
+    // The last word of the shutdown is 'stopped'. A request's access line is written when its
+    // response closes, and one CI run saw it land after 'stopped': only the order of lines.
+    assert.equal(messages.filter((message) => message !== 'request').at(-1), 'stopped');
 
     // Another process (here, this one) finishes the day from the checkpoints: every holder once.
     t.clock.set('2024-07-03T01:00:00+08:00');
