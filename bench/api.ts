@@ -2,8 +2,8 @@
  * `npm run bench:api [-- --seconds 10] [--concurrency 16] [--json]`: instant redemptions
  * through HTTP against the real API process, and in the same run, on the same server, the
  * floor: a bare Express route doing one guarded updateOne. For each: the saturation rate
- * (a closed loop of `concurrency` clients), then p50/p99 latency with requests sent at half
- * that rate (an open loop), and the CPU milliseconds each request cost in each process
+ * (a closed loop of `concurrency` clients; both sides warmed up, then measured in turns),
+ * then p50/p99 latency with requests sent at half that rate (an open loop), and the CPU milliseconds each request cost in each process
  * (steadier than the rates on a noisy machine). The holders' accounts are first brought to
  * their steady state: a full list of recent step ids, as on any account that has moved money
  * a few hundred times (FerretDB reads and writes the whole document on every update, so its
@@ -73,8 +73,8 @@ async function closedLoop(send: Send, durationMs: number, readCpu: () => Record<
 
 /**
  * The saturation rate of each side, for `seconds` each, in one-second slices taken in turn
- * (A B B A A B...): this machine's speed drifts by a fifth within a minute, and measured one
- * after the other, the two sides would each get a different machine.
+ * (A B B A A B...): this machine's speed drifts from one minute to the next (by a fifth between
+ * runs), and measured one after the other, the two sides would each get a different machine.
  */
 async function interleavedSaturation(sides: Send[], readCpu: () => Record<string, number>): Promise<Saturation[]> {
   const tallies = sides.map((): Tally => ({ done: 0, elapsedMs: 0, cpuS: {} }));

@@ -27,8 +27,8 @@ export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  // Every answer is `Cache-Control: no-store`, so no client ever sends an ETag back: hashing
-  // each body for one was work for nothing (static files keep theirs: express.static).
+  // Every answer is `Cache-Control: no-store`, so no client revalidates with an ETag: hashing
+  // each body for one was wasted work.
   app.set('etag', false);
   const metrics = createMetrics(ctx);
   app.use(requestLog(), metrics.recordRequests, securityHeaders());
