@@ -3,8 +3,8 @@
  * through HTTP against the real API process, and in the same run, on the same server, the
  * floor: a bare Express route doing one guarded updateOne. For each: the saturation rate
  * (a closed loop of `concurrency` clients; both sides warmed up, then measured in turns),
- * then p50/p99 latency with requests sent at half that rate (an open loop), and the CPU milliseconds each request cost in each process
- * (steadier than the rates on a noisy machine). The holders' accounts are first brought to
+ * then p50/p99 latency with requests sent at half that rate (an open loop), and the CPU
+ * milliseconds each request cost in each process (steadier than the rates on a noisy machine). The holders' accounts are first brought to
  * their steady state: a full list of recent step ids, as on any account that has moved money
  * a few hundred times (FerretDB reads and writes the whole document on every update, so its
  * size is part of the cost). With --json the last line is one JSON object; with
