@@ -6,9 +6,10 @@
  * rest back to available; the shard's outstanding takes what was used). Each redemption
  * names its lease when it is written, and its advance is a journal-only step (leased →
  * outstanding) written with its other steps. A lease closes on the sum of those: by its
- * owner when it has expired and its requests are done and settled, or by anyone (recovery,
- * settlement) once it has been expired for jobs.recoverAfterMs, after checking each of its
- * redemptions the owner did not note as settled (see src/transfers/instant.ts).
+ * owner when it has expired and its requests are done and settled (the owner knows the sum:
+ * each grant was either committed or given back), or by anyone (recovery, settlement) once
+ * it has been expired for jobs.recoverAfterMs, after checking each of its redemptions the
+ * owner did not note as settled (see src/transfers/instant.ts), on the sum read back.
  */
 import type { AppContext } from '../context.ts';
 import { newSortableId } from '../ids.ts';
@@ -226,7 +227,7 @@ async function closeIdleLeases(ctx: AppContext, book: LeaseBook): Promise<void> 
     if (lease.unsure > 0) continue;
     try {
       // As stored: the recovery job or settlement may have closed it meanwhile.
-      await closeLease(ctx, await reloadOperation(lease.op._id), true);
+      await closeLease(ctx, await reloadOperation(lease.op._id), lease);
     } catch (error) {
       log.error({ err: error, leaseId: lease.op._id }, 'reserve lease failed to close; recovery will close it');
     }
@@ -235,7 +236,7 @@ async function closeIdleLeases(ctx: AppContext, book: LeaseBook): Promise<void> 
 
 /** The recovery job's and settlement's way in: a lease closes once it is free for anyone to close. */
 export async function advanceReserveLease(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
-  if (op.status === 'pending') await closeLease(ctx, op, ownerHoldsIdle(ctx, op._id));
+  if (op.status === 'pending') await closeLease(ctx, op, idleOwnLease(ctx, op._id));
 }
 
 /** True once the lease an instant redemption came out of is closed (closing it if it may). */
@@ -245,17 +246,21 @@ export async function leaseClosed(ctx: AppContext, leaseId: string): Promise<boo
   return (await reloadOperation(leaseId)).status === 'completed';
 }
 
-function ownerHoldsIdle(ctx: AppContext, leaseId: string): boolean {
+/** The lease if this process holds it, expired, with every request of it done and settled. */
+function idleOwnLease(ctx: AppContext, leaseId: string): OpenLease | undefined {
   const lease = bookOf(ctx).leases.find((open) => open.op._id === leaseId);
-  return lease !== undefined && lease.inFlight === 0 && lease.unsure === 0 && ctx.clock.now().getTime() >= lease.usableUntilMs;
+  const idle = lease !== undefined && lease.inFlight === 0 && lease.unsure === 0 && ctx.clock.now().getTime() >= lease.usableUntilMs;
+  return idle ? lease : undefined;
 }
 
 /**
  * Closes a lease: what its redemptions advanced stays out (leased → outstanding, by their
- * journal-only `advance` steps), the rest goes back to available. `ownerIdle`: its owner has
- * no request in flight; anyone else waits until no owner could still be applying an advance.
+ * journal-only `advance` steps), the rest goes back to available. Its owner, idle, knows what
+ * its grants advanced (each one was committed or given back); anyone else waits until no
+ * owner could still be applying an advance, checks the redemptions, and reads the advances
+ * back (a lease's operations, read whole, were an eighth of the database's work under load).
  */
-async function closeLease(ctx: AppContext, op: OperationDocument, ownerIdle: boolean): Promise<void> {
+async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: OpenLease | undefined): Promise<void> {
   if (op.status !== 'pending') return;
   const now = ctx.clock.now();
   if (!op.steps.includes('lease')) {
@@ -264,17 +269,17 @@ async function closeLease(ctx: AppContext, op: OperationDocument, ownerIdle: boo
     await recordStep(op, 'lease', leasePostings(op), now);
   }
   const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;
-  if (!ownerIdle && now.getTime() < freeForAllMs) return;
+  if (!idleOwned && now.getTime() < freeForAllMs) return;
   // No request of it can still apply a leg: each of its redemptions either stands or never will.
-  if (!ownerIdle) await verifyRedemptions(ctx, op._id);
-  const usage = await usageOf(op._id);
-  const unusedFen = op.amountFen - usage.usedFen;
+  if (!idleOwned) await verifyRedemptions(ctx, op._id);
+  const usedFen = idleOwned ? idleOwned.op.amountFen - idleOwned.remainingFen : (await usageOf(op._id)).usedFen;
+  const unusedFen = op.amountFen - usedFen;
   const shard = op.reserveShard!;
   const postings = unusedFen === 0n ? [] : [
     { account: reserveLedger.leased(shard), amountFen: -unusedFen },
     { account: reserveLedger.available(shard), amountFen: unusedFen },
   ];
-  const closed = await applyShardLeg(ctx, op, { step: 'close', shard, availableFen: unusedFen, leasedFen: -op.amountFen, outstandingFen: usage.usedFen, postings });
+  const closed = await applyShardLeg(ctx, op, { step: 'close', shard, availableFen: unusedFen, leasedFen: -op.amountFen, outstandingFen: usedFen, postings });
   if (!closed) throw new Error(`${op._id}: close of ${op.amountFen} fen refused by ${shard}`);
   await transition(op, ['pending'], 'completed', now);
 }

@@ -212,6 +212,25 @@ describe('instant redemption and payments', function () {
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
   });
 
+  it('the owner closes its expired lease on what its grants advanced: refused ones go back to available', async () => {
+    await adjustReserve(t, ops, '8000.00', 'increase').expect(201); // slices of 500.00
+    const holder = await holderWithShares(t, '150.00');
+    const leasesOf = () => Operation.find({ type: 'reserve_lease', reserveShard: { $regex: `^reserve:${reserve}:` } }).lean();
+    await instant(t, holder, '100.00').expect(201);
+    assertProblem(await instant(t, holder, '200.00'), 409, 'insufficient_shares'); // granted, then given back
+    await instant(t, holder, '30.00').expect(201);
+    const [lease, ...others] = await leasesOf();
+    assert.deepEqual([lease!.amountFen, others.length], [50_000n, 0]);
+    t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + 1_000); // expired, far from free for everyone
+    await instant(t, holder, '10.00').expect(201); // leases anew, closing the idle one first
+    const closed = (await Operation.findById(lease!._id).lean())!;
+    assert.equal(closed.status, 'completed');
+    const unused = closed.postings.filter((posting) => posting.step === 'close' && posting.account.endsWith(':available'));
+    assert.deepEqual(unused.map((posting) => posting.amountFen), [50_000n - 13_000n], 'the given-back grant is unused');
+    assert.equal((await shardsOf(reserve)).reduce((sum, shard) => sum + shard.outstandingFen, 0n), 13_000n);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
   it('a lease whose owner died: its closer checks only the redemptions the owner did not note as settled', async () => {
     await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
     const holder = await holderWithShares(t, '500.00');
