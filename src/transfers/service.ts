@@ -213,9 +213,11 @@ async function runInstant(ctx: AppContext, request: OperationRequest): Promise<A
   const grant = await grantAdvance(ctx, request.amountFen, request.dueDate!);
   let settled = false;
   try {
+    // Written as failed (no lease can cover it), it keeps its answer; one that stands is
+    // answered from itself as written (see answer).
     const writtenAs = (draft: OperationDocument) => {
       const outcome = intendedOutcome(draft, grant !== null);
-      return { ...outcome, response: answerFor({ ...draft, ...outcome } as unknown as OperationDocument) };
+      return grant ? { ...outcome } : { ...outcome, response: answerFor({ ...draft, ...outcome } as unknown as OperationDocument) };
     };
     const { operation, replayed } = await startOperation({ ...request, ...grant?.stamp }, ctx.clock.now(), writtenAs);
     if (replayed) {
@@ -246,13 +248,21 @@ async function replay(ctx: AppContext, written: OperationDocument): Promise<Answ
 
 /**
  * Final answers are remembered (usually by the operation's first transition, in the same
- * update); a pending one (the bank has not answered) is not.
+ * update); a pending one (the bank has not answered) is not. An instant operation that
+ * stands is answered from itself as it was written: its answer is a function of it, and
+ * stored, it was a quarter of the document.
  */
 async function answer(operation: OperationDocument, replayed: boolean): Promise<Answer> {
   if (operation.response) return { status: operation.response.status!, body: operation.response.body, replayed };
+  if (standsAsWritten(operation)) return { ...answerFor({ ...operation, status: 'awaiting_settlement', updatedAt: operation.createdAt }), replayed };
   const result = answerFor(operation);
   if (operation.status !== 'pending') await rememberFirstResponse(operation, result.status, result.body);
   return { ...result, replayed };
+}
+
+/** An instant operation whose holder's leg applied: settled with the fund since, maybe. */
+function standsAsWritten(operation: OperationDocument): boolean {
+  return INSTANT_TYPES.includes(operation.type) && (operation.status === 'awaiting_settlement' || operation.status === 'completed');
 }
 
 /** What a holder refused an instant redemption can do instead. */

@@ -64,7 +64,8 @@ describe('instant redemption and payments', function () {
     await adjustReserve(t, ops, '50000.00', 'increase').expect(201);
     const holder = await holderWithShares(t, '20000.00');
     t.clock.set('2024-06-07T10:00:00+08:00'); // Friday before Dragon Boat: T = 06-07, settles Tue 06-11
-    const answer = await instant(t, holder, '3000.00').expect(201);
+    const key = idempotencyKey();
+    const answer = await instant(t, holder, '3000.00', key).expect(201);
     assert.equal(answer.body.operation.settleDate, '2024-06-11');
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 300_000n, sharesFen: 1_700_000n, subscribingFen: 0n, redeemingFen: 0n });
     assert.equal((await reserveTotals(t)).outstandingFen, 300_000n);
@@ -83,6 +84,10 @@ describe('instant redemption and payments', function () {
     assert.equal(after.availableFen, 5_000_000n);
     assert.equal((await Operation.findById(answer.body.operation.id).lean())!.status, 'completed');
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+    const replayed = await instant(t, holder, '3000.00', key).expect(201);
+    assert.equal(replayed.headers['idempotent-replayed'], 'true');
+    assert.deepEqual(replayed.body, answer.body, 'settled since, it is answered as it was the first time');
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 300_000n, sharesFen: 1_700_000n, subscribingFen: 0n, redeemingFen: 0n });
   });
 
   it('repays a Friday-evening redemption on the Tuesday after the weekend', async () => {
