@@ -1,14 +1,16 @@
 /**
- * `npm run bench:api [-- --seconds 10] [--concurrency 16] [--json]`: instant redemptions
- * through HTTP against the real API process, and in the same run, on the same server, the
- * floor: a bare Express route doing one guarded updateOne. For each: the saturation rate
- * (a closed loop of `concurrency` clients; both sides warmed up, then measured in turns),
- * then p50/p99 latency with requests sent at half that rate (an open loop), and the CPU
- * milliseconds each request cost in each process (steadier than the rates on a noisy machine). The holders' accounts are first brought to
- * their steady state: a full list of recent step ids, as on any account that has moved money
- * a few hundred times (FerretDB reads and writes the whole document on every update, so its
- * size is part of the cost). With --json the last line is one JSON object; with
- * --cpu-prof-dir the API and floor processes write V8 CPU profiles there when they stop.
+ * `npm run bench:api [-- --seconds 10] [--concurrency 8,16,32,64] [--json]`: instant
+ * redemptions through HTTP against the real API process, and in the same run, on the same
+ * server, the floor: a bare Express route doing one guarded updateOne. For each: the
+ * saturation rate (a closed loop of clients, at the count of those given that answers most
+ * for that side; both sides warmed up, swept and measured alike, in turns), then p50/p99
+ * latency with requests sent at half that rate (an open loop), and the CPU milliseconds each
+ * request cost in each process (steadier than the rates on a noisy machine). The holders'
+ * accounts are first brought to their steady state: a full list of recent step ids, as on
+ * any account that has moved money a few hundred times (FerretDB reads and writes the whole
+ * document on every update, so its size is part of the cost). With --json the last line is
+ * one JSON object; with --cpu-prof-dir the API and floor processes write V8 CPU profiles
+ * there when they stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -28,12 +30,21 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FUND = 'BENCHAPI';
 const FLOOR_DOCUMENTS = 40;
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, json: { type: 'boolean', default: false }, 'cpu-prof-dir': { type: 'string' } },
+  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8,16,32,64' }, json: { type: 'boolean', default: false }, 'cpu-prof-dir': { type: 'string' } },
 });
 const seconds = Number(values.seconds);
+const CLIENT_COUNTS = values.concurrency.split(',').map(Number);
 const SLICE_MS = 1000;
+/** Slices per side at each client count while looking for a side's saturation. */
+const SWEEP_SLICES = 2;
 
 type Send = () => Promise<boolean>;
+
+/** One side of the comparison: its request, and how many clients send it at once. */
+interface Side {
+  send: Send;
+  clients: number;
+}
 
 async function startServer(args: string[], uri: string, port: number, nodeConfig: object): Promise<ChildProcess> {
   const profile = values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : [];
@@ -58,13 +69,13 @@ interface Tally {
   cpuS: Record<string, number>;
 }
 
-/** A closed loop for `durationMs`: `concurrency` clients, each sending its next request as the last one answers. */
-async function closedLoop(send: Send, durationMs: number, readCpu: () => Record<string, number>, tally: Tally): Promise<void> {
+/** A closed loop for `durationMs`: the side's clients, each sending its next request as the last one answers. */
+async function closedLoop(side: Side, durationMs: number, readCpu: () => Record<string, number>, tally: Tally): Promise<void> {
   const start = performance.now();
   const cpuBefore = readCpu();
   await Promise.all(
-    Array.from({ length: Number(values.concurrency) }, async () => {
-      while (performance.now() - start < durationMs) if (await send()) tally.done++;
+    Array.from({ length: side.clients }, async () => {
+      while (performance.now() - start < durationMs) if (await side.send()) tally.done++;
     }),
   );
   tally.elapsedMs += performance.now() - start;
@@ -72,17 +83,34 @@ async function closedLoop(send: Send, durationMs: number, readCpu: () => Record<
 }
 
 /**
- * The saturation rate of each side, for `seconds` each, in one-second slices taken in turn
- * (A B B A A B...): this machine's speed drifts from one minute to the next (by a fifth between
- * runs), and measured one after the other, the two sides would each get a different machine.
+ * The rate of each side, over `slices` one-second slices each, taken in turn (A B B A A B...):
+ * this machine's speed drifts from one minute to the next (by a fifth between runs), and
+ * measured one after the other, the two sides would each get a different machine.
  */
-async function interleavedSaturation(sides: Send[], readCpu: () => Record<string, number>): Promise<Saturation[]> {
+async function interleavedRates(sides: Side[], readCpu: () => Record<string, number>, slices: number): Promise<Saturation[]> {
   const tallies = sides.map((): Tally => ({ done: 0, elapsedMs: 0, cpuS: {} }));
-  for (let slice = 0; slice < seconds; slice++) {
+  for (let slice = 0; slice < slices; slice++) {
     const order = slice % 2 === 0 ? [...sides.keys()] : [...sides.keys()].reverse();
     for (const side of order) await closedLoop(sides[side]!, SLICE_MS, readCpu, tallies[side]!);
   }
   return tallies.map(({ done, elapsedMs, cpuS }) => ({ perS: (done * 1000) / elapsedMs, cpuMs: cpuMsPer(done, {}, cpuS) }));
+}
+
+/**
+ * Each side's client count at saturation: the one of CLIENT_COUNTS at which it answered most
+ * in short runs, both sides swept alike. A side whose request waits on more round trips needs
+ * more clients in flight to keep the machine busy (an instant redemption writes twice, one
+ * after the other; the floor once).
+ */
+async function saturatingClients(sends: Send[], readCpu: () => Record<string, number>): Promise<number[]> {
+  const best = sends.map(() => ({ clients: CLIENT_COUNTS[0]!, perS: 0 }));
+  for (const clients of CLIENT_COUNTS) {
+    const runs = await interleavedRates(sends.map((send) => ({ send, clients })), readCpu, SWEEP_SLICES);
+    runs.forEach((run, index) => {
+      if (run.perS > best[index]!.perS) best[index] = { clients, perS: run.perS };
+    });
+  }
+  return best.map(({ clients }) => clients);
 }
 
 /** Steady state: each holder's list of recent step marks full, of steps no request will take. */
@@ -154,8 +182,10 @@ async function main(): Promise<void> {
     const readCpu = () => cpuByGroup({ api: children[0]!.pid, floorServer: children[1]!.pid }, [postgres]);
     // Both sides warm up first (scrypt once per holder, JIT, connections, caches): a floor
     // measured cold ran a fifth slower than a warm one and flattered the ratio.
-    await interleavedSaturation([redeem, floor], readCpu);
-    const [floorRun, redeemRun] = (await interleavedSaturation([floor, redeem], readCpu)) as [Saturation, Saturation];
+    const warmUpClients = CLIENT_COUNTS[0]!;
+    await interleavedRates([{ send: redeem, clients: warmUpClients }, { send: floor, clients: warmUpClients }], readCpu, seconds);
+    const [floorClients, redeemClients] = (await saturatingClients([floor, redeem], readCpu)) as [number, number];
+    const [floorRun, redeemRun] = (await interleavedRates([{ send: floor, clients: floorClients }, { send: redeem, clients: redeemClients }], readCpu, seconds)) as [Saturation, Saturation];
     const [floorPerS, redemptionsPerS] = [floorRun.perS, redeemRun.perS];
     const latency = await latenciesAt(redeem, Math.max(1, Math.round(redemptionsPerS / 2)));
     const floorLatency = await latenciesAt(floor, Math.max(1, Math.round(floorPerS / 2)));
@@ -167,10 +197,12 @@ async function main(): Promise<void> {
       p99Ms: latency.p99Ms,
       floorP50Ms: floorLatency.p50Ms,
       floorP99Ms: floorLatency.p99Ms,
+      redemptionClients: redeemClients,
+      floorClients,
       cpuMsPerRedemption: withoutIdle(redeemRun.cpuMs, 'floorServer'),
       cpuMsPerFloorUpdate: withoutIdle(floorRun.cpuMs, 'api'),
     };
-    console.log(`instant redemptions ${figures.redemptionsPerS}/s, floor ${figures.floorPerS}/s, ratio ${figures.ratio}`);
+    console.log(`instant redemptions ${figures.redemptionsPerS}/s (${redeemClients} clients), floor ${figures.floorPerS}/s (${floorClients} clients), ratio ${figures.ratio}`);
     console.log(`at half saturation: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (floor ${figures.floorP50Ms} / ${figures.floorP99Ms} ms)`);
     const cpuLine = (cpuMs: Record<string, number>) => Object.entries(cpuMs).map(([group, ms]) => `${group} ${ms}`).join(', ');
     console.log(`CPU ms per redemption: ${cpuLine(figures.cpuMsPerRedemption)}; per floor update: ${cpuLine(figures.cpuMsPerFloorUpdate)}`);
