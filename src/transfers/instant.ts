@@ -5,10 +5,11 @@
  * reserve lease of its process (src/reserve/leases.ts), so the saga touches no shard.
  *
  * The operation is written with the outcome it will have: awaiting settlement, its steps
- * (the holder's debit, the advance, the merchant's credit) and its answer. The holder's
- * leg, one guarded update that checks the shares and the daily cap and leaves its mark on
- * the account, is the commit point: refused (or too late for the lease), the operation is
- * rewritten as failed with no steps; applied, nothing more is written on the request path.
+ * (the holder's debit, the advance, the merchant's credit); its answer is rebuilt from it as
+ * written (src/transfers/service.ts), not stored. The holder's leg, one guarded update that
+ * checks the shares and the daily cap and leaves its mark on the account, is the commit
+ * point: refused (or too late for the lease), the operation is rewritten as failed with no
+ * steps; applied, nothing more is written on the request path.
  * The lease's owner notes which of its operations its requests settled (a small append per
  * few dozen). Until the lease closes, an operation not noted is unsure: a lease its owner
  * could not close cleanly is closed by recovery, which first checks each unsure operation
@@ -106,8 +107,9 @@ export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promi
 }
 
 /**
- * Its leg never applied: failed, with no steps. The answer it was written with goes: the
- * request stores its own, and a replay after recovery is answered from the failure.
+ * Its leg never applied: failed, with no steps. Any answer stored with it goes (operations
+ * written before answers were rebuilt carry one): the request stores its own, and a replay
+ * after recovery is answered from the failure.
  */
 async function voidRedemption(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
   await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure: failureOf(code), response: null });
