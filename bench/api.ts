@@ -5,10 +5,9 @@
  * saturation rate (a closed loop of clients, at the count of those given that answers most
  * for that side; both sides warmed up, swept and measured alike, in turns), then p50/p99
  * latency with requests sent at half that rate (an open loop), and the CPU milliseconds each
- * request cost in each process (steadier than the rates on a noisy machine). The holders'
- * accounts are first brought to their steady state: a full list of recent step ids, as on
- * any account that has moved money a few hundred times (FerretDB reads and writes the whole
- * document on every update, so its size is part of the cost). With --json the last line is
+ * request cost in each process (steadier than the rates on a noisy machine). An account holds
+ * only the marks of its legs not yet finished, so its steady state is its state after a few
+ * redemptions, which the warm-up reaches. With --json the last line is
  * one JSON object; with --cpu-prof-dir the API and floor processes write V8 CPU profiles
  * there when they stop.
  */
@@ -22,8 +21,6 @@ import { connectMongoose, disconnectMongoose, ensureIndexes } from '../src/db/co
 import { freePort } from '../src/db/embedded/processes.ts';
 import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
 import { PAYMENT_PASSWORD, seedMarket, type SeededUser } from '../scripts/seed.ts';
-import { Account, RECENT_STEPS_MAX } from '../src/accounts/model.ts';
-import { stepMark } from '../src/operations/journal.ts';
 import { cpuByGroup, cpuMsPer, postmasterPid } from './processCpu.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -113,12 +110,6 @@ async function saturatingClients(sends: Send[], readCpu: () => Record<string, nu
   return best.map(({ clients }) => clients);
 }
 
-/** Steady state: each holder's list of recent step marks full, of steps no request will take. */
-async function fillRecentSteps(holders: SeededUser[]): Promise<void> {
-  const marks = Array.from({ length: RECENT_STEPS_MAX }, (_, index) => stepMark(`op_steadystate${index}`, 'redeem')).join(' ');
-  for (const holder of holders) await Account.updateOne({ _id: holder.userId }, { $set: { recentStepMarks: marks } });
-}
-
 /** An open loop at `ratePerS`: latencies of every request, sent on schedule whatever the answers. */
 async function latenciesAt(send: Send, ratePerS: number): Promise<{ p50Ms: number; p99Ms: number }> {
   const latencies: number[] = [];
@@ -153,7 +144,6 @@ async function main(): Promise<void> {
     const funds = [...base.funds, { code: FUND, name: 'bench', sevenDayYieldMode: 'compound' as const }];
     const config: AppConfig = { ...base, funds };
     const market = await seedMarket(config, { fundCode: FUND, holders: 40, reserveYuan: '10000000.00', topUpYuan: '10000.00', transferInYuan: '10000.00' });
-    await fillRecentSteps(market.holders);
     const counters = mongoose.connection.db!.collection<{ _id: string; n: number }>('bench_floor_counters');
     await counters.insertMany(Array.from({ length: FLOOR_DOCUMENTS }, (_, index) => ({ _id: `c${index}`, n: 0 })));
     const [apiPort, floorPort] = [await freePort(), await freePort()];

@@ -4,12 +4,11 @@ import { driverCollection } from '../db/driver.ts';
 /**
  * A holder's money in one document: wallet, confirmed shares and the amounts in flight, so
  * each leg of an operation on the holder's side is one guarded single-document update.
- * Every leg is a compare-and-set on `legCount` that also appends its step's mark to
- * `recentStepMarks`, the marks of the latest RECENT_STEPS_MAX steps applied here: replaying
- * a step finds its mark and changes nothing (src/operations/journal.ts). The marks are one
- * string, not an array: FerretDB decodes every array element on its own, and a list of
- * ids was most of its work on an account. The list is bounded; the recovery job drives
- * stuck operations long before a mark could fall off.
+ * Every leg is a compare-and-set on `legCount` that also leaves its step's mark in
+ * `unfinishedMarks`: replaying a step finds its mark and changes nothing
+ * (src/operations/journal.ts). A mark leaves only once its operation has recorded the leg
+ * (src/operations/marks.ts). The marks are one string, not an array: FerretDB decodes every
+ * array element on its own.
  */
 const accountSchema = new Schema(
   {
@@ -36,13 +35,15 @@ const accountSchema = new Schema(
     /** Also sweep a top-up as soon as it lands in the wallet. */
     autoSweepOnArrival: { type: Boolean, default: false },
     legCount: { type: Number, default: 0 },
-    recentStepMarks: { type: String, default: '' },
+    /** The marks and fences of legs not yet finished (src/operations/marks.ts), space-separated. */
+    unfinishedMarks: { type: String, default: '' },
     createdAt: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },
 );
 accountSchema.index({ autoSweepOn: 1 });
 
+/** The replay window of the fund-quota and reserve-shard step lists (not of accounts). */
 export const RECENT_STEPS_MAX = 256;
 
 export type AccountDocument = InferSchemaType<typeof accountSchema> & { _id: string };

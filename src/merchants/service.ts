@@ -4,7 +4,10 @@ import type { AppContext } from '../context.ts';
 import { DomainError } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import { formatYuan } from '../money/fen.ts';
-import { Merchant, type MerchantDocument } from './model.ts';
+import { rawCollection } from '../db/driver.ts';
+import { groupInserts } from '../db/groupCommit.ts';
+import type { Fen } from '../money/fen.ts';
+import { Merchant, MerchantReceipt, type MerchantDocument } from './model.ts';
 
 export const unknownMerchant = () => new DomainError('unknown_merchant', 422, 'No such merchant');
 
@@ -29,5 +32,23 @@ export async function requireMerchant(merchantId: string): Promise<MerchantDocum
 export async function merchantView(merchantId: string) {
   const merchant = await requireMerchant(merchantId);
   const account = await findAccount(merchant._id);
-  return { id: merchant._id, name: merchant.name, wallet: formatYuan(account.walletFen) };
+  const [receipts] = await receiptTotals({ merchantId });
+  return { id: merchant._id, name: merchant.name, wallet: formatYuan(account.walletFen + (receipts?.totalFen ?? 0n)) };
+}
+
+// Payments of concurrent requests are appended grouped (see db/groupCommit.ts).
+const receiptInserts = groupInserts(rawCollection(MerchantReceipt));
+
+/** Credits a payment to its merchant, once: a second credit of the same payment is refused by its key. */
+export async function creditMerchant(merchantId: string, paymentId: string, amountFen: Fen, at: Date): Promise<void> {
+  await receiptInserts({ _id: paymentId, merchantId, amountFen, at });
+}
+
+/** What merchants were paid, each a total of its receipts (a merchant's wallet is its account's plus these). */
+export async function receiptTotals(match: { merchantId?: string } = {}): Promise<{ merchantId: string; totalFen: bigint }[]> {
+  const rows = await MerchantReceipt.aggregate<{ _id: string; totalFen: bigint | number }>([
+    { $match: match },
+    { $group: { _id: '$merchantId', totalFen: { $sum: '$amountFen' } } },
+  ]);
+  return rows.map((row) => ({ merchantId: row._id, totalFen: BigInt(row.totalFen) }));
 }

@@ -1,4 +1,5 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
+import { receiptTotals } from '../merchants/service.ts';
 import { formatYuan } from '../money/fen.ts';
 import { BALANCE_LEDGER, type BalanceField } from './journal.ts';
 import { ReserveShard, type ReserveShardDocument } from '../reserve/model.ts';
@@ -20,11 +21,12 @@ export interface BalanceBreak {
 export async function reconcileJournal() {
   const totals = await postingTotalsByAccount();
   const postingsTotalFen = [...totals.values()].reduce((sum, amountFen) => sum + amountFen, 0n);
+  const receipts = new Map((await receiptTotals()).map((row) => [row.merchantId, row.totalFen]));
   const breaks: BalanceBreak[] = [];
   let accountsChecked = 0;
   for await (const account of Account.find().lean<AccountDocument[]>().cursor({ batchSize: 1000 })) {
     accountsChecked++;
-    breaks.push(...balanceBreaks(account as unknown as AccountDocument, totals));
+    breaks.push(...balanceBreaks(account as unknown as AccountDocument, totals, receipts.get(account._id) ?? 0n));
   }
   breaks.push(...(await reserveBreaks(totals)));
   return { postingsTotal: formatYuan(postingsTotalFen), balanced: postingsTotalFen === 0n, accountsChecked, breaks };
@@ -69,12 +71,13 @@ async function reserveBreaks(totals: Map<string, bigint>): Promise<BalanceBreak[
   return breaks;
 }
 
-function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>): BalanceBreak[] {
+function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>, receiptsFen: bigint): BalanceBreak[] {
   const breaks: BalanceBreak[] = (Object.keys(BALANCE_LEDGER) as BalanceField[]).flatMap((field) => {
     // Income reaches sharesFen by folds, not postings: the income records are its journal.
     const foldedFen = field === 'sharesFen' ? account.incomeFoldedFen : 0n;
     const postingsFen = (totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n) + foldedFen;
-    const balanceFen = account[field] as bigint;
+    // A merchant's wallet is its account's plus its receipts (src/merchants/model.ts).
+    const balanceFen = (account[field] as bigint) + (field === 'walletFen' ? receiptsFen : 0n);
     if (balanceFen === postingsFen) return [];
     return [{ userId: account._id, field, balance: formatYuan(balanceFen), postings: formatYuan(postingsFen) }];
   });

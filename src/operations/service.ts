@@ -5,6 +5,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newSortableId } from '../ids.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
+import { noteCreation } from './marks.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';
 
 export interface OperationRequest {
@@ -52,6 +53,7 @@ export async function startOperation(
   const pending = { _id: newSortableId('op'), ...fields, requestHash, status: 'pending' as const, steps: [], postings: [], createdAt: at, updatedAt: at };
   const operation = writtenAs ? { ...pending, ...writtenAs(pending as unknown as OperationDocument) } : pending;
   const created = asStored(operation);
+  noteCreation(created);
   if (await operationInserts(created)) return { operation: created, replayed: false };
   const first = await Operation.findOne({ userId: request.userId, idempotencyKey: request.idempotencyKey }).lean<OperationDocument>();
   if (!first) throw new Error('duplicate idempotency key without an operation');

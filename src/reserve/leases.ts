@@ -14,13 +14,13 @@
 import type { AppContext } from '../context.ts';
 import { newSortableId } from '../ids.ts';
 import { log } from '../log.ts';
-import { recordStep, transition } from '../operations/journal.ts';
+import { finishMarks, recordStep, transition } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import { reloadOperation, startOperation } from '../operations/service.ts';
 import { fail, type AdvanceMode } from '../transfers/advance.ts';
 import { rawCollection } from '../db/driver.ts';
 import { groupInserts } from '../db/groupCommit.ts';
-import { verifyRedemptions } from '../transfers/instant.ts';
+import { redeemMarkOf, verifyRedemptions, type FinishedMark } from '../transfers/instant.ts';
 import { LeaseNote } from './model.ts';
 import { applyShardLeg, openReserve, reserveLedger, shardStepApplied } from './service.ts';
 
@@ -33,8 +33,8 @@ interface OpenLease {
   inFlight: number;
   /** Requests that ended without settling their operation (an error): checked before the lease closes. */
   unsure: number;
-  /** Operations settled by their requests, not yet noted in the database. */
-  settledIds: string[];
+  /** Operations settled by their requests, not yet noted in the database: their holders' marks. */
+  settled: FinishedMark[];
   noteTimer?: NodeJS.Timeout;
   usableUntilMs: number;
 }
@@ -51,7 +51,7 @@ export interface AdvanceGrant {
   /** The advance was definitely not taken: its capacity goes back to the lease. */
   giveBack(): void;
   /** Ties the grant to the operation written with it. */
-  bindTo(operationId: string): void;
+  bindTo(operation: Pick<OperationDocument, '_id' | 'userId'>): void;
   /**
    * The request is over: the lease may close once every grant is done. `settled`: the
    * operation written with it, if any, stands as it is (committed or rewritten as failed).
@@ -115,7 +115,7 @@ function needsSuccessor(ctx: AppContext, book: LeaseBook, lease: OpenLease): boo
 function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): AdvanceGrant {
   lease.remainingFen -= amountFen;
   lease.inFlight++;
-  let operationId: string | undefined;
+  let bound: Pick<OperationDocument, '_id' | 'userId'> | undefined;
   let settled = false;
   return {
     stamp: { leaseId: lease.op._id, reserveShard: lease.op.reserveShard! },
@@ -124,13 +124,13 @@ function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): Advanc
       if (!settled) lease.remainingFen += amountFen;
       settled = true;
     },
-    bindTo(id) {
-      operationId = id;
+    bindTo(operation) {
+      bound = operation;
     },
     done(operationSettled) {
       if (!operationSettled) lease.unsure++;
-      else if (operationId) noteSettled(lease, operationId);
-      operationId = undefined;
+      else if (bound) noteSettled(lease, bound);
+      bound = undefined;
       settled = true;
       lease.inFlight--;
     },
@@ -187,7 +187,7 @@ async function takeLease(ctx: AppContext, shard: string, sizeFen: bigint, dueDat
     await fail(ctx, operation, 'reserve_available_insufficient'); // another process took it first
     return null;
   }
-  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, unsure: 0, settledIds: [], usableUntilMs: leaseExpiresAt.getTime() };
+  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, unsure: 0, settled: [], usableUntilMs: leaseExpiresAt.getTime() };
 }
 
 const leasePostings = (lease: OperationDocument) => [
@@ -195,20 +195,24 @@ const leasePostings = (lease: OperationDocument) => [
   { account: reserveLedger.leased(lease.reserveShard!), amountFen: lease.amountFen },
 ];
 
-function noteSettled(lease: OpenLease, operationId: string): void {
-  lease.settledIds.push(operationId);
-  if (lease.settledIds.length >= NOTE_IDS_MAX) void writeNote(lease);
+function noteSettled(lease: OpenLease, operation: Pick<OperationDocument, '_id' | 'userId'>): void {
+  lease.settled.push(redeemMarkOf(operation));
+  if (lease.settled.length >= NOTE_IDS_MAX) void writeNote(lease);
   else lease.noteTimer ??= setTimeout(() => void writeNote(lease), NOTE_DELAY_MS).unref();
 }
 
-/** Appends the settled operations not yet noted; a note lost to an error only means more to check. */
+/**
+ * Appends the settled operations not yet noted, whose holders' marks then finish: the note
+ * vouches for them. A note lost to an error only means more to check, and marks kept longer.
+ */
 async function writeNote(lease: OpenLease): Promise<void> {
   clearTimeout(lease.noteTimer);
   lease.noteTimer = undefined;
-  const ids = lease.settledIds.splice(0);
-  if (ids.length === 0) return;
+  const settled = lease.settled.splice(0);
+  if (settled.length === 0) return;
   try {
-    await noteInserts({ _id: newSortableId('note'), leaseId: lease.op._id, operationIds: ids.join(' ') });
+    await noteInserts({ _id: newSortableId('note'), leaseId: lease.op._id, operationIds: settled.map((mark) => mark.operationId).join(' ') });
+    finishMarks(settled);
   } catch (error) {
     log.warn({ err: error, leaseId: lease.op._id }, 'lease note not written: its operations will be checked at close');
   }
@@ -270,8 +274,8 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   }
   const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;
   if (!idleOwned && now.getTime() < freeForAllMs) return;
-  // No request of it can still apply a leg: each of its redemptions either stands or never will.
-  if (!idleOwned) await verifyRedemptions(ctx, op._id);
+  // Each of its redemptions either stands or never will: checked, unless its idle owner knows.
+  const standing = idleOwned ? [] : await verifyRedemptions(ctx, op._id);
   const usedFen = idleOwned ? idleOwned.op.amountFen - idleOwned.remainingFen : (await usageOf(op._id)).usedFen;
   const unusedFen = op.amountFen - usedFen;
   const shard = op.reserveShard!;
@@ -281,7 +285,7 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   ];
   const closed = await applyShardLeg(ctx, op, { step: 'close', shard, availableFen: unusedFen, leasedFen: -op.amountFen, outstandingFen: usedFen, postings });
   if (!closed) throw new Error(`${op._id}: close of ${op.amountFen} fen refused by ${shard}`);
-  await transition(op, ['pending'], 'completed', now);
+  if (await transition(op, ['pending'], 'completed', now)) finishMarks(standing);
 }
 
 /** What the lease's redemptions advanced. */

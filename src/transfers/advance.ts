@@ -3,7 +3,8 @@ import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome } from '../income/fold.ts';
 import { log } from '../log.ts';
-import { applyAccountLeg, currentOperation, ledgerAccount as ledger, transition } from '../operations/journal.ts';
+import { applyAccountLeg, closeAccountLeg, currentOperation, ledgerAccount as ledger, transition } from '../operations/journal.ts';
+import { legFenced } from '../operations/marks.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { Operation } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
@@ -59,7 +60,7 @@ async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: A
     { step: 'debit', guard: { walletFen: { $gte: X } }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
     ctx.clock.now(),
   );
-  if (!debited) return fail(ctx, op, 'insufficient_balance');
+  if (!debited) return failRefused(ctx, op, 'debit', 'insufficient_balance');
   const outcome = await askBank(ctx, op, 'payout', mode);
   if (outcome === 'unknown') return;
   if (outcome === 'succeeded') {
@@ -89,6 +90,8 @@ async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMo
   if (ctx.config.limits.holdingMaxFen !== null) await foldIncome(op.userId); // income counts toward the holding
   const reason = (await reserveFundQuota(ctx, op)) ? await applySubscribeLeg(ctx, op) : 'fund_quota_exceeded';
   if (reason === undefined) return moveTo(op, 'pending', 'awaiting_confirmation', ctx.clock.now());
+  // Closed before the operation fails without it; applied meanwhile, it is left for the next drive.
+  if (reason !== 'fund_quota_exceeded' && !(await closeAccountLeg(op, 'subscribe'))) return;
   await releaseFundQuota(ctx, op);
   if (op.channel === 'bank_card') {
     // The card money is the holder's: it lands in the wallet.
@@ -123,7 +126,9 @@ async function applySubscribeLeg(ctx: AppContext, op: OperationDocument): Promis
       const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, set: { ...base.set, ...shape.set } };
       if (await applyAccountLeg(op, leg, ctx.clock.now())) return undefined;
     }
-    const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
+    const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
+    if (legFenced(account, op._id, 'subscribe')) return 'interrupted';
+    const reason = refusalOf(ctx, op, account);
     if (reason) return reason;
   }
   throw new Error(`subscription ${op._id}: refused ${SUBSCRIBE_ATTEMPTS_MAX} times with no rule to blame`);
@@ -167,7 +172,7 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
     },
     ctx.clock.now(),
   );
-  if (!redeemed) return fail(ctx, op, 'insufficient_shares');
+  if (!redeemed) return failRefused(ctx, op, 'redeem', 'insufficient_shares');
   await moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
 }
 
@@ -246,6 +251,15 @@ export async function moveTo(op: OperationDocument, from: OperationDocument['sta
 export async function noteFailure(op: OperationDocument, code: string): Promise<void> {
   const failure = failureOf(code);
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
+}
+
+/**
+ * Fails the operation once its refused leg is closed on the holder's account, so that no late
+ * attempt of it (a frozen request, a replay) can apply it after the failure; a leg that applied
+ * meanwhile after all is left for the next drive, which finds its mark.
+ */
+async function failRefused(ctx: AppContext, op: OperationDocument, step: string, code: string): Promise<void> {
+  if (await closeAccountLeg(op, step)) await fail(ctx, op, code);
 }
 
 export async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {

@@ -20,7 +20,9 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome, forgetHolding } from '../income/fold.ts';
-import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
+import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
+import { legFenced, registerLegFinality } from '../operations/marks.ts';
+import { creditMerchant as appendReceipt } from '../merchants/service.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
@@ -83,28 +85,61 @@ export async function commitInstant(ctx: AppContext, op: OperationDocument, gran
  * An instant operation as a replay may answer it, or null while it is unsure: it stands once
  * its lease has closed (every one of its operations was settled or checked then; a lease
  * free for anyone to close is closed here, so a replay after a crash need not wait for the
- * recovery job) or once its holder's mark is on the account.
+ * recovery job), once its holder's mark is on the account, or once its lease's owner noted it.
  */
 export async function standingInstant(ctx: AppContext, op: OperationDocument): Promise<OperationDocument | null> {
   if (op.status !== 'awaiting_settlement' || !op.leaseId) return op;
   if (await leaseClosed(ctx, op.leaseId)) return reloadOperation(op._id);
-  return (await legApplied(op.userId, op._id, 'redeem')) ? op : null;
+  return (await legApplied(op.userId, op._id, 'redeem')) || (await notedIds(op.leaseId)).has(op._id) ? op : null;
+}
+
+/** The operations of a lease its owner noted as settled by their requests. */
+async function notedIds(leaseId: string): Promise<Set<string>> {
+  const notes = await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>();
+  return new Set(notes.flatMap((note) => note.operationIds.split(' ')));
 }
 
 /**
- * Before a lease closes for an owner that may have died: each of its redemptions the owner
- * did not note as settled either has its holder's mark (a payment's merchant is then
- * credited, once) or never will (rewritten as failed; nothing moved).
+ * Before a lease closes for an owner that may have died or be frozen: each of its redemptions
+ * the owner did not note as settled either has its holder's mark (a payment's merchant is then
+ * credited, once) or never will: its leg is closed by a fence on the holder's account, which
+ * a frozen request meets when it wakes, and it is rewritten as failed (nothing moved).
+ * Returns the holders' marks of the redemptions that stand, which finish with the lease.
  */
-export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promise<void> {
-  const notes = await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>();
-  const settled = new Set(notes.flatMap((note) => note.operationIds.split(' ')));
+export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promise<FinishedMark[]> {
+  const settled = await notedIds(leaseId);
   const redemptions = await Operation.find({ leaseId }).lean<OperationDocument[]>();
-  for (const op of redemptions.filter((found) => found.status === 'awaiting_settlement' && !settled.has(found._id))) {
-    if (!(await legApplied(op.userId, op._id, 'redeem'))) await voidRedemption(ctx, op, 'interrupted');
-    else if (op.type === 'payment') await creditMerchant(op);
+  const standing: FinishedMark[] = [];
+  for (const op of redemptions.filter((found) => found.status === 'awaiting_settlement')) {
+    if (!settled.has(op._id) && (await closeAccountLeg(op, 'redeem'))) {
+      await voidRedemption(ctx, op, 'interrupted');
+      continue;
+    }
+    if (!settled.has(op._id) && op.type === 'payment') await creditMerchant(op);
+    standing.push(redeemMarkOf(op));
   }
+  return standing;
 }
+
+export interface FinishedMark {
+  accountId: string;
+  operationId: string;
+  step: string;
+}
+
+export const redeemMarkOf = (op: Pick<OperationDocument, '_id' | 'userId'>): FinishedMark => ({ accountId: op.userId, operationId: op._id, step: 'redeem' });
+
+/**
+ * An instant operation is written with its steps: the holder's leg is recorded as applied once
+ * its lease's owner noted it, or once its lease closed (every operation of it settled or
+ * checked then), and closed once the operation failed.
+ */
+registerLegFinality(['instant_redemption', 'payment'], async (op) => {
+  if (op.status === 'failed') return 'closed';
+  if (!op.leaseId) return undefined;
+  const recorded = (await reloadOperation(op.leaseId)).status === 'completed' || (await notedIds(op.leaseId)).has(op._id);
+  return recorded ? 'applied' : undefined;
+});
 
 /**
  * Its leg never applied: failed, with no steps. Any answer stored with it goes (operations
@@ -116,8 +151,7 @@ async function voidRedemption(ctx: AppContext, op: OperationDocument, code: stri
 }
 
 async function creditMerchant(op: OperationDocument): Promise<void> {
-  const X = op.amountFen;
-  await moveAccount(op, { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X) });
+  await appendReceipt(op.merchantId!, op._id, op.amountFen, op.createdAt);
 }
 
 const redeemPostings = (op: Pick<OperationDocument, 'type' | 'userId' | 'amountFen'>) => [
@@ -148,7 +182,10 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
     // Income credited since the request folded it (a day closed meanwhile) is redeemable too.
     await foldIncome(op.userId);
     forgetHolding(ctx, op.userId);
-    const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
+    const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
+    // Closed while this request was held up: its lease's closer failed it.
+    if (legFenced(account, op._id, 'redeem')) return 'interrupted';
+    const reason = refusalOf(ctx, op, account);
     if (reason) return reason;
   }
   throw new Error(`instant redemption ${op._id}: refused ${REDEEM_ATTEMPTS_MAX} times with no rule to blame`);

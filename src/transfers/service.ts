@@ -225,7 +225,7 @@ async function runInstant(ctx: AppContext, request: OperationRequest): Promise<A
       settled = true;
       return await replay(ctx, operation);
     }
-    grant?.bindTo(operation._id);
+    grant?.bindTo(operation);
     answerOnTransition(operation, answerFor);
     await commitInstant(ctx, operation, grant);
     settled = true;

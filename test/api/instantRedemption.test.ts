@@ -9,6 +9,7 @@ import { advanceDueOperations, recoverStuckOperations } from '../../src/transfer
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
+import { merchantView } from '../../src/merchants/service.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
 
 const FUND = 'YEB001';
@@ -250,8 +251,6 @@ describe('instant redemption and payments', function () {
     await instant(t, holder, '50.00', unsureKey).expect(409); // unsure while its lease is open
     await sleep(500); // the owner notes what it settled a moment later
     const [settled, unsure] = await Operation.find({ userId: holder.userId, type: 'instant_redemption' }).sort({ _id: 1 }).lean();
-    // The settled one's mark is gone (as after hundreds of later legs): only its note vouches for it.
-    await Account.updateOne({ _id: holder.userId }, { $set: { recentStepMarks: '' } });
     // Once no request of the lease can apply a leg, a replay closes it without waiting for the recovery job.
     t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
     assertProblem(await instant(t, holder, '50.00', unsureKey), 503, 'interrupted');
@@ -297,8 +296,7 @@ describe('instant redemption and payments', function () {
         // Refused, or stopped before the holder's leg: recovery fails it, as it cannot take an advance.
         const refused = point === 'instant:after-refusal' || point === 'instant:before-redeem';
         assert.equal(final.status, refused ? 'failed' : point === 'instant:after-repay' ? 'completed' : 'awaiting_settlement');
-        const merchantWallet = (await Account.findById(merchant.id).lean<AccountDocument>())!.walletFen;
-        assert.equal(merchantWallet, refused ? 0n : 30_000n);
+        assert.equal((await merchantView(merchant.id)).wallet, refused ? '0.00' : '300.00');
         assert.equal((await balancesOf(holder.userId)).sharesFen, refused ? 50_000n : 20_000n);
         const totals = await reserveTotals(t);
         assert.equal(totals.availableFen + totals.outstandingFen, 800_000n);

@@ -1,14 +1,15 @@
 /**
  * Every leg on an account is a compare-and-set on the account's leg count that leaves its
- * step's mark in one bounded string (src/operations/journal.ts). A process that guesses the
- * count wrong (another process moved the account) is refused once and tries again from what
- * it read; the marks keep the latest RECENT_STEPS_MAX steps.
+ * step's mark (src/operations/journal.ts). A mark leaves only once its operation has recorded
+ * the leg, piggybacked on a later leg; an account holds at most UNFINISHED_MARKS_MAX marks of
+ * legs not finished, and a leg beyond that is refused, retryably, never by dropping a mark.
  */
 import assert from 'node:assert/strict';
-import { Account, RECENT_STEPS_MAX, type AccountDocument } from '../../src/accounts/model.ts';
-import { stepMark } from '../../src/operations/journal.ts';
+import request from 'supertest';
+import { Account, type AccountDocument } from '../../src/accounts/model.ts';
+import { markOf, UNFINISHED_MARKS_MAX } from '../../src/operations/marks.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
-import { newHolder, testApp, topUp } from '../support/api.ts';
+import { assertProblem, idempotencyKey, newHolder, testApp, topUp } from '../support/api.ts';
 
 const { app } = testApp('2024-05-30T10:00:00+08:00');
 
@@ -18,41 +19,57 @@ async function latestTopUp(userId: string): Promise<OperationDocument> {
   return (await Operation.findOne({ userId, type: 'top_up' }).sort({ _id: -1 }).lean<OperationDocument>())!;
 }
 
-describe('account legs: a count and bounded marks', () => {
-  it('a top-up counts one leg and leaves its mark', async () => {
+describe('account legs: a count, and marks that leave only when finished', () => {
+  it('a top-up counts one leg and leaves its mark; the next leg takes the finished mark away', async () => {
     const holder = await newHolder(app);
     await topUp(app, holder, '10.00');
-    const account = await accountOf(holder.userId);
-    assert.equal(account.legCount, 1);
-    assert.equal(account.recentStepMarks, stepMark((await latestTopUp(holder.userId))._id, 'credit'));
+    const first = await accountOf(holder.userId);
+    assert.equal(first.legCount, 1);
+    assert.equal(first.unfinishedMarks, markOf((await latestTopUp(holder.userId))._id, 'credit'));
+    await topUp(app, holder, '1.00');
+    const second = await accountOf(holder.userId);
+    assert.equal(second.legCount, 2);
+    assert.equal(second.unfinishedMarks, markOf((await latestTopUp(holder.userId))._id, 'credit'));
   });
 
   it('a leg from a stale view of the account (another process moved it) is applied once, after it', async () => {
     const holder = await newHolder(app);
     await topUp(app, holder, '10.00');
     const before = await accountOf(holder.userId);
-    // Another process's leg (money-neutral here, so the journal still balances): count and
-    // marks move behind this process's back.
-    const elsewhere = stepMark('op_elsewhere', 'credit');
-    await Account.updateOne({ _id: holder.userId }, { $inc: { legCount: 1 }, $set: { recentStepMarks: `${before.recentStepMarks} ${elsewhere}` } });
+    // Another process's leg of an operation still pending (money-neutral here, so the journal
+    // still balances): count and marks move behind this process's back.
+    const elsewhere = markOf('op_elsewhere', 'credit');
+    await Account.updateOne({ _id: holder.userId }, { $inc: { legCount: 1 }, $set: { unfinishedMarks: `${before.unfinishedMarks} ${elsewhere}` } });
     await topUp(app, holder, '2.00');
     const after = await accountOf(holder.userId);
     assert.equal(after.walletFen, before.walletFen + 200n);
     assert.equal(after.legCount, before.legCount + 2);
-    const ownMark = stepMark((await latestTopUp(holder.userId))._id, 'credit');
-    assert.deepEqual(after.recentStepMarks.split(' '), [before.recentStepMarks, elsewhere, ownMark]);
+    const ownMark = markOf((await latestTopUp(holder.userId))._id, 'credit');
+    assert.deepEqual(after.unfinishedMarks.split(' '), [elsewhere, ownMark], 'the finished mark left, the unfinished one stays');
   });
 
-  it('the marks keep the latest RECENT_STEPS_MAX steps: a full list drops its oldest', async () => {
+  it('an account full of unfinished marks refuses a leg retryably and moves nothing', async () => {
     const holder = await newHolder(app);
     await topUp(app, holder, '10.00');
-    const filler = Array.from({ length: RECENT_STEPS_MAX }, (_, index) => stepMark(`op_filler${index}`, 'credit'));
-    await Account.updateOne({ _id: holder.userId }, { $inc: { legCount: 1 }, $set: { recentStepMarks: filler.join(' ') } });
+    // Marks of an operation that never finishes (as if its process died mid-way).
+    const { _id: stuckId } = await latestTopUp(holder.userId);
+    await Operation.updateOne({ _id: stuckId }, { $set: { steps: [], status: 'pending' } });
+    const stuck = Array.from({ length: UNFINISHED_MARKS_MAX }, (_, index) => markOf(stuckId, `step${index}`));
+    await Account.updateOne({ _id: holder.userId }, { $inc: { legCount: 1 }, $set: { unfinishedMarks: stuck.join(' ') } });
+    const answer = await request(app)
+      .post('/v1/me/transfers-in')
+      .set(holder.auth)
+      .set('Idempotency-Key', idempotencyKey())
+      .send({ amount: '1.00', channel: 'wallet', fundCode: 'YEB001' });
+    assertProblem(answer, 503, 'account_busy');
+    assert.ok(answer.headers['retry-after']);
+    const after = await accountOf(holder.userId);
+    assert.deepEqual([after.walletFen, after.subscribingFen], [1000n, 0n]);
+    assert.equal(after.unfinishedMarks, stuck.join(' '));
+    // Once the operation finishes its marks may go: the next leg finds them finished and applies.
+    await Operation.updateOne({ _id: stuckId }, { $set: { steps: stuck.map((_, index) => `step${index}`), status: 'completed' } });
     await topUp(app, holder, '1.00');
-    const marks = (await accountOf(holder.userId)).recentStepMarks.split(' ');
-    assert.equal(marks.length, RECENT_STEPS_MAX);
-    assert.deepEqual(marks.slice(0, -1), filler.slice(1));
-    assert.equal(marks.at(-1), stepMark((await latestTopUp(holder.userId))._id, 'credit'));
     assert.equal((await accountOf(holder.userId)).walletFen, 1100n);
+    assert.equal((await accountOf(holder.userId)).unfinishedMarks, markOf((await latestTopUp(holder.userId))._id, 'credit'));
   });
 });

@@ -8,7 +8,7 @@ import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Account } from '../../src/accounts/model.ts';
 import { Operation } from '../../src/operations/model.ts';
-import { stepMark } from '../../src/operations/journal.ts';
+import { markOf } from '../../src/operations/marks.ts';
 import { startOperation } from '../../src/operations/service.ts';
 import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { startScheduler } from '../../src/scheduler.ts';
@@ -52,7 +52,7 @@ describe('sagas: crash and recovery', () => {
       { _id: holder.userId },
       {
         $inc: { walletFen: -500n, subscribingFen: 500n, holdingFen: 500n, legCount: 1 },
-        $set: { fundCode: 'YEB001', recentStepMarks: stepMark(operation._id, 'subscribe') },
+        $set: { fundCode: 'YEB001', unfinishedMarks: markOf(operation._id, 'subscribe') },
       },
     );
     clock.advance(ctx.config.jobs.recoverAfterMs + 1);

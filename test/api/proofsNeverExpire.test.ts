@@ -1,0 +1,141 @@
+/**
+ * What makes a leg replay-safe, or tells recovery that it applied, never expires: not by the
+ * number of legs applied to the same account since, not by how long a process was frozen.
+ * Each case reproduces a failure that once created or lost money.
+ */
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Account, type AccountDocument } from '../../src/accounts/model.ts';
+import { Operation, type OperationDocument } from '../../src/operations/model.ts';
+import { reconcileJournal } from '../../src/operations/reconciliation.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { merchantView } from '../../src/merchants/service.ts';
+import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { subscribedHolder } from '../support/income.ts';
+import { adjustReserve, ArmedFaults, HeldFaults, useOwnReserve } from '../support/reserve.ts';
+
+const FUND = 'YEB001';
+/** More legs on one account between a crash and its recovery than any window of recent marks held. */
+const LEGS_MEANWHILE = 300;
+
+function pay(t: TestApp, holder: Holder, merchantId: string, amount: string, key = idempotencyKey()) {
+  return request(t.app).post('/v1/me/payments').set(holder.auth).set('Idempotency-Key', key).send({ amount, merchantId, paymentPassword: PAYMENT_PASSWORD });
+}
+
+function instant(t: TestApp, holder: Holder, amount: string, key = idempotencyKey()) {
+  return request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', key).send({ amount, paymentPassword: PAYMENT_PASSWORD });
+}
+
+async function holderWithShares(t: TestApp, amount: string): Promise<Holder> {
+  const at = t.clock.now();
+  t.clock.set('2024-05-30T10:00:00+08:00');
+  const holder = await subscribedHolder(t, FUND, amount);
+  t.clock.set('2024-05-31T09:00:00+08:00');
+  await advanceDueOperations(t.ctx);
+  t.clock.set(at);
+  return holder;
+}
+
+/** A second API process on the same database and reserve (it shares nothing in memory). */
+function secondProcess(t: TestApp, faults: ArmedFaults | HeldFaults): TestApp {
+  const other = testApp(t.clock.now().toISOString());
+  other.ctx.config = { ...other.ctx.config, reserve: t.ctx.config.reserve };
+  other.ctx.faults = faults;
+  return other;
+}
+
+async function closeAllLeases(t: TestApp): Promise<void> {
+  t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
+  await recoverStuckOperations(t.ctx);
+}
+
+async function breaksFor(ids: string[]) {
+  return (await reconcileJournal()).breaks.filter((item) => ids.some((id) => item.userId === id || item.userId.startsWith(`reserve:${id}:`)));
+}
+
+/** Runs `count` requests, a few at a time. */
+async function inBatches(count: number, send: (index: number) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < count; start += 10) {
+    await Promise.all(Array.from({ length: Math.min(10, count - start) }, (_, offset) => send(start + offset)));
+  }
+}
+
+describe('proofs that never expire', function () {
+  this.timeout(300_000);
+  let t: TestApp;
+  let ops: Holder;
+  let reserve: string;
+
+  beforeEach(async () => {
+    t = testApp('2024-06-03T10:00:00+08:00');
+    reserve = useOwnReserve(t);
+    ops = await newHolder(t.app, { ops: true });
+    await adjustReserve(t, ops, '80000.00', 'increase').expect(201);
+  });
+
+  it('a busy merchant is paid once for a payment whose process died unnoted, however many payments it takes before recovery', async () => {
+    const merchant = (await request(t.app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Busy Noodle Bar' }).expect(201)).body;
+    const payer = await holderWithShares(t, '500.00');
+    const crowd = [await holderWithShares(t, '500.00'), await holderWithShares(t, '500.00'), await holderWithShares(t, '500.00')];
+    const faults = new ArmedFaults();
+    const dying = secondProcess(t, faults);
+    faults.arm('payment:after-merchant'); // the merchant was credited; the process dies before noting it
+    assert.equal((await pay(dying, payer, merchant.id, '100.00')).status, 500);
+    await inBatches(LEGS_MEANWHILE, async (index) => {
+      const answer = await pay(t, crowd[index % crowd.length]!, merchant.id, '0.01');
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    });
+    await closeAllLeases(t);
+    assert.equal((await merchantView(merchant.id)).wallet, '103.00');
+    assert.deepEqual(await breaksFor([merchant.id, payer.userId, ...crowd.map((holder) => holder.userId), reserve]), []);
+  });
+
+  it('recovery keeps a redemption whose leg applied, however many legs its holder made before recovery', async () => {
+    const holder = await holderWithShares(t, '500.00');
+    const faults = new ArmedFaults();
+    const dying = secondProcess(t, faults);
+    faults.arm('instant:after-redeem'); // the holder's leg applied; the process dies before anything else
+    assert.equal((await instant(dying, holder, '100.00')).status, 500);
+    await inBatches(LEGS_MEANWHILE, () => topUp(t.app, holder, '0.01'));
+    await closeAllLeases(t);
+    const redemption = (await Operation.findOne({ userId: holder.userId, type: 'instant_redemption' }).lean<OperationDocument>())!;
+    assert.equal(redemption.status, 'awaiting_settlement', JSON.stringify(redemption.failure));
+    const balances = await balancesOf(holder.userId);
+    assert.deepEqual([balances.sharesFen, balances.walletFen], [40_000n, 10_000n + BigInt(LEGS_MEANWHILE)]);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
+  it('a leg held back past its lease\'s close and then released moves nothing and says so', async () => {
+    const holder = await holderWithShares(t, '500.00');
+    const faults = new HeldFaults();
+    const frozen = secondProcess(t, faults);
+    const held = faults.hold('instant:before-redeem'); // past the lease's deadline check, before the leg
+    const key = idempotencyKey();
+    const answer = instant(frozen, holder, '100.00', key).then((response) => response);
+    await held.reached;
+    // Meanwhile another process, its clock well past the lease's end, replays the request: the
+    // lease closes and the unsure redemption fails.
+    t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
+    assertProblem(await instant(t, holder, '100.00', key), 503, 'interrupted');
+    held.release();
+    const late = await answer;
+    assert.notEqual(late.status, 201, JSON.stringify(late.body));
+    const redemption = (await Operation.findOne({ userId: holder.userId, type: 'instant_redemption' }).lean<OperationDocument>())!;
+    assert.equal(redemption.status, 'failed');
+    const balances = await balancesOf(holder.userId);
+    assert.deepEqual([balances.sharesFen, balances.walletFen], [50_000n, 0n]);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+    assertProblem(await instant(t, holder, '100.00', key), 503, 'interrupted');
+  });
+
+  it('accounts hold their unfinished marks only: finished legs leave no mark behind', async () => {
+    const holder = await holderWithShares(t, '500.00');
+    await inBatches(20, () => topUp(t.app, holder, '0.01'));
+    await inBatches(20, () => instant(t, holder, '0.01').expect(201));
+    await sleep(500); // the lease's owner notes what its requests settled a moment later
+    await topUp(t.app, holder, '0.01');
+    const account = (await Account.findById(holder.userId).lean<AccountDocument>())!;
+    assert.equal(account.unfinishedMarks.split(' ').length, 1, account.unfinishedMarks);
+  });
+});
