@@ -43,8 +43,6 @@ const accountSchema = new Schema(
 );
 accountSchema.index({ autoSweepOn: 1 });
 
-/** The replay window of the fund-quota and reserve-shard step lists (not of accounts). */
-export const RECENT_STEPS_MAX = 256;
 
 export type AccountDocument = InferSchemaType<typeof accountSchema> & { _id: string };
 export const Account = mongoose.model('Account', accountSchema, 'accounts');

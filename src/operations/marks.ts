@@ -56,17 +56,17 @@ type FinalityRule = (operation: Pick<OperationDocument, '_id' | 'type' | 'status
 
 /**
  * What an operation's record says of one of its legs: applied (the step is recorded), closed
- * (the operation ended without it) or undefined while it may still apply. Operation types
- * whose record says it otherwise register their own rule.
+ * (the operation ended without it) or undefined while it may still apply. A step of an
+ * operation type whose record says it otherwise registers its own rule.
  */
-const rules = new Map<OperationType, FinalityRule>();
+const rules = new Map<string, FinalityRule>();
 
-export function registerLegFinality(types: OperationType[], rule: FinalityRule): void {
-  for (const type of types) rules.set(type, rule);
+export function registerLegFinality(types: OperationType[], step: string, rule: FinalityRule): void {
+  for (const type of types) rules.set(`${type}:${step}`, rule);
 }
 
 export async function finalityOf(operation: Pick<OperationDocument, '_id' | 'type' | 'status' | 'steps' | 'leaseId'>, step: string): Promise<LegFinality> {
-  const rule = rules.get(operation.type);
+  const rule = rules.get(`${operation.type}:${step}`);
   if (rule) return rule(operation, step);
   if (operation.steps.includes(step)) return 'applied';
   return operation.status === 'completed' || operation.status === 'failed' ? 'closed' : undefined;

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { fail, moveTo, noteFailure, type AdvanceMode } from '../transfers/advance.ts';
-import { applyShardLeg, openReserve, reserveLedger, shardShares } from './service.ts';
+import { applyShardLeg, closeShardLeg, openReserve, reserveLedger, shardShares } from './service.ts';
 
 /**
  * Ops fund the reserve or take money out of it, spread evenly over the shards: one guarded,
@@ -18,6 +18,8 @@ export async function advanceReserveAdjustment(ctx: AppContext, op: OperationDoc
   for (const [index, shard] of shards.entries()) {
     if (refused) break;
     if (amounts[index] === 0n || (await moveShard(ctx, op, `shard-${index}`, shard, sign * amounts[index]!))) continue;
+    // Closed before the undo, so no late attempt of it lands after; applied meanwhile, the next drive records it.
+    if (!(await closeShardLeg(op, shard, `shard-${index}`))) return;
     await noteFailure(op, 'reserve_available_insufficient');
     refused = true;
   }

@@ -22,7 +22,7 @@ import { rawCollection } from '../db/driver.ts';
 import { groupInserts } from '../db/groupCommit.ts';
 import { redeemMarkOf, verifyRedemptions, type FinishedMark } from '../transfers/instant.ts';
 import { LeaseNote } from './model.ts';
-import { applyShardLeg, openReserve, reserveLedger, shardStepApplied } from './service.ts';
+import { applyShardLeg, closeShardLeg, openReserve, reserveLedger } from './service.ts';
 
 interface OpenLease {
   op: OperationDocument;
@@ -268,8 +268,8 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   if (op.status !== 'pending') return;
   const now = ctx.clock.now();
   if (!op.steps.includes('lease')) {
-    // The shard may have lent it before a crash kept the operation from saying so.
-    if (!(await shardStepApplied(op.reserveShard!, `${op._id}:lease`))) return fail(ctx, op, 'interrupted');
+    // The shard may have lent it before a crash kept the operation from saying so; if not, it never will.
+    if (await closeShardLeg(op, op.reserveShard!, 'lease')) return fail(ctx, op, 'interrupted');
     await recordStep(op, 'lease', leasePostings(op), now);
   }
   const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;

@@ -6,7 +6,7 @@ import mongoose, { Schema, type InferSchemaType } from 'mongoose';
  * one. size = available + leased + outstanding, per shard and in all; none goes negative
  * (every debit is guarded). `leasedFen` is lent to API processes (src/reserve/leases.ts):
  * their advances come out of it in memory and move to outstanding when the lease closes.
- * `recentSteps` makes each leg replay-safe, as on accounts.
+ * Each leg is a guarded leg of the operation engine, as on accounts (src/operations/guardedLeg.ts).
  */
 const reserveShardSchema = new Schema(
   {
@@ -17,7 +17,8 @@ const reserveShardSchema = new Schema(
     availableFen: { type: BigInt, default: 0n },
     leasedFen: { type: BigInt, default: 0n },
     outstandingFen: { type: BigInt, default: 0n },
-    recentSteps: { type: [String], default: [] },
+    legCount: { type: Number, default: 0 },
+    unfinishedMarks: { type: String, default: '' },
   },
   { versionKey: false, strict: 'throw' },
 );

@@ -1,16 +1,13 @@
-import { RECENT_STEPS_MAX } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
-import { driverCollection } from '../db/driver.ts';
-import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { isDuplicateKey } from '../db/writeConflict.ts';
 import { log } from '../log.ts';
 import { formatScaled, formatYuan, mulDiv, type Fen } from '../money/fen.ts';
+import { applyGuardedLeg, finishMark, legDocuments } from '../operations/guardedLeg.ts';
 import { recordStep } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationType } from '../operations/model.ts';
 import { openLeaseUsage } from './leases.ts';
 import { ReserveShard, shardId, type ReserveShardDocument } from './model.ts';
 
-// Every instant redemption updates a shard: without Mongoose (see db/driver.ts).
-const shardCollection = driverCollection(ReserveShard);
 
 /** Operations whose cash the reserve advances. */
 export const INSTANT_TYPES: OperationType[] = ['instant_redemption', 'payment'];
@@ -40,10 +37,13 @@ export async function openReserve(ctx: AppContext): Promise<ReserveShardDocument
   return ReserveShard.find({ reserveName }).lean<ReserveShardDocument[]>();
 }
 
+/** The shards, as documents of guarded legs (src/operations/guardedLeg.ts). */
+const shardLegs = legDocuments(ReserveShard);
+
 /**
- * Applies one step of an operation to one shard: a guarded, replay-safe update (the step id
- * goes into the shard's recentSteps), then the step and its postings on the operation.
- * Returns false when the guard refused it.
+ * Applies one step of an operation to one shard: a guarded, replay-safe update (its mark stays
+ * on the shard until the operation records the step), then the step and its postings on the
+ * operation. Returns false when the guard refused it.
  */
 export async function applyShardLeg(
   ctx: AppContext,
@@ -51,27 +51,25 @@ export async function applyShardLeg(
   leg: { step: string; shard: string; postings: { account: string; amountFen: Fen }[] } & Partial<Record<ShardField, Fen>>,
 ): Promise<boolean> {
   if (op.steps.includes(leg.step)) return true;
-  const stepId = `${op._id}:${leg.step}`;
   const moves = SHARD_FIELDS.filter((field) => (leg[field] ?? 0n) !== 0n).map((field) => [field, leg[field]!] as const);
   // Every debit is guarded: no field goes negative.
   const guards = moves.filter(([, amountFen]) => amountFen < 0n).map(([field, amountFen]) => [field, { $gte: -amountFen }]);
-  const result = await retryOnWriteConflict(() =>
-    shardCollection.updateOne(
-      { _id: leg.shard, recentSteps: { $ne: stepId }, ...Object.fromEntries(guards) },
-      { $inc: Object.fromEntries(moves), $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } } },
-    ),
-  );
-  if (result.modifiedCount === 0 && !(await shardStepApplied(leg.shard, stepId))) return false;
+  const outcome = await applyGuardedLeg(shardLegs, leg.shard, op, { step: leg.step, guard: Object.fromEntries(guards), inc: Object.fromEntries(moves) });
+  if (outcome !== 'applied') return false;
   await recordStep(op, leg.step, leg.postings, ctx.clock.now());
+  finishMark(shardLegs, leg.shard, op._id, leg.step);
   return true;
 }
 
 const SHARD_FIELDS = ['availableFen', 'leasedFen', 'outstandingFen'] as const;
 type ShardField = (typeof SHARD_FIELDS)[number];
 
-/** Whether a shard applied a step (its id is among the shard's recent steps). */
-export async function shardStepApplied(shard: string, stepId: string): Promise<boolean> {
-  return (await shardCollection.findOne({ _id: shard, recentSteps: stepId }, { projection: { _id: 1 } })) !== null;
+/**
+ * Closes a shard leg its operation has not recorded, before the operation fails without it
+ * (a fence the leg meets, however late); false when the leg applied after all.
+ */
+export async function closeShardLeg(op: OperationDocument, shard: string, step: string): Promise<boolean> {
+  return (await applyGuardedLeg(shardLegs, shard, op, { step, inc: {} }, 'fence')) === 'closed';
 }
 
 /** An instant redemption's advance: out of its lease, journal-only (see src/reserve/leases.ts). */

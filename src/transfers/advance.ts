@@ -91,7 +91,7 @@ async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMo
   const reason = (await reserveFundQuota(ctx, op)) ? await applySubscribeLeg(ctx, op) : 'fund_quota_exceeded';
   if (reason === undefined) return moveTo(op, 'pending', 'awaiting_confirmation', ctx.clock.now());
   // Closed before the operation fails without it; applied meanwhile, it is left for the next drive.
-  if (reason !== 'fund_quota_exceeded' && !(await closeAccountLeg(op, 'subscribe'))) return;
+  if (!(await closeAccountLeg(op, 'subscribe'))) return;
   await releaseFundQuota(ctx, op);
   if (op.channel === 'bank_card') {
     // The card money is the holder's: it lands in the wallet.

@@ -134,7 +134,7 @@ export const redeemMarkOf = (op: Pick<OperationDocument, '_id' | 'userId'>): Fin
  * its lease's owner noted it, or once its lease closed (every operation of it settled or
  * checked then), and closed once the operation failed.
  */
-registerLegFinality(['instant_redemption', 'payment'], async (op) => {
+registerLegFinality(['instant_redemption', 'payment'], 'redeem', async (op) => {
   if (op.status === 'failed') return 'closed';
   if (!op.leaseId) return undefined;
   const recorded = (await reloadOperation(op.leaseId)).status === 'completed' || (await notedIds(op.leaseId)).has(op._id);

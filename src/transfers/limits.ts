@@ -1,7 +1,7 @@
 import type { AccountDocument } from '../accounts/model.ts';
-import { RECENT_STEPS_MAX } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
-import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { applyGuardedLeg, finishMark, legDocuments } from '../operations/guardedLeg.ts';
 import type { Fen } from '../money/fen.ts';
 import { recordStep, type AccountLeg } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
@@ -47,42 +47,42 @@ function requestDay(ctx: AppContext, op: OperationDocument): string {
   return ctx.calendar.businessDateOf(op.createdAt);
 }
 
+/** The fund's days, as documents of guarded legs (src/operations/guardedLeg.ts). */
+const quotaLegs = legDocuments(FundQuota);
+
 /** Reserves the amount in the fund's quota for the trade date; false when the quota is full. */
 export async function reserveFundQuota(ctx: AppContext, op: OperationDocument): Promise<boolean> {
   const quotaFen = ctx.config.limits.fundDailyQuotaFen;
   if (quotaFen === null || op.steps.includes('reserve-quota')) return true;
-  const reserved = await moveQuota(op, 'reserve-quota', op.amountFen, { subscribedFen: { $lte: quotaFen - op.amountFen } });
-  if (reserved) await recordStep(op, 'reserve-quota', [], ctx.clock.now());
-  return reserved;
+  return moveQuota(ctx, op, 'reserve-quota', op.amountFen, { subscribedFen: { $lte: quotaFen - op.amountFen } });
 }
 
 export async function releaseFundQuota(ctx: AppContext, op: OperationDocument): Promise<void> {
   if (!op.steps.includes('reserve-quota') || op.steps.includes('release-quota')) return;
-  await moveQuota(op, 'release-quota', -op.amountFen, {});
-  await recordStep(op, 'release-quota', [], ctx.clock.now());
+  await moveQuota(ctx, op, 'release-quota', -op.amountFen, {});
 }
 
 /**
- * One guarded, replay-safe update of the fund's day. The first reservation of a day creates
- * the document by upsert; an upsert that meets an existing document that does not match
- * fails with E11000, so the update is tried again on the existing document.
+ * One guarded, replay-safe leg on the fund's day, recorded on the operation. The first leg of
+ * a day finds no document: the day is created (idempotently) and the leg tried again.
  */
-async function moveQuota(op: OperationDocument, step: string, amountFen: Fen, guard: object): Promise<boolean> {
-  const _id = `${op.fundCode}:${op.tradeDate}`;
-  const stepId = `${op._id}:${step}`;
-  const filter = { _id, recentSteps: { $ne: stepId }, ...guard };
-  const update = {
-    $inc: { subscribedFen: amountFen },
-    $push: { recentSteps: { $each: [stepId], $slice: -RECENT_STEPS_MAX } },
-    $setOnInsert: { fundCode: op.fundCode, tradeDate: op.tradeDate },
-  };
-  try {
-    const created = await retryOnWriteConflict(() => FundQuota.updateOne(filter, update, { upsert: true }));
-    if (created.modifiedCount + created.upsertedCount === 1) return true;
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
+async function moveQuota(ctx: AppContext, op: OperationDocument, step: string, amountFen: Fen, guard: object): Promise<boolean> {
+  const dayId = `${op.fundCode}:${op.tradeDate}`;
+  const leg = { step, guard, inc: { subscribedFen: amountFen } };
+  let outcome = await applyGuardedLeg(quotaLegs, dayId, op, leg);
+  if (outcome === 'refused' && !(await FundQuota.exists({ _id: dayId }))) {
+    await openQuotaDay(dayId, op);
+    outcome = await applyGuardedLeg(quotaLegs, dayId, op, leg);
   }
-  const { $setOnInsert: _insertOnly, ...updateExisting } = update;
-  const result = await retryOnWriteConflict(() => FundQuota.updateOne(filter, updateExisting));
-  return result.modifiedCount === 1 || (await FundQuota.exists({ _id, recentSteps: stepId })) !== null;
+  if (outcome !== 'applied') return false;
+  await recordStep(op, step, [], ctx.clock.now());
+  finishMark(quotaLegs, dayId, op._id, step);
+  return true;
+}
+
+async function openQuotaDay(dayId: string, op: OperationDocument): Promise<void> {
+  await retryOnWriteConflict(
+    () => FundQuota.updateOne({ _id: dayId }, { $setOnInsert: { fundCode: op.fundCode, tradeDate: op.tradeDate } }, { upsert: true, setDefaultsOnInsert: true }),
+    { retryDuplicateKey: true },
+  );
 }

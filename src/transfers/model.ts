@@ -2,7 +2,7 @@ import mongoose, { Schema } from 'mongoose';
 
 /**
  * What a fund has taken in subscriptions on one trade date, for the optional fund-wide daily
- * quota. `recentSteps` makes a reservation or release replay-safe, as on accounts.
+ * quota. A reservation or release is a guarded leg of the operation engine, as on accounts.
  */
 const fundQuotaSchema = new Schema(
   {
@@ -10,7 +10,8 @@ const fundQuotaSchema = new Schema(
     fundCode: { type: String, required: true },
     tradeDate: { type: String, required: true },
     subscribedFen: { type: BigInt, default: 0n },
-    recentSteps: { type: [String], default: [] },
+    legCount: { type: Number, default: 0 },
+    unfinishedMarks: { type: String, default: '' },
   },
   { versionKey: false, strict: 'throw' },
 );
