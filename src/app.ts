@@ -16,6 +16,7 @@ import { problemHandler, routeNotFound } from './http/problem.ts';
 import { fundCatalogueRoutes, fundRoutes } from './fund/routes.ts';
 import { incomeRoutes } from './income/routes.ts';
 import { merchantRoutes } from './merchants/routes.ts';
+import { withFaults } from './operations/faults.ts';
 import { opsRoutes } from './operations/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
@@ -36,6 +37,8 @@ export function createApp(ctx: AppContext): Express {
     res.set('Cache-Control', 'no-store');
     next();
   });
+  // A test's or the explorer's faults reach the engine's points through the request.
+  app.use((req, _res, next) => withFaults(ctx.faults.forRequest?.(req.headers) ?? ctx.faults, next));
   app.use(express.json({ limit: ctx.config.http.bodyLimitBytes, strict: true }));
   app.use(healthRoutes(ctx), metrics.routes);
   app.use(fundCatalogueRoutes(ctx), docsRoutes());

@@ -3,7 +3,10 @@ import { SimulatedBank } from './bank/simulatedBank.ts';
 import { systemClock, type Clock } from './calendar/clock.ts';
 import { TradingCalendar } from './calendar/tradingCalendar.ts';
 import { appConfig, type AppConfig } from './config/config.ts';
+import { NO_FAULTS, type FaultPoints } from './operations/faults.ts';
 import { Readiness } from './observability/readiness.ts';
+
+export type { FaultPoints };
 
 /** What services need from the outside world, injected so tests can move time and break the bank. */
 export interface AppContext {
@@ -17,11 +20,6 @@ export interface AppContext {
   readiness: Readiness;
 }
 
-export interface FaultPoints {
-  hit(point: string): Promise<void>;
-}
-
-const NO_FAULTS: FaultPoints = { hit: async () => {} };
 
 export function createContext(overrides: Partial<AppContext> = {}): AppContext {
   const config = overrides.config ?? appConfig();

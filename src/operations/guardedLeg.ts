@@ -12,6 +12,7 @@ import type { Collection, Document } from 'mongodb';
 import { driverCollection, rawCollection } from '../db/driver.ts';
 import { groupUpdates } from '../db/groupCommit.ts';
 import { setBounded } from '../db/readCache.ts';
+import { faultPoint } from './faults.ts';
 import {
   accountBusy,
   fenceOf,
@@ -114,11 +115,13 @@ async function compareAndApply(target: LegDocuments, id: string, operation: Oper
       ? { $inc: { legCount: 1 }, $set: { unfinishedMarks: next.unfinishedMarks } }
       : { $inc: { ...leg.inc, legCount: 1 }, $set: { ...leg.set, unfinishedMarks: next.unfinishedMarks } };
     let stored: LegState | undefined;
+    await faultPoint('leg:before-update');
     const done = await target.updates({
       filter: { _id: id, legCount: known.legCount, ...(fencing ? {} : leg.guard) },
       update,
       applied: (document) => holds((stored = legStateOf(document)).unfinishedMarks, token),
     });
+    await faultPoint('leg:after-update');
     if (done) {
       // Unread, the document is exactly what this update made of it.
       rememberLegState(target, id, stored ?? { ...next, observedAt: nextObservation() });

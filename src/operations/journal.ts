@@ -5,6 +5,7 @@ import { groupUpdates } from '../db/groupCommit.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { newId } from '../ids.ts';
 import type { Fen } from '../money/fen.ts';
+import { faultPoint } from './faults.ts';
 import { applyGuardedLeg, finishMark, legDocuments, legHeld } from './guardedLeg.ts';
 import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
 
@@ -120,6 +121,7 @@ export function answerOnTransition(operation: OperationDocument, answerOf: (oper
 export async function recordStep(operation: OperationDocument, step: string, postings: PostingDraft[], at: Date): Promise<void> {
   if (operation.steps.includes(step)) return;
   const written = postings.map((posting) => ({ ...posting, step, at }));
+  await faultPoint('step:before-record');
   operation.steps.push(step);
   operation.postings.push(...written);
   const result = await retryOnWriteConflict(() =>
@@ -145,6 +147,7 @@ export async function transition(
   answerers.delete(operation);
   const changes = { status: to, updatedAt: at, transitionId: newId('tr'), ...extra };
   if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
+  await faultPoint('transition:before');
   const moved = await operationUpdates({
     filter: { _id: operation._id, status: { $in: from } },
     update: { $set: changes },

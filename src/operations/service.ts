@@ -5,6 +5,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newSortableId } from '../ids.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
+import { faultPoint } from './faults.ts';
 import { noteCreation } from './marks.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';
 
@@ -54,6 +55,7 @@ export async function startOperation(
   const operation = writtenAs ? { ...pending, ...writtenAs(pending as unknown as OperationDocument) } : pending;
   const created = asStored(operation);
   noteCreation(created);
+  await faultPoint('operation:before-insert');
   if (await operationInserts(created)) return { operation: created, replayed: false };
   const first = await Operation.findOne({ userId: request.userId, idempotencyKey: request.idempotencyKey }).lean<OperationDocument>();
   if (!first) throw new Error('duplicate idempotency key without an operation');
