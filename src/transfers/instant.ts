@@ -26,6 +26,7 @@ import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
+import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { failureOf } from './errors.ts';
 import { isDue, moveTo, type AdvanceMode } from './advance.ts';
 
@@ -129,7 +130,7 @@ const REDEEM_ATTEMPTS_MAX = 10;
 
 /**
  * The holder's side in one guarded update: enough shares in the fund, and the day's instant
- * total within the cap (two shapes: same day, new day). Returns the rule that refused it.
+ * total within the cap (the daily counter's shapes). Returns the rule that refused it.
  */
 async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<string | undefined> {
   const X = op.amountFen;
@@ -161,21 +162,19 @@ function countsTowardCap(ctx: AppContext, op: OperationDocument): boolean {
 /** The natural day in Beijing of the request (not of a later recovery). */
 const capDay = (ctx: AppContext, op: OperationDocument) => ctx.calendar.businessDateOf(op.createdAt);
 
-function capShapes(ctx: AppContext, op: OperationDocument): Pick<AccountLeg, 'guard' | 'inc' | 'set'>[] {
+const INSTANT_COUNTER: DailyCounter = { dateField: 'instantDate', amountField: 'instantTodayFen' };
+
+/** The day's instant total within the cap: the daily counter's shapes (see dailyCounter.ts). */
+function capShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
   if (!countsTowardCap(ctx, op)) return [{ guard: {}, inc: {} }];
-  const X = op.amountFen;
-  const capFen = ctx.config.limits.instantRedeemDailyMaxFen;
-  const day = capDay(ctx, op);
-  const sameDay = { guard: { instantDate: day, instantTodayFen: { $lte: capFen - X } }, inc: { instantTodayFen: X } };
-  const newDay = { guard: { instantDate: { $ne: day } }, inc: {}, set: { instantDate: day, instantTodayFen: X } };
-  return X <= capFen ? [sameDay, newDay] : [sameDay];
+  return dailyCounterShapes(INSTANT_COUNTER, capDay(ctx, op), op.amountFen, ctx.config.limits.instantRedeemDailyMaxFen);
 }
 
 function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
   if (!countsTowardCap(ctx, op)) return undefined;
-  const todayFen = account.instantDate === capDay(ctx, op) ? account.instantTodayFen : 0n;
-  return todayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;
+  const countedTodayFen = countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
+  return countedTodayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;
 }
 
 const fromTransit = (merchantId: string, amountFen: bigint) => [

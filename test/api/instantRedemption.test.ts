@@ -7,6 +7,7 @@ import { Operation } from '../../src/operations/model.ts';
 import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
+import { HeldFaults } from '../support/gate.ts';
 import { subscribedHolder } from '../support/income.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
@@ -111,6 +112,30 @@ describe('instant redemption and payments', function () {
     t.clock.set('2024-06-05T00:10:00+08:00'); // still 06-04 in UTC, a new day in Beijing
     await instant(t, holder, '10000.00').expect(201);
     assertProblem(await instant(t, holder, '0.01'), 409, 'instant_daily_limit_exceeded');
+  });
+
+  it('a leg held across Beijing midnight counts toward the day it lands on: the new day is never reset to the old one', async () => {
+    await adjustReserve(t, ops, '200000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '30000.00');
+    const faults = new HeldFaults();
+    t.ctx.faults = faults;
+    const gate = faults.hold('instant:before-redeem');
+    t.clock.set('2024-06-04T23:59:59.800+08:00');
+    const late = instant(t, holder, '6000.00').then((response) => response); // day D, held before its leg
+    await gate.reached;
+    t.clock.set('2024-06-05T00:00:00.100+08:00');
+    await instant(t, holder, '9000.00').expect(201); // day D+1
+    gate.open();
+    const lateAnswer = await late;
+    const account = (await Account.findById(holder.userId).lean<AccountDocument>())!;
+    assert.deepEqual([account.instantDate, account.instantTodayFen], ['2024-06-05', 900_000n], "the later day's counter stands");
+    assertProblem(lateAnswer, 409, 'instant_daily_limit_exceeded');
+    const standing = await Operation.find({ userId: holder.userId, type: 'instant_redemption', status: 'awaiting_settlement' }).lean();
+    assert.equal(standing.reduce((sum, op) => sum + op.amountFen, 0n), 900_000n, 'what moved on 06-05 is within the cap');
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 900_000n, sharesFen: 2_100_000n, subscribingFen: 0n, redeemingFen: 0n });
+    assertProblem(await instant(t, holder, '1000.01'), 409, 'instant_daily_limit_exceeded');
+    await instant(t, holder, '1000.00').expect(201);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
   });
 
   it('refuses what it cannot do, says why, and moves nothing', async () => {
