@@ -19,7 +19,7 @@
  */
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
-import { foldIncome, forgetHolding } from '../income/fold.ts';
+import { foldedForLeg, foldIncome, forgetHolding } from '../income/fold.ts';
 import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
@@ -62,12 +62,14 @@ export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'us
  */
 export async function commitInstant(ctx: AppContext, op: OperationDocument, grant: AdvanceGrant | null): Promise<void> {
   if (!grant || op.status !== 'awaiting_settlement') return;
+  // Decided before the lease's deadline is checked, so nothing but the leg follows that check.
+  const incomeFoldedThrough = await foldedForLeg(ctx, op.userId, op.fundCode ?? null);
   if (ctx.clock.now().getTime() > grant.applyBeforeMs) {
     grant.giveBack();
     return voidRedemption(ctx, op, 'interrupted');
   }
   await ctx.faults.hit('instant:before-redeem');
-  const refusal = await applyRedeemLeg(ctx, op);
+  const refusal = await applyRedeemLeg(ctx, op, incomeFoldedThrough);
   if (refusal) {
     grant.giveBack();
     await ctx.faults.hit('instant:after-refusal');
@@ -129,28 +131,34 @@ const redeemPostings = (op: Pick<OperationDocument, 'type' | 'userId' | 'amountF
 const REDEEM_ATTEMPTS_MAX = 10;
 
 /**
- * The holder's side in one guarded update: enough shares in the fund, and the day's instant
- * total within the cap (the daily counter's shapes). Returns the rule that refused it.
+ * The holder's side in one guarded update: enough shares in the fund, decided on the income
+ * folded through the fund's last accrued day (`decidedOn`, the fold state in the guard), and
+ * the day's instant total within the cap (the daily counter's shapes). Returns the rule that
+ * refused it.
  */
-async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<string | undefined> {
+async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn: string | null): Promise<string | undefined> {
   const X = op.amountFen;
   const toWallet = op.type === 'instant_redemption';
-  const base: AccountLeg = {
-    step: 'redeem',
-    guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
-    inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
-    postings: redeemPostings(op),
-  };
+  let incomeFoldedThrough = decidedOn;
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
+    const base: AccountLeg = {
+      step: 'redeem',
+      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough },
+      inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
+      postings: redeemPostings(op),
+    };
     for (const shape of capShapes(ctx, op)) {
       const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, ...(shape.set ? { set: shape.set } : {}) };
       if (await moveAccount(op, leg)) return undefined;
     }
-    // Income credited since the request folded it (a day closed meanwhile) is redeemable too.
-    await foldIncome(op.userId);
     forgetHolding(ctx, op.userId);
-    const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
-    if (reason) return reason;
+    // A day accrued or folded since the leg was decided: its income (a loss too) counts, decided again.
+    const foldedNow = await foldIncome(op.userId);
+    if (foldedNow === incomeFoldedThrough) {
+      const reason = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
+      if (reason) return reason;
+    }
+    incomeFoldedThrough = foldedNow;
   }
   throw new Error(`instant redemption ${op._id}: refused ${REDEEM_ATTEMPTS_MAX} times with no rule to blame`);
 }

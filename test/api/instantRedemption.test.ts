@@ -8,7 +8,8 @@ import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { HeldFaults } from '../support/gate.ts';
-import { subscribedHolder } from '../support/income.ts';
+import { foldIncome } from '../../src/income/fold.ts';
+import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/income.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
 
@@ -135,6 +136,28 @@ describe('instant redemption and payments', function () {
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 900_000n, sharesFen: 2_100_000n, subscribingFen: 0n, redeemingFen: 0n });
     assertProblem(await instant(t, holder, '1000.01'), 409, 'instant_daily_limit_exceeded');
     await instant(t, holder, '1000.00').expect(201);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
+  it('a negative day accrued just after this process last read the fund book: the holder bears the loss', async () => {
+    await adjustReserve(t, ops, '200000.00', 'increase').expect(201);
+    const fund = addTestFund(t);
+    t.clock.set('2024-05-30T14:00:00+08:00');
+    const holder = await subscribedHolder(t, fund, '10000.00');
+    t.clock.set('2024-05-31T09:00:00+08:00');
+    await advanceDueOperations(t.ctx); // confirmed: earns from Fri 05-31
+    await publish(t, ops, fund, '2024-05-31', '-5.0000');
+    t.clock.set('2024-06-01T00:59:59+08:00');
+    // A request a second before the accrual: this process has read the fund book (nothing accrued yet).
+    assertProblem(await instant(t, holder, '10000.01'), 409, 'insufficient_shares');
+    await accrueAt(t, fund, '2024-05-31'); // 06-01 01:00: 10,000 shares lose 5.00
+    const everything = await instant(t, holder, '10000.00');
+    await foldIncome(holder.userId);
+    const { sharesFen } = await balancesOf(holder.userId);
+    assert.ok(sharesFen >= 0n, `shares after the fold: ${sharesFen} fen`);
+    assertProblem(everything, 409, 'insufficient_shares');
+    await instant(t, holder, '9995.00').expect(201);
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 999_500n, sharesFen: 0n, subscribingFen: 0n, redeemingFen: 0n });
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
   });
 
