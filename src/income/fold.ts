@@ -50,65 +50,72 @@ const FOLD_ATTEMPTS_MAX = 20;
 // Every money request out of a holding asks the fund book: without Mongoose (see db/driver.ts).
 const fundBooks = driverCollection(FundBook);
 
-/** Nothing to fold, known without reading the holder's income record. */
-async function foldedThroughLatest(account: AccountDocument): Promise<boolean> {
-  if (!account.fundCode) return true;
-  const latestDate = await readLastAccruedDate(account.fundCode);
-  return !latestDate || foldedThrough(account, latestDate);
-}
-
 /**
  * Folds credited income into the account's shares before money moves out of them: one
- * compare-and-set on incomeFoldedThrough, so two folds racing add the income once. A caller
+ * compare-and-set on incomeFoldedThrough, so two folds racing add the income once. Returns the
+ * fold state it leaves (the account's incomeFoldedThrough), which a leg out of the shares
+ * carries in its guard: a fold since refuses the leg, and the leg is decided again. A caller
  * that has just read the account passes it, saving a read when nothing is unfolded.
+ *
+ * A negative day can still leave shares below zero, in one window no guard closes without a
+ * transaction: a leg on D+1 decided before D's accrual closed (after midnight, before the job
+ * or while it runs) redeems shares that D's loss then takes, as D's income counts the shares
+ * held at the end of D. The fold then books the loss as it is (the books stay exact, the
+ * shares go negative, reconciliation reports it as a break, and the accrual of D+1 refuses to
+ * earn on negative shares). Booking the shortfall to the fund's residual instead would need
+ * the accrual's carried shares to agree with it on every later day; not done.
  */
-export async function foldIncome(userId: string, justRead?: AccountDocument): Promise<void> {
+export async function foldIncome(userId: string, justRead?: AccountDocument): Promise<string | null> {
   for (let attempt = 0; attempt < FOLD_ATTEMPTS_MAX; attempt++) {
     const account = attempt === 0 && justRead ? justRead : await Account.findById(userId).lean<AccountDocument>();
-    if (!account || (await foldedThroughLatest(account))) return;
-    const { latest, latestDate, unfoldedFen } = await incomePosition(account);
-    if (!latest || !latestDate || foldedThrough(account, latestDate)) return;
+    if (!account) return null;
+    const foldedBefore = account.incomeFoldedThrough ?? null;
+    const latestDate = account.fundCode ? await readLastAccruedDate(account.fundCode) : null;
+    if (!latestDate || foldedThrough(account, latestDate)) return foldedBefore;
+    // Without a record of that day nothing was credited since the last fold (see incomePosition):
+    // folded through it all the same, so the next leg need not look again.
+    const latest = await IncomeRecord.findById(incomeRecordId(userId, latestDate)).lean<IncomeRecordDocument>();
+    const incomeFoldedFen = latest?.cumulativeIncomeFen ?? account.incomeFoldedFen;
+    const unfoldedFen = incomeFoldedFen - account.incomeFoldedFen;
     const result = await retryOnWriteConflict(() =>
       Account.updateOne(
-        { _id: userId, incomeFoldedThrough: account.incomeFoldedThrough ?? null, incomeFoldedFen: account.incomeFoldedFen },
-        {
-          $inc: { sharesFen: unfoldedFen, holdingFen: unfoldedFen },
-          $set: { incomeFoldedThrough: latestDate, incomeFoldedFen: latest.cumulativeIncomeFen },
-        },
+        { _id: userId, incomeFoldedThrough: foldedBefore, incomeFoldedFen: account.incomeFoldedFen },
+        { $inc: { sharesFen: unfoldedFen, holdingFen: unfoldedFen }, $set: { incomeFoldedThrough: latestDate, incomeFoldedFen } },
       ),
     );
-    if (result.modifiedCount === 1) return;
+    if (result.modifiedCount === 1) return latestDate;
   }
   throw new Error(`foldIncome ${userId}: lost ${FOLD_ATTEMPTS_MAX} races in a row`);
 }
 
 type Holding = Pick<AccountDocument, 'fundCode' | 'incomeFoldedThrough'>;
-// Self-correcting, so kept long: a fund switched elsewhere names the old fund, which the
-// redemption's guard refuses (and forgets the holding); a fold made elsewhere looks undone,
-// and folding again finds nothing to add.
+// Self-correcting, so kept long: the leg out of the shares guards both. A fund switched
+// elsewhere names the old fund, and a fold made elsewhere an older fold state: the leg is
+// refused, the holding forgotten and read again.
 const knownHoldings = readCachePerContext<Holding>((config) => config.database.holdingMemoryMs);
-// The fund's last accrued day: income of a day accrued elsewhere in that moment is folded by
-// the redemption's retry if it is needed; a negative day is the fold window the README describes.
-const knownLastAccruedDates = readCachePerContext<string | null>();
 
-/**
- * The fund a holder is in, with credited income folded into its shares: for the hot path of
- * an instant redemption, which reads nothing once this process has seen the holder folded
- * through the fund's last accrued day (both remembered: src/db/readCache.ts).
- */
-export async function foldedFundOf(ctx: AppContext, userId: string): Promise<string | null> {
-  const holdings = knownHoldings(ctx);
-  const holding = await holdings.get(userId, () => readHolding(userId));
-  if (!holding.fundCode) return null;
-  const fundCode = holding.fundCode;
-  const lastAccruedDate = await knownLastAccruedDates(ctx).get(fundCode, async () => (await readLastAccruedDate(fundCode)) ?? null);
-  if (!lastAccruedDate || foldedThrough(holding, lastAccruedDate)) return fundCode;
-  await foldIncome(userId);
-  holdings.set(userId, { fundCode, incomeFoldedThrough: lastAccruedDate });
-  return fundCode;
+/** The fund a holder is in, for the hot path of an instant redemption: remembered (see knownHoldings). */
+export async function holdingFundOf(ctx: AppContext, userId: string): Promise<string | null> {
+  return (await knownHoldings(ctx).get(userId, () => readHolding(userId))).fundCode ?? null;
 }
 
-/** After a refusal: the holder may have switched funds in another process. */
+/**
+ * The fold state a leg out of the holder's shares is decided on, for its guard: income folded
+ * through the fund's last accrued day, that day read now from the fund book. Never from
+ * memory: the fund book is not in the leg's update, so no guard would catch a stale day, and a
+ * negative day missed lets the holder redeem shares the loss has taken. The holding may be
+ * remembered: the guard checks it.
+ */
+export async function foldedForLeg(ctx: AppContext, userId: string, fundCode: string | null): Promise<string | null> {
+  const holdings = knownHoldings(ctx);
+  const [holding, lastAccruedDate] = await Promise.all([holdings.get(userId, () => readHolding(userId)), fundCode ? readLastAccruedDate(fundCode) : null]);
+  if (!lastAccruedDate || foldedThrough(holding, lastAccruedDate)) return holding.incomeFoldedThrough ?? null;
+  const incomeFoldedThrough = await foldIncome(userId);
+  holdings.set(userId, { fundCode: holding.fundCode, incomeFoldedThrough });
+  return incomeFoldedThrough;
+}
+
+/** After a refusal: the holder may have switched funds, or been folded, in another process. */
 export function forgetHolding(ctx: AppContext, userId: string): void {
   knownHoldings(ctx).forget(userId);
 }
@@ -119,7 +126,7 @@ async function readHolding(userId: string): Promise<Holding> {
   return holding;
 }
 
-async function readLastAccruedDate(fundCode: string): Promise<string | null | undefined> {
+async function readLastAccruedDate(fundCode: string): Promise<string | null> {
   const book = await fundBooks.findOne<Pick<FundBookDocument, 'lastAccruedDate'>>({ _id: fundCode }, { projection: { lastAccruedDate: 1 } });
-  return book?.lastAccruedDate;
+  return book?.lastAccruedDate ?? null;
 }

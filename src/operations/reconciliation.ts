@@ -12,11 +12,13 @@ export interface BalanceBreak {
   field: BalanceField | 'holdingFen' | 'availableFen' | 'leasedFen' | 'outstandingFen' | 'leasedFen + outstandingFen';
   balance: string;
   postings: string;
+  /** Set when the balance is below zero, a rule of its own: it may agree with its postings. */
+  rule?: 'not_negative';
 }
 
 /**
- * The journal's invariants: all postings sum to zero, and every balance on every account
- * equals the sum of the postings of its ledger account.
+ * The journal's invariants: all postings sum to zero, every balance on every account equals
+ * the sum of the postings of its ledger account, and none is below zero.
  */
 export async function reconcileJournal() {
   const totals = await postingTotalsByAccount();
@@ -72,18 +74,20 @@ async function reserveBreaks(totals: Map<string, bigint>): Promise<BalanceBreak[
 }
 
 function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>, receiptsFen: bigint): BalanceBreak[] {
-  const breaks: BalanceBreak[] = (Object.keys(BALANCE_LEDGER) as BalanceField[]).flatMap((field) => {
+  const breaks: BalanceBreak[] = [];
+  const holdingFen = account.sharesFen + account.subscribingFen;
+  const check = (field: BalanceBreak['field'], balanceFen: bigint, postingsFen: bigint) => {
+    const [balance, postings] = [formatYuan(balanceFen), formatYuan(postingsFen)];
+    if (balanceFen !== postingsFen) breaks.push({ userId: account._id, field, balance, postings });
+    if (balanceFen < 0n) breaks.push({ userId: account._id, field, balance, postings, rule: 'not_negative' });
+  };
+  for (const field of Object.keys(BALANCE_LEDGER) as BalanceField[]) {
     // Income reaches sharesFen by folds, not postings: the income records are its journal.
     const foldedFen = field === 'sharesFen' ? account.incomeFoldedFen : 0n;
-    const postingsFen = (totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n) + foldedFen;
     // A merchant's wallet is its account's plus its receipts (src/merchants/model.ts).
     const balanceFen = (account[field] as bigint) + (field === 'walletFen' ? receiptsFen : 0n);
-    if (balanceFen === postingsFen) return [];
-    return [{ userId: account._id, field, balance: formatYuan(balanceFen), postings: formatYuan(postingsFen) }];
-  });
-  const holdingFen = account.sharesFen + account.subscribingFen;
-  if (account.holdingFen !== holdingFen) {
-    breaks.push({ userId: account._id, field: 'holdingFen', balance: formatYuan(account.holdingFen), postings: formatYuan(holdingFen) });
+    check(field, balanceFen, (totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n) + foldedFen);
   }
+  check('holdingFen', account.holdingFen, holdingFen);
   return breaks;
 }

@@ -36,6 +36,7 @@ const balanceBreak = z.object({
   field: z.string().describe('The balance that disagrees, e.g. walletFen'),
   balance: yuanText,
   postings: yuanText,
+  rule: z.enum(['not_negative']).optional().describe('Set when the balance is below zero (it may still agree with its postings)'),
 });
 const journalReport = z.object({
   postingsTotal: yuanText.describe('The sum of every posting: 0.00 when the journal balances'),

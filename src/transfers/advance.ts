@@ -159,21 +159,33 @@ async function advanceRedemption(ctx: AppContext, op: OperationDocument, mode: A
   if (op.status === 'awaiting_settlement' && isDue(ctx, op)) await settleRedemption(ctx, op, mode);
 }
 
+const REDEEM_ATTEMPTS_MAX = 10;
+
+/**
+ * Shares leave at request time, decided on the income folded through the fund's last accrued
+ * day (credited income is redeemable, a loss is borne): the fold state is in the leg's guard,
+ * so a fold since refuses it and it is decided again.
+ */
 async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
   const X = op.amountFen;
-  await foldIncome(op.userId); // credited income is redeemable
-  const redeemed = await applyAccountLeg(
-    op,
-    {
-      step: 'redeem',
-      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
-      inc: { sharesFen: -X, redeemingFen: X },
-      postings: [{ account: ledger.shares(op.userId), amountFen: -X }, { account: ledger.redeeming(op.userId), amountFen: X }],
-    },
-    ctx.clock.now(),
-  );
-  if (!redeemed) return failRefused(ctx, op, 'redeem', 'insufficient_shares');
-  await moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
+  let incomeFoldedThrough = await foldIncome(op.userId);
+  for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
+    const redeemed = await applyAccountLeg(
+      op,
+      {
+        step: 'redeem',
+        guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough },
+        inc: { sharesFen: -X, redeemingFen: X },
+        postings: [{ account: ledger.shares(op.userId), amountFen: -X }, { account: ledger.redeeming(op.userId), amountFen: X }],
+      },
+      ctx.clock.now(),
+    );
+    if (redeemed) return moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
+    const foldedNow = await foldIncome(op.userId);
+    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', 'insufficient_shares');
+    incomeFoldedThrough = foldedNow;
+  }
+  throw new Error(`redemption ${op._id}: its fold state moved ${REDEEM_ATTEMPTS_MAX} times in a row`);
 }
 
 /** The fund pays out on the settle date: into the wallet, or through the bank to the card. */

@@ -19,7 +19,7 @@
  */
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import type { AppContext } from '../context.ts';
-import { foldIncome, forgetHolding } from '../income/fold.ts';
+import { foldedForLeg, foldIncome, forgetHolding } from '../income/fold.ts';
 import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
 import { legFenced, registerLegFinality } from '../operations/marks.ts';
 import { creditMerchant as appendReceipt } from '../merchants/service.ts';
@@ -28,6 +28,7 @@ import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
+import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { failureOf } from './errors.ts';
 import { isDue, moveTo, type AdvanceMode } from './advance.ts';
 
@@ -63,12 +64,14 @@ export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'us
  */
 export async function commitInstant(ctx: AppContext, op: OperationDocument, grant: AdvanceGrant | null): Promise<void> {
   if (!grant || op.status !== 'awaiting_settlement') return;
+  // Decided before the lease's deadline is checked, so nothing but the leg follows that check.
+  const incomeFoldedThrough = await foldedForLeg(ctx, op.userId, op.fundCode ?? null);
   if (ctx.clock.now().getTime() > grant.applyBeforeMs) {
     grant.giveBack();
     return voidRedemption(ctx, op, 'interrupted');
   }
   await ctx.faults.hit('instant:before-redeem');
-  const refusal = await applyRedeemLeg(ctx, op);
+  const refusal = await applyRedeemLeg(ctx, op, incomeFoldedThrough);
   if (refusal) {
     grant.giveBack();
     await ctx.faults.hit('instant:after-refusal');
@@ -162,31 +165,37 @@ const redeemPostings = (op: Pick<OperationDocument, 'type' | 'userId' | 'amountF
 const REDEEM_ATTEMPTS_MAX = 10;
 
 /**
- * The holder's side in one guarded update: enough shares in the fund, and the day's instant
- * total within the cap (two shapes: same day, new day). Returns the rule that refused it.
+ * The holder's side in one guarded update: enough shares in the fund, decided on the income
+ * folded through the fund's last accrued day (`decidedOn`, the fold state in the guard), and
+ * the day's instant total within the cap (the daily counter's shapes). Returns the rule that
+ * refused it.
  */
-async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<string | undefined> {
+async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn: string | null): Promise<string | undefined> {
   const X = op.amountFen;
   const toWallet = op.type === 'instant_redemption';
-  const base: AccountLeg = {
-    step: 'redeem',
-    guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
-    inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
-    postings: redeemPostings(op),
-  };
+  let incomeFoldedThrough = decidedOn;
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
+    const base: AccountLeg = {
+      step: 'redeem',
+      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough },
+      inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
+      postings: redeemPostings(op),
+    };
     for (const shape of capShapes(ctx, op)) {
       const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, ...(shape.set ? { set: shape.set } : {}) };
       if (await moveAccount(op, leg)) return undefined;
     }
-    // Income credited since the request folded it (a day closed meanwhile) is redeemable too.
-    await foldIncome(op.userId);
     forgetHolding(ctx, op.userId);
-    const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
-    // Closed while this request was held up: its lease's closer failed it.
-    if (legFenced(account, op._id, 'redeem')) return 'interrupted';
-    const reason = refusalOf(ctx, op, account);
-    if (reason) return reason;
+    // A day accrued or folded since the leg was decided: its income (a loss too) counts, decided again.
+    const foldedNow = await foldIncome(op.userId);
+    if (foldedNow === incomeFoldedThrough) {
+      const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
+      // Closed while this request was held up: its lease's closer failed it.
+      if (legFenced(account, op._id, 'redeem')) return 'interrupted';
+      const reason = refusalOf(ctx, op, account);
+      if (reason) return reason;
+    }
+    incomeFoldedThrough = foldedNow;
   }
   throw new Error(`instant redemption ${op._id}: refused ${REDEEM_ATTEMPTS_MAX} times with no rule to blame`);
 }
@@ -198,21 +207,19 @@ function countsTowardCap(ctx: AppContext, op: OperationDocument): boolean {
 /** The natural day in Beijing of the request (not of a later recovery). */
 const capDay = (ctx: AppContext, op: OperationDocument) => ctx.calendar.businessDateOf(op.createdAt);
 
-function capShapes(ctx: AppContext, op: OperationDocument): Pick<AccountLeg, 'guard' | 'inc' | 'set'>[] {
+const INSTANT_COUNTER: DailyCounter = { dateField: 'instantDate', amountField: 'instantTodayFen' };
+
+/** The day's instant total within the cap: the daily counter's shapes (see dailyCounter.ts). */
+function capShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
   if (!countsTowardCap(ctx, op)) return [{ guard: {}, inc: {} }];
-  const X = op.amountFen;
-  const capFen = ctx.config.limits.instantRedeemDailyMaxFen;
-  const day = capDay(ctx, op);
-  const sameDay = { guard: { instantDate: day, instantTodayFen: { $lte: capFen - X } }, inc: { instantTodayFen: X } };
-  const newDay = { guard: { instantDate: { $ne: day } }, inc: {}, set: { instantDate: day, instantTodayFen: X } };
-  return X <= capFen ? [sameDay, newDay] : [sameDay];
+  return dailyCounterShapes(INSTANT_COUNTER, capDay(ctx, op), op.amountFen, ctx.config.limits.instantRedeemDailyMaxFen);
 }
 
 function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
   if (!countsTowardCap(ctx, op)) return undefined;
-  const todayFen = account.instantDate === capDay(ctx, op) ? account.instantTodayFen : 0n;
-  return todayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;
+  const countedTodayFen = countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
+  return countedTodayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;
 }
 
 const fromTransit = (merchantId: string, amountFen: bigint) => [

@@ -3,8 +3,9 @@ import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { applyGuardedLeg, finishMark, legDocuments } from '../operations/guardedLeg.ts';
 import type { Fen } from '../money/fen.ts';
-import { recordStep, type AccountLeg } from '../operations/journal.ts';
+import { recordStep } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
+import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { FundQuota } from './model.ts';
 
 /**
@@ -12,24 +13,19 @@ import { FundQuota } from './model.ts';
  * (confirmed shares plus pending subscriptions), a transfer-in maximum per holder per natural
  * day in Asia/Shanghai, and a fund-wide quota per trade date.
  */
-type LegRules = Pick<AccountLeg, 'guard' | 'inc' | 'set'>;
+const TRANSFER_IN_COUNTER: DailyCounter = { dateField: 'transferInDate', amountField: 'transferInTodayFen' };
 
 /**
- * The holder-side limits as guards of the subscribe leg. The daily counter needs two shapes
- * (same day: add to it; new day: restart it), tried in turn; each is one guarded update.
+ * The holder-side limits as guards of the subscribe leg: the holding maximum in each of the
+ * daily counter's shapes (see dailyCounter.ts), tried in turn; each is one guarded update.
  */
 export function limitShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
   const { holdingMaxFen, transferInDailyMaxFen } = ctx.config.limits;
   const X = op.amountFen;
   const holding = holdingMaxFen === null ? {} : { holdingFen: { $lte: holdingMaxFen - X } };
   if (transferInDailyMaxFen === null) return [{ guard: holding, inc: {} }];
-  const day = requestDay(ctx, op);
-  const sameDay = {
-    guard: { ...holding, transferInDate: day, transferInTodayFen: { $lte: transferInDailyMaxFen - X } },
-    inc: { transferInTodayFen: X },
-  };
-  const newDay = { guard: { ...holding, transferInDate: { $ne: day } }, inc: {}, set: { transferInDate: day, transferInTodayFen: X } };
-  return X <= transferInDailyMaxFen ? [sameDay, newDay] : [sameDay];
+  const shapes = dailyCounterShapes(TRANSFER_IN_COUNTER, requestDay(ctx, op), X, transferInDailyMaxFen);
+  return shapes.map((shape) => ({ ...shape, guard: { ...holding, ...shape.guard } }));
 }
 
 /** Which holder-side limit refused the leg, read after the refusal; undefined if none (a race). */
@@ -38,8 +34,8 @@ export function limitRefusal(ctx: AppContext, op: OperationDocument, account: Ac
   const X = op.amountFen;
   if (holdingMaxFen !== null && account.holdingFen + X > holdingMaxFen) return 'holding_limit_exceeded';
   if (transferInDailyMaxFen === null) return undefined;
-  const todayFen = account.transferInDate === requestDay(ctx, op) ? account.transferInTodayFen : 0n;
-  return todayFen + X > transferInDailyMaxFen ? 'transfer_in_daily_limit_exceeded' : undefined;
+  const countedTodayFen = countedFen(TRANSFER_IN_COUNTER, account, requestDay(ctx, op));
+  return countedTodayFen + X > transferInDailyMaxFen ? 'transfer_in_daily_limit_exceeded' : undefined;
 }
 
 /** The natural day of the request, not of a later retry. */

@@ -13,7 +13,7 @@ import {
   type OperationRequest,
 } from '../operations/service.ts';
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
-import { foldedFundOf } from '../income/fold.ts';
+import { holdingFundOf } from '../income/fold.ts';
 import { merchantExists, requireMerchant } from '../merchants/service.ts';
 import { formatYuan } from '../money/fen.ts';
 import { grantAdvance } from '../reserve/leases.ts';
@@ -155,9 +155,8 @@ async function instantDraft(
 ): Promise<OperationDraft> {
   const now = ctx.clock.now();
   const tradeDate = ctx.calendar.tradeDateOf(now);
-  // Credited income is redeemable: folded here (a recovery folds again, as income may have
-  // been credited meanwhile).
-  const fundCode = await foldedFundOf(ctx, caller.userId);
+  // Credited income is redeemable: folded by the holder's leg, on the fund book as it then stands.
+  const fundCode = await holdingFundOf(ctx, caller.userId);
   return {
     type,
     request,

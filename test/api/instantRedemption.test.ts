@@ -7,7 +7,9 @@ import { Operation } from '../../src/operations/model.ts';
 import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
-import { subscribedHolder } from '../support/income.ts';
+import { HeldFaults } from '../support/gate.ts';
+import { foldIncome } from '../../src/income/fold.ts';
+import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/income.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { merchantView } from '../../src/merchants/service.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
@@ -112,6 +114,52 @@ describe('instant redemption and payments', function () {
     t.clock.set('2024-06-05T00:10:00+08:00'); // still 06-04 in UTC, a new day in Beijing
     await instant(t, holder, '10000.00').expect(201);
     assertProblem(await instant(t, holder, '0.01'), 409, 'instant_daily_limit_exceeded');
+  });
+
+  it('a leg held across Beijing midnight counts toward the day it lands on: the new day is never reset to the old one', async () => {
+    await adjustReserve(t, ops, '200000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '30000.00');
+    const faults = new HeldFaults();
+    t.ctx.faults = faults;
+    const gate = faults.hold('instant:before-redeem');
+    t.clock.set('2024-06-04T23:59:59.800+08:00');
+    const late = instant(t, holder, '6000.00').then((response) => response); // day D, held before its leg
+    await gate.reached;
+    t.clock.set('2024-06-05T00:00:00.100+08:00');
+    await instant(t, holder, '9000.00').expect(201); // day D+1
+    gate.open();
+    const lateAnswer = await late;
+    const account = (await Account.findById(holder.userId).lean<AccountDocument>())!;
+    assert.deepEqual([account.instantDate, account.instantTodayFen], ['2024-06-05', 900_000n], "the later day's counter stands");
+    assertProblem(lateAnswer, 409, 'instant_daily_limit_exceeded');
+    const standing = await Operation.find({ userId: holder.userId, type: 'instant_redemption', status: 'awaiting_settlement' }).lean();
+    assert.equal(standing.reduce((sum, op) => sum + op.amountFen, 0n), 900_000n, 'what moved on 06-05 is within the cap');
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 900_000n, sharesFen: 2_100_000n, subscribingFen: 0n, redeemingFen: 0n });
+    assertProblem(await instant(t, holder, '1000.01'), 409, 'instant_daily_limit_exceeded');
+    await instant(t, holder, '1000.00').expect(201);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
+  it('a negative day accrued just after this process last read the fund book: the holder bears the loss', async () => {
+    await adjustReserve(t, ops, '200000.00', 'increase').expect(201);
+    const fund = addTestFund(t);
+    t.clock.set('2024-05-30T14:00:00+08:00');
+    const holder = await subscribedHolder(t, fund, '10000.00');
+    t.clock.set('2024-05-31T09:00:00+08:00');
+    await advanceDueOperations(t.ctx); // confirmed: earns from Fri 05-31
+    await publish(t, ops, fund, '2024-05-31', '-5.0000');
+    t.clock.set('2024-06-01T00:59:59+08:00');
+    // A request a second before the accrual: this process has read the fund book (nothing accrued yet).
+    assertProblem(await instant(t, holder, '10000.01'), 409, 'insufficient_shares');
+    await accrueAt(t, fund, '2024-05-31'); // 06-01 01:00: 10,000 shares lose 5.00
+    const everything = await instant(t, holder, '10000.00');
+    await foldIncome(holder.userId);
+    const { sharesFen } = await balancesOf(holder.userId);
+    assert.ok(sharesFen >= 0n, `shares after the fold: ${sharesFen} fen`);
+    assertProblem(everything, 409, 'insufficient_shares');
+    await instant(t, holder, '9995.00').expect(201);
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 999_500n, sharesFen: 0n, subscribingFen: 0n, redeemingFen: 0n });
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
   });
 
   it('refuses what it cannot do, says why, and moves nothing', async () => {

@@ -5,17 +5,37 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { Express } from 'express';
+import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { SimulatedBankTransfer } from '../../src/bank/model.ts';
+import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
+import type { Fen } from '../../src/money/fen.ts';
 import { FundQuota } from '../../src/transfers/model.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder } from '../support/api.ts';
+import { Gate } from '../support/gate.ts';
 
-function transferIn(app: Express, holder: Holder, amount: string, fundCode = 'MMF002') {
+/** A bank whose next charge waits until the test opens its gate: a card transfer-in whose leg lands late. */
+class GatedBank extends SimulatedBank {
+  #gate: Gate | null = null;
+
+  holdNextCharge(): Gate {
+    return (this.#gate = new Gate());
+  }
+
+  override async charge(reference: string, bankCardId: string, amountFen: Fen) {
+    const gate = this.#gate;
+    this.#gate = null;
+    await gate?.pass();
+    return super.charge(reference, bankCardId, amountFen);
+  }
+}
+
+function transferIn(app: Express, holder: Holder, amount: string, fundCode = 'MMF002', channel: 'wallet' | 'bank_card' = 'wallet') {
   return request(app)
     .post('/v1/me/transfers-in')
     .set(holder.auth)
     .set('Idempotency-Key', idempotencyKey())
-    .send({ amount, channel: 'wallet', fundCode });
+    .send({ amount, channel, fundCode, ...(channel === 'bank_card' ? { bankCardId: holder.bankCardId } : {}) });
 }
 
 describe('transfer-in limits', () => {
@@ -46,6 +66,27 @@ describe('transfer-in limits', () => {
     await transferIn(app, holder, '50.00').expect(201);
     assertProblem(await transferIn(app, holder, '50.01'), 409, 'transfer_in_daily_limit_exceeded');
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 10000n, sharesFen: 0n, subscribingFen: 10000n, redeemingFen: 0n });
+  });
+
+  it('daily maximum: a leg held across Beijing midnight counts toward the later day it lands on, never resetting it', async () => {
+    const { app, ctx, clock } = testApp('2024-06-04T23:59:59.800+08:00', { transferInDailyMaxFen: 10000n });
+    const bank = new GatedBank();
+    ctx.bank = bank;
+    const holder = await newHolder(app);
+    await topUp(app, holder, '30.00');
+    const gate = bank.holdNextCharge();
+    const late = transferIn(app, holder, '60.00', 'MMF002', 'bank_card').then((response) => response); // day D: its card charge (before its leg) is slow
+    await gate.reached;
+    clock.set('2024-06-05T00:00:00.100+08:00');
+    await transferIn(app, holder, '30.00').expect(201); // day D+1
+    gate.open();
+    assert.equal((await late).status, 201, 'it fits under the later day: counted there');
+    const account = (await Account.findById(holder.userId).lean<AccountDocument>())!;
+    assert.deepEqual([account.transferInDate, account.transferInTodayFen], ['2024-06-05', 9000n], "the later day's counter stands");
+    assertProblem(await transferIn(app, holder, '10.01', 'MMF002', 'bank_card'), 409, 'transfer_in_daily_limit_exceeded');
+    await transferIn(app, holder, '10.00', 'MMF002', 'bank_card').expect(201);
+    assertProblem(await transferIn(app, holder, '0.01', 'MMF002', 'bank_card'), 409, 'transfer_in_daily_limit_exceeded');
+    assert.deepEqual(await balancesOf(holder.userId), { walletFen: 0n, sharesFen: 0n, subscribingFen: 10000n, redeemingFen: 0n });
   });
 
   it('a card transfer-in over a limit is refused before the card is charged', async () => {

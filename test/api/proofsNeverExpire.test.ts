@@ -13,7 +13,8 @@ import { advanceDueOperations, recoverStuckOperations } from '../../src/transfer
 import { merchantView } from '../../src/merchants/service.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
-import { adjustReserve, ArmedFaults, HeldFaults, useOwnReserve } from '../support/reserve.ts';
+import { HeldFaults } from '../support/gate.ts';
+import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
 
 const FUND = 'YEB001';
 /** More legs on one account between a crash and its recovery than any window of recent marks held. */
@@ -118,7 +119,7 @@ describe('proofs that never expire', function () {
     // lease closes and the unsure redemption fails.
     t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
     assertProblem(await instant(t, holder, '100.00', key), 503, 'interrupted');
-    held.release();
+    held.open();
     const late = await answer;
     assert.notEqual(late.status, 201, JSON.stringify(late.body));
     const redemption = (await Operation.findOne({ userId: holder.userId, type: 'instant_redemption' }).lean<OperationDocument>())!;

@@ -33,26 +33,3 @@ export class ArmedFaults implements FaultPoints {
     if (this.#armed.delete(point)) throw new InjectedFault(`injected fault at ${point}`);
   }
 }
-
-/** Fault points a test holds: a request reaching a held point waits there until released (a frozen process). */
-export class HeldFaults implements FaultPoints {
-  readonly #held = new Map<string, { reached: () => void; released: Promise<void> }>();
-
-  /** Holds the next pass through `point`; resolves `reached` when a request arrives there. */
-  hold(point: string): { reached: Promise<void>; release: () => void } {
-    let release!: () => void;
-    let reached!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const arrival = new Promise<void>((resolve) => (reached = resolve));
-    this.#held.set(point, { reached, released });
-    return { reached: arrival, release };
-  }
-
-  async hit(point: string): Promise<void> {
-    const held = this.#held.get(point);
-    if (!held) return;
-    this.#held.delete(point);
-    held.reached();
-    await held.released;
-  }
-}

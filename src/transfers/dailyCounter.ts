@@ -1,0 +1,44 @@
+import type { AccountDocument } from '../accounts/model.ts';
+import type { Fen } from '../money/fen.ts';
+import type { AccountLeg } from '../operations/journal.ts';
+
+/**
+ * A holder's daily counter on the account (the instant-redemption cap, the transfer-in daily
+ * maximum): the natural day in Beijing it counts and the amount counted, moved by the leg's
+ * own guarded update.
+ *
+ * A leg counts on the day of its request, D, but it never resets or rewinds a counter already
+ * on a later day: a request from just before midnight whose leg lands after one from just after
+ * would restart the new day's counter at D, and both days would pass the limit. Such a late leg
+ * counts toward that later day instead: its money really moves then, and the limit never
+ * loosens. Hence three shapes, each one guarded update, tried in turn: the same day (add under
+ * the limit), an earlier day or none (restart at D), a later day (add to that day's counter
+ * under the limit). `yyyy-MM-dd` dates compare as strings; FerretDB runs `$lt`/`$gt` after its
+ * fetch, which only the rarer shapes pay.
+ */
+export interface DailyCounter {
+  dateField: 'instantDate' | 'transferInDate';
+  amountField: 'instantTodayFen' | 'transferInTodayFen';
+}
+
+export type LegRules = Pick<AccountLeg, 'guard' | 'inc' | 'set'>;
+
+/** The shapes of a leg of `amountFen` on `day` under `maxFen`; none when it exceeds the maximum alone. */
+export function dailyCounterShapes(counter: DailyCounter, day: string, amountFen: Fen, maxFen: Fen): LegRules[] {
+  if (amountFen > maxFen) return [];
+  const { dateField, amountField } = counter;
+  const underMax = { [amountField]: { $lte: maxFen - amountFen } };
+  const addTo: AccountLeg['inc'] = { [amountField]: amountFen };
+  return [
+    { guard: { [dateField]: day, ...underMax }, inc: addTo },
+    // In $and, so a leg's own $or (the fund guard) stays beside it.
+    { guard: { $and: [{ $or: [{ [dateField]: null }, { [dateField]: { $lt: day } }] }] }, inc: {}, set: { [dateField]: day, [amountField]: amountFen } },
+    { guard: { [dateField]: { $gt: day }, ...underMax }, inc: addTo },
+  ];
+}
+
+/** What is already counted on the day a leg of `day` counts toward (that day, or a later one), as the shapes see it. */
+export function countedFen(counter: DailyCounter, account: AccountDocument, day: string): Fen {
+  const date = account[counter.dateField];
+  return date != null && date >= day ? account[counter.amountField] : 0n;
+}
