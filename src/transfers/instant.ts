@@ -27,7 +27,7 @@ import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
 import { failureOf } from './errors.ts';
-import { isDue, moveTo, type AdvanceMode } from './advance.ts';
+import { isDue, moveTo, walletRoom, walletTakes, type AdvanceMode } from './advance.ts';
 
 export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
   // The advance reaches its shard's outstanding when its lease closes: repaid after that
@@ -66,7 +66,7 @@ export async function commitInstant(ctx: AppContext, op: OperationDocument, gran
     return voidRedemption(ctx, op, 'interrupted');
   }
   await ctx.faults.hit('instant:before-redeem');
-  const refusal = await applyRedeemLeg(ctx, op);
+  const refusal = (await merchantRefusal(ctx, op)) ?? (await applyRedeemLeg(ctx, op));
   if (refusal) {
     grant.giveBack();
     await ctx.faults.hit('instant:after-refusal');
@@ -115,6 +115,16 @@ async function voidRedemption(ctx: AppContext, op: OperationDocument, code: stri
   await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure: failureOf(code), response: null });
 }
 
+/**
+ * A merchant's credit cannot be refused once its payer's leg applied, so the payment is
+ * refused before it when the merchant's wallet has no room for it: read, not guarded, so the
+ * wallet passes its maximum at most by the payments in flight at that instant.
+ */
+async function merchantRefusal(ctx: AppContext, op: OperationDocument): Promise<string | undefined> {
+  if (op.type !== 'payment' || (await walletTakes(ctx, op.merchantId!, op.amountFen))) return undefined;
+  return 'balance_limit_exceeded';
+}
+
 async function creditMerchant(op: OperationDocument): Promise<void> {
   const X = op.amountFen;
   await moveAccount(op, { step: 'pay-merchant', accountId: op.merchantId!, inc: { walletFen: X }, postings: fromTransit(op.merchantId!, X) });
@@ -136,7 +146,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
   const toWallet = op.type === 'instant_redemption';
   const base: AccountLeg = {
     step: 'redeem',
-    guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
+    guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, ...(toWallet ? walletRoom(ctx, X) : {}) },
     inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
     postings: redeemPostings(op),
   };
@@ -173,6 +183,7 @@ function capShapes(ctx: AppContext, op: OperationDocument): Pick<AccountLeg, 'gu
 
 function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
+  if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return 'balance_limit_exceeded';
   if (!countsTowardCap(ctx, op)) return undefined;
   const todayFen = account.instantDate === capDay(ctx, op) ? account.instantTodayFen : 0n;
   return todayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;
