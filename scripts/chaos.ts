@@ -258,7 +258,7 @@ async function checkBooks() {
   let cameInFen = 0n;
   for (const transfer of await SimulatedBankTransfer.find({ outcome: 'succeeded' }).lean()) cameInFen += transfer.kind === 'charge' ? transfer.amountFen : -transfer.amountFen;
   for (const op of await Operation.find({ type: 'reserve_adjustment', status: 'completed' }).lean()) cameInFen += op.direction === 'increase' ? op.amountFen : -op.amountFen;
-  for (const day of await FundDay.find({ fundCode: FUND, status: 'accrued' }).lean()) cameInFen += day.distributedFen ?? 0n;
+  for (const day of await FundDay.find({ fundCode: FUND, status: 'accrued' }).lean()) cameInFen += BigInt(day.distributedFen ?? 0n);
   const report = await reconcileJournal();
   const differenceFen = heldFen - cameInFen;
   return {

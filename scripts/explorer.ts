@@ -25,6 +25,7 @@ const ACTIONS_PER_SEED = 12;
 const CRASH_PER_POINT = 0.06;
 const STALL_PER_POINT = 0.04;
 const SETTLE_TIMEOUT_MS = 60_000;
+const QUIET_MS = 2_000;
 
 export interface SeedResult {
   seed: number;
@@ -180,9 +181,19 @@ class FaultsByKey implements FaultPoints {
   }
 }
 
+/**
+ * Until every request has answered or stalled, or is queued behind a stalled one (a stall
+ * freezes the legs of its document in its process, as a frozen process would): no answer
+ * for QUIET_MS while a stall holds.
+ */
 async function untilSettledOrStalled(sent: Sent[]): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  let answered = -1;
+  let quietSinceMs = Date.now();
   while (sent.some((entry) => entry.status === undefined && !entry.faults.stalled)) {
+    const nowAnswered = sent.filter((entry) => entry.status !== undefined).length;
+    if (nowAnswered !== answered) [answered, quietSinceMs] = [nowAnswered, Date.now()];
+    if (sent.some((entry) => entry.faults.stalled) && Date.now() - quietSinceMs > QUIET_MS) return;
     if (Date.now() > deadline) throw new Error('requests neither answered nor stalled');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

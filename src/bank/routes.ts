@@ -61,7 +61,7 @@ export function bankRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: topUpRequest,
       responses: { 201: { description: 'Completed: the money is in the wallet', body: operationAnswer }, 202: STILL_AT_THE_BANK },
-      problems: BANK_PROBLEMS,
+      problems: [BANK_PROBLEMS, { 409: 'balance_limit_exceeded: the wallet would pass its maximum; the card is not charged (or, charged meanwhile, refunded)' }],
     },
     async ({ body, idempotencyKey }, res) => {
       const caller = { userId: principalOf(res).userId, idempotencyKey };

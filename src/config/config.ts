@@ -11,7 +11,23 @@ const fenString = z
   .string()
   .regex(/^(0|[1-9]\d{0,17})$/, 'expected integer fen as a string, e.g. "1000000"')
   .transform((text) => BigInt(text));
+const positiveFenString = fenString.refine((fen) => fen > 0n, 'expected more than zero fen');
 const positiveInt = z.number().int().positive();
+
+/**
+ * The largest balance maximum the books can carry. Stored figures are int64 (at most
+ * 2^63 − 1 fen), and a balance can pass its maximum without a credit refusing it: a wallet
+ * receives the settlements it accepted at request time and refunds it is owed (at most
+ * one balance maximum more again, see src/transfers/advance.ts), and a holding grows by the
+ * income carried forward each day (at most × (1 + 9999.9999 / 10,000) a day at the largest
+ * 万份收益 ops can publish). The exact product shares × 万份收益 (up to 2^43 × 10^8 ≈ 2^70)
+ * lives only in bigint arithmetic; what is stored of it is each holder's truncation
+ * remainder, below 10^8 × 10^-8 fen. So: balance maximum × 2^20 ≤ 2^63 − 1, leaving a
+ * factor of 2^20 (about a million) for all of that: 2^43 − 1 = 8,796,093,022,207 fen, some
+ * 88 billion yuan. Totals across holders are not bounded by it: they are bigint in
+ * JavaScript and stored as decimal strings (src/income/accrual.ts).
+ */
+export const BALANCE_MAX_LIMIT_FEN = (1n << 43n) - 1n;
 const rateLimit = z.strictObject({ windowMs: positiveInt, max: positiveInt });
 
 const fundSchema = z.strictObject({
@@ -35,6 +51,19 @@ const configSchema = z.strictObject({
     holdingMaxFen: fenString.nullable(),
     transferInDailyMaxFen: fenString.nullable(),
     fundDailyQuotaFen: fenString.nullable(),
+    /**
+     * The most one request may move (a top-up, a withdrawal, a transfer-in, a redemption, a
+     * payment, a reserve adjustment): larger amounts are refused at the edge. Default
+     * 50,000,000.00 yuan: above any bank card's daily limit and any retail transfer, and
+     * large enough for ops to fund the reserve in a few steps.
+     */
+    operationMaxFen: positiveFenString,
+    /**
+     * The most a wallet (a holder's, a merchant's) or a fund holding may reach by a credit.
+     * Default 10,000,000,000.00 yuan: no retail wallet or holding comes near it, a merchant
+     * withdraws its receipts long before, and it sits 8.8 times under BALANCE_MAX_LIMIT_FEN.
+     */
+    balanceMaxFen: positiveFenString.refine((fen) => fen <= BALANCE_MAX_LIMIT_FEN, `at most ${BALANCE_MAX_LIMIT_FEN} fen, so int64 cannot overflow`),
   }),
   security: z.strictObject({
     paymentPasswordMaxAttempts: positiveInt,

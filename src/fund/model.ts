@@ -23,10 +23,12 @@ const fundDaySchema = new Schema(
     accrualStartedAt: { type: Date, default: null },
     accruedAt: { type: Date, default: null },
     holders: { type: Number, default: null },
-    eligibleSharesFen: { type: BigInt, default: null },
-    distributedFen: { type: BigInt, default: null },
+    // Totals across holders, as decimal strings (no int64 bound): read them with BigInt(),
+    // which reads the int64 of days accrued before as well.
+    eligibleSharesFen: { type: String, default: null },
+    distributedFen: { type: String, default: null },
     /** eligible × 万份收益 − distributed, in 10^-8 fen: booked to the fund's residual account. */
-    residualFen8: { type: BigInt, default: null },
+    residualFen8: { type: String, default: null },
     sevenDayYieldCompoundPercent: { type: String, default: null },
     sevenDayYieldSimplePercent: { type: String, default: null },
   },
@@ -43,7 +45,8 @@ const fundBookSchema = new Schema(
     _id: { type: String, required: true },
     lastAccruedDate: { type: String, default: null },
     partitionCount: { type: Number, required: true },
-    residualFen8: { type: BigInt, default: 0n },
+    /** Every accrued day's residual (across holders and days: a decimal string, as on the day). */
+    residualFen8: { type: String, default: '0' },
   },
   { versionKey: false, strict: 'throw' },
 );

@@ -95,10 +95,10 @@ export function fundDayView(day: FundDayDocument) {
     publishedAt: day.publishedAt.toISOString(),
     accruedAt: day.accruedAt?.toISOString() ?? null,
     holders: accrued ? day.holders : null,
-    eligibleShares: accrued ? formatYuan(day.eligibleSharesFen!) : null,
-    incomeDistributed: accrued ? formatYuan(day.distributedFen!) : null,
+    eligibleShares: accrued ? formatYuan(BigInt(day.eligibleSharesFen!)) : null,
+    incomeDistributed: accrued ? formatYuan(BigInt(day.distributedFen!)) : null,
     /** In yuan with 10 decimals: the exact sub-fen remainder booked to the residual account. */
-    residual: accrued ? formatScaled(day.residualFen8!, 10) : null,
+    residual: accrued ? formatScaled(BigInt(day.residualFen8!), 10) : null,
   };
 }
 
@@ -119,7 +119,7 @@ export async function accrualStatus(ctx: AppContext, fundCode: string) {
     nextDate: next,
     nextStatus: next === null ? null : (day?.status ?? 'missing'),
     blocked: due && !day ? `no 万份收益 published for ${next}: it blocks every later day` : null,
-    residualAccount: formatScaled(book.residualFen8, 10),
+    residualAccount: formatScaled(BigInt(book.residualFen8), 10),
   };
 }
 

@@ -73,9 +73,9 @@ export async function openAccrualDay(ctx: AppContext, fundCode: string, through?
       status: 'open',
       checkpointHolderId: null,
       holders: 0,
-      eligibleSharesFen: 0n,
-      distributedFen: 0n,
-      exactIncomeFen8: 0n,
+      eligibleSharesFen: '0',
+      distributedFen: '0',
+      residualFen8: '0',
       workerPid: null,
       updatedAt: ctx.clock.now(),
     })),
@@ -118,7 +118,7 @@ export async function accruePartition(ctx: AppContext, fundCode: string, date: s
  */
 class PartitionWriter {
   readonly #records: IncomeRecordDocument[] = [];
-  #totals = { holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n };
+  #totals = emptyTotals();
 
   constructor(
     private readonly ctx: AppContext,
@@ -147,7 +147,8 @@ class PartitionWriter {
     if (eligibleSharesFen < 0n) throw new Error(`accrual ${this.day._id}: ${holderId} would earn on ${eligibleSharesFen} fen`);
     const { incomeFen, exactFen8 } = dailyIncomeFen(eligibleSharesFen, this.day.yieldPer10k);
     const cumulativeBeforeFen = previous ? previous.cumulativeIncomeFen : await foldedIncomeOf(holderId);
-    this.#totals.exactIncomeFen8 += exactFen8;
+    // Only the remainder is kept: the exact product may pass int64, the remainder is below 10^8.
+    this.#totals.residualFen8 += exactFen8 - incomeFen * FEN8_PER_FEN;
     return {
       _id: incomeRecordId(holderId, this.day.date),
       bookKey: bookKey(this.day.fundCode, this.day.date, this.partition),
@@ -165,24 +166,26 @@ class PartitionWriter {
     this.#totals.distributedFen += record.incomeFen;
   }
 
-  /** Appends the batch, then moves checkpoint and totals by compare-and-set; false if another worker moved them. */
+  /**
+   * Appends the batch, then moves checkpoint and totals by compare-and-set; false if another
+   * worker moved them. The totals move only with the checkpoint, so the ones read with it are
+   * current and the new ones are written whole ($set of decimal strings: an $inc is int64).
+   */
   async #flush(lastHolderId: string | null, status: 'open' | 'done', hooks: PartitionHooks): Promise<boolean> {
     if (this.#records.length > 0) await insertIgnoringDuplicates(IncomeRecord.collection, this.#records);
     const last = this.#records.at(-1);
     const checkpointHolderId = last ? holderOfRecord(last._id) : lastHolderId;
+    const totals = storedTotals(addTotals(totalsOf(this.part), this.#totals));
     const moved = await retryOnWriteConflict(() =>
       AccrualPartition.updateOne(
         { _id: this.part._id, status: 'open', checkpointHolderId: this.part.checkpointHolderId },
-        {
-          $set: { status, checkpointHolderId, workerPid: process.pid, updatedAt: this.ctx.clock.now() },
-          $inc: { ...this.#totals },
-        },
+        { $set: { status, checkpointHolderId, workerPid: process.pid, updatedAt: this.ctx.clock.now(), ...totals } },
       ),
     );
     if (moved.modifiedCount === 0) return false;
-    this.part = { ...this.part, checkpointHolderId };
+    this.part = { ...this.part, checkpointHolderId, ...totals };
     this.#records.length = 0;
-    this.#totals = { holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n };
+    this.#totals = emptyTotals();
     await hooks.afterBatch?.(0);
     if (this.ctx.config.accrual.pauseBetweenBatchesMs > 0) await sleep(this.ctx.config.accrual.pauseBetweenBatchesMs);
     return true;
@@ -248,7 +251,7 @@ export async function closeAccrualDay(ctx: AppContext, fundCode: string, date: s
   const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
   if (!day || day.status === 'published' || parts.length !== day.partitionCount || parts.some((part) => part.status !== 'done')) return false;
   if (day.status === 'accruing') {
-    const totals = sumPartitions(parts);
+    const totals = parts.map(totalsOf).reduce(addTotals, emptyTotals());
     const yields = await sevenDayYields(ctx, fundCode, date);
     await retryOnWriteConflict(() =>
       FundDay.updateOne(
@@ -257,10 +260,7 @@ export async function closeAccrualDay(ctx: AppContext, fundCode: string, date: s
           $set: {
             status: 'accrued',
             accruedAt: ctx.clock.now(),
-            holders: totals.holders,
-            eligibleSharesFen: totals.eligibleSharesFen,
-            distributedFen: totals.distributedFen,
-            residualFen8: totals.exactIncomeFen8 - totals.distributedFen * FEN8_PER_FEN,
+            ...storedTotals(totals),
             sevenDayYieldCompoundPercent: yields.compound,
             sevenDayYieldSimplePercent: yields.simple,
           },
@@ -274,25 +274,46 @@ export async function closeAccrualDay(ctx: AppContext, fundCode: string, date: s
   return true;
 }
 
-function sumPartitions(parts: AccrualPartitionDocument[]) {
-  return parts.reduce(
-    (sum, part) => ({
-      holders: sum.holders + part.holders,
-      eligibleSharesFen: sum.eligibleSharesFen + part.eligibleSharesFen,
-      distributedFen: sum.distributedFen + part.distributedFen,
-      exactIncomeFen8: sum.exactIncomeFen8 + part.exactIncomeFen8,
-    }),
-    { holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n },
-  );
+/**
+ * A partition's or a day's totals across holders: bigint here, decimal strings when stored,
+ * as no bound on the number of holders keeps them inside int64.
+ */
+interface Totals {
+  holders: number;
+  eligibleSharesFen: bigint;
+  distributedFen: bigint;
+  residualFen8: bigint;
+}
+
+const emptyTotals = (): Totals => ({ holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, residualFen8: 0n });
+
+const addTotals = (a: Totals, b: Totals): Totals => ({
+  holders: a.holders + b.holders,
+  eligibleSharesFen: a.eligibleSharesFen + b.eligibleSharesFen,
+  distributedFen: a.distributedFen + b.distributedFen,
+  residualFen8: a.residualFen8 + b.residualFen8,
+});
+
+/** BigInt() reads the decimal strings, and the int64 an older writer stored. */
+function totalsOf(part: AccrualPartitionDocument): Totals {
+  const { holders, eligibleSharesFen, distributedFen, residualFen8 } = part;
+  return { holders, eligibleSharesFen: BigInt(eligibleSharesFen), distributedFen: BigInt(distributedFen), residualFen8: BigInt(residualFen8) };
+}
+
+function storedTotals(totals: Totals) {
+  const { holders, eligibleSharesFen, distributedFen, residualFen8 } = totals;
+  return { holders, eligibleSharesFen: String(eligibleSharesFen), distributedFen: String(distributedFen), residualFen8: String(residualFen8) };
 }
 
 /** Moves the book past an accrued day and books its residual, once: a compare-and-set on the last date. */
 async function closeBook(book: FundBookDocument, day: FundDayDocument): Promise<void> {
   if (book.lastAccruedDate != null && book.lastAccruedDate >= day.date) return;
+  // The residual moves with the last date, so the one read with it is current: written whole.
+  const residualFen8 = BigInt(book.residualFen8) + BigInt(day.residualFen8!);
   await retryOnWriteConflict(() =>
     FundBook.updateOne(
       { _id: book._id, lastAccruedDate: book.lastAccruedDate ?? null },
-      { $set: { lastAccruedDate: day.date }, $inc: { residualFen8: day.residualFen8! } },
+      { $set: { lastAccruedDate: day.date, residualFen8: String(residualFen8) } },
     ),
   );
 }

@@ -38,10 +38,15 @@ const accrualPartitionSchema = new Schema(
     status: { type: String, enum: ['open', 'done'], required: true },
     checkpointHolderId: { type: String, default: null },
     holders: { type: Number, default: 0 },
-    eligibleSharesFen: { type: BigInt, default: 0n },
-    distributedFen: { type: BigInt, default: 0n },
-    /** Σ eligible × 万份收益 in 10^-8 fen: the exact income before truncation. */
-    exactIncomeFen8: { type: BigInt, default: 0n },
+    // Totals across holders, as decimal strings: each holder's figure fits int64 under the
+    // balance maximum, a sum over any number of them may not (see src/config/config.ts).
+    eligibleSharesFen: { type: String, default: '0' },
+    distributedFen: { type: String, default: '0' },
+    /**
+     * Σ (eligible × 万份收益 − income × 10^8) in 10^-8 fen: the truncation remainders, each
+     * below 10^8 in size. The exact product itself (up to 2^70) is never stored.
+     */
+    residualFen8: { type: String, default: '0' },
     /** The process that wrote the latest checkpoint, for operators (and the kill test). */
     workerPid: { type: Number, default: null },
     updatedAt: { type: Date, default: null },

@@ -7,7 +7,7 @@ import { formatYuan } from '../money/fen.ts';
 import { rawCollection } from '../db/driver.ts';
 import { groupInserts } from '../db/groupCommit.ts';
 import type { Fen } from '../money/fen.ts';
-import { Merchant, MerchantReceipt, type MerchantDocument } from './model.ts';
+import { Merchant, MerchantReceipt, type MerchantDocument, type ReceiptDocument } from './model.ts';
 
 export const unknownMerchant = () => new DomainError('unknown_merchant', 422, 'No such merchant');
 
@@ -44,11 +44,14 @@ export async function creditMerchant(merchantId: string, paymentId: string, amou
   await receiptInserts({ _id: paymentId, merchantId, amountFen, at });
 }
 
-/** What merchants were paid, each a total of its receipts (a merchant's wallet is its account's plus these). */
+/**
+ * What merchants were paid, each a total of its receipts (a merchant's wallet is its account's
+ * plus these). Summed in bigint here: a merchant's total has no maximum, and a database $sum
+ * past int64 loses exactness.
+ */
 export async function receiptTotals(match: { merchantId?: string } = {}): Promise<{ merchantId: string; totalFen: bigint }[]> {
-  const rows = await MerchantReceipt.aggregate<{ _id: string; totalFen: bigint | number }>([
-    { $match: match },
-    { $group: { _id: '$merchantId', totalFen: { $sum: '$amountFen' } } },
-  ]);
-  return rows.map((row) => ({ merchantId: row._id, totalFen: BigInt(row.totalFen) }));
+  const totals = new Map<string, bigint>();
+  const receipts = MerchantReceipt.collection.find<Pick<ReceiptDocument, 'merchantId' | 'amountFen'>>(match, { projection: { merchantId: 1, amountFen: 1 }, batchSize: 1000 });
+  for await (const { merchantId, amountFen } of receipts) totals.set(merchantId, (totals.get(merchantId) ?? 0n) + BigInt(amountFen));
+  return [...totals].map(([merchantId, totalFen]) => ({ merchantId, totalFen }));
 }

@@ -38,7 +38,7 @@ async function accrualFiguresOf(ctx: AppContext, fundCode: string): Promise<Accr
 }
 
 function unopenedBook(ctx: AppContext, fundCode: string): FundBookDocument {
-  return { _id: fundCode, lastAccruedDate: null, partitionCount: ctx.config.accrual.partitions, residualFen8: 0n };
+  return { _id: fundCode, lastAccruedDate: null, partitionCount: ctx.config.accrual.partitions, residualFen8: '0' };
 }
 
 function accrualSecondsOf(day: FundDayDocument | null): number | null {

@@ -1,6 +1,6 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import { receiptTotals } from '../merchants/service.ts';
-import { formatYuan } from '../money/fen.ts';
+import { formatYuan, sumFen } from '../money/fen.ts';
 import { BALANCE_LEDGER, type BalanceField } from './journal.ts';
 import { ReserveShard, type ReserveShardDocument } from '../reserve/model.ts';
 import { INSTANT_TYPES, reserveLedger } from '../reserve/service.ts';
@@ -16,13 +16,22 @@ export interface BalanceBreak {
   rule?: 'not_negative';
 }
 
+/** An operation whose postings do not sum to zero: where an unbalanced journal comes from. */
+export interface UnbalancedOperation {
+  operationId: string;
+  postingsTotal: string;
+  /** The ledger accounts its postings touch. */
+  accounts: string[];
+}
+
 /**
- * The journal's invariants: all postings sum to zero, every balance on every account equals
- * the sum of the postings of its ledger account, and none is below zero.
+ * The journal's invariants: every operation's postings sum to zero (each one that does not
+ * is named, so an unbalanced verdict always says where), every balance on every account
+ * equals the sum of the postings of its ledger account, and none is below zero.
  */
 export async function reconcileJournal() {
-  const totals = await postingTotalsByAccount();
-  const postingsTotalFen = [...totals.values()].reduce((sum, amountFen) => sum + amountFen, 0n);
+  const { totals, unbalancedOperations } = await readJournal();
+  const postingsTotalFen = sumFen(totals.values());
   const receipts = new Map((await receiptTotals()).map((row) => [row.merchantId, row.totalFen]));
   const breaks: BalanceBreak[] = [];
   let accountsChecked = 0;
@@ -31,15 +40,33 @@ export async function reconcileJournal() {
     breaks.push(...balanceBreaks(account as unknown as AccountDocument, totals, receipts.get(account._id) ?? 0n));
   }
   breaks.push(...(await reserveBreaks(totals)));
-  return { postingsTotal: formatYuan(postingsTotalFen), balanced: postingsTotalFen === 0n, accountsChecked, breaks };
+  const balanced = postingsTotalFen === 0n && unbalancedOperations.length === 0;
+  return { postingsTotal: formatYuan(postingsTotalFen), balanced, accountsChecked, breaks, unbalancedOperations };
 }
 
-async function postingTotalsByAccount(): Promise<Map<string, bigint>> {
-  const rows = await Operation.aggregate<{ _id: string; totalFen: bigint | number }>([
-    { $unwind: '$postings' },
-    { $group: { _id: '$postings.account', totalFen: { $sum: '$postings.amountFen' } } },
-  ]);
-  return new Map(rows.map((row) => [row._id, BigInt(row.totalFen)]));
+/**
+ * One streamed pass over the journal: each ledger account's total, and the operations whose
+ * postings do not sum to zero. Summed in bigint here, not by a database $sum: a total across
+ * operations (the bank clearing account sees every top-up) is bounded by no configured
+ * maximum and may pass int64, where a $sum loses exactness.
+ */
+async function readJournal() {
+  const totals = new Map<string, bigint>();
+  const unbalancedOperations: UnbalancedOperation[] = [];
+  const cursor = Operation.collection.find<Pick<OperationDocument, '_id' | 'postings'>>({}, { projection: { postings: 1 }, batchSize: 1000 });
+  for await (const { _id, postings } of cursor) {
+    let operationTotalFen = 0n;
+    for (const posting of postings ?? []) {
+      const amountFen = BigInt(posting.amountFen);
+      operationTotalFen += amountFen;
+      totals.set(posting.account, (totals.get(posting.account) ?? 0n) + amountFen);
+    }
+    if (operationTotalFen !== 0n) {
+      const accounts = [...new Set(postings.map((posting) => posting.account))].sort();
+      unbalancedOperations.push({ operationId: String(_id), postingsTotal: formatYuan(operationTotalFen), accounts });
+    }
+  }
+  return { totals, unbalancedOperations };
 }
 
 /**

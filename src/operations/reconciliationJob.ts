@@ -13,6 +13,7 @@ const reconciliationReportSchema = new Schema(
     balanced: { type: Boolean, required: true },
     accountsChecked: { type: Number, required: true },
     breaks: { type: [Schema.Types.Mixed], default: [] },
+    unbalancedOperations: { type: [Schema.Types.Mixed], default: [] },
     reserveLowWater: { type: Boolean, required: true },
   },
   { versionKey: false, strict: 'throw' },
@@ -32,10 +33,13 @@ export async function runReconciliation(ctx: AppContext) {
     balanced: journal.balanced,
     accountsChecked: journal.accountsChecked,
     breaks: journal.breaks,
+    unbalancedOperations: journal.unbalancedOperations,
     reserveLowWater: reserve.lowWater,
   };
   await ReconciliationReport.create(report);
-  if (!journal.balanced || journal.breaks.length > 0) log.error({ breaks: journal.breaks.length, balanced: journal.balanced }, 'reconciliation found breaks');
+  if (!journal.balanced || journal.breaks.length > 0) {
+    log.error({ breaks: journal.breaks.length, balanced: journal.balanced, unbalancedOperations: journal.unbalancedOperations.length }, 'reconciliation found breaks');
+  }
   return report;
 }
 

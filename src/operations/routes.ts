@@ -38,11 +38,17 @@ const balanceBreak = z.object({
   postings: yuanText,
   rule: z.enum(['not_negative']).optional().describe('Set when the balance is below zero (it may still agree with its postings)'),
 });
+const unbalancedOperation = z.object({
+  operationId: z.string(),
+  postingsTotal: yuanText.describe('What its postings sum to, where 0.00 is due'),
+  accounts: z.array(z.string()).describe('The ledger accounts its postings touch, e.g. wallet:<userId>'),
+});
 const journalReport = z.object({
   postingsTotal: yuanText.describe('The sum of every posting: 0.00 when the journal balances'),
-  balanced: z.boolean(),
+  balanced: z.boolean().describe('Every posting sums to zero, operation by operation'),
   accountsChecked: z.number().int(),
   breaks: z.array(balanceBreak),
+  unbalancedOperations: z.array(unbalancedOperation).describe('Each operation whose postings do not sum to zero: never empty when balanced is false'),
 });
 const scheduledReport = z.object({
   id: z.string(),
@@ -50,13 +56,15 @@ const scheduledReport = z.object({
   balanced: z.boolean(),
   accountsChecked: z.number().int(),
   breaks: z.array(balanceBreak),
+  unbalancedOperations: z.array(unbalancedOperation),
   reserveLowWater: z.boolean(),
 });
 
 /** The stored report's own fields: the document also carries FerretDB's revision, an int64 JSON cannot carry. */
 function scheduledReportView(report: NonNullable<Awaited<ReturnType<typeof latestReconciliation>>>) {
-  const { _id, at, balanced, accountsChecked, breaks, reserveLowWater } = report;
-  return { id: _id, at: at.toISOString(), balanced, accountsChecked, breaks, reserveLowWater };
+  const { _id, at, balanced, accountsChecked, breaks, unbalancedOperations, reserveLowWater } = report;
+  // Reports written before operations were named carry none.
+  return { id: _id, at: at.toISOString(), balanced, accountsChecked, breaks, unbalancedOperations: unbalancedOperations ?? [], reserveLowWater };
 }
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */

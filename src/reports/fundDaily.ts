@@ -52,7 +52,7 @@ function dayFigures(date: string, days: Map<string, FundDayDocument>) {
     sevenDayYieldCompoundPercent: yields.compound,
     sevenDayYieldSimplePercent: yields.simple,
     // The shares held at the end of the day as the accrual counted them, plus the income it credited.
-    aum: day.status === 'accrued' ? formatYuan(day.eligibleSharesFen! + day.distributedFen!) : null,
+    aum: day.status === 'accrued' ? formatYuan(BigInt(day.eligibleSharesFen!) + BigInt(day.distributedFen!)) : null,
     eligibleShares: view.eligibleShares,
     holders: view.holders,
     incomeDistributed: view.incomeDistributed,

@@ -47,7 +47,8 @@ export async function sweepArrival(ctx: AppContext, userId: string, topUpOperati
 
 async function sweep(ctx: AppContext, account: AccountDocument, idempotencyKey: string, capFen: Fen): Promise<boolean> {
   const aboveKeepFen = account.walletFen - account.autoSweepKeepFen;
-  const amountFen = aboveKeepFen < capFen ? aboveKeepFen : capFen;
+  // One transfer-in moves at most the operation maximum: a larger wallet is swept over mornings.
+  const amountFen = [capFen, ctx.config.limits.operationMaxFen].reduce((least, fen) => (fen < least ? fen : least), aboveKeepFen);
   if (amountFen <= 0n) return false;
   const fundCode = account.fundCode ?? ctx.config.funds[0]!.code;
   try {

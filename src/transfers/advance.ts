@@ -44,12 +44,51 @@ const MACHINES: Record<OperationDocument['type'], Machine> = {
 
 async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   if (op.status !== 'pending') return;
+  // Refused by the wallet maximum after the charge (noted before the refund was asked for).
+  if (op.failure) return refundTopUp(ctx, op, mode);
+  // Refuse what the wallet cannot take before the card is charged; a recovery may follow a
+  // charge, so it leaves the refusal to the credit's guard.
+  if (mode === 'request' && !(await walletTakes(ctx, op.userId, op.amountFen))) return fail(ctx, op, 'balance_limit_exceeded');
   const outcome = await askBank(ctx, op, 'charge', mode);
   if (outcome === 'unknown') return;
   if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
   const X = op.amountFen;
-  await applyAccountLeg(op, { step: 'credit', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
-  await transition(op, ['pending'], 'completed', ctx.clock.now());
+  const credit = { step: 'credit', guard: walletRoom(ctx, X), inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) };
+  if (await applyAccountLeg(op, credit, ctx.clock.now())) {
+    await transition(op, ['pending'], 'completed', ctx.clock.now());
+    return;
+  }
+  // Charged meanwhile, the wallet filled up by other credits: the money goes back to the card,
+  // once the credit is closed (no late attempt of it lands after the refund).
+  if (!(await closeAccountLeg(op, 'credit'))) return;
+  await noteFailure(op, 'balance_limit_exceeded');
+  await refundTopUp(ctx, op, mode);
+}
+
+/**
+ * A charged top-up the wallet could not take is paid back to the card; should the bank refuse
+ * that, the money is the holder's and lands in the wallet after all (a bounded overshoot:
+ * see src/config/config.ts). Either way the operation fails with nothing left pending.
+ */
+async function refundTopUp(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
+  const outcome = await askBank(ctx, op, 'payout', mode);
+  if (outcome === 'unknown') return;
+  if (outcome !== 'succeeded') {
+    const X = op.amountFen;
+    await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
+  }
+  await fail(ctx, op, 'balance_limit_exceeded');
+}
+
+/** The guard of a wallet credit: the wallet stays at or under the balance maximum. */
+export function walletRoom(ctx: AppContext, amountFen: bigint) {
+  return { walletFen: { $lte: ctx.config.limits.balanceMaxFen - amountFen } };
+}
+
+/** Whether the wallet could take the amount now: a check before a step that cannot be undone. */
+export async function walletTakes(ctx: AppContext, accountId: string, amountFen: bigint): Promise<boolean> {
+  const account = await Account.findById(accountId, { walletFen: 1 }).lean<Pick<AccountDocument, 'walletFen'>>();
+  return account !== null && account.walletFen + amountFen <= ctx.config.limits.balanceMaxFen;
 }
 
 async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
@@ -174,7 +213,9 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
       op,
       {
         step: 'redeem',
-        guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough },
+        // Cash owed to the wallet cannot be refused on the settle date: the wallet's room is
+        // checked now, in the same update.
+        guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(op.channel === 'wallet' ? walletRoom(ctx, X) : {}) },
         inc: { sharesFen: -X, redeemingFen: X },
         postings: [{ account: ledger.shares(op.userId), amountFen: -X }, { account: ledger.redeeming(op.userId), amountFen: X }],
       },
@@ -182,13 +223,24 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
     );
     if (redeemed) return moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
     const foldedNow = await foldIncome(op.userId);
-    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', 'insufficient_shares');
+    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', await redeemRefusalOf(ctx, op));
     incomeFoldedThrough = foldedNow;
   }
   throw new Error(`redemption ${op._id}: its fold state moved ${REDEEM_ATTEMPTS_MAX} times in a row`);
 }
 
-/** The fund pays out on the settle date: into the wallet, or through the bank to the card. */
+async function redeemRefusalOf(ctx: AppContext, op: OperationDocument): Promise<string> {
+  const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
+  if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
+  return op.channel === 'wallet' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen ? 'balance_limit_exceeded' : 'insufficient_shares';
+}
+
+/**
+ * The fund pays out on the settle date: into the wallet, or through the bank to the card.
+ * A credit owed to the holder is never refused: the wallet's room was checked at request
+ * time, so the wallet passes its maximum at most by redemptions in flight (bounded by the
+ * holding: see src/config/config.ts).
+ */
 async function settleRedemption(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   const X = op.amountFen;
   const toWallet = op.channel === 'wallet';

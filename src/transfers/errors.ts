@@ -1,4 +1,5 @@
 import { DomainError } from '../http/problem.ts';
+import { formatYuan, type Fen } from '../money/fen.ts';
 
 /** Why an operation failed: stored on the operation, answered as problem+json. */
 export const FAILURE_STATUS: Record<string, number> = {
@@ -8,6 +9,7 @@ export const FAILURE_STATUS: Record<string, number> = {
   holding_limit_exceeded: 409,
   transfer_in_daily_limit_exceeded: 409,
   fund_quota_exceeded: 409,
+  balance_limit_exceeded: 409,
   instant_daily_limit_exceeded: 409,
   reserve_exhausted: 409,
   reserve_available_insufficient: 409,
@@ -23,6 +25,7 @@ export const FAILURE_DETAIL: Record<string, string> = {
   holding_limit_exceeded: 'This transfer-in would take the holding above its maximum',
   transfer_in_daily_limit_exceeded: 'This transfer-in would pass the daily transfer-in maximum (Beijing time)',
   fund_quota_exceeded: "The fund's subscription quota for this trade date is used up",
+  balance_limit_exceeded: 'This would take the receiving wallet above its maximum balance',
   instant_daily_limit_exceeded: 'This would pass the instant-redemption cap of the natural day (Beijing time)',
   reserve_exhausted: 'The liquidity reserve cannot advance this amount now; a normal redemption pays it on the settle date',
   reserve_available_insufficient: 'The reserve has not that much available to take out',
@@ -41,3 +44,5 @@ export const fundRequired = () =>
 export const unknownBankCard = () => new DomainError('unknown_bank_card', 422, 'No such bank card on this account');
 export const requestInProgress = (operationId: string) =>
   new DomainError('request_in_progress', 409, 'A request with this Idempotency-Key is still being processed', { operationId });
+export const amountAboveMaximum = (operationMaxFen: Fen) =>
+  new DomainError('amount_above_maximum', 422, `One request moves at most ${formatYuan(operationMaxFen)} yuan`);

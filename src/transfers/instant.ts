@@ -30,7 +30,7 @@ import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
 import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { failureOf } from './errors.ts';
-import { isDue, moveTo, type AdvanceMode } from './advance.ts';
+import { isDue, moveTo, walletRoom, type AdvanceMode } from './advance.ts';
 
 export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
   // The advance reaches its shard's outstanding when its lease closes: repaid after that
@@ -177,7 +177,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn:
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
     const base: AccountLeg = {
       step: 'redeem',
-      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough },
+      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(toWallet ? walletRoom(ctx, X) : {}) },
       inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
       postings: redeemPostings(op),
     };
@@ -217,6 +217,7 @@ function capShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
 
 function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
+  if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return 'balance_limit_exceeded';
   if (!countsTowardCap(ctx, op)) return undefined;
   const countedTodayFen = countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
   return countedTodayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;

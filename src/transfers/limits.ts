@@ -20,9 +20,9 @@ const TRANSFER_IN_COUNTER: DailyCounter = { dateField: 'transferInDate', amountF
  * daily counter's shapes (see dailyCounter.ts), tried in turn; each is one guarded update.
  */
 export function limitShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
-  const { holdingMaxFen, transferInDailyMaxFen } = ctx.config.limits;
+  const { transferInDailyMaxFen } = ctx.config.limits;
   const X = op.amountFen;
-  const holding = holdingMaxFen === null ? {} : { holdingFen: { $lte: holdingMaxFen - X } };
+  const holding = { holdingFen: { $lte: holdingMaxOf(ctx) - X } };
   if (transferInDailyMaxFen === null) return [{ guard: holding, inc: {} }];
   const shapes = dailyCounterShapes(TRANSFER_IN_COUNTER, requestDay(ctx, op), X, transferInDailyMaxFen);
   return shapes.map((shape) => ({ ...shape, guard: { ...holding, ...shape.guard } }));
@@ -30,12 +30,22 @@ export function limitShapes(ctx: AppContext, op: OperationDocument): LegRules[] 
 
 /** Which holder-side limit refused the leg, read after the refusal; undefined if none (a race). */
 export function limitRefusal(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
-  const { holdingMaxFen, transferInDailyMaxFen } = ctx.config.limits;
+  const { transferInDailyMaxFen } = ctx.config.limits;
   const X = op.amountFen;
-  if (holdingMaxFen !== null && account.holdingFen + X > holdingMaxFen) return 'holding_limit_exceeded';
+  if (account.holdingFen + X > holdingMaxOf(ctx)) return 'holding_limit_exceeded';
   if (transferInDailyMaxFen === null) return undefined;
   const countedTodayFen = countedFen(TRANSFER_IN_COUNTER, account, requestDay(ctx, op));
   return countedTodayFen + X > transferInDailyMaxFen ? 'transfer_in_daily_limit_exceeded' : undefined;
+}
+
+/**
+ * The optional holding maximum, within the balance maximum that always applies. Income is
+ * folded in first only for the optional one: the balance maximum bounds what credits bring,
+ * and income's growth is inside the headroom left under int64 (src/config/config.ts).
+ */
+function holdingMaxOf(ctx: AppContext): Fen {
+  const { holdingMaxFen, balanceMaxFen } = ctx.config.limits;
+  return holdingMaxFen !== null && holdingMaxFen < balanceMaxFen ? holdingMaxFen : balanceMaxFen;
 }
 
 /** The natural day of the request, not of a later retry. */

@@ -37,7 +37,7 @@ const paymentRequest = z.strictObject({ amount: amountYuan, merchantId: identifi
 const INSTANT_PROBLEMS = [
   PAYMENT_PASSWORD_PROBLEMS,
   {
-    409: 'insufficient_shares; instant_daily_limit_exceeded: past the cap of the natural day (Beijing time); reserve_exhausted: with an `alternative`, the normal redemption and its settle date',
+    409: 'insufficient_shares; instant_daily_limit_exceeded: past the cap of the natural day (Beijing time); reserve_exhausted: with an `alternative`, the normal redemption and its settle date; balance_limit_exceeded: the receiving wallet would pass its maximum',
     503: 'interrupted: the request stopped (a crash, or too slow for its reserve lease) before any money moved; send it again with a new Idempotency-Key',
   },
 ];
@@ -56,7 +56,7 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: [
         BANK_PROBLEMS,
         {
-          409: 'insufficient_balance; fund_switch_not_allowed; holding_limit_exceeded; transfer_in_daily_limit_exceeded; fund_quota_exceeded',
+          409: 'insufficient_balance; fund_switch_not_allowed; holding_limit_exceeded: above the holding maximum or the balance maximum; transfer_in_daily_limit_exceeded; fund_quota_exceeded',
           422: 'unknown_fund; fund_required: the first transfer-in must name the fund',
         },
       ],
@@ -75,7 +75,7 @@ export function transferRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: redemptionRequest,
       responses: { 201: { description: 'Accepted: awaiting settlement on its settle date', body: operationAnswer } },
-      problems: [PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_shares', 422: 'unknown_bank_card' }],
+      problems: [PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_shares; balance_limit_exceeded: to the wallet, which could pass its maximum on the settle date', 422: 'unknown_bank_card' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
       const caller = { userId: principalOf(res).userId, idempotencyKey };

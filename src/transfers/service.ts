@@ -21,7 +21,7 @@ import { INSTANT_TYPES } from '../reserve/service.ts';
 import { sweepArrival } from '../sweep/service.ts';
 import { advanceOperation } from './advance.ts';
 import { commitInstant, intendedOutcome, standingInstant } from './instant.ts';
-import { FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
+import { amountAboveMaximum, FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
 
 /** The HTTP answer to a money request; the first one is replayed for the same Idempotency-Key. */
 export interface Answer {
@@ -191,6 +191,8 @@ async function runOnce(
   passesQuietly: () => Promise<boolean> = async () => false,
 ): Promise<Answer> {
   const request = { ...draft, ...caller };
+  // The bound that keeps every sum of the books inside int64: refused before anything is read.
+  if (draft.amountFen > ctx.config.limits.operationMaxFen) throw amountAboveMaximum(ctx.config.limits.operationMaxFen);
   if (!(await passesQuietly())) {
     const earlier = await Operation.exists({ userId: caller.userId, idempotencyKey: caller.idempotencyKey });
     if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);

@@ -159,7 +159,7 @@ describe('reports', function () {
         const incomeFen = records.reduce((sum, record) => sum + record.incomeFen, 0n);
         assert.equal(day.yieldPer10k, rates.get(day.date));
         assert.equal(day.aum, yuan(eligibleFen + incomeFen), day.date);
-        assert.equal(day.aum, yuan(stored.eligibleSharesFen! + stored.distributedFen!));
+        assert.equal(day.aum, yuan(BigInt(stored.eligibleSharesFen!) + BigInt(stored.distributedFen!)));
         assert.equal(day.eligibleShares, yuan(eligibleFen));
         assert.equal(day.incomeDistributed, yuan(incomeFen));
         assert.equal(day.holders, records.length);

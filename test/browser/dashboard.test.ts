@@ -285,9 +285,9 @@ async function fundFiguresFromDatabase(fund: string, dates: string[]): Promise<F
       yieldPer10k: formatScaled(day.yieldPer10k, 4),
       sevenDayYieldCompoundPercent: day.sevenDayYieldCompoundPercent ?? null,
       sevenDayYieldSimplePercent: day.sevenDayYieldSimplePercent ?? null,
-      aum: formatYuan(day.eligibleSharesFen! + day.distributedFen!),
+      aum: formatYuan(BigInt(day.eligibleSharesFen!) + BigInt(day.distributedFen!)),
       holders: day.holders!,
-      incomeDistributed: formatYuan(day.distributedFen!),
+      incomeDistributed: formatYuan(BigInt(day.distributedFen!)),
       subscriptions: flow(date, ['transfer_in']),
       redemptions: flow(date, REDEMPTION_TYPES),
     };

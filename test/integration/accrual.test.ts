@@ -6,7 +6,7 @@ import { FundBook } from '../../src/fund/model.ts';
 import { foldIncome } from '../../src/income/fold.ts';
 import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
-import { balancesOf, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { accrueAt, addTestFund, fundDay, incomeOf, publish, publishDays, recordsOfDay, redeem, subscribedHolder, transferIn } from '../support/income.ts';
 
 const FEN8_PER_FEN = 100_000_000n;
@@ -25,6 +25,34 @@ describe('daily income accrual', function () {
     ops = await newHolder(t.app, { ops: true });
   });
 
+  // The exact product, 999,999,999,999 × 99,999,999 ≈ 2^66, passes int64: only its remainder is stored.
+  it('accrual of a holder at the balance maximum at the highest 万份收益 completes with exact figures', async () => {
+    const maxFen = 1_000_000_000_000n; // 10,000,000,000.00 yuan, the default balance maximum
+    t = testApp('2024-05-30T10:00:00+08:00', { operationMaxFen: maxFen, balanceMaxFen: maxFen } as never);
+    const fundCode = addTestFund(t);
+    ops = await newHolder(t.app, { ops: true });
+    const holder = await newHolder(t.app);
+    await request(t.app)
+      .post('/v1/me/transfers-in')
+      .set(holder.auth)
+      .set('Idempotency-Key', idempotencyKey())
+      .send({ amount: '9999999999.99', channel: 'bank_card', bankCardId: holder.bankCardId, fundCode })
+      .expect(201);
+    t.clock.set('2024-05-31T10:00:00+08:00');
+    await advanceDueOperations(t.ctx);
+    await publish(t, ops, fundCode, '2024-05-31', '9999.9999');
+    assert.deepEqual(await accrueAt(t, fundCode, '2024-05-31'), ['2024-05-31']);
+    const day = await fundDay(fundCode, '2024-05-31');
+    // 999,999,999,999 fen × 99,999,999 / 10^8 = 999,999,989,999 fen and 10^-8 fen over.
+    assert.equal(day.status, 'accrued');
+    assert.equal(day.eligibleSharesFen, 999_999_999_999n);
+    assert.equal(day.distributedFen, 999_999_989_999n);
+    assert.equal(day.residualFen8, 1n);
+    const days = await request(t.app).get(`/v1/funds/${fundCode}/days?from=2024-05-31&to=2024-05-31`).set(ops.auth).expect(200);
+    assert.equal(days.body.days[0].incomeDistributed, '9999999899.99');
+    assert.equal(days.body.days[0].residual, '0.0000000001');
+  });
+
   it('credits 12,345.67 shares at 0.4123 with 0.50 yuan and books the rest to the residual', async () => {
     const fund = addTestFund(t);
     const holders = await Promise.all(['12345.67', '1.00', '0.99', '5000.00', '7777.77'].map((amount) => subscribedHolder(t, fund, amount)));
@@ -38,7 +66,7 @@ describe('daily income accrual', function () {
     assert.equal(day.distributedFen, 102n);
     // distributed + residual = eligible × 万份收益 / 10,000, exactly (in 10^-8 fen)
     assert.equal(day.distributedFen! * FEN8_PER_FEN + day.residualFen8!, 2_512_543n * 4123n);
-    assert.equal((await FundBook.findById(fund).lean())!.residualFen8, day.residualFen8);
+    assert.equal(BigInt((await FundBook.findById(fund).lean())!.residualFen8), day.residualFen8);
     const explained = (await request(t.app).get('/v1/me/income/2024-05-31').set(holders[0]!.auth).expect(200)).body;
     assert.equal(explained.eligibleShares, '12345.67');
     assert.equal(explained.exactIncome, '0.5090119741');
@@ -227,7 +255,7 @@ describe('daily income accrual', function () {
     if (done) {
       await AccrualPartition.updateOne(
         { _id: done._id },
-        { $set: { status: 'open', checkpointHolderId: null, holders: 0, eligibleSharesFen: 0n, distributedFen: 0n, exactIncomeFen8: 0n } },
+        { $set: { status: 'open', checkpointHolderId: null, holders: 0, eligibleSharesFen: '0', distributedFen: '0', residualFen8: '0' } },
       );
     }
     assert.deepEqual(await accrueAt(t, crashed, '2024-05-31'), ['2024-05-31']);

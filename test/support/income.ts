@@ -79,6 +79,9 @@ export async function recordsOfDay(fundCode: string, date: string, partitionCoun
   return partitions.flat().sort((a, b) => (a._id < b._id ? -1 : 1));
 }
 
-export async function fundDay(fundCode: string, date: string): Promise<FundDayDocument> {
-  return (await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>())!;
+/** The day, its totals across holders read as bigint (they are stored as decimal strings). */
+export async function fundDay(fundCode: string, date: string) {
+  const day = (await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>())!;
+  const fen = (stored: string | null | undefined) => (stored == null ? null : BigInt(stored));
+  return { ...day, eligibleSharesFen: fen(day.eligibleSharesFen), distributedFen: fen(day.distributedFen), residualFen8: fen(day.residualFen8) };
 }

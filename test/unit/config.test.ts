@@ -54,6 +54,13 @@ describe('config', () => {
     }
   });
 
+  it('bounds every operation and every balance by default, within int64 with room to spare', () => {
+    const { limits } = loadConfig(defaultJson);
+    assert.equal(limits.operationMaxFen, 5_000_000_000n); // 50,000,000.00 yuan
+    assert.equal(limits.balanceMaxFen, 1_000_000_000_000n); // 10,000,000,000.00 yuan
+    assert.equal(loadConfig(defaultWith(['limits', 'balanceMaxFen'], '8796093022207')).limits.balanceMaxFen, 8_796_093_022_207n);
+  });
+
   it('takes optional limits as fen strings', () => {
     const settings = loadConfig(defaultWith(['limits', 'holdingMaxFen'], '10000000'));
     assert.equal(settings.limits.holdingMaxFen, 10_000_000n);
@@ -78,6 +85,11 @@ describe('config', () => {
     [['jobs', 'processEveryMs'], '200 milliseconds', 'config: jobs.processEveryMs: '],
     [['database', 'dataDir'], undefined, 'config: database.dataDir: '],
     [['limits', 'instantRedeemDailyMaxFne'], '1', 'config: limits: Unrecognized key: "instantRedeemDailyMaxFne"'],
+    [['limits', 'operationMaxFen'], null, 'config: limits.operationMaxFen: '],
+    [['limits', 'operationMaxFen'], '0', 'config: limits.operationMaxFen: expected more than zero fen'],
+    [['limits', 'balanceMaxFen'], null, 'config: limits.balanceMaxFen: '],
+    // 8,796,093,022,208 fen × 2^20 = 2^63: one fen too many for int64 once the headroom is taken.
+    [['limits', 'balanceMaxFen'], '8796093022208', 'config: limits.balanceMaxFen: at most 8796093022207 fen'],
   ];
   for (const [path, value, message] of badValues) {
     it(`refuses ${path.join('.')} = ${JSON.stringify(value)}`, () => {

@@ -178,6 +178,8 @@ function problemsOf(doc: RouteDoc, access: Access, schemas: SchemaComponents): R
     [413, doc.body && 'payload_too_large'],
     [415, doc.body && 'unsupported_media_type: send application/json in UTF-8'],
     [422, doc.idempotencyKey && 'idempotency_key_reused: this Idempotency-Key came with another body'],
+    // Every request that moves money (the ones with an Idempotency-Key) carries an amount.
+    [422, doc.idempotencyKey && 'amount_above_maximum: the amount is above the most one request may move'],
     ...[doc.problems ?? []].flat().flatMap((set) => Object.entries(set).map(([status, text]): [number, string] => [Number(status), text])),
   ];
   const byStatus = new Map<number, string[]>();
