@@ -8,11 +8,15 @@ const userSchema = new Schema(
     loginId: { type: String, required: true, unique: true },
     loginPasswordHash: { type: String, required: true },
     paymentPasswordHash: { type: String, default: null },
-    /** Wrong payment passwords since the last right one or reset. */
+    /**
+     * Payment-password attempts reserved since the last right one, lifted lock or reset: each
+     * a failure until its check resolves it (see auth/attempts.ts).
+     */
     paymentFailures: { type: Number, default: 0 },
     paymentLockedUntil: { type: Date, default: null },
-    /** When the latest payment-password attempt was reserved: a crash mid-check leaks one. */
-    paymentAttemptAt: { type: Date, default: null },
+    /** The same for the login password, shared by every check of it (sign-in, payment-password reset). */
+    loginFailures: { type: Number, default: 0 },
+    loginLockedUntil: { type: Date, default: null },
     roles: { type: [String], default: ['user'] },
     createdAt: { type: Date, required: true },
   },

@@ -14,13 +14,15 @@ const registration = z.strictObject({ loginId, loginPassword });
 const paymentPasswordChange = z.strictObject({ loginPassword, paymentPassword });
 
 const RATE_LIMITED = 'rate_limited (retryAfterSeconds): too many attempts; try again later';
+const PASSWORD_CHECKS_BUSY =
+  'password_checks_busy (retryAfterSeconds, Retry-After): this server\'s password hashing is saturated; turned away at once, nothing counted, nothing moved';
 
 /** What a request that checks the payment password can meet. */
 export const PAYMENT_PASSWORD_PROBLEMS: ProblemDocs = {
   403: 'payment_password_wrong (attemptsLeft)',
   409: 'payment_password_not_set',
-  423: 'payment_locked (lockedUntil): too many wrong payment passwords; it lifts by itself or on a reset',
-  503: 'payment_password_busy (retryAfterSeconds, Retry-After): checks of other payments of this account held every attempt for the whole wait; nothing is locked, nothing moved',
+  423: 'payment_locked (lockedUntil): too many wrong payment passwords (attempts whose check never finished count as wrong); it lifts by itself or on a reset',
+  503: PASSWORD_CHECKS_BUSY,
   429: RATE_LIMITED,
 };
 
@@ -33,7 +35,7 @@ export function authRoutes(ctx: AppContext): Router {
       summary: 'Register a user; this opens their account',
       body: registration,
       responses: { 201: { description: 'Registered', body: z.object({ userId: z.string(), loginId: z.string() }) } },
-      problems: { 409: 'login_id_taken' },
+      problems: { 409: 'login_id_taken', 503: PASSWORD_CHECKS_BUSY },
     },
     async ({ body }, res) => {
       const user = await registerUser(ctx, body.loginId, body.loginPassword);
@@ -49,7 +51,11 @@ export function authRoutes(ctx: AppContext): Router {
       responses: {
         201: { description: 'Signed in: send `Authorization: Bearer <token>`', body: z.object({ token: z.string(), userId: z.string(), expiresAt: instantText }) },
       },
-      problems: { 401: 'login_failed: unknown login id or wrong password', 429: RATE_LIMITED },
+      problems: {
+        401: 'login_failed: unknown login id, wrong password, or login-password checks of this user locked (see login_locked)',
+        429: `${RATE_LIMITED} (per address and login id, and per address whatever the login id)`,
+        503: PASSWORD_CHECKS_BUSY,
+      },
     },
     async ({ body }, res) => {
       const session = await createSession(ctx, body.loginId, body.loginPassword);
@@ -63,7 +69,12 @@ export function authRoutes(ctx: AppContext): Router {
       summary: 'Set or reset the payment password; this lifts a payment lock',
       body: paymentPasswordChange,
       responses: { 204: { description: 'Set' } },
-      problems: { 403: 'login_password_wrong', 429: RATE_LIMITED },
+      problems: {
+        403: 'login_password_wrong',
+        423: 'login_locked (lockedUntil): too many wrong login passwords here and at sign-in (one count); it lifts by itself',
+        429: RATE_LIMITED,
+        503: PASSWORD_CHECKS_BUSY,
+      },
     },
     async ({ body }, res) => {
       await setPaymentPassword(ctx, principalOf(res).userId, body.loginPassword, body.paymentPassword);

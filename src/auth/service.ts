@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { driverCollection } from '../db/driver.ts';
@@ -7,9 +6,10 @@ import { readCachePerContext } from '../db/readCache.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
+import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role, type SessionDocument, type UserDocument } from './model.ts';
-import { hashSecret, verifySecret } from './passwords.ts';
+import { hashSecret, verifySecret, withHashingSlot } from './passwords.ts';
 import { rememberVerified, wasVerifiedRecently } from './verifiedPasswords.ts';
 
 // Every request reads its session, every payment the password state: without Mongoose (see db/driver.ts).
@@ -32,8 +32,9 @@ export async function registerUser(ctx: AppContext, loginId: string, loginPasswo
   const createdAt = ctx.clock.now();
   // The account first: a crash in between leaves an orphan account, never a user without one.
   await openAccount(userId, createdAt);
+  const loginPasswordHash = await withHashingSlot(ctx, () => hashSecret(loginPassword));
   try {
-    await User.create({ _id: userId, loginId, loginPasswordHash: await hashSecret(loginPassword), roles, createdAt });
+    await User.create({ _id: userId, loginId, loginPasswordHash, roles, createdAt });
   } catch (error) {
     if (isDuplicateKey(error)) throw errors.loginIdTaken();
     throw error;
@@ -41,12 +42,42 @@ export async function registerUser(ctx: AppContext, loginId: string, loginPasswo
   return { userId, loginId, roles };
 }
 
+/**
+ * A locked login answers as a wrong password does, so sign-in never tells which ids exist;
+ * the holder learns of the lock where they are known (PUT /v1/me/payment-password).
+ */
 export async function createSession(ctx: AppContext, loginId: string, loginPassword: string) {
-  const user = await User.findOne({ loginId }).lean();
-  // Hash even for an unknown login id, so timing does not tell which ids exist.
-  const passwordOk = await verifySecret(loginPassword, user?.loginPasswordHash ?? (await dummyHash()));
-  if (!user || !passwordOk) throw errors.wrongLogin();
+  const user = await withHashingSlot(ctx, async () => {
+    const found = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
+    // Hash even for an unknown login id, so timing does not tell which ids exist.
+    if (!found) await verifySecret(loginPassword, await dummyHash());
+    return found && (await loginPasswordPasses(ctx, found._id, loginPassword)) === true ? found : null;
+  });
+  if (!user) throw errors.wrongLogin();
   return issueSession(ctx, user, ctx.config.security.tokenLifetimeMs);
+}
+
+const loginRule = (ctx: AppContext): AttemptRule => ({
+  failures: 'loginFailures',
+  lockedUntil: 'loginLockedUntil',
+  attemptsMax: ctx.config.security.loginPasswordMaxAttempts,
+  lockMs: ctx.config.security.loginLockMs,
+});
+
+/**
+ * Every login-password check (sign-in, setting the payment password) counts on the one stored
+ * counter and lock, with the payment password's reservation discipline. Run in a hashing slot.
+ */
+async function loginPasswordPasses(ctx: AppContext, userId: string, loginPassword: string): Promise<true | 'wrong' | Date> {
+  const rule = loginRule(ctx);
+  const attempt = await reserveAttempt(ctx, userId, rule, ctx.config.security.paymentAttemptWaitMs);
+  if (attempt === 'passed') throw new Error('login attempts have no quiet pass');
+  if ('lockedUntil' in attempt) return attempt.lockedUntil;
+  if (await verifySecret(loginPassword, attempt.reserved.loginPasswordHash)) {
+    await attemptPassed(userId, rule);
+    return true;
+  }
+  return (await attemptFailed(ctx, userId, rule, attempt.ordinal)) ?? 'wrong';
 }
 
 /** A token for scripts lives a day by default (security.tokenLifetimeMs) and a month at most. */
@@ -99,9 +130,12 @@ export async function authenticate(ctx: AppContext, token: string, sessionRead: 
 
 /** Setting or resetting the payment password needs the login password, and lifts any lock. */
 export async function setPaymentPassword(ctx: AppContext, userId: string, loginPassword: string, paymentPassword: string) {
-  const user = await User.findById(userId).lean();
-  if (!user || !(await verifySecret(loginPassword, user.loginPasswordHash))) throw errors.wrongLoginPassword();
-  const paymentPasswordHash = await hashSecret(paymentPassword);
+  const paymentPasswordHash = await withHashingSlot(ctx, async () => {
+    const passes = await loginPasswordPasses(ctx, userId, loginPassword);
+    if (passes instanceof Date) throw errors.loginLocked(passes);
+    if (passes !== true) throw errors.wrongLoginPassword();
+    return hashSecret(paymentPassword);
+  });
   await retryOnWriteConflict(() =>
     User.updateOne({ _id: userId }, { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null } }),
   );
@@ -135,89 +169,44 @@ export async function verifyPaymentPassword(ctx: AppContext, userId: string, pay
   }
 }
 
+const paymentRule = (ctx: AppContext): AttemptRule => ({
+  failures: 'paymentFailures',
+  lockedUntil: 'paymentLockedUntil',
+  attemptsMax: ctx.config.security.paymentPasswordMaxAttempts,
+  lockMs: ctx.config.security.paymentLockMs,
+});
+
 async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
-  const now = ctx.clock.now();
-  const { paymentPasswordMaxAttempts: attemptsMax, paymentLockMs } = ctx.config.security;
+  const rule = paymentRule(ctx);
   const user = await User.findById(userId).lean();
   if (!user) throw errors.unauthenticated();
   if (!user.paymentPasswordHash) throw errors.paymentPasswordNotSet();
-  if (user.paymentLockedUntil && user.paymentLockedUntil > now) throw errors.paymentLocked(user.paymentLockedUntil);
-  if (user.paymentLockedUntil) await liftExpiredLock(userId, user.paymentLockedUntil);
+  const lockedUntil = user.paymentLockedUntil && (await lockOf(ctx, userId, rule));
+  if (lockedUntil) throw errors.paymentLocked(lockedUntil);
   const storedHash = user.paymentPasswordHash;
   const verifiedRecently = () => wasVerifiedRecently(userId, storedHash, paymentPassword, Date.now());
-  const attempt = verifiedRecently() ? 'verified' : await reserveAttempt(userId, attemptsMax, ctx.config.security.paymentAttemptWaitMs, verifiedRecently);
-  if (attempt === 'verified') {
+  if (verifiedRecently()) {
     // A right password resets the count of wrong ones, as after a slow check.
-    if (user.paymentFailures > 0) await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
+    if (user.paymentFailures > 0) await attemptPassed(userId, rule);
     return;
   }
-  if (!attempt) {
-    // Racing wrong passwords used the last attempt and locked payments, or checks in flight
-    // held every attempt for the whole wait: then nothing is locked, and the answer says so.
-    const lockedUntil = await lockOf(userId);
-    throw lockedUntil ? errors.paymentLocked(lockedUntil) : errors.paymentPasswordBusy();
-  }
-  if (await verifySecret(paymentPassword, attempt.paymentPasswordHash!)) {
-    await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
-    rememberVerified(userId, attempt.paymentPasswordHash!, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
+  await withHashingSlot(ctx, () => checkInSlot(ctx, userId, paymentPassword, verifiedRecently));
+}
+
+async function checkInSlot(ctx: AppContext, userId: string, paymentPassword: string, verifiedMeanwhile: () => boolean): Promise<void> {
+  const rule = paymentRule(ctx);
+  const attempt = await reserveAttempt(ctx, userId, rule, ctx.config.security.paymentAttemptWaitMs, verifiedMeanwhile);
+  if (attempt === 'passed') return attemptPassed(userId, rule);
+  if ('lockedUntil' in attempt) throw errors.paymentLocked(attempt.lockedUntil);
+  const storedHash = attempt.reserved.paymentPasswordHash!;
+  if (await verifySecret(paymentPassword, storedHash)) {
+    await attemptPassed(userId, rule);
+    rememberVerified(userId, storedHash, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
     return;
   }
-  if (attempt.paymentFailures < attemptsMax) throw errors.wrongPaymentPassword(attemptsMax - attempt.paymentFailures);
-  const lockedUntil = new Date(now.getTime() + paymentLockMs);
-  await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentLockedUntil: lockedUntil } }));
-  throw errors.paymentLocked(lockedUntil);
-}
-
-/** A lock that has run out gives a fresh allowance; only the first request to see it clears it. */
-async function liftExpiredLock(userId: string, lockedUntil: Date): Promise<void> {
-  await retryOnWriteConflict(() =>
-    User.updateOne({ _id: userId, paymentLockedUntil: lockedUntil }, { $set: { paymentLockedUntil: null, paymentFailures: 0 } }),
-  );
-}
-
-/**
- * Reserves one of the attempts a lock period allows before the (slow) check, so parallel
- * guesses cannot exceed them. Attempts in flight count too: a request that finds none free
- * while no lock is set waits for the ones in flight (a correct password frees them all)
- * rather than being turned away. Returns null when payments are locked or none freed up.
- */
-async function reserveAttempt(userId: string, attemptsMax: number, waitMs: number, verifiedMeanwhile: () => boolean) {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    if (verifiedMeanwhile()) return 'verified' as const;
-    const attempt = await retryOnWriteConflict(() =>
-      User.findOneAndUpdate(
-        { _id: userId, paymentLockedUntil: null, paymentFailures: { $lt: attemptsMax } },
-        { $inc: { paymentFailures: 1 }, $set: { paymentAttemptAt: new Date() } },
-        { returnDocument: 'after' },
-      ).lean(),
-    );
-    if (attempt || (await lockOf(userId)) || Date.now() >= deadline) return attempt;
-    if (!(await releaseLeakedAttempt(userId, attemptsMax))) await sleep(10 + Math.random() * 40);
-  }
-}
-
-/** How long a reserved attempt may stay unresolved before it counts as lost in a crash. */
-const ATTEMPT_STALE_MS = 15_000;
-
-/**
- * All attempts are used, yet no lock was set and none was reserved for a while: the last
- * one never finished (its process died mid-check; a wrong one would have locked). Free that
- * one, once (a compare-and-set on the reservation time), so a crash cannot block payments.
- */
-async function releaseLeakedAttempt(userId: string, attemptsMax: number): Promise<boolean> {
-  const now = new Date();
-  const result = await retryOnWriteConflict(() =>
-    User.updateOne(
-      { _id: userId, paymentLockedUntil: null, paymentFailures: { $gte: attemptsMax }, paymentAttemptAt: { $lt: new Date(now.getTime() - ATTEMPT_STALE_MS) } },
-      { $inc: { paymentFailures: -1 }, $set: { paymentAttemptAt: now } },
-    ),
-  );
-  return result.modifiedCount === 1;
-}
-
-async function lockOf(userId: string): Promise<Date | null | undefined> {
-  return (await User.findById(userId, { paymentLockedUntil: 1 }).lean())?.paymentLockedUntil;
+  const lockedUntil = await attemptFailed(ctx, userId, rule, attempt.ordinal);
+  if (lockedUntil) throw errors.paymentLocked(lockedUntil);
+  throw errors.wrongPaymentPassword(Math.max(rule.attemptsMax - attempt.ordinal, 0));
 }
 
 function tokenHash(token: string): string {

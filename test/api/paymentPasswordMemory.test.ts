@@ -56,26 +56,18 @@ describe('the memory of verified payment passwords', function () {
     assert.deepEqual(await Account.findById(holder.userId).lean(), before);
   });
 
-  it('frees an attempt a crash left reserved, so a right password still works', async () => {
-    const { holder, instant } = await holderWhoRedeems();
-    // Three attempts reserved, the last 20 s ago, none finished, no lock: their process died.
-    await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date(Date.now() - 20_000) } });
-    await instant(PAYMENT_PASSWORD).expect(201);
-    assert.equal((await User.findById(holder.userId).lean())!.paymentFailures, 0);
-  });
-
-  it('answers 503 busy, not locked, when checks in flight hold every attempt for the whole wait; nothing moves', async () => {
+  it('counts attempts checks in flight hold for the whole wait as failures: payments lock, nothing moves', async () => {
     const { t, holder, instant } = await holderWhoRedeems();
     t.ctx.config = { ...t.ctx.config, security: { ...t.ctx.config.security, paymentAttemptWaitMs: 300 } };
-    // Three checks reserved just now and still running (not leaked), no lock.
-    await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date() } });
+    // Three checks reserved and unresolved (running, stalled or dead: nobody can tell), no lock.
+    await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3 } });
     const before = await Account.findById(holder.userId).lean();
     const answer = await instant(PAYMENT_PASSWORD);
-    assertProblem(answer, 503, 'payment_password_busy');
-    assert.equal(answer.headers['retry-after'], '1');
-    assert.equal(answer.body.retryAfterSeconds, 1);
+    assertProblem(answer, 423, 'payment_locked');
+    const lockedUntil = new Date(t.clock.now().getTime() + t.ctx.config.security.paymentLockMs);
+    assert.equal(answer.body.lockedUntil, lockedUntil.toISOString());
     const user = (await User.findById(holder.userId).lean())!;
-    assert.deepEqual([user.paymentFailures, user.paymentLockedUntil], [3, null], 'no lock set, no attempt taken');
+    assert.deepEqual([user.paymentFailures, user.paymentLockedUntil], [3, lockedUntil], 'locked, no attempt taken');
     assert.deepEqual(await Account.findById(holder.userId).lean(), before);
   });
 });
