@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { copyPaymentPasswordEpoch } from './epochs.ts';
 import { User, type UserDocument } from './model.ts';
 
 /**
@@ -12,6 +13,8 @@ export interface AttemptRule {
   lockedUntil: 'paymentLockedUntil' | 'loginLockedUntil';
   attemptsMax: number;
   lockMs: number;
+  /** Raised with the lock, so money-out legs checked before it are refused (src/auth/epochs.ts). */
+  epoch?: 'paymentPasswordEpoch';
 }
 
 export type Reservation = { reserved: UserDocument; ordinal: number } | { lockedUntil: Date };
@@ -81,11 +84,13 @@ export async function lockOf(ctx: AppContext, userId: string, rule: AttemptRule)
 /** Locks when every attempt is used (each held one counted as failed); keeps a lock already set. */
 async function lockHeldAttempts(ctx: AppContext, userId: string, rule: AttemptRule): Promise<Date | null> {
   const lockedUntil = new Date(ctx.clock.now().getTime() + rule.lockMs);
-  await retryOnWriteConflict(() =>
-    User.updateOne(
+  const locked = await retryOnWriteConflict(() =>
+    User.findOneAndUpdate(
       { _id: userId, [rule.lockedUntil]: null, [rule.failures]: { $gte: rule.attemptsMax } },
-      { $set: { [rule.lockedUntil]: lockedUntil } },
-    ),
+      { $set: { [rule.lockedUntil]: lockedUntil }, ...(rule.epoch ? { $inc: { [rule.epoch]: 1 } } : {}) },
+      { returnDocument: 'after' },
+    ).lean(),
   );
+  if (locked && rule.epoch) await copyPaymentPasswordEpoch(userId, locked[rule.epoch]);
   return (await User.findById(userId, { [rule.lockedUntil]: 1 }).lean())?.[rule.lockedUntil] ?? null;
 }

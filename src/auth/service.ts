@@ -7,6 +7,7 @@ import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
+import { copyPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf } from './epochs.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role, type SessionDocument, type UserDocument } from './model.ts';
 import { hashSecret, verifySecret, withHashingSlot } from './passwords.ts';
@@ -18,13 +19,16 @@ const users = driverCollection(User);
 // A holder's routes use nothing of a session that changes: its expiry is checked on each use,
 // and roles matter only on the ops routes, which read it fresh.
 const cachedSessions = readCachePerContext<SessionDocument | null>((config) => config.security.sessionMemoryMs);
-const PASSWORD_STATE = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 };
+const PASSWORD_STATE = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1, paymentPasswordEpoch: 1 };
 type PasswordState = Pick<UserDocument, keyof typeof PASSWORD_STATE>;
 const cachedPasswordStates = readCachePerContext<PasswordState | null>();
 
 export interface Principal {
   userId: string;
   roles: Role[];
+  /** The session's id (its token's hash), and the sessions epoch it is valid in (src/auth/epochs.ts). */
+  sessionId: string;
+  sessionsEpoch: number;
 }
 
 export async function registerUser(ctx: AppContext, loginId: string, loginPassword: string, roles: Role[] = ['user']) {
@@ -108,7 +112,8 @@ export async function userIdOfLogin(loginId: string): Promise<string> {
 async function issueSession(ctx: AppContext, user: { _id: string; roles: string[] }, lifetimeMs: number) {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(ctx.clock.now().getTime() + lifetimeMs);
-  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt, roles: user.roles });
+  const epoch = await sessionsEpochOf(user._id);
+  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt, roles: user.roles, epoch });
   // A role changed since the read above: setRole may have missed this session.
   await syncSessionRoles(user._id);
   return { token, userId: user._id, expiresAt };
@@ -125,44 +130,85 @@ export async function authenticate(ctx: AppContext, token: string, sessionRead: 
   if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
   const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
   if (!roles) throw errors.unauthenticated();
-  return { userId: session.userId, roles: roles as Role[] };
+  return { userId: session.userId, roles: roles as Role[], sessionId: id, sessionsEpoch: session.epoch ?? 0 };
 }
 
-/** Setting or resetting the payment password needs the login password, and lifts any lock. */
-export async function setPaymentPassword(ctx: AppContext, userId: string, loginPassword: string, paymentPassword: string) {
+/** Sign-out of one session: its token is refused from now on (see requireUser for how soon where). */
+export async function signOut(ctx: AppContext, sessionId: string): Promise<void> {
+  await Session.deleteOne({ _id: sessionId });
+  cachedSessions(ctx).forget(sessionId);
+}
+
+/**
+ * Sign-out everywhere: every session of the holder ends, and no money leg checked under one of
+ * them applies any more, whatever another process remembers (src/auth/epochs.ts).
+ */
+export async function signOutEverywhere(ctx: AppContext, principal: Principal): Promise<void> {
+  await raiseSessionsEpoch(principal.userId);
+  await Session.deleteMany({ userId: principal.userId });
+  cachedSessions(ctx).forget(principal.sessionId);
+}
+
+/** Ends every session of the holder but `keptSessionId`, which moves to the raised epoch. */
+async function signOutOthers(ctx: AppContext, userId: string, keptSessionId: string): Promise<void> {
+  const epoch = await raiseSessionsEpoch(userId);
+  await retryOnWriteConflict(() => Session.updateOne({ _id: keptSessionId }, { $set: { epoch } }));
+  await Session.deleteMany({ userId, _id: { $ne: keptSessionId } });
+  cachedSessions(ctx).forget(keptSessionId);
+}
+
+/**
+ * Setting or resetting the payment password needs the login password, lifts any lock, and
+ * ends the holder's other sessions; money-out legs checked before it are refused.
+ */
+export async function setPaymentPassword(ctx: AppContext, principal: Principal, loginPassword: string, paymentPassword: string) {
+  const { userId } = principal;
   const paymentPasswordHash = await withHashingSlot(ctx, async () => {
     const passes = await loginPasswordPasses(ctx, userId, loginPassword);
     if (passes instanceof Date) throw errors.loginLocked(passes);
     if (passes !== true) throw errors.wrongLoginPassword();
     return hashSecret(paymentPassword);
   });
-  await retryOnWriteConflict(() =>
-    User.updateOne({ _id: userId }, { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null } }),
+  const user = await retryOnWriteConflict(() =>
+    User.findOneAndUpdate(
+      { _id: userId },
+      { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null }, $inc: { paymentPasswordEpoch: 1 } },
+      { returnDocument: 'after' },
+    ).lean(),
   );
   cachedPasswordStates(ctx).forget(userId);
+  await copyPaymentPasswordEpoch(userId, user!.paymentPasswordEpoch);
+  await signOutOthers(ctx, userId, principal.sessionId);
 }
 
 /**
- * True when the payment password passes with nothing to count or clear: not locked, no wrong
- * attempts outstanding, and this process verified this very password recently. A request
- * that passes so may skip the full check (and its side effects); otherwise it must make it.
+ * The payment-password epoch of the remembered state when the password passes with nothing to
+ * count or clear: not locked, no wrong attempts outstanding, and this process verified this
+ * very password recently; else null. A request that passes so may skip the full check (and
+ * its side effects); otherwise it must make it.
  */
-export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<boolean> {
+export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<number | null> {
   // Stale by a moment at most: this process forgets it on every change it makes, and a lock
-  // or reset made elsewhere in that moment lets only the right, just verified password by.
+  // or reset made elsewhere in that moment raised the epoch, which refuses the leg.
   const user = await cachedPasswordStates(ctx).get(userId, () => users.findOne<PasswordState>({ _id: userId }, { projection: PASSWORD_STATE }));
-  if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return false;
-  return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now());
+  if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return null;
+  return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now()) ? (user.paymentPasswordEpoch ?? 0) : null;
+}
+
+/** A money leg was refused on its epochs: what this process remembers of the password is stale. */
+export function forgetPaymentPasswordState(ctx: AppContext, userId: string): void {
+  cachedPasswordStates(ctx).forget(userId);
 }
 
 /**
  * Guards every movement of money out of a holding. An attempt is counted before the password
  * is checked (one guarded update), so parallel guesses cannot get more than the allowed
  * number checked; the attempt that uses up the allowance locks payments if it was wrong.
+ * Returns the payment-password epoch of the stored state the check used (src/auth/epochs.ts).
  */
-export async function verifyPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
+export async function verifyPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<number> {
   try {
-    await checkPaymentPassword(ctx, userId, paymentPassword);
+    return await checkPaymentPassword(ctx, userId, paymentPassword);
   } finally {
     // The check may have counted, reset or locked: the quiet path must see that at once.
     cachedPasswordStates(ctx).forget(userId);
@@ -174,9 +220,10 @@ const paymentRule = (ctx: AppContext): AttemptRule => ({
   lockedUntil: 'paymentLockedUntil',
   attemptsMax: ctx.config.security.paymentPasswordMaxAttempts,
   lockMs: ctx.config.security.paymentLockMs,
+  epoch: 'paymentPasswordEpoch',
 });
 
-async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
+async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<number> {
   const rule = paymentRule(ctx);
   const user = await User.findById(userId).lean();
   if (!user) throw errors.unauthenticated();
@@ -188,21 +235,26 @@ async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPass
   if (verifiedRecently()) {
     // A right password resets the count of wrong ones, as after a slow check.
     if (user.paymentFailures > 0) await attemptPassed(userId, rule);
-    return;
+    return user.paymentPasswordEpoch;
   }
-  await withHashingSlot(ctx, () => checkInSlot(ctx, userId, paymentPassword, verifiedRecently));
+  return withHashingSlot(ctx, () => checkInSlot(ctx, user, paymentPassword, verifiedRecently));
 }
 
-async function checkInSlot(ctx: AppContext, userId: string, paymentPassword: string, verifiedMeanwhile: () => boolean): Promise<void> {
+/** The slow check; `verifiedMeanwhile` tells whether another request verified the password `user` holds. */
+async function checkInSlot(ctx: AppContext, user: UserDocument & { _id: string }, paymentPassword: string, verifiedMeanwhile: () => boolean): Promise<number> {
   const rule = paymentRule(ctx);
+  const userId = user._id;
   const attempt = await reserveAttempt(ctx, userId, rule, ctx.config.security.paymentAttemptWaitMs, verifiedMeanwhile);
-  if (attempt === 'passed') return attemptPassed(userId, rule);
+  if (attempt === 'passed') {
+    await attemptPassed(userId, rule);
+    return user.paymentPasswordEpoch;
+  }
   if ('lockedUntil' in attempt) throw errors.paymentLocked(attempt.lockedUntil);
   const storedHash = attempt.reserved.paymentPasswordHash!;
   if (await verifySecret(paymentPassword, storedHash)) {
     await attemptPassed(userId, rule);
     rememberVerified(userId, storedHash, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
-    return;
+    return attempt.reserved.paymentPasswordEpoch;
   }
   const lockedUntil = await attemptFailed(ctx, userId, rule, attempt.ordinal);
   if (lockedUntil) throw errors.paymentLocked(lockedUntil);

@@ -1,4 +1,5 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
+import { epochGuard, legRefusal } from '../auth/epochs.ts';
 import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome } from '../income/fold.ts';
@@ -56,10 +57,10 @@ async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: A
   const X = op.amountFen;
   const debited = await applyAccountLeg(
     op,
-    { step: 'debit', guard: { walletFen: { $gte: X } }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
+    { step: 'debit', guard: { walletFen: { $gte: X }, ...epochGuard(op) }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
     ctx.clock.now(),
   );
-  if (!debited) return fail(ctx, op, 'insufficient_balance');
+  if (!debited) return fail(ctx, op, await legRefusal(op, 'insufficient_balance'));
   const outcome = await askBank(ctx, op, 'payout', mode);
   if (outcome === 'unknown') return;
   if (outcome === 'succeeded') {
@@ -161,13 +162,13 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
     op,
     {
       step: 'redeem',
-      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
+      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, ...epochGuard(op) },
       inc: { sharesFen: -X, redeemingFen: X },
       postings: [{ account: ledger.shares(op.userId), amountFen: -X }, { account: ledger.redeeming(op.userId), amountFen: X }],
     },
     ctx.clock.now(),
   );
-  if (!redeemed) return fail(ctx, op, 'insufficient_shares');
+  if (!redeemed) return fail(ctx, op, await legRefusal(op, 'insufficient_shares'));
   await moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
 }
 

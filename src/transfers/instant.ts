@@ -18,6 +18,7 @@
  * to its shard.
  */
 import { Account, type AccountDocument } from '../accounts/model.ts';
+import { epochGuard, epochsMovedOn, SECURITY_STATE_CHANGED } from '../auth/epochs.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome, forgetHolding } from '../income/fold.ts';
 import { ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
@@ -136,7 +137,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument): Promise<s
   const toWallet = op.type === 'instant_redemption';
   const base: AccountLeg = {
     step: 'redeem',
-    guard: { sharesFen: { $gte: X }, fundCode: op.fundCode },
+    guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, ...epochGuard(op) },
     inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
     postings: redeemPostings(op),
   };
@@ -172,6 +173,7 @@ function capShapes(ctx: AppContext, op: OperationDocument): Pick<AccountLeg, 'gu
 }
 
 function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
+  if (epochsMovedOn(op, account)) return SECURITY_STATE_CHANGED;
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
   if (!countsTowardCap(ctx, op)) return undefined;
   const todayFen = account.instantDate === capDay(ctx, op) ? account.instantTodayFen : 0n;
