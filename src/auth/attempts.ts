@@ -56,9 +56,14 @@ export async function reserveAttempt(
   }
 }
 
-/** The attempt passed: the count starts afresh, unless a lock was set meanwhile (it lifts only by itself). */
-export async function attemptPassed(userId: string, rule: AttemptRule): Promise<void> {
-  await retryOnWriteConflict(() => User.updateOne({ _id: userId, [rule.lockedUntil]: null }, { $set: { [rule.failures]: 0 } }));
+/**
+ * The attempt passed against `checked` (the stored state it was checked with): the count starts
+ * afresh, unless a lock was set meanwhile (it lifts only by itself) or, for a password with an
+ * epoch, the password was reset or locked since (a check of the old one frees nothing).
+ */
+export async function attemptPassed(rule: AttemptRule, checked: UserDocument & { _id: string }): Promise<void> {
+  const sameEpoch = rule.epoch ? { [rule.epoch]: checked[rule.epoch] } : {};
+  await retryOnWriteConflict(() => User.updateOne({ _id: checked._id, [rule.lockedUntil]: null, ...sameEpoch }, { $set: { [rule.failures]: 0 } }));
 }
 
 /** The attempt failed: the one that used the allowance up locks. Returns the lock, if any. */

@@ -53,9 +53,10 @@ export async function registerUser(ctx: AppContext, loginId: string, loginPasswo
 export async function createSession(ctx: AppContext, loginId: string, loginPassword: string) {
   const user = await withHashingSlot(ctx, async () => {
     const found = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
-    // Hash even for an unknown login id, so timing does not tell which ids exist.
-    if (!found) await verifySecret(loginPassword, await dummyHash());
-    return found && (await loginPasswordPasses(ctx, found._id, loginPassword)) === true ? found : null;
+    const passes = found ? await loginPasswordPasses(ctx, found._id, loginPassword) : 'unknown';
+    // Hash where no check did (an unknown id, a locked login), so timing tells nothing.
+    if (passes === 'unknown' || passes instanceof Date) await verifySecret(loginPassword, await dummyHash());
+    return passes === true ? found : null;
   });
   if (!user) throw errors.wrongLogin();
   return issueSession(ctx, user, ctx.config.security.tokenLifetimeMs);
@@ -78,7 +79,7 @@ async function loginPasswordPasses(ctx: AppContext, userId: string, loginPasswor
   if (attempt === 'passed') throw new Error('login attempts have no quiet pass');
   if ('lockedUntil' in attempt) return attempt.lockedUntil;
   if (await verifySecret(loginPassword, attempt.reserved.loginPasswordHash)) {
-    await attemptPassed(userId, rule);
+    await attemptPassed(rule, attempt.reserved);
     return true;
   }
   return (await attemptFailed(ctx, userId, rule, attempt.ordinal)) ?? 'wrong';
@@ -112,8 +113,12 @@ export async function userIdOfLogin(loginId: string): Promise<string> {
 async function issueSession(ctx: AppContext, user: { _id: string; roles: string[] }, lifetimeMs: number) {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(ctx.clock.now().getTime() + lifetimeMs);
+  const id = tokenHash(token);
   const epoch = await sessionsEpochOf(user._id);
-  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt, roles: user.roles, epoch });
+  await Session.create({ _id: id, userId: user._id, expiresAt, roles: user.roles, epoch });
+  // A sign-out everywhere since the read above may have missed this session: it is newer.
+  const epochNow = await sessionsEpochOf(user._id);
+  if (epochNow !== epoch) await retryOnWriteConflict(() => Session.updateOne({ _id: id }, { $set: { epoch: epochNow } }));
   // A role changed since the read above: setRole may have missed this session.
   await syncSessionRoles(user._id);
   return { token, userId: user._id, expiresAt };
@@ -234,7 +239,7 @@ async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPass
   const verifiedRecently = () => wasVerifiedRecently(userId, storedHash, paymentPassword, Date.now());
   if (verifiedRecently()) {
     // A right password resets the count of wrong ones, as after a slow check.
-    if (user.paymentFailures > 0) await attemptPassed(userId, rule);
+    if (user.paymentFailures > 0) await attemptPassed(rule, user);
     return user.paymentPasswordEpoch;
   }
   return withHashingSlot(ctx, () => checkInSlot(ctx, user, paymentPassword, verifiedRecently));
@@ -246,13 +251,13 @@ async function checkInSlot(ctx: AppContext, user: UserDocument & { _id: string }
   const userId = user._id;
   const attempt = await reserveAttempt(ctx, userId, rule, ctx.config.security.paymentAttemptWaitMs, verifiedMeanwhile);
   if (attempt === 'passed') {
-    await attemptPassed(userId, rule);
+    await attemptPassed(rule, user);
     return user.paymentPasswordEpoch;
   }
   if ('lockedUntil' in attempt) throw errors.paymentLocked(attempt.lockedUntil);
   const storedHash = attempt.reserved.paymentPasswordHash!;
   if (await verifySecret(paymentPassword, storedHash)) {
-    await attemptPassed(userId, rule);
+    await attemptPassed(rule, attempt.reserved);
     rememberVerified(userId, storedHash, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
     return attempt.reserved.paymentPasswordEpoch;
   }
