@@ -35,6 +35,13 @@ const accountSchema = new Schema(
     /** Also sweep a top-up as soon as it lands in the wallet. */
     autoSweepOnArrival: { type: Boolean, default: false },
     legCount: { type: Number, default: 0 },
+    /**
+     * Security epochs (src/auth/epochs.ts): raised by sign-out everywhere and a payment-password
+     * reset (sessions), by a reset and a lock (payment password). A money-out leg carries the
+     * ones its request was checked under and is refused once either has moved past them.
+     */
+    sessionsEpoch: { type: Number, default: 0 },
+    paymentPasswordEpoch: { type: Number, default: 0 },
     /** The marks and fences of legs not yet finished (src/operations/marks.ts), space-separated. */
     unfinishedMarks: { type: String, default: '' },
     createdAt: { type: Date, required: true },

@@ -13,10 +13,14 @@ export const paymentLocked = (lockedUntil: Date) =>
   new DomainError('payment_locked', 423, 'Too many wrong payment passwords: money cannot leave this account until the lock lifts or the payment password is reset', {
     lockedUntil: lockedUntil.toISOString(),
   });
-/** Every attempt is taken by checks still running and none freed up in time: nothing is locked. */
-export const paymentPasswordBusy = () =>
-  new DomainError('payment_password_busy', 503, 'Other payment-password checks of this account are still running: try again in a moment', {
+/** This process's password hashing is saturated: turned away at once, nothing counted or moved. */
+export const passwordChecksBusy = () =>
+  new DomainError('password_checks_busy', 503, 'Too many password checks are running on this server: try again in a moment', {
     retryAfterSeconds: 1,
+  });
+export const loginLocked = (lockedUntil: Date) =>
+  new DomainError('login_locked', 423, 'Too many wrong login passwords: login-password checks are refused until the lock lifts', {
+    lockedUntil: lockedUntil.toISOString(),
   });
 export const wrongPaymentPassword = (attemptsLeft: number) =>
   new DomainError('payment_password_wrong', 403, `Wrong payment password; ${attemptsLeft} attempt(s) left before payments lock`, {

@@ -8,11 +8,17 @@ const userSchema = new Schema(
     loginId: { type: String, required: true, unique: true },
     loginPasswordHash: { type: String, required: true },
     paymentPasswordHash: { type: String, default: null },
-    /** Wrong payment passwords since the last right one or reset. */
+    /**
+     * Payment-password attempts reserved since the last right one, lifted lock or reset: each
+     * a failure until its check resolves it (see auth/attempts.ts).
+     */
     paymentFailures: { type: Number, default: 0 },
     paymentLockedUntil: { type: Date, default: null },
-    /** When the latest payment-password attempt was reserved: a crash mid-check leaks one. */
-    paymentAttemptAt: { type: Date, default: null },
+    /** Raised with each reset and lock, in the same update; copied to the account (src/auth/epochs.ts). */
+    paymentPasswordEpoch: { type: Number, default: 0 },
+    /** The same for the login password, shared by every check of it (sign-in, payment-password reset). */
+    loginFailures: { type: Number, default: 0 },
+    loginLockedUntil: { type: Date, default: null },
     roles: { type: [String], default: ['user'] },
     createdAt: { type: Date, required: true },
   },
@@ -28,6 +34,8 @@ const sessionSchema = new Schema(
     _id: { type: String, required: true },
     userId: { type: String, required: true, index: true },
     expiresAt: { type: Date, required: true },
+    /** The holder's sessions epoch this session is valid in (src/auth/epochs.ts). */
+    epoch: { type: Number, default: 0 },
     /** The user's roles, kept in step by setRole, so a request reads one document, not two. */
     roles: { type: [String], default: undefined },
   },

@@ -5,7 +5,7 @@ import { principalOf } from '../http/auth.ts';
 import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { instantText } from '../http/openapi/schemas.ts';
 import { paymentPassword } from '../http/validate.ts';
-import { createSession, registerUser, setPaymentPassword } from './service.ts';
+import { createSession, registerUser, setPaymentPassword, signOut, signOutEverywhere } from './service.ts';
 
 const loginId = z.string().min(3).max(64).regex(/^[A-Za-z0-9_.@+-]+$/, 'letters, digits and _ . @ + - only');
 const loginPassword = z.string().min(8).max(128).meta({ format: 'password' });
@@ -14,13 +14,20 @@ const registration = z.strictObject({ loginId, loginPassword });
 const paymentPasswordChange = z.strictObject({ loginPassword, paymentPassword });
 
 const RATE_LIMITED = 'rate_limited (retryAfterSeconds): too many attempts; try again later';
+const PASSWORD_CHECKS_BUSY =
+  'password_checks_busy (retryAfterSeconds, Retry-After): this server\'s password hashing is saturated; turned away at once, nothing counted, nothing moved';
+
+/** How soon a signed-out token is refused, by every API process. */
+const SIGN_OUT_REACH =
+  'Requests that may move money or change security state (every method but GET under /v1/me) read the session afresh and get 401 at once; ' +
+  'read-only routes of a process that read the session lately may answer it for up to security.sessionMemoryMs more.';
 
 /** What a request that checks the payment password can meet. */
 export const PAYMENT_PASSWORD_PROBLEMS: ProblemDocs = {
   403: 'payment_password_wrong (attemptsLeft)',
-  409: 'payment_password_not_set',
-  423: 'payment_locked (lockedUntil): too many wrong payment passwords; it lifts by itself or on a reset',
-  503: 'payment_password_busy (retryAfterSeconds, Retry-After): checks of other payments of this account held every attempt for the whole wait; nothing is locked, nothing moved',
+  409: 'payment_password_not_set; security_state_changed (operationId): the session was signed out everywhere or the payment password reset or locked after this request was checked; nothing moved',
+  423: 'payment_locked (lockedUntil): too many wrong payment passwords (attempts whose check never finished count as wrong); it lifts by itself or on a reset',
+  503: PASSWORD_CHECKS_BUSY,
   429: RATE_LIMITED,
 };
 
@@ -33,7 +40,7 @@ export function authRoutes(ctx: AppContext): Router {
       summary: 'Register a user; this opens their account',
       body: registration,
       responses: { 201: { description: 'Registered', body: z.object({ userId: z.string(), loginId: z.string() }) } },
-      problems: { 409: 'login_id_taken' },
+      problems: { 409: 'login_id_taken', 503: PASSWORD_CHECKS_BUSY },
     },
     async ({ body }, res) => {
       const user = await registerUser(ctx, body.loginId, body.loginPassword);
@@ -49,7 +56,11 @@ export function authRoutes(ctx: AppContext): Router {
       responses: {
         201: { description: 'Signed in: send `Authorization: Bearer <token>`', body: z.object({ token: z.string(), userId: z.string(), expiresAt: instantText }) },
       },
-      problems: { 401: 'login_failed: unknown login id or wrong password', 429: RATE_LIMITED },
+      problems: {
+        401: 'login_failed: unknown login id, wrong password, or login-password checks of this user locked (see login_locked)',
+        429: `${RATE_LIMITED} (per address and login id, and per address whatever the login id)`,
+        503: PASSWORD_CHECKS_BUSY,
+      },
     },
     async ({ body }, res) => {
       const session = await createSession(ctx, body.loginId, body.loginPassword);
@@ -60,13 +71,44 @@ export function authRoutes(ctx: AppContext): Router {
     '/v1/me/payment-password',
     {
       operationId: 'setPaymentPassword',
-      summary: 'Set or reset the payment password; this lifts a payment lock',
+      summary: 'Set or reset the payment password; this lifts a payment lock and signs out every other session of the holder',
       body: paymentPasswordChange,
       responses: { 204: { description: 'Set' } },
-      problems: { 403: 'login_password_wrong', 429: RATE_LIMITED },
+      problems: {
+        403: 'login_password_wrong',
+        423: 'login_locked (lockedUntil): too many wrong login passwords here and at sign-in (one count); it lifts by itself',
+        429: RATE_LIMITED,
+        503: PASSWORD_CHECKS_BUSY,
+      },
     },
     async ({ body }, res) => {
-      await setPaymentPassword(ctx, principalOf(res).userId, body.loginPassword, body.paymentPassword);
+      await setPaymentPassword(ctx, principalOf(res), body.loginPassword, body.paymentPassword);
+      res.status(204).end();
+    },
+  );
+  api.delete(
+    '/v1/me/session',
+    {
+      operationId: 'signOut',
+      summary: 'Sign out: this token is refused from now on',
+      description: SIGN_OUT_REACH,
+      responses: { 204: { description: 'Signed out' } },
+    },
+    async (_input, res) => {
+      await signOut(ctx, principalOf(res).sessionId);
+      res.status(204).end();
+    },
+  );
+  api.delete(
+    '/v1/me/sessions',
+    {
+      operationId: 'signOutEverywhere',
+      summary: 'Sign out everywhere: every session of the holder ends, this one included',
+      description: `${SIGN_OUT_REACH} A money request already checked under one of them and not yet applied fails with security_state_changed.`,
+      responses: { 204: { description: 'Signed out everywhere' } },
+    },
+    async (_input, res) => {
+      await signOutEverywhere(ctx, principalOf(res));
       res.status(204).end();
     },
   );

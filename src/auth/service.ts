@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { openAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { driverCollection } from '../db/driver.ts';
@@ -7,9 +6,11 @@ import { readCachePerContext } from '../db/readCache.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
+import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
+import { copyPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf } from './epochs.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role, type SessionDocument, type UserDocument } from './model.ts';
-import { hashSecret, verifySecret } from './passwords.ts';
+import { hashSecret, verifySecret, withHashingSlot } from './passwords.ts';
 import { rememberVerified, wasVerifiedRecently } from './verifiedPasswords.ts';
 
 // Every request reads its session, every payment the password state: without Mongoose (see db/driver.ts).
@@ -18,13 +19,16 @@ const users = driverCollection(User);
 // A holder's routes use nothing of a session that changes: its expiry is checked on each use,
 // and roles matter only on the ops routes, which read it fresh.
 const cachedSessions = readCachePerContext<SessionDocument | null>((config) => config.security.sessionMemoryMs);
-const PASSWORD_STATE = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1 };
+const PASSWORD_STATE = { paymentPasswordHash: 1, paymentFailures: 1, paymentLockedUntil: 1, paymentPasswordEpoch: 1 };
 type PasswordState = Pick<UserDocument, keyof typeof PASSWORD_STATE>;
 const cachedPasswordStates = readCachePerContext<PasswordState | null>();
 
 export interface Principal {
   userId: string;
   roles: Role[];
+  /** The session's id (its token's hash), and the sessions epoch it is valid in (src/auth/epochs.ts). */
+  sessionId: string;
+  sessionsEpoch: number;
 }
 
 export async function registerUser(ctx: AppContext, loginId: string, loginPassword: string, roles: Role[] = ['user']) {
@@ -32,8 +36,9 @@ export async function registerUser(ctx: AppContext, loginId: string, loginPasswo
   const createdAt = ctx.clock.now();
   // The account first: a crash in between leaves an orphan account, never a user without one.
   await openAccount(userId, createdAt);
+  const loginPasswordHash = await withHashingSlot(ctx, () => hashSecret(loginPassword));
   try {
-    await User.create({ _id: userId, loginId, loginPasswordHash: await hashSecret(loginPassword), roles, createdAt });
+    await User.create({ _id: userId, loginId, loginPasswordHash, roles, createdAt });
   } catch (error) {
     if (isDuplicateKey(error)) throw errors.loginIdTaken();
     throw error;
@@ -41,12 +46,43 @@ export async function registerUser(ctx: AppContext, loginId: string, loginPasswo
   return { userId, loginId, roles };
 }
 
+/**
+ * A locked login answers as a wrong password does, so sign-in never tells which ids exist;
+ * the holder learns of the lock where they are known (PUT /v1/me/payment-password).
+ */
 export async function createSession(ctx: AppContext, loginId: string, loginPassword: string) {
-  const user = await User.findOne({ loginId }).lean();
-  // Hash even for an unknown login id, so timing does not tell which ids exist.
-  const passwordOk = await verifySecret(loginPassword, user?.loginPasswordHash ?? (await dummyHash()));
-  if (!user || !passwordOk) throw errors.wrongLogin();
+  const user = await withHashingSlot(ctx, async () => {
+    const found = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
+    const passes = found ? await loginPasswordPasses(ctx, found._id, loginPassword) : 'unknown';
+    // Hash where no check did (an unknown id, a locked login), so timing tells nothing.
+    if (passes === 'unknown' || passes instanceof Date) await verifySecret(loginPassword, await dummyHash());
+    return passes === true ? found : null;
+  });
+  if (!user) throw errors.wrongLogin();
   return issueSession(ctx, user, ctx.config.security.tokenLifetimeMs);
+}
+
+const loginRule = (ctx: AppContext): AttemptRule => ({
+  failures: 'loginFailures',
+  lockedUntil: 'loginLockedUntil',
+  attemptsMax: ctx.config.security.loginPasswordMaxAttempts,
+  lockMs: ctx.config.security.loginLockMs,
+});
+
+/**
+ * Every login-password check (sign-in, setting the payment password) counts on the one stored
+ * counter and lock, with the payment password's reservation discipline. Run in a hashing slot.
+ */
+async function loginPasswordPasses(ctx: AppContext, userId: string, loginPassword: string): Promise<true | 'wrong' | Date> {
+  const rule = loginRule(ctx);
+  const attempt = await reserveAttempt(ctx, userId, rule, ctx.config.security.paymentAttemptWaitMs);
+  if (attempt === 'passed') throw new Error('login attempts have no quiet pass');
+  if ('lockedUntil' in attempt) return attempt.lockedUntil;
+  if (await verifySecret(loginPassword, attempt.reserved.loginPasswordHash)) {
+    await attemptPassed(rule, attempt.reserved);
+    return true;
+  }
+  return (await attemptFailed(ctx, userId, rule, attempt.ordinal)) ?? 'wrong';
 }
 
 /** A token for scripts lives a day by default (security.tokenLifetimeMs) and a month at most. */
@@ -77,7 +113,12 @@ export async function userIdOfLogin(loginId: string): Promise<string> {
 async function issueSession(ctx: AppContext, user: { _id: string; roles: string[] }, lifetimeMs: number) {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(ctx.clock.now().getTime() + lifetimeMs);
-  await Session.create({ _id: tokenHash(token), userId: user._id, expiresAt, roles: user.roles });
+  const id = tokenHash(token);
+  const epoch = await sessionsEpochOf(user._id);
+  await Session.create({ _id: id, userId: user._id, expiresAt, roles: user.roles, epoch });
+  // A sign-out everywhere since the read above may have missed this session: it is newer.
+  const epochNow = await sessionsEpochOf(user._id);
+  if (epochNow !== epoch) await retryOnWriteConflict(() => Session.updateOne({ _id: id }, { $set: { epoch: epochNow } }));
   // A role changed since the read above: setRole may have missed this session.
   await syncSessionRoles(user._id);
   return { token, userId: user._id, expiresAt };
@@ -94,130 +135,135 @@ export async function authenticate(ctx: AppContext, token: string, sessionRead: 
   if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
   const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
   if (!roles) throw errors.unauthenticated();
-  return { userId: session.userId, roles: roles as Role[] };
+  return { userId: session.userId, roles: roles as Role[], sessionId: id, sessionsEpoch: session.epoch ?? 0 };
 }
 
-/** Setting or resetting the payment password needs the login password, and lifts any lock. */
-export async function setPaymentPassword(ctx: AppContext, userId: string, loginPassword: string, paymentPassword: string) {
-  const user = await User.findById(userId).lean();
-  if (!user || !(await verifySecret(loginPassword, user.loginPasswordHash))) throw errors.wrongLoginPassword();
-  const paymentPasswordHash = await hashSecret(paymentPassword);
-  await retryOnWriteConflict(() =>
-    User.updateOne({ _id: userId }, { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null } }),
-  );
-  cachedPasswordStates(ctx).forget(userId);
+/** Sign-out of one session: its token is refused from now on (see requireUser for how soon where). */
+export async function signOut(ctx: AppContext, sessionId: string): Promise<void> {
+  await Session.deleteOne({ _id: sessionId });
+  cachedSessions(ctx).forget(sessionId);
 }
 
 /**
- * True when the payment password passes with nothing to count or clear: not locked, no wrong
- * attempts outstanding, and this process verified this very password recently. A request
- * that passes so may skip the full check (and its side effects); otherwise it must make it.
+ * Sign-out everywhere: every session of the holder ends, and no money leg checked under one of
+ * them applies any more, whatever another process remembers (src/auth/epochs.ts).
  */
-export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<boolean> {
+export async function signOutEverywhere(ctx: AppContext, principal: Principal): Promise<void> {
+  await raiseSessionsEpoch(principal.userId);
+  await Session.deleteMany({ userId: principal.userId });
+  cachedSessions(ctx).forget(principal.sessionId);
+}
+
+/** Ends every session of the holder but `keptSessionId`, which moves to the raised epoch. */
+async function signOutOthers(ctx: AppContext, userId: string, keptSessionId: string): Promise<void> {
+  const epoch = await raiseSessionsEpoch(userId);
+  await retryOnWriteConflict(() => Session.updateOne({ _id: keptSessionId }, { $set: { epoch } }));
+  await Session.deleteMany({ userId, _id: { $ne: keptSessionId } });
+  cachedSessions(ctx).forget(keptSessionId);
+}
+
+/**
+ * Setting or resetting the payment password needs the login password, lifts any lock, and
+ * ends the holder's other sessions; money-out legs checked before it are refused.
+ */
+export async function setPaymentPassword(ctx: AppContext, principal: Principal, loginPassword: string, paymentPassword: string) {
+  const { userId } = principal;
+  const paymentPasswordHash = await withHashingSlot(ctx, async () => {
+    const passes = await loginPasswordPasses(ctx, userId, loginPassword);
+    if (passes instanceof Date) throw errors.loginLocked(passes);
+    if (passes !== true) throw errors.wrongLoginPassword();
+    return hashSecret(paymentPassword);
+  });
+  const user = await retryOnWriteConflict(() =>
+    User.findOneAndUpdate(
+      { _id: userId },
+      { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null }, $inc: { paymentPasswordEpoch: 1 } },
+      { returnDocument: 'after' },
+    ).lean(),
+  );
+  cachedPasswordStates(ctx).forget(userId);
+  await copyPaymentPasswordEpoch(userId, user!.paymentPasswordEpoch);
+  await signOutOthers(ctx, userId, principal.sessionId);
+}
+
+/**
+ * The payment-password epoch of the remembered state when the password passes with nothing to
+ * count or clear: not locked, no wrong attempts outstanding, and this process verified this
+ * very password recently; else null. A request that passes so may skip the full check (and
+ * its side effects); otherwise it must make it.
+ */
+export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: string, paymentPassword: string): Promise<number | null> {
   // Stale by a moment at most: this process forgets it on every change it makes, and a lock
-  // or reset made elsewhere in that moment lets only the right, just verified password by.
+  // or reset made elsewhere in that moment raised the epoch, which refuses the leg.
   const user = await cachedPasswordStates(ctx).get(userId, () => users.findOne<PasswordState>({ _id: userId }, { projection: PASSWORD_STATE }));
-  if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return false;
-  return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now());
+  if (!user?.paymentPasswordHash || user.paymentFailures > 0 || user.paymentLockedUntil) return null;
+  return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now()) ? (user.paymentPasswordEpoch ?? 0) : null;
+}
+
+/** A money leg was refused on its epochs: what this process remembers of the password is stale. */
+export function forgetPaymentPasswordState(ctx: AppContext, userId: string): void {
+  cachedPasswordStates(ctx).forget(userId);
 }
 
 /**
  * Guards every movement of money out of a holding. An attempt is counted before the password
  * is checked (one guarded update), so parallel guesses cannot get more than the allowed
  * number checked; the attempt that uses up the allowance locks payments if it was wrong.
+ * Returns the payment-password epoch of the stored state the check used (src/auth/epochs.ts).
  */
-export async function verifyPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
+export async function verifyPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<number> {
   try {
-    await checkPaymentPassword(ctx, userId, paymentPassword);
+    return await checkPaymentPassword(ctx, userId, paymentPassword);
   } finally {
     // The check may have counted, reset or locked: the quiet path must see that at once.
     cachedPasswordStates(ctx).forget(userId);
   }
 }
 
-async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<void> {
-  const now = ctx.clock.now();
-  const { paymentPasswordMaxAttempts: attemptsMax, paymentLockMs } = ctx.config.security;
+const paymentRule = (ctx: AppContext): AttemptRule => ({
+  failures: 'paymentFailures',
+  lockedUntil: 'paymentLockedUntil',
+  attemptsMax: ctx.config.security.paymentPasswordMaxAttempts,
+  lockMs: ctx.config.security.paymentLockMs,
+  epoch: 'paymentPasswordEpoch',
+});
+
+async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<number> {
+  const rule = paymentRule(ctx);
   const user = await User.findById(userId).lean();
   if (!user) throw errors.unauthenticated();
   if (!user.paymentPasswordHash) throw errors.paymentPasswordNotSet();
-  if (user.paymentLockedUntil && user.paymentLockedUntil > now) throw errors.paymentLocked(user.paymentLockedUntil);
-  if (user.paymentLockedUntil) await liftExpiredLock(userId, user.paymentLockedUntil);
+  const lockedUntil = user.paymentLockedUntil && (await lockOf(ctx, userId, rule));
+  if (lockedUntil) throw errors.paymentLocked(lockedUntil);
   const storedHash = user.paymentPasswordHash;
   const verifiedRecently = () => wasVerifiedRecently(userId, storedHash, paymentPassword, Date.now());
-  const attempt = verifiedRecently() ? 'verified' : await reserveAttempt(userId, attemptsMax, ctx.config.security.paymentAttemptWaitMs, verifiedRecently);
-  if (attempt === 'verified') {
+  if (verifiedRecently()) {
     // A right password resets the count of wrong ones, as after a slow check.
-    if (user.paymentFailures > 0) await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
-    return;
+    if (user.paymentFailures > 0) await attemptPassed(rule, user);
+    return user.paymentPasswordEpoch;
   }
-  if (!attempt) {
-    // Racing wrong passwords used the last attempt and locked payments, or checks in flight
-    // held every attempt for the whole wait: then nothing is locked, and the answer says so.
-    const lockedUntil = await lockOf(userId);
-    throw lockedUntil ? errors.paymentLocked(lockedUntil) : errors.paymentPasswordBusy();
-  }
-  if (await verifySecret(paymentPassword, attempt.paymentPasswordHash!)) {
-    await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentFailures: 0 } }));
-    rememberVerified(userId, attempt.paymentPasswordHash!, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
-    return;
-  }
-  if (attempt.paymentFailures < attemptsMax) throw errors.wrongPaymentPassword(attemptsMax - attempt.paymentFailures);
-  const lockedUntil = new Date(now.getTime() + paymentLockMs);
-  await retryOnWriteConflict(() => User.updateOne({ _id: userId }, { $set: { paymentLockedUntil: lockedUntil } }));
-  throw errors.paymentLocked(lockedUntil);
+  return withHashingSlot(ctx, () => checkInSlot(ctx, user, paymentPassword, verifiedRecently));
 }
 
-/** A lock that has run out gives a fresh allowance; only the first request to see it clears it. */
-async function liftExpiredLock(userId: string, lockedUntil: Date): Promise<void> {
-  await retryOnWriteConflict(() =>
-    User.updateOne({ _id: userId, paymentLockedUntil: lockedUntil }, { $set: { paymentLockedUntil: null, paymentFailures: 0 } }),
-  );
-}
-
-/**
- * Reserves one of the attempts a lock period allows before the (slow) check, so parallel
- * guesses cannot exceed them. Attempts in flight count too: a request that finds none free
- * while no lock is set waits for the ones in flight (a correct password frees them all)
- * rather than being turned away. Returns null when payments are locked or none freed up.
- */
-async function reserveAttempt(userId: string, attemptsMax: number, waitMs: number, verifiedMeanwhile: () => boolean) {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    if (verifiedMeanwhile()) return 'verified' as const;
-    const attempt = await retryOnWriteConflict(() =>
-      User.findOneAndUpdate(
-        { _id: userId, paymentLockedUntil: null, paymentFailures: { $lt: attemptsMax } },
-        { $inc: { paymentFailures: 1 }, $set: { paymentAttemptAt: new Date() } },
-        { returnDocument: 'after' },
-      ).lean(),
-    );
-    if (attempt || (await lockOf(userId)) || Date.now() >= deadline) return attempt;
-    if (!(await releaseLeakedAttempt(userId, attemptsMax))) await sleep(10 + Math.random() * 40);
+/** The slow check; `verifiedMeanwhile` tells whether another request verified the password `user` holds. */
+async function checkInSlot(ctx: AppContext, user: UserDocument & { _id: string }, paymentPassword: string, verifiedMeanwhile: () => boolean): Promise<number> {
+  const rule = paymentRule(ctx);
+  const userId = user._id;
+  const attempt = await reserveAttempt(ctx, userId, rule, ctx.config.security.paymentAttemptWaitMs, verifiedMeanwhile);
+  if (attempt === 'passed') {
+    await attemptPassed(rule, user);
+    return user.paymentPasswordEpoch;
   }
-}
-
-/** How long a reserved attempt may stay unresolved before it counts as lost in a crash. */
-const ATTEMPT_STALE_MS = 15_000;
-
-/**
- * All attempts are used, yet no lock was set and none was reserved for a while: the last
- * one never finished (its process died mid-check; a wrong one would have locked). Free that
- * one, once (a compare-and-set on the reservation time), so a crash cannot block payments.
- */
-async function releaseLeakedAttempt(userId: string, attemptsMax: number): Promise<boolean> {
-  const now = new Date();
-  const result = await retryOnWriteConflict(() =>
-    User.updateOne(
-      { _id: userId, paymentLockedUntil: null, paymentFailures: { $gte: attemptsMax }, paymentAttemptAt: { $lt: new Date(now.getTime() - ATTEMPT_STALE_MS) } },
-      { $inc: { paymentFailures: -1 }, $set: { paymentAttemptAt: now } },
-    ),
-  );
-  return result.modifiedCount === 1;
-}
-
-async function lockOf(userId: string): Promise<Date | null | undefined> {
-  return (await User.findById(userId, { paymentLockedUntil: 1 }).lean())?.paymentLockedUntil;
+  if ('lockedUntil' in attempt) throw errors.paymentLocked(attempt.lockedUntil);
+  const storedHash = attempt.reserved.paymentPasswordHash!;
+  if (await verifySecret(paymentPassword, storedHash)) {
+    await attemptPassed(rule, attempt.reserved);
+    rememberVerified(userId, storedHash, paymentPassword, Date.now(), ctx.config.security.paymentVerifiedMemoryMs);
+    return attempt.reserved.paymentPasswordEpoch;
+  }
+  const lockedUntil = await attemptFailed(ctx, userId, rule, attempt.ordinal);
+  if (lockedUntil) throw errors.paymentLocked(lockedUntil);
+  throw errors.wrongPaymentPassword(Math.max(rule.attemptsMax - attempt.ordinal, 0));
 }
 
 function tokenHash(token: string): string {

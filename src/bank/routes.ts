@@ -79,7 +79,8 @@ export function bankRoutes(ctx: AppContext): Router {
       problems: [BANK_PROBLEMS, PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_balance' }],
     },
     async ({ body, idempotencyKey }, res) => {
-      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      const { userId, sessionsEpoch } = principalOf(res);
+      const caller = { userId, sessionsEpoch, idempotencyKey };
       sendAnswer(res, await withdraw(ctx, caller, { ...body, amountFen: body.amount }));
     },
   );

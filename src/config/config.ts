@@ -73,10 +73,21 @@ const configSchema = z.strictObject({
     paymentVerifiedMemoryMs: z.number().int().min(0),
     /** How long a holder's routes may use a session this process read (src/db/readCache.ts); 0 never. */
     sessionMemoryMs: z.number().int().min(0),
-    /** How long a payment request waits for the checks in flight to free an attempt before a 503. */
+    /**
+     * How long a password check (payment or login) waits for the checks in flight to free an
+     * attempt; after it, the attempts still held count as failed and lock.
+     */
     paymentAttemptWaitMs: positiveInt,
-    /** Requests allowed per window: sign-in per client address and login id; payment-password requests per user. */
-    rateLimits: z.strictObject({ login: rateLimit, paymentPassword: rateLimit }),
+    /** Wrong login passwords (sign-in and every other check of it, one count) before login-password checks lock. */
+    loginPasswordMaxAttempts: positiveInt,
+    loginLockMs: positiveInt,
+    /** Password hashes (scrypt) per process: at most `concurrency` at once and `queueMax` waiting; beyond, a 503. */
+    passwordHashing: z.strictObject({ concurrency: positiveInt, queueMax: z.number().int().min(0) }),
+    /**
+     * Requests allowed per window: sign-in per client address and login id, and per client
+     * address whatever the login id; payment-password requests per user.
+     */
+    rateLimits: z.strictObject({ login: rateLimit, loginPerAddress: rateLimit, paymentPassword: rateLimit }),
   }),
   redemption: z.strictObject({
     redeemedSharesEarnUntil: z.enum(['requestDay', 'dayBeforeTradeDate']),

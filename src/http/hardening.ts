@@ -45,15 +45,17 @@ const PAYMENT_PASSWORD_ROUTES = [
 /**
  * Rate limits (config `security.rateLimits`): sign-in per client address and login id, so one
  * address cannot hammer an account and one account's attacker does not lock out the others
- * behind the same address; payment-password requests per signed-in user, one budget across
+ * behind the same address; sign-in per client address whatever the login id, as unknown ids
+ * cost a hash too; payment-password requests per signed-in user, one budget across
  * those routes. Mount after authentication. Counts live in this process's memory: each API
  * process allows the limit on its own.
  */
 export function rateLimits(ctx: AppContext): Router {
-  const { login, paymentPassword } = ctx.config.security.rateLimits;
+  const { login, loginPerAddress, paymentPassword } = ctx.config.security.rateLimits;
   const router = Router();
   router.post(
     '/v1/sessions',
+    limiter(loginPerAddress, 'sign-in attempts from this address', (req) => ipKeyGenerator(req.ip ?? '')),
     limiter(login, 'sign-in attempts for this login id', (req) => `${ipKeyGenerator(req.ip ?? '')}|${loginIdOf(req)}`),
   );
   const perUser = limiter(paymentPassword, 'payment-password requests', (_req, res) => principalOf(res).userId);

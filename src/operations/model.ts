@@ -73,6 +73,8 @@ const operationSchema = new Schema(
     steps: { type: [String], default: [] },
     postings: { type: [postingSchema], default: [] },
     failure: { type: { code: String, detail: String }, default: null },
+    /** A money-out request's security epochs when its session and payment password were checked (src/auth/epochs.ts). */
+    securityEpochs: { type: { sessions: Number, paymentPassword: Number }, default: null },
     /** The first answer given to the caller, replayed verbatim for the same key. */
     response: { type: { status: Number, body: Schema.Types.Mixed }, default: null },
     createdAt: { type: Date, required: true },

@@ -28,6 +28,8 @@ export interface OperationRequest {
   leaseId?: string | null;
   reserveShard?: string | null;
   leaseExpiresAt?: Date | null;
+  /** A money-out request's security epochs when it was checked: its legs are refused once they move on. */
+  securityEpochs?: { sessions: number; paymentPassword: number } | null;
 }
 
 // Concurrent requests' operations are inserted grouped (see db/groupCommit.ts).

@@ -1,4 +1,5 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
+import { epochGuard, legRefusal } from '../auth/epochs.ts';
 import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome } from '../income/fold.ts';
@@ -96,10 +97,10 @@ async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: A
   const X = op.amountFen;
   const debited = await applyAccountLeg(
     op,
-    { step: 'debit', guard: { walletFen: { $gte: X } }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
+    { step: 'debit', guard: { walletFen: { $gte: X }, ...epochGuard(op) }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
     ctx.clock.now(),
   );
-  if (!debited) return failRefused(ctx, op, 'debit', 'insufficient_balance');
+  if (!debited) return failRefused(ctx, op, 'debit', await legRefusal(op, 'insufficient_balance'));
   const outcome = await askBank(ctx, op, 'payout', mode);
   if (outcome === 'unknown') return;
   if (outcome === 'succeeded') {
@@ -215,7 +216,7 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
         step: 'redeem',
         // Cash owed to the wallet cannot be refused on the settle date: the wallet's room is
         // checked now, in the same update.
-        guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(op.channel === 'wallet' ? walletRoom(ctx, X) : {}) },
+        guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(op.channel === 'wallet' ? walletRoom(ctx, X) : {}), ...epochGuard(op) },
         inc: { sharesFen: -X, redeemingFen: X },
         postings: [{ account: ledger.shares(op.userId), amountFen: -X }, { account: ledger.redeeming(op.userId), amountFen: X }],
       },
@@ -223,7 +224,7 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
     );
     if (redeemed) return moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
     const foldedNow = await foldIncome(op.userId);
-    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', await redeemRefusalOf(ctx, op));
+    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', await legRefusal(op, await redeemRefusalOf(ctx, op)));
     incomeFoldedThrough = foldedNow;
   }
   throw new Error(`redemption ${op._id}: its fold state moved ${REDEEM_ATTEMPTS_MAX} times in a row`);

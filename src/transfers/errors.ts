@@ -16,6 +16,7 @@ export const FAILURE_STATUS: Record<string, number> = {
   bank_declined: 422,
   bank_unavailable: 503,
   interrupted: 503,
+  security_state_changed: 409,
 };
 
 export const FAILURE_DETAIL: Record<string, string> = {
@@ -32,6 +33,8 @@ export const FAILURE_DETAIL: Record<string, string> = {
   bank_declined: 'The bank declined the transfer; nothing moved',
   bank_unavailable: 'The bank did not answer and never received the transfer; nothing moved',
   interrupted: 'The request was interrupted before any money moved; nothing moved: send it again with a new Idempotency-Key',
+  security_state_changed:
+    'The session was signed out everywhere, or the payment password reset or locked, after this request was checked; nothing moved: check again with a new Idempotency-Key',
 };
 
 /** The failure an operation stores: its code and what it means. */

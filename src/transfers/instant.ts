@@ -18,6 +18,7 @@
  * to its shard.
  */
 import { Account, type AccountDocument } from '../accounts/model.ts';
+import { epochGuard, epochsMovedOn, SECURITY_STATE_CHANGED } from '../auth/epochs.ts';
 import type { AppContext } from '../context.ts';
 import { foldedForLeg, foldIncome, forgetHolding } from '../income/fold.ts';
 import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
@@ -177,7 +178,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn:
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
     const base: AccountLeg = {
       step: 'redeem',
-      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(toWallet ? walletRoom(ctx, X) : {}) },
+      guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(toWallet ? walletRoom(ctx, X) : {}), ...epochGuard(op) },
       inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
       postings: redeemPostings(op),
     };
@@ -216,6 +217,7 @@ function capShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
 }
 
 function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
+  if (epochsMovedOn(op, account)) return SECURITY_STATE_CHANGED;
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
   if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return 'balance_limit_exceeded';
   if (!countsTowardCap(ctx, op)) return undefined;

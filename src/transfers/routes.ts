@@ -78,7 +78,8 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: [PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_shares; balance_limit_exceeded: to the wallet, which could pass its maximum on the settle date', 422: 'unknown_bank_card' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
-      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      const { userId, sessionsEpoch } = principalOf(res);
+      const caller = { userId, sessionsEpoch, idempotencyKey };
       sendAnswer(res, await redeem(ctx, caller, { ...input, amountFen: amount }));
     },
   );
@@ -94,7 +95,8 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: INSTANT_PROBLEMS,
     },
     async ({ body: { amount, paymentPassword: password }, idempotencyKey }, res) => {
-      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      const { userId, sessionsEpoch } = principalOf(res);
+      const caller = { userId, sessionsEpoch, idempotencyKey };
       sendAnswer(res, await redeemInstantly(ctx, caller, { amountFen: amount, paymentPassword: password }));
     },
   );
@@ -110,7 +112,8 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: [...INSTANT_PROBLEMS, { 422: 'unknown_merchant' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
-      const caller = { userId: principalOf(res).userId, idempotencyKey };
+      const { userId, sessionsEpoch } = principalOf(res);
+      const caller = { userId, sessionsEpoch, idempotencyKey };
       sendAnswer(res, await payMerchant(ctx, caller, { ...input, amountFen: amount }));
     },
   );

@@ -1,5 +1,6 @@
 import { findAccount } from '../accounts/service.ts';
-import { paymentPasswordPassesQuietly, verifyPaymentPassword } from '../auth/service.ts';
+import { SECURITY_STATE_CHANGED, type SecurityEpochs } from '../auth/epochs.ts';
+import { forgetPaymentPasswordState, paymentPasswordPassesQuietly, verifyPaymentPassword } from '../auth/service.ts';
 import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError, problemBody } from '../http/problem.ts';
@@ -35,6 +36,18 @@ interface Caller {
   idempotencyKey: string;
 }
 
+/** A caller moving money out: the sessions epoch their session was verified in (src/auth/epochs.ts). */
+interface MoneyOutCaller extends Caller {
+  sessionsEpoch: number;
+}
+
+/** The epochs a money-out request was checked under: its session's and its password check's (null: not checked). */
+function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number): SecurityEpochs;
+function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number | null): SecurityEpochs | null;
+function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number | null): SecurityEpochs | null {
+  return paymentPasswordEpoch === null ? null : { sessions: caller.sessionsEpoch, paymentPassword: paymentPasswordEpoch };
+}
+
 export type Channel = 'wallet' | 'bank_card';
 
 /** Card money into the wallet; swept on into the fund at once for holders who asked for it. */
@@ -49,13 +62,13 @@ export async function topUp(ctx: AppContext, caller: Caller, input: { amountFen:
 
 export async function withdraw(
   ctx: AppContext,
-  caller: Caller,
+  caller: MoneyOutCaller,
   input: { amountFen: Fen; bankCardId: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
   return runOnce(ctx, caller, { type: 'withdrawal', request, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
     await requireOwnBankCard(caller.userId, input.bankCardId);
-    await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+    return checkedUnder(caller, await verifyPaymentPassword(ctx, caller.userId, paymentPassword));
   });
 }
 
@@ -90,7 +103,7 @@ export async function transferIn(
 /** Normal redemption: shares leave now, the cash arrives on the first trading day after T. */
 export async function redeem(
   ctx: AppContext,
-  caller: Caller,
+  caller: MoneyOutCaller,
   input: { amountFen: Fen; channel: Channel; bankCardId?: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
@@ -111,26 +124,26 @@ export async function redeem(
   };
   return runOnce(ctx, caller, operation, async () => {
     if (input.channel === 'bank_card') await requireOwnBankCard(caller.userId, input.bankCardId!);
-    await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+    return checkedUnder(caller, await verifyPaymentPassword(ctx, caller.userId, paymentPassword));
   });
 }
 
 /** Instant redemption: the shares leave and the cash is in the wallet at once, advanced by the reserve. */
-export async function redeemInstantly(ctx: AppContext, caller: Caller, input: { amountFen: Fen; paymentPassword: string }): Promise<Answer> {
+export async function redeemInstantly(ctx: AppContext, caller: MoneyOutCaller, input: { amountFen: Fen; paymentPassword: string }): Promise<Answer> {
   const { paymentPassword, ...request } = input;
   return runOnce(
     ctx,
     caller,
     await instantDraft(ctx, caller, 'instant_redemption', request, null),
-    () => verifyPaymentPassword(ctx, caller.userId, paymentPassword),
-    () => paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword),
+    async () => checkedUnder(caller, await verifyPaymentPassword(ctx, caller.userId, paymentPassword)),
+    async () => checkedUnder(caller, await paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword)),
   );
 }
 
 /** Paying a merchant from the fund: an instant redemption whose cash lands in the merchant's wallet. */
 export async function payMerchant(
   ctx: AppContext,
-  caller: Caller,
+  caller: MoneyOutCaller,
   input: { amountFen: Fen; merchantId: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
@@ -140,9 +153,9 @@ export async function payMerchant(
     await instantDraft(ctx, caller, 'payment', request, input.merchantId),
     async () => {
       await requireMerchant(input.merchantId);
-      await verifyPaymentPassword(ctx, caller.userId, paymentPassword);
+      return checkedUnder(caller, await verifyPaymentPassword(ctx, caller.userId, paymentPassword));
     },
-    async () => (await merchantExists(input.merchantId)) && paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword),
+    async () => ((await merchantExists(input.merchantId)) ? checkedUnder(caller, await paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword)) : null),
   );
 }
 
@@ -181,24 +194,33 @@ type OperationDraft = Omit<OperationRequest, 'userId' | 'idempotencyKey'>;
  * A replay is answered before any check, so it moves nothing and never counts as a wrong
  * payment password; a new request is checked, written, then driven as far as it goes.
  * `passesQuietly` (the hot path) tells without side effects that every check would pass:
- * then the write itself finds a replay, sparing the look-up of the key.
+ * then the write itself finds a replay, sparing the look-up of the key. A money-out check
+ * gives the security epochs it passed under; the operation carries them to its legs.
  */
 async function runOnce(
   ctx: AppContext,
   caller: Caller,
   draft: OperationDraft,
-  checkFirst: () => Promise<void>,
-  passesQuietly: () => Promise<boolean> = async () => false,
+  checkFirst: () => Promise<SecurityEpochs | void>,
+  passesQuietly: () => Promise<SecurityEpochs | null> = async () => null,
 ): Promise<Answer> {
-  const request = { ...draft, ...caller };
+  const { userId, idempotencyKey } = caller;
   // The bound that keeps every sum of the books inside int64: refused before anything is read.
   if (draft.amountFen > ctx.config.limits.operationMaxFen) throw amountAboveMaximum(ctx.config.limits.operationMaxFen);
-  if (!(await passesQuietly())) {
-    const earlier = await Operation.exists({ userId: caller.userId, idempotencyKey: caller.idempotencyKey });
-    if (earlier) return replay(ctx, (await startOperation(request, ctx.clock.now())).operation);
-    await checkFirst();
+  let securityEpochs: SecurityEpochs | null | void = await passesQuietly();
+  if (!securityEpochs) {
+    const earlier = await Operation.exists({ userId, idempotencyKey });
+    if (earlier) return replay(ctx, (await startOperation({ ...draft, userId, idempotencyKey }, ctx.clock.now())).operation);
+    securityEpochs = await checkFirst();
   }
-  if (INSTANT_TYPES.includes(draft.type)) return runInstant(ctx, request);
+  const request = { ...draft, userId, idempotencyKey, ...(securityEpochs ? { securityEpochs } : {}) };
+  const result = INSTANT_TYPES.includes(draft.type) ? await runInstant(ctx, request) : await runStandard(ctx, request);
+  // Refused on its epochs: what this process remembers of the password is stale.
+  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) forgetPaymentPasswordState(ctx, userId);
+  return result;
+}
+
+async function runStandard(ctx: AppContext, request: OperationRequest): Promise<Answer> {
   const { operation, replayed } = await startOperation(request, ctx.clock.now());
   if (replayed) return replay(ctx, operation);
   answerOnTransition(operation, answerFor);

@@ -90,7 +90,7 @@ describe('hardening', function () {
 
   describe('rate limits', () => {
     it('limits sign-in per address and login id, whatever the password, and leaves other login ids alone', async () => {
-      const app = withRateLimits({ login: { ...MINUTE, max: 3 }, paymentPassword: UNLIMITED });
+      const app = withRateLimits({ login: { ...MINUTE, max: 3 }, loginPerAddress: UNLIMITED, paymentPassword: UNLIMITED });
       const holder = await newHolder(app); // one sign-in of the 3
       const other = await newHolder(app);
       const signIn = (loginId: string, loginPassword: string) => request(app).post('/v1/sessions').send({ loginId, loginPassword });
@@ -105,7 +105,7 @@ describe('hardening', function () {
     });
 
     it('limits payment-password requests per user across their routes; nothing moves, other users and routes go on', async () => {
-      const app = withRateLimits({ login: UNLIMITED, paymentPassword: { ...MINUTE, max: 4 } });
+      const app = withRateLimits({ login: UNLIMITED, loginPerAddress: UNLIMITED, paymentPassword: { ...MINUTE, max: 4 } });
       const holder = await newHolder(app); // setting the payment password: 1 of the 4
       const other = await newHolder(app);
       await topUp(app, holder, '10.00');

@@ -269,7 +269,9 @@ describe('OpenAPI document', function () {
         continue;
       }
       assertProblem(await call(), 401, 'unauthenticated');
-      const asHolder = await call().set(holder.auth);
+      // Signing out ends the caller's sessions: a holder of its own, so the shared one's stay.
+      const caller = template.startsWith('/v1/me/session') ? await newHolder(t.app) : holder;
+      const asHolder = await call().set(caller.auth);
       if (roles.includes('ops')) assertProblem(asHolder, 403, 'forbidden');
       else assert.notEqual(asHolder.status, 403, `${name} is documented for any user but refuses one`);
       assert.equal(roles.includes('ops'), template.startsWith('/v1/ops/'), `${name}: the ops role exactly under /v1/ops`);
@@ -438,6 +440,13 @@ describe('OpenAPI document', function () {
     await step('get', '/v1/ops/merchants/no-such-merchant', 422, { as: ops });
     const wrong = await step('post', '/v1/me/instant-redemptions', 403, { keyed: true, body: { amount: '1.00', paymentPassword: '000000' } });
     assert.equal(wrong.body.attemptsLeft, 2);
+
+    // Last, as they end the tourist's sessions.
+    await step('delete', '/v1/me/session', 204);
+    const again = await step('post', '/v1/sessions', 201, { as: null, body: { loginId, loginPassword: LOGIN_PASSWORD } });
+    tourist = { auth: { Authorization: `Bearer ${again.body.token}` } };
+    await step('delete', '/v1/me/sessions', 204);
+    await step('post', '/v1/me/instant-redemptions', 401, { keyed: true, body: { amount: '1.00', paymentPassword: PAYMENT_PASSWORD } });
 
     const mine = documentedOperations(document).filter((name) => !visited.has(name) && TOURED_TAGS.has(tagOf(document, name)));
     assert.deepEqual(mine, [], `operations the tour missed:${listed(mine)}`);

@@ -23,8 +23,8 @@ import { until } from '../support/until.ts';
 
 const HOLDERS = 1_600;
 const DAY = '2024-07-02';
-/** How long ago the holder's last payment-password attempt started: it counts as lost in a crash after 15 s. */
-const LEAKED_ATTEMPT_AGE_MS = 12_000;
+/** How long a payment waits for attempts held by checks in flight before it counts them failed and locks. */
+const ATTEMPT_WAIT_MS = 3_000;
 
 const JSON_BODY = { 'content-type': 'application/json' };
 
@@ -69,6 +69,7 @@ describe('graceful shutdown', function () {
       jobs: { processEveryMs: 100, only: [ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB] },
       // About 100 holders a partition in batches of 5, a pause after each: a partition takes seconds.
       accrual: { batchSize: 5, pauseBetweenBatchesMs: 300 },
+      security: { paymentAttemptWaitMs: ATTEMPT_WAIT_MS },
     });
     // Signed up through the process: a session opened by the test's app runs on its fixed clock.
     const holder = await holderOf(server);
@@ -85,10 +86,8 @@ describe('graceful shutdown', function () {
     });
 
     // The slow request: the holder's payment-password attempts all look in flight, so the
-    // withdrawal waits until the last one is old enough to count as lost, then goes through.
-    await retryOnWriteConflict(() =>
-      User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3, paymentAttemptAt: new Date(Date.now() - LEAKED_ATTEMPT_AGE_MS) } }),
-    );
+    // withdrawal waits for them the whole security.paymentAttemptWaitMs, then counts them failed.
+    await retryOnWriteConflict(() => User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 3 } }));
     const withdrawal = fetch(`${server.baseUrl}/v1/me/withdrawals`, {
       method: 'POST',
       headers: { ...holder.auth, ...JSON_BODY, 'idempotency-key': idempotencyKey() },
@@ -102,11 +101,10 @@ describe('graceful shutdown', function () {
     await until('the shutdown under way', 10_000, async () => (await logLinesOf(server!)).some((line) => line.msg === 'shutting down'));
     await assert.rejects(fetch(`${server.baseUrl}/healthz`), 'no new connection is accepted');
     const answer = await withdrawal;
-    assert.equal(answer.status, 201);
+    assert.equal(answer.status, 423);
     assert.equal(answer.headers.get('connection'), 'close');
-    const body = (await answer.json()) as { operation: { type: string; status: string; amount: string } };
-    assert.deepEqual([body.operation.type, body.operation.status, body.operation.amount], ['withdrawal', 'completed', '2.00']);
-    assert.equal((await balancesOf(holder.userId)).walletFen, 300n);
+    assert.equal(((await answer.json()) as { code: string }).code, 'payment_locked');
+    assert.equal((await balancesOf(holder.userId)).walletFen, 500n);
 
     assert.equal(await server.exited, 0, 'exit code');
     const job = (await jobs.findOne({ _id: running[0]!._id }))!;

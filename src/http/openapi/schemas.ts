@@ -47,8 +47,8 @@ export const problemSchema = z
       .describe('invalid_request: each field that failed, by its path ("" for the whole body)'),
     operationId: z.string().optional().describe('A refused money request: the failed operation in the history; request_in_progress: the one running'),
     attemptsLeft: z.number().int().optional().describe('payment_password_wrong: wrong attempts left before payments lock'),
-    lockedUntil: instantText.optional().describe('payment_locked: when the lock lifts by itself'),
+    lockedUntil: instantText.optional().describe('payment_locked, login_locked: when the lock lifts by itself'),
     alternative: alternative.optional(),
-    retryAfterSeconds: z.number().int().optional().describe('rate_limited, payment_password_busy: when to try again (also the Retry-After header)'),
+    retryAfterSeconds: z.number().int().optional().describe('rate_limited, password_checks_busy: when to try again (also the Retry-After header)'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
