@@ -18,6 +18,8 @@ if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(first)) throw new
 if (!process.env.LOG_LEVEL) log.level = 'silent';
 
 const stack = process.env.MONGODB_URI ? undefined : await startEmbeddedStack({ databaseName: 'moneyfund_explore' });
+// The database belongs to this process: stopped with it, however it is stopped.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stack?.stop().finally(() => process.exit(130)));
 let failed = 0;
 try {
   await connectMongoose(process.env.MONGODB_URI ?? stack!.uri);

@@ -14,9 +14,14 @@ import { Operation, type OperationDocument } from '../src/operations/model.ts';
 import { reconcileJournal } from '../src/operations/reconciliation.ts';
 import { ReserveShard, type ReserveShardDocument } from '../src/reserve/model.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
-import { LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../test/support/api.ts';
+import { createApp } from '../src/app.ts';
+import { SimulatedBank } from '../src/bank/simulatedBank.ts';
+import { FixedClock } from '../src/calendar/clock.ts';
+import { appConfig, type AppConfig } from '../src/config/config.ts';
+import { createContext } from '../src/context.ts';
+import { LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, topUp, type Holder, type TestApp } from '../test/support/api.ts';
 import { uniqueId } from '../test/support/database.ts';
-import { adjustReserve, useOwnReserve } from '../test/support/reserve.ts';
+import { adjustReserve } from '../test/support/reserve.ts';
 import { NO_FAULTS, type FaultPoints } from '../src/operations/faults.ts';
 
 const FUND = 'YEB001';
@@ -26,6 +31,14 @@ const CRASH_PER_POINT = 0.06;
 const STALL_PER_POINT = 0.04;
 const SETTLE_TIMEOUT_MS = 60_000;
 const QUIET_MS = 2_000;
+
+/** What a seed did, in order; echoed as it happens with EXPLORE_TRACE=1. */
+class Trace extends Array<string> {
+  override push(...lines: string[]): number {
+    if (process.env.EXPLORE_TRACE) for (const line of lines) process.stderr.write(`  ${line}\n`);
+    return super.push(...lines);
+  }
+}
 
 export interface SeedResult {
   seed: number;
@@ -47,6 +60,13 @@ function randomOf(seed: number): () => number {
 
 class InjectedCrash extends Error {}
 
+/**
+ * Points inside a document's queue of legs: the two simulated processes share this Node
+ * process's queues, so a stall there would hold the other process's legs too (a real frozen
+ * process holds only its own). Stalls come just before the queue instead ('leg:before-queue').
+ */
+const HELD_IN_QUEUE = /^leg:(before|after)-update$/;
+
 /** One request's faults: at each point the seed crashes, stalls (until released) or passes. */
 class SeededFaults implements FaultPoints {
   stalled = false;
@@ -62,7 +82,7 @@ class SeededFaults implements FaultPoints {
       this.trace(`crash at ${point}`);
       throw new InjectedCrash(`injected crash at ${point}`);
     }
-    if (draw < CRASH_PER_POINT + STALL_PER_POINT && !this.stalled) {
+    if (draw < CRASH_PER_POINT + STALL_PER_POINT && !this.stalled && !HELD_IN_QUEUE.test(point)) {
       this.trace(`stall at ${point}`);
       this.stalled = true;
       await this.released;
@@ -80,14 +100,17 @@ interface World {
 
 /** Two API processes on one clock and one reserve, holders with confirmed shares. */
 export async function createWorld(): Promise<World> {
-  const first = testApp('2024-05-30T10:00:00+08:00');
-  const reserve = useOwnReserve(first);
-  const second = testApp('2024-05-30T10:00:00+08:00');
-  first.ctx.faults = new FaultsByKey();
-  second.ctx.faults = new FaultsByKey();
-  second.ctx.config = first.ctx.config;
-  second.ctx.clock = first.clock;
-  second.clock = first.clock;
+  const reserve = uniqueId('r').toLowerCase().replace(/[^a-z0-9-]/g, '');
+  const base = appConfig();
+  // A few holders stand for many clients: the per-client request limits would refuse them.
+  const unlimited = { windowMs: 60_000, max: 1_000_000 };
+  const config: AppConfig = {
+    ...base,
+    reserve: { ...base.reserve, name: reserve },
+    security: { ...base.security, rateLimits: { login: unlimited, loginPerAddress: unlimited, paymentPassword: unlimited } },
+  };
+  const clock = new FixedClock('2024-05-30T10:00:00+08:00');
+  const [first, second] = [explorerProcess(config, clock), explorerProcess(config, clock)];
   const ops = await newHolder(first.app, { ops: true });
   await adjustReserve(first, ops, '1000000.00', 'increase').expect(201);
   const holders: Holder[] = [];
@@ -101,6 +124,13 @@ export async function createWorld(): Promise<World> {
   await advanceDueOperations(first.ctx);
   first.clock.set('2024-06-03T10:00:00+08:00');
   return { processes: [first, second], ops, holders, reserve };
+}
+
+/** An API process of the world: its own memory (leases, caches), the world's clock and config. */
+function explorerProcess(config: AppConfig, clock: FixedClock): TestApp {
+  const bank = new SimulatedBank();
+  const ctx = createContext({ config, clock, bank, faults: new FaultsByKey() });
+  return { ctx, app: createApp(ctx), clock, bank };
 }
 
 interface Action {
@@ -136,7 +166,7 @@ interface Sent {
 /** Runs one seed on the world and checks the books. */
 export async function exploreSeed(world: World, seed: number): Promise<SeedResult> {
   const random = randomOf(seed);
-  const trace: string[] = [];
+  const trace = new Trace();
   const [first, second] = world.processes;
   const clock = first.clock;
   for (const holder of world.holders) holder.auth = await signIn(first, holder.loginId);
@@ -159,8 +189,10 @@ export async function exploreSeed(world: World, seed: number): Promise<SeedResul
     });
   });
   await untilSettledOrStalled(sent);
-  // The world moves on past every lease and timeout: replays and recovery close what was left.
+  // The world moves on past every lease and timeout: replays (without faults) and recovery
+  // close what was left.
   clock.advance(first.ctx.config.reserve.leaseLifetimeMs + first.ctx.config.jobs.recoverAfterMs + 1_000);
+  for (const process of world.processes) (process.ctx.faults as FaultsByKey).byKey.clear();
   for (const entry of sent.filter((item) => item.status === 500)) {
     const replay = await entry.action.send(second, entry.key);
     trace.push(`replay of ${entry.key}: ${replay.status}`);
@@ -169,7 +201,7 @@ export async function exploreSeed(world: World, seed: number): Promise<SeedResul
   release();
   await Promise.race([Promise.all(running), timeout(SETTLE_TIMEOUT_MS, 'stalled requests never finished')]);
   await settleEverything(world);
-  return { seed, failures: await checkBooks(world, sent), trace };
+  return { seed, failures: await checkBooks(world, sent), trace: [...trace] };
 }
 
 /** Each request's own faults, by its Idempotency-Key (src/app.ts asks forRequest). */

@@ -92,7 +92,7 @@ export function applyGuardedLeg(
   leg: GuardedLeg,
   mode: 'apply' | 'fence' = 'apply',
 ): Promise<LegOutcome> {
-  return oneAtATime(target, documentId, () => compareAndApply(target, documentId, operation, leg, mode));
+  return faultPoint('leg:before-queue').then(() => oneAtATime(target, documentId, () => compareAndApply(target, documentId, operation, leg, mode)));
 }
 
 async function compareAndApply(target: LegDocuments, id: string, operation: OperationDocument, leg: GuardedLeg, mode: 'apply' | 'fence'): Promise<LegOutcome> {

@@ -180,6 +180,7 @@ function problemsOf(doc: RouteDoc, access: Access, schemas: SchemaComponents): R
     [422, doc.idempotencyKey && 'idempotency_key_reused: this Idempotency-Key came with another body'],
     // Every request that moves money (the ones with an Idempotency-Key) carries an amount.
     [422, doc.idempotencyKey && 'amount_above_maximum: the amount is above the most one request may move'],
+    [503, doc.idempotencyKey && 'account_busy (retryAfterSeconds, Retry-After): too many movements of this account are still being finished; the service finishes this one, or send it again shortly with the same Idempotency-Key'],
     ...[doc.problems ?? []].flat().flatMap((set) => Object.entries(set).map(([status, text]): [number, string] => [Number(status), text])),
   ];
   const byStatus = new Map<number, string[]>();
