@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { verifyPaymentPassword } from '../../src/auth/service.ts';
 import { Operation } from '../../src/operations/model.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { HeldFaults } from '../support/gate.ts';
@@ -12,43 +11,13 @@ import { foldIncome } from '../../src/income/fold.ts';
 import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/income.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { merchantView } from '../../src/merchants/service.ts';
+import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
-
-const FUND = 'YEB001';
-
-function instant(t: TestApp, holder: Holder, amount: string, key = idempotencyKey(), paymentPassword = PAYMENT_PASSWORD) {
-  return request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', key).send({ amount, paymentPassword });
-}
-
-function pay(t: TestApp, holder: Holder, merchantId: string, amount: string, key = idempotencyKey()) {
-  return request(t.app).post('/v1/me/payments').set(holder.auth).set('Idempotency-Key', key).send({ amount, merchantId, paymentPassword: PAYMENT_PASSWORD });
-}
-
-/** A holder with confirmed shares: transferred in on Thu 2024-05-30, confirmed Fri 05-31. */
-async function holderWithShares(t: TestApp, amount: string): Promise<Holder> {
-  const at = t.clock.now();
-  t.clock.set('2024-05-30T10:00:00+08:00');
-  const holder = await subscribedHolder(t, FUND, amount);
-  t.clock.set('2024-05-31T09:00:00+08:00');
-  await advanceDueOperations(t.ctx);
-  t.clock.set(at);
-  return holder;
-}
 
 /** Available and outstanding as ops see them (exact with leases open), and the shards as stored. */
 async function reserveTotals(t: TestApp) {
   const { availableFen, outstandingFen } = await reserveBalances(t.ctx);
   return { availableFen, outstandingFen, shards: await shardsOf(t.ctx.config.reserve.name) };
-}
-
-/** Lets every lease expire for everyone, and has the recovery job close them. */
-async function closeAllLeases(t: TestApp): Promise<void> {
-  t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
-  await recoverStuckOperations(t.ctx);
-}
-
-async function breaksFor(ids: string[]) {
-  return (await reconcileJournal()).breaks.filter((item) => ids.some((id) => item.userId === id || item.userId.startsWith(`reserve:${id}:`)));
 }
 
 describe('instant redemption and payments', function () {

@@ -8,35 +8,14 @@ import request from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
 import { merchantView } from '../../src/merchants/service.ts';
-import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
-import { subscribedHolder } from '../support/income.ts';
+import { assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { HeldFaults } from '../support/gate.ts';
+import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
 
-const FUND = 'YEB001';
 /** More legs on one account between a crash and its recovery than any window of recent marks held. */
 const LEGS_MEANWHILE = 300;
-
-function pay(t: TestApp, holder: Holder, merchantId: string, amount: string, key = idempotencyKey()) {
-  return request(t.app).post('/v1/me/payments').set(holder.auth).set('Idempotency-Key', key).send({ amount, merchantId, paymentPassword: PAYMENT_PASSWORD });
-}
-
-function instant(t: TestApp, holder: Holder, amount: string, key = idempotencyKey()) {
-  return request(t.app).post('/v1/me/instant-redemptions').set(holder.auth).set('Idempotency-Key', key).send({ amount, paymentPassword: PAYMENT_PASSWORD });
-}
-
-async function holderWithShares(t: TestApp, amount: string): Promise<Holder> {
-  const at = t.clock.now();
-  t.clock.set('2024-05-30T10:00:00+08:00');
-  const holder = await subscribedHolder(t, FUND, amount);
-  t.clock.set('2024-05-31T09:00:00+08:00');
-  await advanceDueOperations(t.ctx);
-  t.clock.set(at);
-  return holder;
-}
 
 /** A second API process on the same database and reserve (it shares nothing in memory). */
 function secondProcess(t: TestApp, faults: ArmedFaults | HeldFaults): TestApp {
@@ -44,15 +23,6 @@ function secondProcess(t: TestApp, faults: ArmedFaults | HeldFaults): TestApp {
   other.ctx.config = { ...other.ctx.config, reserve: t.ctx.config.reserve };
   other.ctx.faults = faults;
   return other;
-}
-
-async function closeAllLeases(t: TestApp): Promise<void> {
-  t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs + t.ctx.config.jobs.recoverAfterMs + 1_000);
-  await recoverStuckOperations(t.ctx);
-}
-
-async function breaksFor(ids: string[]) {
-  return (await reconcileJournal()).breaks.filter((item) => ids.some((id) => item.userId === id || item.userId.startsWith(`reserve:${id}:`)));
 }
 
 /** Runs `count` requests, a few at a time. */
