@@ -6,8 +6,8 @@
  * worker process runs the jobs; every few seconds one of the two is killed with SIGKILL and
  * started again. Clients retry with the same Idempotency-Key until they get an answer. Then
  * recovery runs until nothing is pending, and the books are checked: fen created or lost
- * (money held = money that came in: bank charges, reserve funding, income distributed) and
- * reconciliation breaks. All must be 0. Bounded in time and count; loopback only; the
+ * (money held, merchants' receipts included, = money that came in: bank charges, reserve
+ * funding, income distributed), reconciliation breaks and negative balances. All must be 0. Bounded in time and count; loopback only; the
  * database belongs to this process, never to one it kills.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,6 +26,7 @@ import { freePort } from '../src/db/embedded/processes.ts';
 import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
 import { FundDay } from '../src/fund/model.ts';
 import { incomePosition } from '../src/income/fold.ts';
+import { receiptTotals } from '../src/merchants/service.ts';
 import { Operation } from '../src/operations/model.ts';
 import { reconcileJournal } from '../src/operations/reconciliation.ts';
 import { ReserveShard } from '../src/reserve/model.ts';
@@ -98,9 +99,9 @@ async function run(uri: string): Promise<number> {
   await processes.stopAll();
   const books = await checkBooks();
   const summary = { operations: traffic.sent, answered: traffic.answered, kills: processes.kills, ...books, outcomes: traffic.outcomes };
-  console.log(`operations ${summary.operations} (answered ${summary.answered}), kills ${summary.kills}, fen created ${summary.createdFen}, fen lost ${summary.lostFen}, breaks ${summary.breaks}`);
+  console.log(`operations ${summary.operations} (answered ${summary.answered}), kills ${summary.kills}, fen created ${summary.createdFen}, fen lost ${summary.lostFen}, breaks ${summary.breaks}, negative balances ${summary.negatives}`);
   if (values.json) console.log(JSON.stringify(summary));
-  return summary.createdFen === 0 && summary.lostFen === 0 && summary.breaks === 0 ? 0 : 1;
+  return summary.createdFen === 0 && summary.lostFen === 0 && summary.breaks === 0 && summary.negatives === 0 ? 0 : 1;
 }
 
 /** The API process and the worker process, each killed and started again at random. */
@@ -245,16 +246,23 @@ async function settle(processes: Processes): Promise<void> {
 }
 
 /**
- * Money held (wallets, shares with unfolded income, amounts in flight, the reserve's shards) against
- * money that came in (bank charges − payouts, reserve funding, income distributed).
+ * Money held (wallets, shares with unfolded income, amounts in flight, merchants' receipts, the
+ * reserve's shards) against money that came in (bank charges − payouts, reserve funding, income
+ * distributed); and every balance that went below zero.
  */
 async function checkBooks() {
   let heldFen = 0n;
+  let negatives = 0;
+  const held = (balancesFen: bigint[]) => {
+    negatives += balancesFen.filter((balanceFen) => balanceFen < 0n).length;
+    return balancesFen.reduce((sum, balanceFen) => sum + balanceFen, 0n);
+  };
   for await (const found of Account.find().lean<AccountDocument[]>().cursor()) {
     const account = found as unknown as AccountDocument;
-    heldFen += account.walletFen + account.sharesFen + account.subscribingFen + account.redeemingFen + (await incomePosition(account)).unfoldedFen;
+    heldFen += held([account.walletFen, account.sharesFen, account.subscribingFen, account.redeemingFen]) + (await incomePosition(account)).unfoldedFen;
   }
-  for (const shard of await ReserveShard.find().lean()) heldFen += shard.availableFen + shard.leasedFen + shard.outstandingFen;
+  for (const { totalFen } of await receiptTotals()) heldFen += totalFen;
+  for (const shard of await ReserveShard.find().lean()) heldFen += held([shard.availableFen, shard.leasedFen, shard.outstandingFen]);
   let cameInFen = 0n;
   for (const transfer of await SimulatedBankTransfer.find({ outcome: 'succeeded' }).lean()) cameInFen += transfer.kind === 'charge' ? transfer.amountFen : -transfer.amountFen;
   for (const op of await Operation.find({ type: 'reserve_adjustment', status: 'completed' }).lean()) cameInFen += op.direction === 'increase' ? op.amountFen : -op.amountFen;
@@ -265,6 +273,7 @@ async function checkBooks() {
     createdFen: Number(differenceFen > 0n ? differenceFen : 0n),
     lostFen: Number(differenceFen < 0n ? -differenceFen : 0n),
     breaks: report.breaks.length + (report.balanced ? 0 : 1),
+    negatives,
     pending: await Operation.countDocuments({ status: 'pending' }),
     daysAccrued: await FundDay.countDocuments({ fundCode: FUND, status: 'accrued' }),
   };
