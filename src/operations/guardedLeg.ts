@@ -44,6 +44,12 @@ export interface GuardedLeg {
   guard?: Document;
   inc: Record<string, bigint>;
   set?: Record<string, unknown>;
+  /**
+   * Only the request that wrote the operation ever applies this leg, and whoever closes it
+   * fences it first: the document's mark or fence then says all the operation's record would,
+   * and the record is not read (an instant redemption's holder leg).
+   */
+  onlyWriterApplies?: boolean;
 }
 
 export type LegOutcome = 'applied' | 'refused' | 'closed';
@@ -105,7 +111,7 @@ async function compareAndApply(target: LegDocuments, id: string, operation: Oper
     if (!known) return 'refused';
     if (holds(known.unfinishedMarks, mark)) return 'applied';
     if (holds(known.unfinishedMarks, fence)) return 'closed';
-    if (!observedBeforeCreation(known, operation)) {
+    if (!leg.onlyWriterApplies && !observedBeforeCreation(known, operation)) {
       const recorded = await recordedOutcome(operation._id, leg.step);
       if (recorded) return recorded;
     }

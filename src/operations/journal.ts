@@ -28,6 +28,8 @@ export interface AccountLeg {
   inc: Partial<Record<BalanceField | CounterField, Fen>>;
   set?: Record<string, unknown>;
   postings: PostingDraft[];
+  /** See GuardedLeg (src/operations/guardedLeg.ts). */
+  onlyWriterApplies?: boolean;
 }
 
 // Every request that moves money runs these updates: they skip Mongoose (see db/driver.ts).

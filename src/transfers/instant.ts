@@ -181,6 +181,8 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn:
       guard: { sharesFen: { $gte: X }, fundCode: op.fundCode, incomeFoldedThrough, ...(toWallet ? walletRoom(ctx, X) : {}), ...epochGuard(op) },
       inc: toWallet ? { sharesFen: -X, walletFen: X } : { sharesFen: -X },
       postings: redeemPostings(op),
+      // Applied by this request alone; a lease's closer fences it before failing the redemption.
+      onlyWriterApplies: true,
     };
     for (const shape of capShapes(ctx, op)) {
       const leg = { ...base, guard: { ...base.guard, ...shape.guard }, inc: { ...base.inc, ...shape.inc }, ...(shape.set ? { set: shape.set } : {}) };
