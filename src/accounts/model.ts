@@ -25,6 +25,12 @@ const accountSchema = new Schema(
     transferInTodayFen: { type: BigInt, default: 0n },
     /** Income folded into sharesFen so far (src/income/fold.ts), and the last day folded. */
     incomeFoldedFen: { type: BigInt, default: 0n },
+    /**
+     * A loss folded in that the shares no longer covered (a leg on D+1 redeemed them before D's
+     * negative day was accrued): owed by the holder, paid by the next shares in. The position
+     * in the fund is sharesFen - shortfallFen; sharesFen itself never goes below zero.
+     */
+    shortfallFen: { type: BigInt, default: 0n },
     /** The natural day (Asia/Shanghai) of instantTodayFen, for the instant-redemption cap. */
     instantDate: { type: String, default: null },
     instantTodayFen: { type: BigInt, default: 0n },

@@ -23,6 +23,9 @@ const accountSchema = z
     fund: z.object({ code: z.string(), name: z.string() }).nullable().describe('The fund the first transfer-in picked'),
     wallet: yuanText,
     shares: yuanText.describe('Confirmed shares, income accrued so far included (1 share = 1 yuan)'),
+    owed: yuanText.describe(
+      'A negative day\'s loss the shares no longer covered (they were redeemed after midnight, before the day was accrued): paid by the next shares in',
+    ),
     subscribing: yuanText.describe('Transfers-in waiting for their confirm date'),
     redeeming: yuanText.describe('Redemptions waiting for their settle date'),
     total: yuanText,

@@ -29,13 +29,16 @@ export async function accountView(ctx: AppContext, userId: string) {
     .lean<OperationDocument[]>();
   const fund = ctx.config.funds.find((candidate) => candidate.code === account.fundCode);
   const income = await incomePosition(account);
-  const sharesFen = account.sharesFen + income.unfoldedFen;
+  // The position in the fund: a loss the shares no longer cover is owed, never shown as negative shares.
+  const positionFen = account.sharesFen - (account.shortfallFen ?? 0n) + income.unfoldedFen;
+  const sharesFen = positionFen > 0n ? positionFen : 0n;
   const yesterday = ctx.calendar.addCalendarDays(ctx.calendar.businessDateOf(ctx.clock.now()), -1);
   return {
     userId,
     fund: fund ? { code: fund.code, name: fund.name } : null,
     wallet: formatYuan(account.walletFen),
     shares: formatYuan(sharesFen),
+    owed: formatYuan(sharesFen - positionFen),
     subscribing: formatYuan(account.subscribingFen),
     redeeming: formatYuan(account.redeemingFen),
     total: formatYuan(account.walletFen + sharesFen + account.subscribingFen + account.redeemingFen),

@@ -143,8 +143,9 @@ class PartitionWriter {
   async #incomeOf(holderId: string, previous: CarriedRecord | null, changeFen: bigint | undefined) {
     const carriedFen = previous ? sharesAfter(previous) : 0n;
     if (carriedFen === 0n && changeFen === undefined) return null; // left the fund
-    const eligibleSharesFen = carriedFen + (changeFen ?? 0n);
-    if (eligibleSharesFen < 0n) throw new Error(`accrual ${this.day._id}: ${holderId} would earn on ${eligibleSharesFen} fen`);
+    // Below zero only when the holder owes a loss (see IncomeRecord.shortfallFen): nothing earns on it.
+    const positionFen = carriedFen + (changeFen ?? 0n);
+    const eligibleSharesFen = positionFen > 0n ? positionFen : 0n;
     const { incomeFen, exactFen8 } = dailyIncomeFen(eligibleSharesFen, this.day.yieldPer10k);
     const cumulativeBeforeFen = previous ? previous.cumulativeIncomeFen : await foldedIncomeOf(holderId);
     // Only the remainder is kept: the exact product may pass int64, the remainder is below 10^8.
@@ -156,6 +157,7 @@ class PartitionWriter {
       incomeFen,
       cumulativeIncomeFen: cumulativeBeforeFen + incomeFen,
       ...(changeFen ? { changeFen } : {}),
+      ...(positionFen < 0n ? { shortfallFen: -positionFen } : {}),
     };
   }
 
@@ -197,8 +199,8 @@ class PartitionWriter {
 }
 
 /** What a day carries into the next: shares and cumulative income per holder. */
-type CarriedRecord = Pick<IncomeRecordDocument, '_id' | 'eligibleSharesFen' | 'incomeFen' | 'cumulativeIncomeFen'>;
-const CARRIED_FIELDS = { _id: 1, eligibleSharesFen: 1, incomeFen: 1, cumulativeIncomeFen: 1 };
+type CarriedRecord = Pick<IncomeRecordDocument, '_id' | 'eligibleSharesFen' | 'incomeFen' | 'cumulativeIncomeFen' | 'shortfallFen'>;
+const CARRIED_FIELDS = { _id: 1, eligibleSharesFen: 1, incomeFen: 1, cumulativeIncomeFen: 1, shortfallFen: 1 };
 
 interface BookEntry {
   holderId: string;

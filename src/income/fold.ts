@@ -57,13 +57,12 @@ const fundBooks = driverCollection(FundBook);
  * carries in its guard: a fold since refuses the leg, and the leg is decided again. A caller
  * that has just read the account passes it, saving a read when nothing is unfolded.
  *
- * A negative day can still leave shares below zero, in one window no guard closes without a
+ * A negative day can take more than the shares hold, in one window no guard closes without a
  * transaction: a leg on D+1 decided before D's accrual closed (after midnight, before the job
  * or while it runs) redeems shares that D's loss then takes, as D's income counts the shares
- * held at the end of D. The fold then books the loss as it is (the books stay exact, the
- * shares go negative, reconciliation reports it as a break, and the accrual of D+1 refuses to
- * earn on negative shares). Booking the shortfall to the fund's residual instead would need
- * the accrual's carried shares to agree with it on every later day; not done.
+ * held at the end of D. The part the shares do not cover becomes the account's shortfallFen,
+ * owed by the holder: sharesFen stops at zero, and the next shares in pay it first. The
+ * accrual carries the same shortfall in its records (nothing earns on it), so both agree.
  */
 export async function foldIncome(userId: string, justRead?: AccountDocument): Promise<string | null> {
   for (let attempt = 0; attempt < FOLD_ATTEMPTS_MAX; attempt++) {
@@ -71,21 +70,47 @@ export async function foldIncome(userId: string, justRead?: AccountDocument): Pr
     if (!account) return null;
     const foldedBefore = account.incomeFoldedThrough ?? null;
     const latestDate = account.fundCode ? await readLastAccruedDate(account.fundCode) : null;
-    if (!latestDate || foldedThrough(account, latestDate)) return foldedBefore;
+    const upToDate = !latestDate || foldedThrough(account, latestDate);
+    if (upToDate && !shortfallPayable(account)) return foldedBefore;
     // Without a record of that day nothing was credited since the last fold (see incomePosition):
     // folded through it all the same, so the next leg need not look again.
-    const latest = await IncomeRecord.findById(incomeRecordId(userId, latestDate)).lean<IncomeRecordDocument>();
+    const latest = upToDate ? null : await IncomeRecord.findById(incomeRecordId(userId, latestDate)).lean<IncomeRecordDocument>();
     const incomeFoldedFen = latest?.cumulativeIncomeFen ?? account.incomeFoldedFen;
-    const unfoldedFen = incomeFoldedFen - account.incomeFoldedFen;
+    const folded = { incomeFoldedThrough: upToDate ? foldedBefore : latestDate, incomeFoldedFen };
+    const { guard, change } = foldedShares(account, incomeFoldedFen - account.incomeFoldedFen);
     const result = await retryOnWriteConflict(() =>
       Account.updateOne(
-        { _id: userId, incomeFoldedThrough: foldedBefore, incomeFoldedFen: account.incomeFoldedFen },
-        { $inc: { sharesFen: unfoldedFen, holdingFen: unfoldedFen }, $set: { incomeFoldedThrough: latestDate, incomeFoldedFen } },
+        { _id: userId, incomeFoldedThrough: foldedBefore, incomeFoldedFen: account.incomeFoldedFen, ...guard },
+        { ...change, $set: { ...change.$set, ...folded } },
       ),
     );
-    if (result.modifiedCount === 1) return latestDate;
+    if (result.modifiedCount === 1) return folded.incomeFoldedThrough;
   }
   throw new Error(`foldIncome ${userId}: lost ${FOLD_ATTEMPTS_MAX} races in a row`);
+}
+
+const shortfallOf = (account: Pick<AccountDocument, 'shortfallFen'>) => account.shortfallFen ?? 0n;
+const shortfallPayable = (account: AccountDocument) => shortfallOf(account) > 0n && account.sharesFen > 0n;
+
+/**
+ * The shares after folding `unfoldedFen` in, and the guard that keeps them what was read. The
+ * usual case is an $inc (legs into and out of the shares may land meanwhile: a loss is guarded
+ * to stay covered). With a shortfall owed, or one to open, the shares and the shortfall are
+ * set whole from the position (shares - shortfall + income), on the shares read.
+ */
+function foldedShares(account: AccountDocument, unfoldedFen: bigint) {
+  const positionFen = account.sharesFen - shortfallOf(account) + unfoldedFen;
+  if (shortfallOf(account) === 0n && positionFen >= 0n) {
+    return {
+      guard: unfoldedFen < 0n ? { sharesFen: { $gte: -unfoldedFen } } : {},
+      change: { $inc: { sharesFen: unfoldedFen, holdingFen: unfoldedFen } } as { $inc: object; $set?: object },
+    };
+  }
+  const sharesFen = positionFen > 0n ? positionFen : 0n;
+  return {
+    guard: { sharesFen: account.sharesFen },
+    change: { $inc: { holdingFen: sharesFen - account.sharesFen }, $set: { sharesFen, shortfallFen: sharesFen - positionFen } },
+  };
 }
 
 type Holding = Pick<AccountDocument, 'fundCode' | 'incomeFoldedThrough'>;

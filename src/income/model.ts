@@ -18,6 +18,12 @@ const incomeRecordSchema = new Schema(
     cumulativeIncomeFen: { type: BigInt, required: true },
     /** Shares the day's operations added (or, negative, redeemed) before income; absent when none. */
     changeFen: { type: BigInt },
+    /**
+     * The loss the holder owes at the end of the day: shares redeemed before an earlier negative
+     * day was accrued, which that day's loss then took (src/income/fold.ts). Nothing earns on it;
+     * the next shares in pay it first. Absent when nothing is owed.
+     */
+    shortfallFen: { type: BigInt },
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -64,8 +70,9 @@ export const incomeRecordId = (holderId: string, date: string) => `${holderId}:$
 const DATE_SUFFIX_LENGTH = ':yyyy-MM-dd'.length;
 export const holderOfRecord = (recordId: string) => recordId.slice(0, -DATE_SUFFIX_LENGTH);
 export const fundOfBookKey = (key: string) => key.slice(0, key.indexOf(':'));
-/** What a holder carries into the next day: shares that earn from then on. */
-export const sharesAfter = (record: Pick<IncomeRecordDocument, 'eligibleSharesFen' | 'incomeFen'>) => record.eligibleSharesFen + record.incomeFen;
+/** What a holder carries into the next day: shares that earn from then on, less a loss owed. */
+export const sharesAfter = (record: Pick<IncomeRecordDocument, 'eligibleSharesFen' | 'incomeFen' | 'shortfallFen'>) =>
+  record.eligibleSharesFen + record.incomeFen - (record.shortfallFen ?? 0n);
 export const bookKey = (fundCode: string, date: string, partition: number) => `${fundCode}:${date}:${partition}`;
 export const dayKey = (fundCode: string, date: string) => `${fundCode}:${date}`;
 

@@ -109,8 +109,9 @@ function balanceBreaks(account: AccountDocument, totals: Map<string, bigint>, re
     if (balanceFen < 0n) breaks.push({ userId: account._id, field, balance, postings, rule: 'not_negative' });
   };
   for (const field of Object.keys(BALANCE_LEDGER) as BalanceField[]) {
-    // Income reaches sharesFen by folds, not postings: the income records are its journal.
-    const foldedFen = field === 'sharesFen' ? account.incomeFoldedFen : 0n;
+    // Income reaches sharesFen by folds, not postings: the income records are its journal. A
+    // loss the shares did not cover is owed (shortfallFen), not taken below zero.
+    const foldedFen = field === 'sharesFen' ? account.incomeFoldedFen + (account.shortfallFen ?? 0n) : 0n;
     // A merchant's wallet is its account's plus its receipts (src/merchants/model.ts).
     const balanceFen = (account[field] as bigint) + (field === 'walletFen' ? receiptsFen : 0n);
     check(field, balanceFen, (totals.get(BALANCE_LEDGER[field](account._id)) ?? 0n) + foldedFen);

@@ -65,6 +65,7 @@ const balances = z.strictObject({
   asOf: instantText.describe('The instant of the balances: the start of from; the end of to, or now'),
   wallet: yuanText,
   shares: yuanText.describe('Fund shares, with the income credited through the day before (opening) or the last day (closing)'),
+  owed: yuanText.describe('A negative day\'s loss the shares no longer covered, paid by the next shares in'),
   subscribing: yuanText,
   redeeming: yuanText,
   total: yuanText,

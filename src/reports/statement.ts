@@ -94,13 +94,18 @@ function sumPostings(entries: Entry[], ledger: Map<string, BalanceField>, counts
   return balances;
 }
 
-/** Shares include the income credited by then: the journal has share postings, the records the income. */
+/**
+ * Shares include the income credited by then: the journal has share postings, the records the
+ * income. A loss the shares no longer covered is owed (src/income/fold.ts), never negative shares.
+ */
 function balancesView(balances: Balances, cumulativeIncomeFen: Fen, atMs: number) {
-  const sharesFen = balances.sharesFen + cumulativeIncomeFen;
+  const positionFen = balances.sharesFen + cumulativeIncomeFen;
+  const sharesFen = positionFen > 0n ? positionFen : 0n;
   return {
     asOf: new Date(atMs).toISOString(),
     wallet: formatYuan(balances.walletFen),
     shares: formatYuan(sharesFen),
+    owed: formatYuan(sharesFen - positionFen),
     subscribing: formatYuan(balances.subscribingFen),
     redeeming: formatYuan(balances.redeemingFen),
     total: formatYuan(balances.walletFen + sharesFen + balances.subscribingFen + balances.redeemingFen),
