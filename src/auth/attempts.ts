@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { copyPaymentPasswordEpoch } from './epochs.ts';
+import { withRaisedPaymentPasswordEpoch } from './epochs.ts';
 import { User, type UserDocument } from './model.ts';
 
 /**
@@ -89,13 +89,18 @@ export async function lockOf(ctx: AppContext, userId: string, rule: AttemptRule)
 /** Locks when every attempt is used (each held one counted as failed); keeps a lock already set. */
 async function lockHeldAttempts(ctx: AppContext, userId: string, rule: AttemptRule): Promise<Date | null> {
   const lockedUntil = new Date(ctx.clock.now().getTime() + rule.lockMs);
-  const locked = await retryOnWriteConflict(() =>
-    User.findOneAndUpdate(
-      { _id: userId, [rule.lockedUntil]: null, [rule.failures]: { $gte: rule.attemptsMax } },
-      { $set: { [rule.lockedUntil]: lockedUntil }, ...(rule.epoch ? { $inc: { [rule.epoch]: 1 } } : {}) },
-      { returnDocument: 'after' },
-    ).lean(),
-  );
-  if (locked && rule.epoch) await copyPaymentPasswordEpoch(userId, locked[rule.epoch]);
+  const lock = (raise: Record<string, number> = {}, epochFilter: Record<string, number> = {}) =>
+    retryOnWriteConflict(() =>
+      User.findOneAndUpdate(
+        { _id: userId, [rule.lockedUntil]: null, [rule.failures]: { $gte: rule.attemptsMax }, ...epochFilter },
+        { $set: { [rule.lockedUntil]: lockedUntil, ...raise } },
+      ).lean(),
+    );
+  const epochField = rule.epoch;
+  // Raised only for a lock still to set: a raise for nothing refuses legs once for nothing.
+  const user = await User.findById(userId, { [rule.lockedUntil]: 1, [rule.failures]: 1 }).lean();
+  const lockDue = user != null && user[rule.lockedUntil] == null && user[rule.failures] >= rule.attemptsMax;
+  if (epochField && lockDue) await withRaisedPaymentPasswordEpoch(userId, (epoch, next) => lock({ [epochField]: next }, { [epochField]: epoch }));
+  else if (lockDue) await lock();
   return (await User.findById(userId, { [rule.lockedUntil]: 1 }).lean())?.[rule.lockedUntil] ?? null;
 }

@@ -7,7 +7,7 @@ import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
-import { copyPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf } from './epochs.ts';
+import { catchUpPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf, withRaisedPaymentPasswordEpoch } from './epochs.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role, type SessionDocument, type UserDocument } from './model.ts';
 import { hashSecret, verifySecret, withHashingSlot } from './passwords.ts';
@@ -174,15 +174,15 @@ export async function setPaymentPassword(ctx: AppContext, principal: Principal, 
     if (passes !== true) throw errors.wrongLoginPassword();
     return hashSecret(paymentPassword);
   });
-  const user = await retryOnWriteConflict(() =>
-    User.findOneAndUpdate(
-      { _id: userId },
-      { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null }, $inc: { paymentPasswordEpoch: 1 } },
-      { returnDocument: 'after' },
-    ).lean(),
+  await withRaisedPaymentPasswordEpoch(userId, (epoch, next) =>
+    retryOnWriteConflict(() =>
+      User.findOneAndUpdate(
+        { _id: userId, paymentPasswordEpoch: epoch },
+        { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null, paymentPasswordEpoch: next } },
+      ).lean(),
+    ),
   );
   cachedPasswordStates(ctx).forget(userId);
-  await copyPaymentPasswordEpoch(userId, user!.paymentPasswordEpoch);
   await signOutOthers(ctx, userId, principal.sessionId);
 }
 
@@ -201,7 +201,9 @@ export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: stri
 }
 
 /** A money leg was refused on its epochs: what this process remembers of the password is stale. */
-export function forgetPaymentPasswordState(ctx: AppContext, userId: string): void {
+/** A leg was refused on its epochs: what this process remembers of the password state is stale, and the user's epoch may lag. */
+export async function paymentPasswordStateChanged(ctx: AppContext, userId: string): Promise<void> {
+  await catchUpPaymentPasswordEpoch(userId);
   cachedPasswordStates(ctx).forget(userId);
 }
 

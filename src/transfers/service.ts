@@ -1,6 +1,6 @@
 import { findAccount } from '../accounts/service.ts';
 import { SECURITY_STATE_CHANGED, type SecurityEpochs } from '../auth/epochs.ts';
-import { forgetPaymentPasswordState, paymentPasswordPassesQuietly, verifyPaymentPassword } from '../auth/service.ts';
+import { paymentPasswordPassesQuietly, paymentPasswordStateChanged, verifyPaymentPassword } from '../auth/service.ts';
 import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError, problemBody } from '../http/problem.ts';
@@ -215,8 +215,7 @@ async function runOnce(
   }
   const request = { ...draft, userId, idempotencyKey, ...(securityEpochs ? { securityEpochs } : {}) };
   const result = INSTANT_TYPES.includes(draft.type) ? await runInstant(ctx, request) : await runStandard(ctx, request);
-  // Refused on its epochs: what this process remembers of the password is stale.
-  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) forgetPaymentPasswordState(ctx, userId);
+  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) await paymentPasswordStateChanged(ctx, userId);
   return result;
 }
 

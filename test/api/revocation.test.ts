@@ -14,7 +14,8 @@ import { advanceOperation } from '../../src/transfers/advance.ts';
 import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
 import { assertProblem, balancesOf, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
-import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
+import { NO_FAULTS } from '../../src/operations/faults.ts';
 
 const WRONG = '000000';
 
@@ -150,6 +151,46 @@ describe('a money leg checked before a revocation and applied after it', functio
         assert.deepEqual([after.type, after.status, after.failure?.code], [operation.type, 'failed', 'security_state_changed']);
       }
       assert.deepEqual(await balancesOf(holder.userId), before, 'nothing moved');
+    });
+  }
+
+  // A process dies between the two writes of a revocation: the user's state and the account's epoch.
+  const crashing = {
+    'payment-password reset': (t: TestApp, holder: Holder) => revocations['payment-password reset'](t, holder),
+    'lock after wrong payment passwords': async (t: TestApp, holder: Holder) => {
+      const wrong = () =>
+        request(t.app).post('/v1/me/redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', channel: 'wallet', paymentPassword: WRONG });
+      for (let attempt = 1; attempt < t.ctx.config.security.paymentPasswordMaxAttempts; attempt++) assertProblem(await wrong(), 403, 'payment_password_wrong');
+      await wrong();
+    },
+  };
+
+  for (const [revocation, revoke] of Object.entries(crashing)) {
+    it(`a ${revocation} that crashed half-way still refuses what was checked before it, and the holder can pay again`, async () => {
+      const t = testApp('2024-05-30T10:00:00+08:00');
+      const holder = await subscribedHolder(t, 'YEB001', '100.00');
+      await topUp(t.app, holder, '10.00');
+      t.clock.set('2024-05-31T10:00:00+08:00');
+      await advanceDueOperations(t.ctx);
+      const operations = await checkedButNotApplied(t, holder);
+      const faults = new ArmedFaults();
+      t.ctx.faults = faults;
+      faults.arm('security:between-epoch-writes');
+      await revoke(t, holder).catch(() => {}); // the request dies with its process
+      t.ctx.faults = NO_FAULTS;
+      const before = await balancesOf(holder.userId);
+      for (const operation of operations) {
+        const after = await advanceOperation(t.ctx, operation, 'recovery');
+        assert.deepEqual([after.type, after.status, after.failure?.code], [operation.type, 'failed', 'security_state_changed']);
+      }
+      assert.deepEqual(await balancesOf(holder.userId), before, 'nothing moved');
+      // The revocation did not finish: the password is the one it was, and after one refusal it pays again.
+      const pay = () =>
+        request(t.app).post('/v1/me/redemptions').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', channel: 'wallet', paymentPassword: PAYMENT_PASSWORD });
+      if (revocation.startsWith('lock')) await User.updateOne({ _id: holder.userId }, { $set: { paymentFailures: 0 } }); // as after a right password
+      const first = await pay();
+      if (first.status !== 201) assertProblem(first, 409, 'security_state_changed');
+      await pay().expect(201);
     });
   }
 });
