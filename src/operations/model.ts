@@ -61,6 +61,11 @@ const operationSchema = new Schema(
     leaseId: { type: String, default: null },
     reserveShard: { type: String, default: null },
     leaseExpiresAt: { type: Date, default: null },
+    /**
+     * Set on a lease by anyone but its owner before it reads the lease's redemptions to close
+     * it: a redemption written after that read sees it and moves nothing (src/reserve/leases.ts).
+     */
+    leaseClosingAt: { type: Date, default: null },
     tradeDate: { type: String, default: null },
     /** Confirmation date of a transfer-in; settlement date of a redemption. */
     dueDate: { type: String, default: null },

@@ -18,7 +18,8 @@ import { finishMarks, recordStep, transition } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import { reloadOperation, startOperation } from '../operations/service.ts';
 import { fail, type AdvanceMode } from '../transfers/advance.ts';
-import { rawCollection } from '../db/driver.ts';
+import { driverCollection, rawCollection } from '../db/driver.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { groupInserts } from '../db/groupCommit.ts';
 import { redeemMarkOf, verifyRedemptions, type FinishedMark } from '../transfers/instant.ts';
 import { LeaseNote } from './model.ts';
@@ -37,6 +38,8 @@ interface OpenLease {
   settled: FinishedMark[];
   noteTimer?: NodeJS.Timeout;
   usableUntilMs: number;
+  /** Another process began to close it (its owner looked dead or frozen): no more grants. */
+  closedElsewhere: boolean;
 }
 
 /** An advance promised to one request out of a lease this process holds. */
@@ -48,6 +51,12 @@ export interface AdvanceGrant {
    * process may close the lease without counting this advance.
    */
   readonly applyBeforeMs: number;
+  /**
+   * Read after the operation is written: false once another process began to close the lease.
+   * Whoever closes it marks it before reading its redemptions, so one written after that read
+   * finds the mark, and one written before it is seen, and checked, by the closer.
+   */
+  stillOpen(): Promise<boolean>;
   /** The advance was definitely not taken: its capacity goes back to the lease. */
   giveBack(): void;
   /** Ties the grant to the operation written with it. */
@@ -67,6 +76,7 @@ interface LeaseBook {
 
 const books = new WeakMap<AppContext, LeaseBook>();
 const noteInserts = groupInserts(rawCollection(LeaseNote));
+const operations = driverCollection(Operation);
 /** Settled operations a note holds at most, and how long one waits for more. */
 const NOTE_IDS_MAX = 64;
 const NOTE_DELAY_MS = 200;
@@ -101,7 +111,8 @@ function usableLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDat
   const nowMs = ctx.clock.now().getTime();
   const reserveName = ctx.config.reserve.name;
   return book.leases.find(
-    (lease) => lease.reserveName === reserveName && lease.dueDate === dueDate && nowMs < lease.usableUntilMs && lease.remainingFen >= amountFen,
+    (lease) =>
+      lease.reserveName === reserveName && lease.dueDate === dueDate && nowMs < lease.usableUntilMs && !lease.closedElsewhere && lease.remainingFen >= amountFen,
   );
 }
 
@@ -120,6 +131,15 @@ function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): Advanc
   return {
     stamp: { leaseId: lease.op._id, reserveShard: lease.op.reserveShard! },
     applyBeforeMs: lease.usableUntilMs + ctx.config.jobs.recoverAfterMs / 2,
+    async stillOpen() {
+      const stored = await operations.findOne<Pick<OperationDocument, 'status' | 'leaseClosingAt'>>(
+        { _id: lease.op._id },
+        { projection: { status: 1, leaseClosingAt: 1 } },
+      );
+      if (stored?.status === 'pending' && !stored.leaseClosingAt) return true;
+      lease.closedElsewhere = true;
+      return false;
+    },
     giveBack() {
       if (!settled) lease.remainingFen += amountFen;
       settled = true;
@@ -187,7 +207,8 @@ async function takeLease(ctx: AppContext, shard: string, sizeFen: bigint, dueDat
     await fail(ctx, operation, 'reserve_available_insufficient'); // another process took it first
     return null;
   }
-  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, unsure: 0, settled: [], usableUntilMs: leaseExpiresAt.getTime() };
+  const usableUntilMs = leaseExpiresAt.getTime();
+  return { op: operation, reserveName, dueDate, remainingFen: sizeFen, inFlight: 0, unsure: 0, settled: [], usableUntilMs, closedElsewhere: false };
 }
 
 const leasePostings = (lease: OperationDocument) => [
@@ -228,7 +249,7 @@ async function closeIdleLeases(ctx: AppContext, book: LeaseBook): Promise<void> 
   book.leases = book.leases.filter((lease) => !idle.includes(lease));
   for (const lease of idle) {
     await writeNote(lease);
-    if (lease.unsure > 0) continue;
+    if (lease.unsure > 0 || lease.closedElsewhere) continue;
     try {
       // As stored: the recovery job or settlement may have closed it meanwhile.
       await closeLease(ctx, await reloadOperation(lease.op._id), lease);
@@ -274,6 +295,7 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   }
   const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;
   if (!idleOwned && now.getTime() < freeForAllMs) return;
+  if (!idleOwned) await markClosing(op, now);
   // Each of its redemptions either stands or never will: checked, unless its idle owner knows.
   const standing = idleOwned ? [] : await verifyRedemptions(ctx, op._id);
   const usedFen = idleOwned ? idleOwned.op.amountFen - idleOwned.remainingFen : (await usageOf(op._id)).usedFen;
@@ -286,6 +308,12 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   const closed = await applyShardLeg(ctx, op, { step: 'close', shard, availableFen: unusedFen, leasedFen: -op.amountFen, outstandingFen: usedFen, postings });
   if (!closed) throw new Error(`${op._id}: close of ${op.amountFen} fen refused by ${shard}`);
   if (await transition(op, ['pending'], 'completed', now)) finishMarks(standing);
+}
+
+/** Before the redemptions are read: one written after that read finds the mark (AdvanceGrant.stillOpen). */
+async function markClosing(op: OperationDocument, now: Date): Promise<void> {
+  if (op.leaseClosingAt) return;
+  await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending', leaseClosingAt: null }, { $set: { leaseClosingAt: now } }));
 }
 
 /** What the lease's redemptions advanced. */

@@ -65,9 +65,9 @@ export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'us
  */
 export async function commitInstant(ctx: AppContext, op: OperationDocument, grant: AdvanceGrant | null): Promise<void> {
   if (!grant || op.status !== 'awaiting_settlement') return;
-  // Decided before the lease's deadline is checked, so nothing but the leg follows that check.
-  const incomeFoldedThrough = await foldedForLeg(ctx, op.userId, op.fundCode ?? null);
-  if (ctx.clock.now().getTime() > grant.applyBeforeMs) {
+  // Decided before the lease is checked, so nothing but the leg follows that check.
+  const [incomeFoldedThrough, leaseOpen] = await Promise.all([foldedForLeg(ctx, op.userId, op.fundCode ?? null), grant.stillOpen()]);
+  if (!leaseOpen || ctx.clock.now().getTime() > grant.applyBeforeMs) {
     grant.giveBack();
     return voidRedemption(ctx, op, 'interrupted');
   }

@@ -100,6 +100,29 @@ describe('proofs that never expire', function () {
     assertProblem(await instant(t, holder, '100.00', key), 503, 'interrupted');
   });
 
+  it('a request whose clock runs behind writes its operation after another process closed its lease: it moves nothing and says so', async () => {
+    const holder = await holderWithShares(t, '500.00');
+    const faults = new HeldFaults();
+    const behind = secondProcess(t, faults); // its clock stays where it was
+    await instant(behind, holder, '1.00').expect(201); // it holds a lease
+    const held = faults.hold('operation:before-insert'); // granted out of that lease, the operation not yet written
+    const answer = instant(behind, holder, '100.00').then((response) => response);
+    await held.reached;
+    // The recovery job of a process whose clock is past the lease's end and recoverAfterMs closes it.
+    await closeAllLeases(t);
+    held.open();
+    const late = await answer;
+    assertProblem(late, 503, 'interrupted');
+    const redemption = (await Operation.findOne({ userId: holder.userId, type: 'instant_redemption', amountFen: 10_000n }).lean<OperationDocument>())!;
+    assert.equal(redemption.status, 'failed');
+    const balances = await balancesOf(holder.userId);
+    assert.deepEqual([balances.sharesFen, balances.walletFen], [49_900n, 100n]);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+    // The process no longer grants out of that lease: its next request takes a new one and stands.
+    await instant(behind, holder, '100.00').expect(201);
+    assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
   it('accounts hold their unfinished marks only: finished legs leave no mark behind', async () => {
     const holder = await holderWithShares(t, '500.00');
     await inBatches(20, () => topUp(t.app, holder, '0.01'));
