@@ -224,18 +224,31 @@ function noteSettled(lease: OpenLease, operation: Pick<OperationDocument, '_id' 
 
 /**
  * Appends the settled operations not yet noted, whose holders' marks then finish: the note
- * vouches for them. A note lost to an error only means more to check, and marks kept longer.
+ * vouches for them. A note lost to an error only means more to check, and marks kept longer:
+ * false then, and the lease is left for a closer that checks them.
  */
-async function writeNote(lease: OpenLease): Promise<void> {
+async function writeNote(lease: OpenLease): Promise<boolean> {
   clearTimeout(lease.noteTimer);
   lease.noteTimer = undefined;
   const settled = lease.settled.splice(0);
-  if (settled.length === 0) return;
+  if (settled.length === 0) return true;
   try {
-    await noteInserts({ _id: newSortableId('note'), leaseId: lease.op._id, operationIds: settled.map((mark) => mark.operationId).join(' ') });
+    await noteInserts(noteOf(lease.op._id, settled.map((mark) => mark.operationId)));
     finishMarks(settled);
+    return true;
   } catch (error) {
     log.warn({ err: error, leaseId: lease.op._id }, 'lease note not written: its operations will be checked at close');
+    lease.unsure++;
+    return false;
+  }
+}
+
+const noteOf = (leaseId: string, operationIds: string[]) => ({ _id: newSortableId('note'), leaseId, operationIds: operationIds.join(' ') });
+
+/** A closer's note of the operations it checked and found standing, before the lease closes. */
+export async function noteStanding(leaseId: string, operationIds: string[]): Promise<void> {
+  for (let start = 0; start < operationIds.length; start += NOTE_IDS_MAX) {
+    await noteInserts(noteOf(leaseId, operationIds.slice(start, start + NOTE_IDS_MAX)));
   }
 }
 

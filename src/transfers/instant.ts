@@ -20,13 +20,14 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import { epochGuard, epochsMovedOn, SECURITY_STATE_CHANGED } from '../auth/epochs.ts';
 import type { AppContext } from '../context.ts';
+import { log } from '../log.ts';
 import { foldedForLeg, foldIncome, forgetHolding } from '../income/fold.ts';
 import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
 import { legFenced, registerLegFinality } from '../operations/marks.ts';
 import { creditMerchant as appendReceipt } from '../merchants/service.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
-import { leaseClosed, type AdvanceGrant } from '../reserve/leases.ts';
+import { leaseClosed, noteStanding, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
 import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
@@ -37,6 +38,7 @@ export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mo
   // The advance reaches its shard's outstanding when its lease closes: repaid after that
   // (an advance from before leases was taken on the shard itself).
   if (op.status === 'awaiting_settlement' && isDue(ctx, op) && (!op.leaseId || (await leaseClosed(ctx, op.leaseId)))) {
+    if (op.leaseId && (await voidIfLate(ctx, op))) return;
     await repayAdvance(ctx, op);
     await ctx.faults.hit('instant:after-repay');
     await moveTo(op, 'awaiting_settlement', 'completed', ctx.clock.now());
@@ -87,20 +89,42 @@ export async function commitInstant(ctx: AppContext, op: OperationDocument, gran
 
 /**
  * An instant operation as a replay may answer it, or null while it is unsure: it stands once
- * its lease has closed (every one of its operations was settled or checked then; a lease
- * free for anyone to close is closed here, so a replay after a crash need not wait for the
- * recovery job), once its holder's mark is on the account, or once its lease's owner noted it.
+ * its holder's mark is on the account, or once its lease's owner (or closer) noted it; once
+ * its lease has closed, it stands if noted and fails otherwise (see voidIfLate; a lease free
+ * for anyone to close is closed here, so a replay after a crash need not wait for recovery).
  */
 export async function standingInstant(ctx: AppContext, op: OperationDocument): Promise<OperationDocument | null> {
   if (op.status !== 'awaiting_settlement' || !op.leaseId) return op;
-  if (await leaseClosed(ctx, op.leaseId)) return reloadOperation(op._id);
+  if (await leaseClosed(ctx, op.leaseId)) {
+    await voidIfLate(ctx, op);
+    return reloadOperation(op._id);
+  }
   return (await legApplied(op.userId, op._id, 'redeem')) || (await notedIds(op.leaseId)).has(op._id) ? op : null;
 }
 
-/** The operations of a lease its owner noted as settled by their requests. */
+/**
+ * The operations of a lease noted as standing: by its owner, settled by their requests, or by
+ * a closer, checked. Every operation of a closed lease that stands is noted.
+ */
 async function notedIds(leaseId: string): Promise<Set<string>> {
   const notes = await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>();
   return new Set(notes.flatMap((note) => note.operationIds.split(' ')));
+}
+
+/**
+ * An operation of a closed lease that nobody noted was written after its closer read the
+ * lease's operations: its request then found the lease closing and would have failed it, had
+ * it not died first. Its holder's leg never applied (the request reads the lease before it),
+ * so it is fenced and failed here. True when it was.
+ */
+async function voidIfLate(ctx: AppContext, op: OperationDocument): Promise<boolean> {
+  if ((await notedIds(op.leaseId!)).has(op._id)) return false;
+  if (!(await closeAccountLeg(op, 'redeem'))) {
+    log.error({ operationId: op._id, leaseId: op.leaseId }, 'instant redemption of a closed lease applied unnoted: left standing');
+    return false;
+  }
+  await voidRedemption(ctx, op, 'interrupted');
+  return true;
 }
 
 /**
@@ -114,14 +138,20 @@ export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promi
   const settled = await notedIds(leaseId);
   const redemptions = await Operation.find({ leaseId }).lean<OperationDocument[]>();
   const standing: FinishedMark[] = [];
+  const checked: string[] = [];
   for (const op of redemptions.filter((found) => found.status === 'awaiting_settlement')) {
-    if (!settled.has(op._id) && (await closeAccountLeg(op, 'redeem'))) {
-      await voidRedemption(ctx, op, 'interrupted');
-      continue;
+    if (!settled.has(op._id)) {
+      if (await closeAccountLeg(op, 'redeem')) {
+        await voidRedemption(ctx, op, 'interrupted');
+        continue;
+      }
+      if (op.type === 'payment') await creditMerchant(op);
+      checked.push(op._id);
     }
-    if (!settled.has(op._id) && op.type === 'payment') await creditMerchant(op);
     standing.push(redeemMarkOf(op));
   }
+  // Noted before the lease closes: after it, an operation of the lease not noted is one this read missed.
+  if (checked.length > 0) await noteStanding(leaseId, checked);
   return standing;
 }
 
@@ -135,14 +165,11 @@ export const redeemMarkOf = (op: Pick<OperationDocument, '_id' | 'userId'>): Fin
 
 /**
  * An instant operation is written with its steps: the holder's leg is recorded as applied once
- * its lease's owner noted it, or once its lease closed (every operation of it settled or
- * checked then), and closed once the operation failed.
+ * its lease's owner, or the lease's closer, noted it, and closed once the operation failed.
  */
 registerLegFinality(['instant_redemption', 'payment'], 'redeem', async (op) => {
   if (op.status === 'failed') return 'closed';
-  if (!op.leaseId) return undefined;
-  const recorded = (await reloadOperation(op.leaseId)).status === 'completed' || (await notedIds(op.leaseId)).has(op._id);
-  return recorded ? 'applied' : undefined;
+  return op.leaseId && (await notedIds(op.leaseId)).has(op._id) ? 'applied' : undefined;
 });
 
 /**

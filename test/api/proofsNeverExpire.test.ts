@@ -10,6 +10,7 @@ import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
 import { merchantView } from '../../src/merchants/service.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import type { FaultPoints } from '../../src/operations/faults.ts';
 import { HeldFaults } from '../support/gate.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
@@ -18,7 +19,7 @@ import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts
 const LEGS_MEANWHILE = 300;
 
 /** A second API process on the same database and reserve (it shares nothing in memory). */
-function secondProcess(t: TestApp, faults: ArmedFaults | HeldFaults): TestApp {
+function secondProcess(t: TestApp, faults: FaultPoints): TestApp {
   const other = testApp(t.clock.now().toISOString());
   other.ctx.config = { ...other.ctx.config, reserve: t.ctx.config.reserve };
   other.ctx.faults = faults;
@@ -121,6 +122,32 @@ describe('proofs that never expire', function () {
     // The process no longer grants out of that lease: its next request takes a new one and stands.
     await instant(behind, holder, '100.00').expect(201);
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
+  it('a request that found its lease closed and died before failing its operation: a replay fails it, and nothing moved', async () => {
+    const holder = await holderWithShares(t, '500.00');
+    const [held, armed] = [new HeldFaults(), new ArmedFaults()];
+    const behind = secondProcess(t, {
+      hit: async (point) => {
+        await held.hit(point);
+        await armed.hit(point);
+      },
+    });
+    await instant(behind, holder, '1.00').expect(201); // it holds a lease
+    const gate = held.hold('operation:before-insert');
+    const key = idempotencyKey();
+    const answer = instant(behind, holder, '100.00', key).then((response) => response);
+    await gate.reached;
+    await closeAllLeases(t); // the closer's read of the lease's operations misses this one
+    armed.arm('transition:before'); // the request finds the lease closed and dies failing its operation
+    gate.open();
+    assert.equal((await answer).status, 500);
+    assertProblem(await instant(t, holder, '100.00', key), 503, 'interrupted');
+    const redemption = (await Operation.findOne({ userId: holder.userId, idempotencyKey: key }).lean<OperationDocument>())!;
+    assert.deepEqual([redemption.status, redemption.steps], ['failed', []]);
+    const balances = await balancesOf(holder.userId);
+    assert.deepEqual([balances.sharesFen, balances.walletFen], [49_900n, 100n]);
+    assert.deepEqual(await breaksFor([holder.userId, reserve, 'reserve']), []);
   });
 
   it('accounts hold their unfinished marks only: finished legs leave no mark behind', async () => {
