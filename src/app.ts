@@ -7,6 +7,7 @@ import { bankRoutes } from './bank/routes.ts';
 import type { AppContext } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { docsRoutes } from './docs/routes.ts';
+import { answerFor } from './http/answers.ts';
 import { requireOps, requireUser } from './http/auth.ts';
 import { rateLimits, securityHeaders } from './http/hardening.ts';
 import { healthRoutes } from './http/health.ts';
@@ -16,6 +17,7 @@ import { problemHandler, routeNotFound } from './http/problem.ts';
 import { fundCatalogueRoutes, fundRoutes } from './fund/routes.ts';
 import { incomeRoutes } from './income/routes.ts';
 import { merchantRoutes } from './merchants/routes.ts';
+import { registerAnswerRenderer } from './operations/answers.ts';
 import { withFaults } from './operations/faults.ts';
 import { opsRoutes } from './operations/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
@@ -25,6 +27,7 @@ import { transferRoutes } from './transfers/routes.ts';
 
 /** Builds the HTTP app without listening, so tests drive it with supertest. */
 export function createApp(ctx: AppContext): Express {
+  registerAnswerRenderer(answerFor);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -1,5 +1,5 @@
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { notFound } from '../http/problem.ts';
+import { notFound } from '../errors.ts';
 import type { AppContext } from '../context.ts';
 import { formatYuan } from '../money/fen.ts';
 import { incomePosition } from '../income/fold.ts';

@@ -7,7 +7,7 @@ import { addCalendarDays } from '../calendar/businessDate.ts';
 import type { AppContext } from '../context.ts';
 import { FundDay, fundDayId, type FundDayDocument } from '../fund/model.ts';
 import { datesInRange, fundDayView } from '../fund/service.ts';
-import { notFound } from '../http/problem.ts';
+import { notFound } from '../errors.ts';
 import { formatYuan, sevenDayYield, sumFen, type Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationStatus, type OperationType } from '../operations/model.ts';
 import type { CsvTable } from './csv.ts';

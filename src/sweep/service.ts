@@ -2,7 +2,7 @@ import { Account, type AccountDocument } from '../accounts/model.ts';
 import { findAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError } from '../http/problem.ts';
+import { DomainError } from '../errors.ts';
 import { log } from '../log.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
 import { transferIn, type Answer } from '../transfers/service.ts';
@@ -53,8 +53,10 @@ async function sweep(ctx: AppContext, account: AccountDocument, idempotencyKey: 
   const fundCode = account.fundCode ?? ctx.config.funds[0]!.code;
   try {
     const answer: Answer = await transferIn(ctx, { userId: account._id, idempotencyKey }, { amountFen, channel: 'wallet', fundCode });
-    if (answer.status >= 400) log.warn({ userId: account._id, answer: answer.body }, 'auto-sweep refused');
-    return answer.status < 400 && !answer.replayed;
+    // A refusal answers a problem, not the operation.
+    const accepted = (answer.body as { operation?: unknown }).operation !== undefined;
+    if (!accepted) log.warn({ userId: account._id, answer: answer.body }, 'auto-sweep refused');
+    return accepted && !answer.replayed;
   } catch (error) {
     // The key was used earlier today for another amount: today's sweep is done.
     if (error instanceof DomainError && error.code === 'idempotency_key_reused') return false;
