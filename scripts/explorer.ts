@@ -22,7 +22,7 @@ import { createContext } from '../src/context.ts';
 import { LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, topUp, type Holder, type TestApp } from '../test/support/api.ts';
 import { uniqueId } from '../test/support/database.ts';
 import { adjustReserve } from '../test/support/reserve.ts';
-import { NO_FAULTS, type FaultPoints } from '../src/operations/faults.ts';
+import { NO_FAULTS, type FaultPoints } from '../src/faults.ts';
 
 const FUND = 'YEB001';
 const HOLDERS = 3;

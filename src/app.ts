@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { accountRoutes } from './accounts/routes.ts';
-import { refreshCalendarIfStale } from './calendar/holidays.ts';
+import { refreshCalendarIfStale } from './holidays/service.ts';
 import { calendarRoutes } from './calendar/routes.ts';
 import { authRoutes } from './auth/routes.ts';
 import { bankRoutes } from './bank/routes.ts';
@@ -18,7 +18,7 @@ import { fundCatalogueRoutes, fundRoutes } from './fund/routes.ts';
 import { incomeRoutes } from './income/routes.ts';
 import { merchantRoutes } from './merchants/routes.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
-import { withFaults } from './operations/faults.ts';
+import { withFaults } from './faults.ts';
 import { opsRoutes } from './operations/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';

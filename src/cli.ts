@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { issueOpsToken, setRole, userIdOfLogin } from './auth/service.ts';
 import { isBusinessDate } from './calendar/businessDate.ts';
-import { refreshCalendar } from './calendar/holidays.ts';
+import { refreshCalendar } from './holidays/service.ts';
 import { appConfig } from './config/config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { connectMongoose, disconnectMongoose } from './db/connection.ts';

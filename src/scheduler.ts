@@ -4,7 +4,7 @@ import { ObjectId } from 'mongodb';
 import mongoose from 'mongoose';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JOBS } from '../jobs/definitions.ts';
-import { refreshCalendarIfStale } from './calendar/holidays.ts';
+import { refreshCalendarIfStale } from './holidays/service.ts';
 import type { AppContext } from './context.ts';
 import { answerFor } from './http/answers.ts';
 import { retryOnWriteConflict } from './db/writeConflict.ts';

@@ -38,7 +38,7 @@ export function bankRoutes(ctx: AppContext): Router {
       responses: { 201: { description: 'Bound', body: z.object({ bankCard: bankCardSchema }) } },
     },
     async ({ body }, res) => {
-      res.status(201).json({ bankCard: await addBankCard(ctx, principalOf(res).userId, body.cardNumber) });
+      res.status(201).json({ bankCard: await addBankCard(principalOf(res).userId, body.cardNumber, ctx.clock.now()) });
     },
   );
   api.get(

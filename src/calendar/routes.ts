@@ -4,7 +4,7 @@ import type { AppContext } from '../context.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { badRequest } from '../errors.ts';
 import { businessDate, dateRangeQuery } from '../http/validate.ts';
-import { holidaysBetween, setHoliday } from './holidays.ts';
+import { holidaysBetween, setHoliday } from '../holidays/service.ts';
 
 const RANGE_DAYS_MAX = 366;
 

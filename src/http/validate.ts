@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { isBusinessDate } from '../calendar/businessDate.ts';
-import { parsePositiveYuan, parseYieldPer10k, parseYuan, type Fen } from '../money/fen.ts';
+import { parsePositiveYuan, parseYuan, type Fen } from '../money/fen.ts';
+import { parseYieldPer10k } from '../money/yield.ts';
 import { badRequest, DomainError } from '../errors.ts';
 
 /**

@@ -5,7 +5,7 @@ import { groupUpdates } from '../db/groupCommit.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { newId } from '../ids.ts';
 import type { Fen } from '../money/fen.ts';
-import { faultPoint } from './faults.ts';
+import { faultPoint } from '../faults.ts';
 import { applyGuardedLeg, finishMark, legDocuments, legHeld } from './guardedLeg.ts';
 import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
 

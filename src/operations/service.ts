@@ -5,7 +5,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../errors.ts';
 import { newSortableId } from '../ids.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
-import { faultPoint } from './faults.ts';
+import { faultPoint } from '../faults.ts';
 import type { RenderedAnswer } from './answers.ts';
 import { noteCreation } from './marks.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';

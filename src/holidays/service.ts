@@ -2,8 +2,8 @@ import mongoose, { Schema } from 'mongoose';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError } from '../errors.ts';
-import { toUtcDay } from './businessDate.ts';
-import { TradingCalendar } from './tradingCalendar.ts';
+import { toUtcDay } from '../calendar/businessDate.ts';
+import { TradingCalendar } from '../calendar/tradingCalendar.ts';
 
 /**
  * Ops' changes to the holiday list, kept over the config's list: dates added and removed.
