@@ -11,9 +11,9 @@
 import request from 'supertest';
 import { Account, type AccountDocument } from '../src/accounts/model.ts';
 import { Operation, type OperationDocument } from '../src/operations/model.ts';
-import { reconcileJournal } from '../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../src/reconciliation/service.ts';
 import { ReserveShard, type ReserveShardDocument } from '../src/reserve/model.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../src/operations/recovery.ts';
 import { createApp } from '../src/app.ts';
 import { SimulatedBank } from '../src/bank/simulatedBank.ts';
 import { FixedClock } from '../src/calendar/clock.ts';

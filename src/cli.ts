@@ -31,7 +31,7 @@ import { parseYieldPer10k } from './money/yield.ts';
 import { newId } from './ids.ts';
 import { parsePositiveYuan } from './money/fen.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
-import { reconcileJournal } from './operations/reconciliation.ts';
+import { reconcileJournal } from './reconciliation/service.ts';
 import { csvText, type CsvTable } from './reports/csv.ts';
 import { fundDailyCsv, fundDailyReport } from './reports/fundDaily.ts';
 import { reportRange } from './reports/range.ts';

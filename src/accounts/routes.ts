@@ -8,7 +8,7 @@ import { notFound } from '../errors.ts';
 import { businessDate } from '../http/validate.ts';
 import { operationAnswer, operationSchema } from '../operations/routes.ts';
 import { findOwnOperation, listOperations, operationView } from '../operations/service.ts';
-import { accountView } from './service.ts';
+import { accountView } from '../income/position.ts';
 
 const PAGE_SIZE_MAX = 100;
 const pageQuery = z.strictObject({

@@ -1,9 +1,8 @@
-import { DomainError } from '../errors.ts';
+import { DomainError, FAILURE_DETAIL } from '../errors.ts';
 import { formatYuan } from '../money/fen.ts';
 import type { RenderedAnswer } from '../operations/answers.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { operationView } from '../operations/service.ts';
-import { FAILURE_DETAIL } from '../transfers/errors.ts';
 import { problemOf } from './problem.ts';
 
 /** What a holder refused an instant redemption can do instead. */

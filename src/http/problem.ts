@@ -19,7 +19,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   payment_password_wrong: 403,
   not_found: 404,
   route_not_found: 404,
-  // An operation's failures (src/transfers/errors.ts): nothing moved.
+  // An operation's failures (FAILURE_DETAIL, src/errors.ts): nothing moved.
   insufficient_balance: 409,
   insufficient_shares: 409,
   fund_switch_not_allowed: 409,

@@ -1,8 +1,8 @@
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
-import { ledgerAccount } from '../operations/journal.ts';
+import { ledgerAccount } from '../accounts/legs.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
-import { advanceOperation } from '../transfers/advance.ts';
+import { advanceOperation } from '../operations/machine.ts';
 import { bookKey, partitionOf } from './model.ts';
 
 /** The fields that file an operation under the day its share postings start or stop earning. */

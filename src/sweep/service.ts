@@ -5,7 +5,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError } from '../errors.ts';
 import { log } from '../log.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
-import { transferIn, type Answer } from '../transfers/service.ts';
+import { topUp, transferIn, type Answer, type Caller } from '../transfers/service.ts';
 
 export interface AutoSweepSetting {
   enabled: boolean;
@@ -39,8 +39,16 @@ export async function sweepWallets(ctx: AppContext): Promise<{ swept: number }> 
   return { swept };
 }
 
+/** Card money into the wallet, swept on into the fund at once for holders who asked for it. */
+export async function topUpAndSweep(ctx: AppContext, caller: Caller, input: { amountFen: Fen; bankCardId: string }): Promise<Answer> {
+  const answer = await topUp(ctx, caller, input);
+  const operation = (answer.body as { operation?: { id: string; status: string } }).operation;
+  if (operation?.status === 'completed') await sweepArrival(ctx, caller.userId, operation.id, input.amountFen);
+  return answer;
+}
+
 /** Sweeps a top-up the moment it lands, for holders who asked for it; at most the top-up's amount. */
-export async function sweepArrival(ctx: AppContext, userId: string, topUpOperationId: string, amountFen: Fen): Promise<void> {
+async function sweepArrival(ctx: AppContext, userId: string, topUpOperationId: string, amountFen: Fen): Promise<void> {
   const account = await findAccount(userId);
   if (account.autoSweepOn && account.autoSweepOnArrival) await sweep(ctx, account, `auto-sweep:${topUpOperationId}`, amountFen);
 }

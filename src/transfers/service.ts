@@ -18,8 +18,8 @@ import { holdingFundOf } from '../income/fold.ts';
 import { merchantExists, requireMerchant } from '../merchants/service.ts';
 import { grantAdvance } from '../reserve/leases.ts';
 import { INSTANT_TYPES } from '../reserve/service.ts';
-import { sweepArrival } from '../sweep/service.ts';
-import { advanceOperation } from './advance.ts';
+import { advanceOperation } from '../operations/machine.ts';
+import './advance.ts'; // registers every machine with the engine
 import { commitInstant, intendedOutcome, standingInstant } from './instant.ts';
 import { amountAboveMaximum, fundRequired, requestInProgress } from './errors.ts';
 
@@ -28,7 +28,7 @@ export interface Answer extends RenderedAnswer {
   replayed: boolean;
 }
 
-interface Caller {
+export interface Caller {
   userId: string;
   idempotencyKey: string;
 }
@@ -47,14 +47,11 @@ function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number | nul
 
 export type Channel = 'wallet' | 'bank_card';
 
-/** Card money into the wallet; swept on into the fund at once for holders who asked for it. */
+/** Card money into the wallet (src/sweep/service.ts sweeps it on for holders who asked for it). */
 export async function topUp(ctx: AppContext, caller: Caller, input: { amountFen: Fen; bankCardId: string }): Promise<Answer> {
-  const answer = await runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
+  return runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
     await requireOwnBankCard(caller.userId, input.bankCardId);
   });
-  const operation = (answer.body as { operation?: { id: string; status: string } }).operation;
-  if (operation?.status === 'completed') await sweepArrival(ctx, caller.userId, operation.id, input.amountFen);
-  return answer;
 }
 
 export async function withdraw(

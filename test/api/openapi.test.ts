@@ -11,7 +11,7 @@ import type { Response } from 'supertest';
 import { z } from 'zod';
 import { parsePositiveYuan, parseYuan } from '../../src/money/fen.ts';
 import { parseYieldPer10k } from '../../src/money/yield.ts';
-import { runReconciliation } from '../../src/operations/reconciliationJob.ts';
+import { runReconciliation } from '../../src/reconciliation/job.ts';
 import { assertProblem, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { launchChromium, pageTrouble, serveOnLoopback } from '../support/browser.ts';
 import { uniqueId } from '../support/database.ts';

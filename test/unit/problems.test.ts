@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { DomainError } from '../../src/errors.ts';
+import { DomainError, FAILURE_DETAIL } from '../../src/errors.ts';
 import { problemOf, STATUS_OF_CODE } from '../../src/http/problem.ts';
-import { FAILURE_DETAIL } from '../../src/transfers/errors.ts';
 
 const srcDir = fileURLToPath(new URL('../../src/', import.meta.url));
 
