@@ -4,9 +4,9 @@
  */
 import type { AppContext } from '../src/context.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
-import { runReconciliation } from '../src/operations/reconciliationJob.ts';
+import { runReconciliation } from '../src/reconciliation/job.ts';
 import { sweepWallets } from '../src/sweep/service.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../src/operations/recovery.ts';
 
 export interface JobDefinition {
   name: string;

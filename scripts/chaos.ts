@@ -28,9 +28,9 @@ import { FundDay } from '../src/fund/model.ts';
 import { incomePosition } from '../src/income/fold.ts';
 import { receiptTotals } from '../src/merchants/service.ts';
 import { Operation } from '../src/operations/model.ts';
-import { reconcileJournal } from '../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../src/reconciliation/service.ts';
 import { ReserveShard } from '../src/reserve/model.ts';
-import { recoverStuckOperations } from '../src/transfers/scheduled.ts';
+import { recoverStuckOperations } from '../src/operations/recovery.ts';
 import { PAYMENT_PASSWORD, seedMarket, type Market } from './seed.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -11,9 +11,9 @@
 import request from 'supertest';
 import { Account, type AccountDocument } from '../src/accounts/model.ts';
 import { Operation, type OperationDocument } from '../src/operations/model.ts';
-import { reconcileJournal } from '../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../src/reconciliation/service.ts';
 import { ReserveShard, type ReserveShardDocument } from '../src/reserve/model.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../src/transfers/scheduled.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../src/operations/recovery.ts';
 import { createApp } from '../src/app.ts';
 import { SimulatedBank } from '../src/bank/simulatedBank.ts';
 import { FixedClock, type Clock } from '../src/calendar/clock.ts';
@@ -22,7 +22,7 @@ import { createContext } from '../src/context.ts';
 import { LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, topUp, type Holder, type TestApp } from '../test/support/api.ts';
 import { uniqueId } from '../test/support/database.ts';
 import { adjustReserve } from '../test/support/reserve.ts';
-import { NO_FAULTS, type FaultPoints } from '../src/operations/faults.ts';
+import { NO_FAULTS, type FaultPoints } from '../src/faults.ts';
 
 const FUND = 'YEB001';
 const HOLDERS = 3;

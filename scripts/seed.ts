@@ -11,7 +11,7 @@ import { FixedClock } from '../src/calendar/clock.ts';
 import type { AppConfig } from '../src/config/config.ts';
 import { createContext } from '../src/context.ts';
 import { log } from '../src/log.ts';
-import { advanceDueOperations } from '../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../src/operations/recovery.ts';
 
 export const PAYMENT_PASSWORD = '135790';
 const LOGIN_PASSWORD = 'seed horse 1';

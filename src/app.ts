@@ -1,12 +1,13 @@
 import express, { type Express } from 'express';
 import { accountRoutes } from './accounts/routes.ts';
-import { refreshCalendarIfStale } from './calendar/holidays.ts';
+import { refreshCalendarIfStale } from './holidays/service.ts';
 import { calendarRoutes } from './calendar/routes.ts';
 import { authRoutes } from './auth/routes.ts';
 import { bankRoutes } from './bank/routes.ts';
 import type { AppContext } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { docsRoutes } from './docs/routes.ts';
+import { answerFor } from './http/answers.ts';
 import { requireOps, requireUser } from './http/auth.ts';
 import { rateLimits, securityHeaders } from './http/hardening.ts';
 import { healthRoutes } from './http/health.ts';
@@ -16,7 +17,8 @@ import { problemHandler, routeNotFound } from './http/problem.ts';
 import { fundCatalogueRoutes, fundRoutes } from './fund/routes.ts';
 import { incomeRoutes } from './income/routes.ts';
 import { merchantRoutes } from './merchants/routes.ts';
-import { withFaults } from './operations/faults.ts';
+import { registerAnswerRenderer } from './operations/answers.ts';
+import { withFaults } from './faults.ts';
 import { opsRoutes } from './operations/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
@@ -25,6 +27,7 @@ import { transferRoutes } from './transfers/routes.ts';
 
 /** Builds the HTTP app without listening, so tests drive it with supertest. */
 export function createApp(ctx: AppContext): Express {
+  registerAnswerRenderer(answerFor);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -19,17 +19,19 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { issueOpsToken, setRole, userIdOfLogin } from './auth/service.ts';
 import { isBusinessDate } from './calendar/businessDate.ts';
-import { refreshCalendar } from './calendar/holidays.ts';
+import { refreshCalendar } from './holidays/service.ts';
 import { appConfig } from './config/config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { connectMongoose, disconnectMongoose } from './db/connection.ts';
+import { answerFor } from './http/answers.ts';
 import { runningDatabaseUri } from './db/database.ts';
 import { accrualStatus, fundBookOf, fundDayView, nextDayToAccrue, publishYield } from './fund/service.ts';
 import { accrueThrough } from './income/accrual.ts';
 import { parseYieldPer10k } from './money/yield.ts';
 import { newId } from './ids.ts';
 import { parsePositiveYuan } from './money/fen.ts';
-import { reconcileJournal } from './operations/reconciliation.ts';
+import { registerAnswerRenderer } from './operations/answers.ts';
+import { reconcileJournal } from './reconciliation/service.ts';
 import { csvText, type CsvTable } from './reports/csv.ts';
 import { fundDailyCsv, fundDailyReport } from './reports/fundDaily.ts';
 import { reportRange } from './reports/range.ts';
@@ -147,6 +149,7 @@ async function main(): Promise<number> {
   await connectMongoose(await runningDatabaseUri(appConfig().database.dataDir));
   try {
     const ctx = createContext();
+    registerAnswerRenderer(answerFor); // adjust-reserve answers as its route does
     await refreshCalendar(ctx);
     const result = await run(ctx, args, values);
     process.stdout.write(result instanceof Printed ? result.text : `${JSON.stringify(result, null, 2)}\n`);

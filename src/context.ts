@@ -3,7 +3,7 @@ import { SimulatedBank } from './bank/simulatedBank.ts';
 import { systemClock, type Clock } from './calendar/clock.ts';
 import { TradingCalendar } from './calendar/tradingCalendar.ts';
 import { appConfig, type AppConfig } from './config/config.ts';
-import { NO_FAULTS, type FaultPoints } from './operations/faults.ts';
+import { NO_FAULTS, type FaultPoints } from './faults.ts';
 import { Readiness } from './observability/readiness.ts';
 
 export type { FaultPoints };

@@ -4,11 +4,13 @@ import { ObjectId } from 'mongodb';
 import mongoose from 'mongoose';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JOBS } from '../jobs/definitions.ts';
-import { refreshCalendarIfStale } from './calendar/holidays.ts';
+import { refreshCalendarIfStale } from './holidays/service.ts';
 import type { AppContext } from './context.ts';
+import { answerFor } from './http/answers.ts';
 import { retryOnWriteConflict } from './db/writeConflict.ts';
 import type { JobControl } from './income/scheduled.ts';
 import { log } from './log.ts';
+import { registerAnswerRenderer } from './operations/answers.ts';
 
 export const JOBS_COLLECTION = 'agenda_jobs';
 
@@ -31,6 +33,8 @@ class JobInterrupted extends Error {
 
 /** Starts Agenda on the service's database with every job of jobs/definitions.ts. */
 export async function startScheduler(ctx: AppContext, options: { processJobs: boolean }): Promise<Agenda> {
+  // The sweep job answers transfer-ins as a request does.
+  registerAnswerRenderer(answerFor);
   if (options.processJobs) ctx.readiness.scheduler = 'starting';
   const agenda = new Agenda({
     backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: JOBS_COLLECTION }),

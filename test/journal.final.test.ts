@@ -1,6 +1,6 @@
 /** Runs last (test/run.ts orders it so): after every other test moved money, the books balance. */
 import assert from 'node:assert/strict';
-import { reconcileJournal } from '../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../src/reconciliation/service.ts';
 
 describe('the journal after the whole suite', () => {
   it('all postings sum to zero and every balance equals its postings', async () => {

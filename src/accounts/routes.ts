@@ -4,11 +4,11 @@ import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { yuanText } from '../http/openapi/schemas.ts';
-import { notFound } from '../http/problem.ts';
+import { notFound } from '../errors.ts';
 import { businessDate } from '../http/validate.ts';
 import { operationAnswer, operationSchema } from '../operations/routes.ts';
 import { findOwnOperation, listOperations, operationView } from '../operations/service.ts';
-import { accountView } from './service.ts';
+import { accountView } from '../income/position.ts';
 
 const PAGE_SIZE_MAX = 100;
 const pageQuery = z.strictObject({

@@ -1,6 +1,6 @@
 import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { faultPoint } from '../operations/faults.ts';
+import { faultPoint } from '../faults.ts';
 import { User } from './model.ts';
 
 /**

@@ -4,7 +4,7 @@ import type { AppContext } from '../context.ts';
 import { driverCollection } from '../db/driver.ts';
 import { readCachePerContext } from '../db/readCache.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError, notFound } from '../http/problem.ts';
+import { DomainError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
 import { catchUpPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf, withRaisedPaymentPasswordEpoch } from './epochs.ts';
@@ -95,11 +95,11 @@ const HOUR_MS = 3_600_000;
  */
 export async function issueOpsToken(ctx: AppContext, loginId: string, lifetimeHours?: number) {
   if (lifetimeHours !== undefined && !(Number.isInteger(lifetimeHours) && lifetimeHours >= 1 && lifetimeHours <= OPS_TOKEN_LIFETIME_HOURS_MAX)) {
-    throw new DomainError('invalid_request', 400, `--lifetime-hours must be a whole number from 1 to ${OPS_TOKEN_LIFETIME_HOURS_MAX}`);
+    throw new DomainError('invalid_request', `--lifetime-hours must be a whole number from 1 to ${OPS_TOKEN_LIFETIME_HOURS_MAX}`);
   }
   const user = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
   if (!user) throw notFound(`User ${loginId}`);
-  if (!user.roles.includes('ops')) throw new DomainError('forbidden', 403, `${loginId} does not have the ops role: grant-ops first`);
+  if (!user.roles.includes('ops')) throw new DomainError('forbidden', `${loginId} does not have the ops role: grant-ops first`);
   const session = await issueSession(ctx, user, lifetimeHours === undefined ? ctx.config.security.tokenLifetimeMs : lifetimeHours * HOUR_MS);
   return { token: session.token, userId: user._id, loginId, expiresAt: session.expiresAt.toISOString() };
 }

@@ -8,7 +8,8 @@ import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { instantText } from '../http/openapi/schemas.ts';
 import { amountYuan, identifier, paymentPassword } from '../http/validate.ts';
 import { operationAnswer, STILL_AT_THE_BANK } from '../operations/routes.ts';
-import { topUp, withdraw } from '../transfers/service.ts';
+import { topUpAndSweep } from '../sweep/service.ts';
+import { withdraw } from '../transfers/service.ts';
 import { addBankCard, listBankCards } from './service.ts';
 
 const cardBinding = z.strictObject({
@@ -38,7 +39,7 @@ export function bankRoutes(ctx: AppContext): Router {
       responses: { 201: { description: 'Bound', body: z.object({ bankCard: bankCardSchema }) } },
     },
     async ({ body }, res) => {
-      res.status(201).json({ bankCard: await addBankCard(ctx, principalOf(res).userId, body.cardNumber) });
+      res.status(201).json({ bankCard: await addBankCard(principalOf(res).userId, body.cardNumber, ctx.clock.now()) });
     },
   );
   api.get(
@@ -65,7 +66,7 @@ export function bankRoutes(ctx: AppContext): Router {
     },
     async ({ body, idempotencyKey }, res) => {
       const caller = { userId: principalOf(res).userId, idempotencyKey };
-      sendAnswer(res, await topUp(ctx, caller, { amountFen: body.amount, bankCardId: body.bankCardId }));
+      sendAnswer(res, await topUpAndSweep(ctx, caller, { amountFen: body.amount, bankCardId: body.bankCardId }));
     },
   );
   api.post(

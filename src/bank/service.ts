@@ -1,11 +1,12 @@
-import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
-import { unknownBankCard } from '../transfers/errors.ts';
+import { DomainError } from '../errors.ts';
 import { BankCard } from './model.ts';
 
+export const unknownBankCard = () => new DomainError('unknown_bank_card', 'No such bank card on this account');
+
 /** Binding a card keeps only its last four digits: the bank side holds the rest. */
-export async function addBankCard(ctx: AppContext, userId: string, cardNumber: string) {
-  const card = { _id: newId('card'), userId, bankName: 'Simulated Bank', last4: cardNumber.slice(-4), createdAt: ctx.clock.now() };
+export async function addBankCard(userId: string, cardNumber: string, at: Date) {
+  const card = { _id: newId('card'), userId, bankName: 'Simulated Bank', last4: cardNumber.slice(-4), createdAt: at };
   await BankCard.create(card);
   return bankCardView(card);
 }

@@ -2,9 +2,9 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { apiRoutes } from '../http/openapi.ts';
-import { badRequest } from '../http/problem.ts';
+import { badRequest } from '../errors.ts';
 import { businessDate, dateRangeQuery } from '../http/validate.ts';
-import { holidaysBetween, setHoliday } from './holidays.ts';
+import { holidaysBetween, setHoliday } from '../holidays/service.ts';
 
 const RANGE_DAYS_MAX = 366;
 

@@ -104,6 +104,20 @@ const configSchema = z.strictObject({
     readFreshnessMs: z.number().int().min(0),
     /** How long an instant redemption may use a holder's fund and fold state this process read. */
     holdingMemoryMs: z.number().int().min(0),
+    // FerretDB holds a PostgreSQL connection per statement of an update command until the
+    // command ends, and deadlocks past its pool (architecture.md, defect 3): the sizes below
+    // keep every process under it, and the embedded FerretDB's pool is sized from them.
+    /** Connections each process's driver opens at most. */
+    driverPoolSizeMax: positiveInt,
+    /** Statements one update command carries at most. */
+    updateStatementsMax: positiveInt,
+    /** Processes (API and workers) sharing one embedded FerretDB. */
+    processesMax: positiveInt,
+    /** Group commit (src/db/groupCommit.ts): commands in flight per collection, statements per command. */
+    groupCommit: z.strictObject({ commandsInFlightMax: positiveInt, statementsMax: positiveInt }),
+  }).refine((database) => database.groupCommit.statementsMax <= database.updateStatementsMax, {
+    path: ['groupCommit', 'statementsMax'],
+    message: 'expected at most database.updateStatementsMax',
   }),
   jobs: z.strictObject({
     processEveryMs: positiveInt,

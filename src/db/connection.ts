@@ -1,16 +1,17 @@
 import mongoose from 'mongoose';
-import { DRIVER_MAX_POOL_SIZE } from './embedded/stack.ts';
+import { appConfig } from '../config/config.ts';
 
 /**
  * Connects Mongoose. `useBigInt64` makes lean reads return int64 money as bigint (not a
- * lossy number); the pool stays small because FerretDB deadlocks when update commands
- * hold more PostgreSQL connections than its pool has (architecture.md, defect 3).
+ * lossy number); the pool stays small (config `database.driverPoolSizeMax`) because FerretDB
+ * deadlocks when update commands hold more PostgreSQL connections than its pool has
+ * (architecture.md, defect 3).
  */
 export async function connectMongoose(uri: string): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
   return mongoose.connect(uri, {
     useBigInt64: true,
-    maxPoolSize: DRIVER_MAX_POOL_SIZE,
+    maxPoolSize: appConfig().database.driverPoolSizeMax,
     autoIndex: false,
     serverSelectionTimeoutMS: 15_000,
   });

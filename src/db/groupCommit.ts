@@ -1,11 +1,7 @@
 import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
-import { UPDATE_BATCH_MAX } from './embedded/stack.ts';
+import { appConfig } from '../config/config.ts';
 import { DUPLICATE_KEY, retryOnWriteConflict } from './writeConflict.ts';
 
-/** Commands of one kind a process keeps in flight on one collection; the rest queue. */
-const COMMANDS_IN_FLIGHT_MAX = 2;
-/** Statements in one command: FerretDB deadlocks on bigger update batches (defect 3). */
-const STATEMENTS_MAX = Math.min(16, UPDATE_BATCH_MAX);
 
 interface Waiting<W, R> {
   write: W;
@@ -23,6 +19,8 @@ interface Waiting<W, R> {
 class GroupCommit<W, R> {
   private readonly waiting: Waiting<W, R>[] = [];
   private inFlight = 0;
+  /** Commands of one kind a process keeps in flight on one collection (the rest queue), and statements per command (config `database.groupCommit`). */
+  private readonly sizes = appConfig().database.groupCommit;
 
   constructor(private readonly send: (writes: W[]) => Promise<R[]>) {}
 
@@ -34,8 +32,8 @@ class GroupCommit<W, R> {
   }
 
   private sendWaiting(): void {
-    while (this.inFlight < COMMANDS_IN_FLIGHT_MAX && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, STATEMENTS_MAX);
+    while (this.inFlight < this.sizes.commandsInFlightMax && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, this.sizes.statementsMax);
       this.inFlight++;
       this.send(batch.map((entry) => entry.write))
         .then(

@@ -1,5 +1,11 @@
+import type { Clock } from '../calendar/clock.ts';
 import type { AppConfig } from '../config/config.ts';
-import type { AppContext } from '../context.ts';
+
+/** What a cache needs of the application context (src/context.ts, which builds on db/, so not imported here). */
+interface CacheContext {
+  clock: Clock;
+  config: AppConfig;
+}
 
 const ENTRIES_MAX = 100_000;
 
@@ -14,7 +20,7 @@ export class ReadCache<V> {
   private readonly entries = new Map<string, { value: V; readAtMs: number }>();
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: CacheContext,
     private readonly freshnessMs: number,
   ) {}
 
@@ -52,8 +58,8 @@ export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, entriesMax: n
  * One cache per application context (a test's second app stands for a second process),
  * its entries fresh for `database.readFreshnessMs` unless the use says otherwise.
  */
-export function readCachePerContext<V>(freshnessMsOf = (config: AppConfig) => config.database.readFreshnessMs): (ctx: AppContext) => ReadCache<V> {
-  const caches = new WeakMap<AppContext, ReadCache<V>>();
+export function readCachePerContext<V>(freshnessMsOf = (config: AppConfig) => config.database.readFreshnessMs): (ctx: CacheContext) => ReadCache<V> {
+  const caches = new WeakMap<CacheContext, ReadCache<V>>();
   return (ctx) => {
     let cache = caches.get(ctx);
     if (!cache) caches.set(ctx, (cache = new ReadCache<V>(ctx, freshnessMsOf(ctx.config))));

@@ -1,14 +1,16 @@
 import type { AppContext } from '../context.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError, notFound } from '../http/problem.ts';
+import { DomainError, notFound } from '../errors.ts';
 import { formatYuan } from '../money/fen.ts';
 import { formatScaled } from '../money/rounding.ts';
 import { formatYieldPer10k, sevenDayYield } from '../money/yield.ts';
-import { unknownFund } from '../transfers/errors.ts';
 import { FundBook, FundDay, fundDayId, type FundBookDocument, type FundDayDocument } from './model.ts';
 
+export const unknownFund = (fundCode: string) =>
+  new DomainError('unknown_fund', `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`);
+
 const yieldAlreadyAccrued = (fundCode: string, date: string) =>
-  new DomainError('yield_already_accrued', 409, `The 万份收益 of ${fundCode} for ${date} has been accrued and can no longer change`);
+  new DomainError('yield_already_accrued', `The 万份收益 of ${fundCode} for ${date} has been accrued and can no longer change`);
 
 export function requireFund(ctx: AppContext, fundCode: string) {
   const fund = ctx.config.funds.find((candidate) => candidate.code === fundCode);
@@ -38,7 +40,7 @@ export async function publishYield(
   requireFund(ctx, input.fundCode);
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
   if (input.date > today) {
-    throw new DomainError('yield_date_in_future', 422, `${input.date} has not begun in ${ctx.config.zone}: publish a day from today back`);
+    throw new DomainError('yield_date_in_future', `${input.date} has not begun in ${ctx.config.zone}: publish a day from today back`);
   }
   const book = await fundBookOf(ctx, input.fundCode);
   if (book.lastAccruedDate != null && input.date <= book.lastAccruedDate) throw yieldAlreadyAccrued(input.fundCode, input.date);
@@ -70,7 +72,7 @@ export async function sevenDayYields(ctx: AppContext, fundCode: string, date: st
 export function datesInRange(ctx: AppContext, from: string, to: string, daysMax: number): string[] {
   const dayCount = ctx.calendar.daysBetween(from, to) + 1;
   if (dayCount < 1 || dayCount > daysMax) {
-    throw new DomainError('invalid_request', 400, `from must not be after to, and the range at most ${daysMax} days`);
+    throw new DomainError('invalid_request', `from must not be after to, and the range at most ${daysMax} days`);
   }
   return Array.from({ length: dayCount }, (_, index) => ctx.calendar.addCalendarDays(from, index));
 }

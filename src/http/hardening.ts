@@ -3,7 +3,8 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { AppContext } from '../context.ts';
 import { principalOf } from './auth.ts';
-import { DomainError, sendProblem } from './problem.ts';
+import { DomainError } from '../errors.ts';
+import { sendProblem } from './problem.ts';
 
 /**
  * Security headers. The CSP lets pages run only scripts served by this origin as files (no
@@ -78,7 +79,7 @@ function limiter(limit: { windowMs: number; max: number }, what: string, keyOf: 
     keyGenerator: keyOf,
     handler: (_req, res) => {
       const retryAfterSeconds = Number(res.getHeader('Retry-After'));
-      sendProblem(res, new DomainError('rate_limited', 429, `Too many ${what}: try again in ${retryAfterSeconds} s`, { retryAfterSeconds }));
+      sendProblem(res, new DomainError('rate_limited', `Too many ${what}: try again in ${retryAfterSeconds} s`, { retryAfterSeconds }));
     },
   });
 }

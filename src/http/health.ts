@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { SCHEDULER_STATES } from '../observability/readiness.ts';
 import { apiRoutes } from './openapi.ts';
-import { DomainError, sendProblem } from './problem.ts';
+import { DomainError } from '../errors.ts';
+import { sendProblem } from './problem.ts';
 
 const checks = z.object({
   database: z.string().describe('"ok", or why the database does not answer'),
@@ -43,7 +44,7 @@ export function healthRoutes(ctx: AppContext): Router {
         res.json({ status: 'ready', checks: report.checks });
         return;
       }
-      sendProblem(res, new DomainError('not_ready', 503, `Not ready: ${report.notReady.join('; ')}`, { checks: report.checks }));
+      sendProblem(res, new DomainError('not_ready', `Not ready: ${report.notReady.join('; ')}`, { checks: report.checks }));
     },
   );
   return api.router;

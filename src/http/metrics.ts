@@ -12,7 +12,7 @@ import type { RequestHandler, Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppContext } from '../context.ts';
 import { log } from '../log.ts';
-import { accrualFigures, BACKLOG_COUNT_MAX, recoveryBacklog, recurringJobRuns, reserveFigures } from '../observability/figures.ts';
+import { accrualFigures, BACKLOG_COUNT_MAX, recoveryBacklog, recurringJobRuns, reserveFigures } from './figures.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import { apiRoutes } from './openapi.ts';
 import { routeTemplateOf } from './routeTemplate.ts';

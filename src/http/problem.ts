@@ -1,24 +1,64 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { badRequest, DomainError } from '../errors.ts';
 import { log } from '../log.ts';
 
 /**
- * An expected outcome the caller can act on (insufficient balance, locked payments, ...):
- * a stable `code`, an HTTP status and a human `detail`, served as application/problem+json.
+ * The one table from result codes to HTTP statuses. Domain code raises or stores codes
+ * (src/errors.ts, an operation's failure); only this edge turns them into statuses. A code
+ * missing here is a programmer error: it is logged and answered as a bare 500.
  */
-export class DomainError extends Error {
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    readonly detail: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(detail);
-  }
-}
-
-export const notFound = (what: string) => new DomainError('not_found', 404, `${what} was not found`);
-export const badRequest = (detail: string, extra: Record<string, unknown> = {}) =>
-  new DomainError('invalid_request', 400, detail, extra);
+export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+  invalid_request: 400,
+  idempotency_key_required: 400,
+  invalid_idempotency_key: 400,
+  invalid_cursor: 400,
+  unauthenticated: 401,
+  login_failed: 401,
+  forbidden: 403,
+  login_password_wrong: 403,
+  payment_password_wrong: 403,
+  not_found: 404,
+  route_not_found: 404,
+  // An operation's failures (FAILURE_DETAIL, src/errors.ts): nothing moved.
+  insufficient_balance: 409,
+  insufficient_shares: 409,
+  fund_switch_not_allowed: 409,
+  holding_limit_exceeded: 409,
+  transfer_in_daily_limit_exceeded: 409,
+  fund_quota_exceeded: 409,
+  balance_limit_exceeded: 409,
+  instant_daily_limit_exceeded: 409,
+  reserve_exhausted: 409,
+  reserve_available_insufficient: 409,
+  security_state_changed: 409,
+  bank_declined: 422,
+  bank_unavailable: 503,
+  interrupted: 503,
+  // Requests refused before anything was written.
+  login_id_taken: 409,
+  payment_password_not_set: 409,
+  request_in_progress: 409,
+  accrual_not_ready: 409,
+  yield_already_accrued: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  amount_above_maximum: 422,
+  fund_required: 422,
+  unknown_fund: 422,
+  unknown_bank_card: 422,
+  unknown_merchant: 422,
+  idempotency_key_reused: 422,
+  date_not_in_future: 422,
+  weekend_date: 422,
+  yield_date_in_future: 422,
+  payment_locked: 423,
+  login_locked: 423,
+  rate_limited: 429,
+  internal_error: 500,
+  account_busy: 503,
+  password_checks_busy: 503,
+  not_ready: 503,
+};
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -36,43 +76,57 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function problemBody(error: DomainError): Record<string, unknown> {
-  return {
+/** A problem as served: an HTTP status and its application/problem+json body. */
+export interface Problem {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const internalError = () => new DomainError('internal_error', 'Something went wrong on our side; nothing was charged twice');
+
+/** `status` only for what the edge itself meets with a status of its own (a body-parser failure). */
+export function problemOf(error: DomainError, status = STATUS_OF_CODE[error.code]): Problem {
+  if (status === undefined) {
+    log.error({ code: error.code, detail: error.detail }, 'result code missing from STATUS_OF_CODE');
+    return problemOf(internalError());
+  }
+  const body = {
     type: `https://moneyfund.example/problems/${error.code}`,
-    title: TITLES[error.status] ?? 'Error',
-    status: error.status,
+    title: TITLES[status] ?? 'Error',
+    status,
     code: error.code,
     detail: error.detail,
     ...error.extra,
   };
+  return { status, body };
 }
 
-export function sendProblem(res: Parameters<RequestHandler>[1], error: DomainError): void {
+export function sendProblem(res: Parameters<RequestHandler>[1], error: DomainError, status?: number): void {
   const { retryAfterSeconds } = error.extra;
+  const problem = problemOf(error, status);
   if (typeof retryAfterSeconds === 'number') res.setHeader('Retry-After', String(retryAfterSeconds));
-  res.status(error.status).type('application/problem+json').json(problemBody(error));
+  res.status(problem.status).type('application/problem+json').json(problem.body);
 }
 
 /** Body-parser failures carry a status and a type; everything unknown becomes a bare 500. */
-function fromParserError(error: { status?: number; type?: string }): DomainError | undefined {
-  if (error.type === 'entity.too.large') return new DomainError('payload_too_large', 413, 'The request body is too large');
-  if (error.type === 'entity.parse.failed') return badRequest('The request body is not valid JSON');
-  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
-    return new DomainError('unsupported_media_type', 415, 'Send the body as UTF-8 JSON');
-  }
-  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-    return new DomainError('invalid_request', error.status, 'The request could not be read');
-  }
-  return undefined;
+function sendParserError(res: Parameters<RequestHandler>[1], error: { status?: number; type?: string }): boolean {
+  if (error.type === 'entity.too.large') sendProblem(res, new DomainError('payload_too_large', 'The request body is too large'));
+  else if (error.type === 'entity.parse.failed') sendProblem(res, badRequest('The request body is not valid JSON'));
+  else if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
+    sendProblem(res, new DomainError('unsupported_media_type', 'Send the body as UTF-8 JSON'));
+  } else if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+    sendProblem(res, badRequest('The request could not be read'), error.status);
+  } else return false;
+  return true;
 }
 
 export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
-  const known = error instanceof DomainError ? error : fromParserError(error);
-  if (known) return sendProblem(res, known);
+  if (error instanceof DomainError) return sendProblem(res, error);
+  if (sendParserError(res, error)) return;
   log.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
-  sendProblem(res, new DomainError('internal_error', 500, 'Something went wrong on our side; nothing was charged twice'));
+  sendProblem(res, internalError());
 };
 
 export const routeNotFound: RequestHandler = (req, res) => {
-  sendProblem(res, new DomainError('route_not_found', 404, `No route ${req.method} ${req.path}`));
+  sendProblem(res, new DomainError('route_not_found', `No route ${req.method} ${req.path}`));
 };

@@ -1,8 +1,9 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { isBusinessDate } from '../calendar/businessDate.ts';
-import { parsePositiveYuan, parseYieldPer10k, parseYuan, type Fen } from '../money/fen.ts';
-import { badRequest, DomainError } from './problem.ts';
+import { parsePositiveYuan, parseYuan, type Fen } from '../money/fen.ts';
+import { parseYieldPer10k } from '../money/yield.ts';
+import { badRequest, DomainError } from '../errors.ts';
 
 /**
  * A JSON string read by a strict parser: what the parser refuses becomes the issue's message.
@@ -74,7 +75,7 @@ export const identifier = z
 /** Strict schemas refuse unknown fields; every issue is listed with its path. */
 export function parseBody<T extends z.ZodType>(schema: T, req: Request): z.output<T> {
   if (!req.is('application/json')) {
-    throw new DomainError('unsupported_media_type', 415, 'Send the body as application/json');
+    throw new DomainError('unsupported_media_type', 'Send the body as application/json');
   }
   return parseWith(schema, req.body ?? {});
 }

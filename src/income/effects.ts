@@ -1,8 +1,8 @@
 import type { AppContext } from '../context.ts';
-import { DomainError } from '../http/problem.ts';
-import { ledgerAccount } from '../operations/journal.ts';
+import { DomainError } from '../errors.ts';
+import { ledgerAccount } from '../accounts/legs.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
-import { advanceOperation } from '../transfers/advance.ts';
+import { advanceOperation } from '../operations/machine.ts';
 import { bookKey, partitionOf } from './model.ts';
 
 /** The fields that file an operation under the day its share postings start or stop earning. */
@@ -22,7 +22,7 @@ export function redemptionEffectDate(ctx: AppContext, requestDate: string, trade
 /** An operation still moving shares when the accrual of its effect day wants to count them. */
 export class AccrualNotReadyError extends DomainError {
   constructor(operationId: string) {
-    super('accrual_not_ready', 409, `Operation ${operationId} is still in flight; the accrual tries again later`, { operationId });
+    super('accrual_not_ready', `Operation ${operationId} is still in flight; the accrual tries again later`, { operationId });
   }
 }
 

@@ -4,7 +4,7 @@ import { driverCollection } from '../db/driver.ts';
 import { readCachePerContext } from '../db/readCache.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundBook, type FundBookDocument } from '../fund/model.ts';
-import { notFound } from '../http/problem.ts';
+import { notFound } from '../errors.ts';
 import { IncomeRecord, incomeRecordId, type IncomeRecordDocument } from './model.ts';
 
 export interface IncomePosition {

@@ -1,7 +1,7 @@
 import { openAccount } from '../accounts/service.ts';
 import { findAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
-import { DomainError } from '../http/problem.ts';
+import { DomainError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { formatYuan } from '../money/fen.ts';
 import { rawCollection } from '../db/driver.ts';
@@ -9,7 +9,7 @@ import { groupInserts } from '../db/groupCommit.ts';
 import type { Fen } from '../money/fen.ts';
 import { Merchant, MerchantReceipt, type MerchantDocument, type ReceiptDocument } from './model.ts';
 
-export const unknownMerchant = () => new DomainError('unknown_merchant', 422, 'No such merchant');
+export const unknownMerchant = () => new DomainError('unknown_merchant', 'No such merchant');
 
 /** Ops register a merchant: its record, then its wallet (idempotent, like a holder's). */
 export async function createMerchant(ctx: AppContext, name: string) {

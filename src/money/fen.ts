@@ -1,19 +1,9 @@
 // Money is integer fen (0.01 yuan) held in a bigint: no float ever touches it.
-// This file is the money module's entry point: it re-exports the rounding and
-// yield helpers so callers import everything from '../money/fen.ts'.
+// This file re-exports the rounding helpers; rates and yields are in ./yield.ts,
+// which builds on this file (so this one does not re-export it).
 import { formatScaled, parseScaled } from './rounding.ts';
 
 export { formatScaled, mulDiv, type Rounding } from './rounding.ts';
-export {
-  RateFormatError,
-  dailyIncomeFen,
-  FEN8_PER_FEN,
-  formatYieldPer10k,
-  parseYieldPer10k,
-  sevenDayYield,
-  type DailyIncome,
-  type SevenDayYieldMode,
-} from './yield.ts';
 
 export type Fen = bigint;
 

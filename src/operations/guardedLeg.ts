@@ -12,7 +12,7 @@ import type { Collection, Document } from 'mongodb';
 import { driverCollection, rawCollection } from '../db/driver.ts';
 import { groupUpdates } from '../db/groupCommit.ts';
 import { setBounded } from '../db/readCache.ts';
-import { faultPoint } from './faults.ts';
+import { faultPoint } from '../faults.ts';
 import {
   accountBusy,
   fenceOf,

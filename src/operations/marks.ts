@@ -6,7 +6,7 @@
  * the unfinished tokens of a document are bounded, and a leg beyond the bound is refused,
  * retryably.
  */
-import { DomainError } from '../http/problem.ts';
+import { DomainError } from '../errors.ts';
 import type { OperationDocument, OperationType } from './model.ts';
 
 /** Unfinished marks one account may hold; a leg past it waits for some to finish. */
@@ -29,7 +29,7 @@ export function parseToken(token: string): { operationId: string; step: string; 
 }
 
 export const accountBusy = () =>
-  new DomainError('account_busy', 503, 'Too many movements of this account are still being finished; this one has not reached the account: the service finishes it, or send it again shortly with the same Idempotency-Key', {
+  new DomainError('account_busy', 'Too many movements of this account are still being finished; this one has not reached the account: the service finishes it, or send it again shortly with the same Idempotency-Key', {
     retryAfterSeconds: 1,
   });
 

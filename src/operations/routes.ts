@@ -4,8 +4,8 @@ import { apiRoutes } from '../http/openapi.ts';
 import { instantText, yuanText } from '../http/openapi/schemas.ts';
 import { businessDate } from '../http/validate.ts';
 import { OPERATION_STATUSES, OPERATION_TYPES } from './model.ts';
-import { reconcileJournal } from './reconciliation.ts';
-import { latestReconciliation } from './reconciliationJob.ts';
+import { reconcileJournal } from '../reconciliation/service.ts';
+import { latestReconciliation } from '../reconciliation/job.ts';
 
 /** What operationView answers: one money movement as the holder sees it. */
 export const operationSchema = z

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { rawCollection } from '../db/driver.ts';
 import { groupInserts } from '../db/groupCommit.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError, notFound } from '../http/problem.ts';
+import { DomainError, notFound } from '../errors.ts';
 import { newSortableId } from '../ids.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
-import { faultPoint } from './faults.ts';
+import { faultPoint } from '../faults.ts';
+import type { RenderedAnswer } from './answers.ts';
 import { noteCreation } from './marks.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';
 
@@ -82,9 +83,9 @@ function asStored(operation: Record<string, unknown>): OperationDocument {
   return { ...NULL_DEFAULTS, ...operation } as unknown as OperationDocument;
 }
 
-export async function rememberFirstResponse(operation: OperationDocument, status: number, body: unknown): Promise<void> {
+export async function rememberFirstResponse(operation: OperationDocument, answer: RenderedAnswer): Promise<void> {
   await retryOnWriteConflict(() =>
-    Operation.updateOne({ _id: operation._id, response: null }, { $set: { response: { status, body } } }),
+    Operation.updateOne({ _id: operation._id, response: null }, { $set: { response: { status: answer.status, body: answer.body } } }),
   );
 }
 
@@ -143,10 +144,10 @@ function hashRequest(type: string, request: Record<string, unknown>): string {
 function decodeCursor(cursor: string): string {
   const operationId = Buffer.from(cursor, 'base64url').toString();
   if (!/^op_[0-9a-z]{13}[0-9a-f]{12}$/.test(operationId)) {
-    throw new DomainError('invalid_cursor', 400, 'The cursor is not one this service gave out');
+    throw new DomainError('invalid_cursor', 'The cursor is not one this service gave out');
   }
   return operationId;
 }
 
 const idempotencyKeyReused = () =>
-  new DomainError('idempotency_key_reused', 422, 'This Idempotency-Key was already used with a different request');
+  new DomainError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request');

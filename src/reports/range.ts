@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import type { AppContext } from '../context.ts';
 import { datesInRange } from '../fund/service.ts';
-import { badRequest } from '../http/problem.ts';
+import { badRequest } from '../errors.ts';
 
 /** A report reads a bounded number of days: every one is a handful of equality lookups. */
 export const REPORT_DAYS_MAX = 92;

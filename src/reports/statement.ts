@@ -17,7 +17,7 @@ import { FundBook, type FundBookDocument } from '../fund/model.ts';
 import { incomePosition } from '../income/fold.ts';
 import { IncomeRecord, fundOfBookKey, incomeRecordId, type IncomeRecordDocument } from '../income/model.ts';
 import { formatYuan, sumFen, type Fen } from '../money/fen.ts';
-import { BALANCE_LEDGER, type BalanceField } from '../operations/journal.ts';
+import { BALANCE_LEDGER, type BalanceField } from '../accounts/legs.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import type { CsvTable, CsvValue } from './csv.ts';
 import { endOfDay, startOfDay, type ReportRange } from './range.ts';

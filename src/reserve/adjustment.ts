@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.ts';
 import type { OperationDocument } from '../operations/model.ts';
-import { fail, moveTo, noteFailure, type AdvanceMode } from '../transfers/advance.ts';
+import { fail, moveTo, noteFailure, type AdvanceMode } from '../operations/machine.ts';
 import { applyShardLeg, closeShardLeg, openReserve, reserveLedger, shardShares } from './service.ts';
 
 /**

@@ -14,14 +14,15 @@
 import type { AppContext } from '../context.ts';
 import { newSortableId } from '../ids.ts';
 import { log } from '../log.ts';
-import { finishMarks, recordStep, transition } from '../operations/journal.ts';
+import { finishMarks, type FinishedMark } from '../accounts/legs.ts';
+import { recordStep, transition } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import { reloadOperation, startOperation } from '../operations/service.ts';
-import { fail, type AdvanceMode } from '../transfers/advance.ts';
+import { fail, type AdvanceMode } from '../operations/machine.ts';
 import { driverCollection, rawCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { groupInserts } from '../db/groupCommit.ts';
-import { redeemMarkOf, verifyRedemptions, type FinishedMark } from '../transfers/instant.ts';
+import { usageOf } from './leaseUsage.ts';
 import { LeaseNote } from './model.ts';
 import { applyShardLeg, closeShardLeg, openReserve, reserveLedger } from './service.ts';
 
@@ -85,6 +86,28 @@ function bookOf(ctx: AppContext): LeaseBook {
   let book = books.get(ctx);
   if (!book) books.set(ctx, (book = { leases: [], acquiring: new Map() }));
   return book;
+}
+
+/**
+ * What a lease knows of the redemptions it advances, told by their owner (src/transfers/instant.ts
+ * registers it; transfers sit above the reserve): the holder's mark a settled one leaves, and
+ * the check of each one its owner did not note, before anyone but its owner closes the lease.
+ */
+export interface LeaseRedemptions {
+  markOf(operation: Pick<OperationDocument, '_id' | 'userId'>): FinishedMark;
+  /** Returns the holders' marks of the redemptions that stand; the others never will. */
+  verify(ctx: AppContext, leaseId: string): Promise<FinishedMark[]>;
+}
+
+let redemptions: LeaseRedemptions | undefined;
+
+export function registerLeaseRedemptions(registered: LeaseRedemptions): void {
+  redemptions = registered;
+}
+
+function leaseRedemptions(): LeaseRedemptions {
+  if (!redemptions) throw new Error('no lease redemptions registered: load src/transfers/instant.ts');
+  return redemptions;
 }
 
 const GRANT_ATTEMPTS_MAX = 3;
@@ -217,7 +240,7 @@ const leasePostings = (lease: OperationDocument) => [
 ];
 
 function noteSettled(lease: OpenLease, operation: Pick<OperationDocument, '_id' | 'userId'>): void {
-  lease.settled.push(redeemMarkOf(operation));
+  lease.settled.push(leaseRedemptions().markOf(operation));
   if (lease.settled.length >= NOTE_IDS_MAX) void writeNote(lease);
   else lease.noteTimer ??= setTimeout(() => void writeNote(lease), NOTE_DELAY_MS).unref();
 }
@@ -310,7 +333,7 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   if (!idleOwned && now.getTime() < freeForAllMs) return;
   if (!idleOwned) await markClosing(op, now);
   // Each of its redemptions either stands or never will: checked, unless its idle owner knows.
-  const standing = idleOwned ? [] : await verifyRedemptions(ctx, op._id);
+  const standing = idleOwned ? [] : await leaseRedemptions().verify(ctx, op._id);
   const usedFen = idleOwned ? idleOwned.op.amountFen - idleOwned.remainingFen : (await usageOf(op._id)).usedFen;
   const unusedFen = op.amountFen - usedFen;
   const shard = op.reserveShard!;
@@ -327,22 +350,4 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
 async function markClosing(op: OperationDocument, now: Date): Promise<void> {
   if (op.leaseClosingAt) return;
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending', leaseClosingAt: null }, { $set: { leaseClosingAt: now } }));
-}
-
-/** What the lease's redemptions advanced. */
-async function usageOf(leaseId: string): Promise<{ usedFen: bigint }> {
-  const redemptions = await Operation.find({ leaseId }, { steps: 1, amountFen: 1 }).lean<Pick<OperationDocument, 'steps' | 'amountFen'>[]>();
-  return { usedFen: redemptions.filter((op) => op.steps.includes('advance')).reduce((sum, op) => sum + op.amountFen, 0n) };
-}
-
-/** Advances out of open leases, by shard: still in the shards' leased, already outstanding. */
-export async function openLeaseUsage(reserveName: string): Promise<Map<string, bigint>> {
-  const open = await Operation.find({ type: 'reserve_lease', status: 'pending' }, { reserveShard: 1, steps: 1 }).lean<Pick<OperationDocument, '_id' | 'reserveShard' | 'steps'>[]>();
-  const usedByShard = new Map<string, bigint>();
-  for (const lease of open) {
-    if (!lease.reserveShard?.startsWith(`reserve:${reserveName}:`) || !lease.steps.includes('lease') || lease.steps.includes('close')) continue;
-    const { usedFen } = await usageOf(lease._id);
-    usedByShard.set(lease.reserveShard, (usedByShard.get(lease.reserveShard) ?? 0n) + usedFen);
-  }
-  return usedByShard;
 }

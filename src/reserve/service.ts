@@ -5,7 +5,7 @@ import { formatScaled, formatYuan, mulDiv, type Fen } from '../money/fen.ts';
 import { applyGuardedLeg, finishMark, legDocuments } from '../operations/guardedLeg.ts';
 import { recordStep } from '../operations/journal.ts';
 import { Operation, type OperationDocument, type OperationType } from '../operations/model.ts';
-import { openLeaseUsage } from './leases.ts';
+import { openLeaseUsage } from './leaseUsage.ts';
 import { ReserveShard, shardId, type ReserveShardDocument } from './model.ts';
 
 

@@ -2,10 +2,10 @@ import { Account, type AccountDocument } from '../accounts/model.ts';
 import { findAccount } from '../accounts/service.ts';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError } from '../http/problem.ts';
+import { DomainError } from '../errors.ts';
 import { log } from '../log.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
-import { transferIn, type Answer } from '../transfers/service.ts';
+import { topUp, transferIn, type Answer, type Caller } from '../transfers/service.ts';
 
 export interface AutoSweepSetting {
   enabled: boolean;
@@ -39,8 +39,16 @@ export async function sweepWallets(ctx: AppContext): Promise<{ swept: number }> 
   return { swept };
 }
 
+/** Card money into the wallet, swept on into the fund at once for holders who asked for it. */
+export async function topUpAndSweep(ctx: AppContext, caller: Caller, input: { amountFen: Fen; bankCardId: string }): Promise<Answer> {
+  const answer = await topUp(ctx, caller, input);
+  const operation = (answer.body as { operation?: { id: string; status: string } }).operation;
+  if (operation?.status === 'completed') await sweepArrival(ctx, caller.userId, operation.id, input.amountFen);
+  return answer;
+}
+
 /** Sweeps a top-up the moment it lands, for holders who asked for it; at most the top-up's amount. */
-export async function sweepArrival(ctx: AppContext, userId: string, topUpOperationId: string, amountFen: Fen): Promise<void> {
+async function sweepArrival(ctx: AppContext, userId: string, topUpOperationId: string, amountFen: Fen): Promise<void> {
   const account = await findAccount(userId);
   if (account.autoSweepOn && account.autoSweepOnArrival) await sweep(ctx, account, `auto-sweep:${topUpOperationId}`, amountFen);
 }
@@ -53,8 +61,10 @@ async function sweep(ctx: AppContext, account: AccountDocument, idempotencyKey: 
   const fundCode = account.fundCode ?? ctx.config.funds[0]!.code;
   try {
     const answer: Answer = await transferIn(ctx, { userId: account._id, idempotencyKey }, { amountFen, channel: 'wallet', fundCode });
-    if (answer.status >= 400) log.warn({ userId: account._id, answer: answer.body }, 'auto-sweep refused');
-    return answer.status < 400 && !answer.replayed;
+    // A refusal answers a problem, not the operation.
+    const accepted = (answer.body as { operation?: unknown }).operation !== undefined;
+    if (!accepted) log.warn({ userId: account._id, answer: answer.body }, 'auto-sweep refused');
+    return accepted && !answer.replayed;
   } catch (error) {
     // The key was used earlier today for another amount: today's sweep is done.
     if (error instanceof DomainError && error.code === 'idempotency_key_reused') return false;

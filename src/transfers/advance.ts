@@ -4,34 +4,21 @@ import { BankUnavailableError, type BankOutcome } from '../bank/adapter.ts';
 import type { AppContext } from '../context.ts';
 import { foldIncome } from '../income/fold.ts';
 import { log } from '../log.ts';
-import { applyAccountLeg, closeAccountLeg, currentOperation, ledgerAccount as ledger, transition } from '../operations/journal.ts';
+import { applyAccountLeg, closeAccountLeg, ledgerAccount as ledger } from '../accounts/legs.ts';
+import { transition } from '../operations/journal.ts';
+import { fail, isDue, moveTo, noteFailure, registerMachines, type AdvanceMode, type Machine } from '../operations/machine.ts';
 import { legFenced } from '../operations/marks.ts';
 import type { OperationDocument } from '../operations/model.ts';
-import { Operation } from '../operations/model.ts';
-import { reloadOperation } from '../operations/service.ts';
-import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
 import { advanceReserveLease } from '../reserve/leases.ts';
 import { advanceInstant } from './instant.ts';
-import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota } from './limits.ts';
-import { failureOf } from './errors.ts';
+import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota, walletRoom } from './limits.ts';
 
 /**
- * Each operation is a small state machine whose steps are idempotent: the request drives it
- * as far as it can, and the jobs (confirmation, settlement, recovery) drive the rest with the
- * very same code. `recovery` marks a run that may follow a crash: the bank is asked what it
- * knows before it is called again.
+ * The machine of every operation type, registered with the engine when this module loads (the
+ * reserve's come from src/reserve, below transfers): whatever drives an operation (a request,
+ * a job, the accrual) finds its machine there.
  */
-export type AdvanceMode = 'request' | 'recovery';
-
-export async function advanceOperation(ctx: AppContext, operation: OperationDocument, mode: AdvanceMode): Promise<OperationDocument> {
-  const machine = MACHINES[operation.type];
-  await machine(ctx, operation, mode);
-  return currentOperation(operation);
-}
-
-type Machine = (ctx: AppContext, operation: OperationDocument, mode: AdvanceMode) => Promise<void>;
-
 const MACHINES: Record<OperationDocument['type'], Machine> = {
   top_up: advanceTopUp,
   withdrawal: advanceWithdrawal,
@@ -42,6 +29,7 @@ const MACHINES: Record<OperationDocument['type'], Machine> = {
   reserve_adjustment: advanceReserveAdjustment,
   reserve_lease: advanceReserveLease,
 };
+registerMachines(MACHINES);
 
 async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   if (op.status !== 'pending') return;
@@ -79,11 +67,6 @@ async function refundTopUp(ctx: AppContext, op: OperationDocument, mode: Advance
     await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
   }
   await fail(ctx, op, 'balance_limit_exceeded');
-}
-
-/** The guard of a wallet credit: the wallet stays at or under the balance maximum. */
-export function walletRoom(ctx: AppContext, amountFen: bigint) {
-  return { walletFen: { $lte: ctx.config.limits.balanceMaxFen - amountFen } };
 }
 
 /** Whether the wallet could take the amount now: a check before a step that cannot be undone. */
@@ -294,10 +277,6 @@ async function askBank(ctx: AppContext, op: OperationDocument, kind: 'charge' | 
   }
 }
 
-export function isDue(ctx: AppContext, op: OperationDocument): boolean {
-  return op.dueDate !== null && op.dueDate !== undefined && op.dueDate <= ctx.calendar.businessDateOf(ctx.clock.now());
-}
-
 /** Holding another fund blocks a switch until the position is zero and nothing is in flight. */
 export function fundGuard(fundCode: string) {
   return { $or: [{ fundCode }, { fundCode: null }, { sharesFen: 0n, subscribingFen: 0n, redeemingFen: 0n }] };
@@ -308,16 +287,6 @@ export function holdsAnotherFund(account: AccountDocument, fundCode: string): bo
   return account.fundCode !== null && account.fundCode !== fundCode && inFund > 0n;
 }
 
-export async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
-  if (!(await transition(op, [from], to, at))) op.status = (await reloadOperation(op._id)).status;
-}
-
-/** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
-export async function noteFailure(op: OperationDocument, code: string): Promise<void> {
-  const failure = failureOf(code);
-  await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
-}
-
 /**
  * Fails the operation once its refused leg is closed on the holder's account, so that no late
  * attempt of it (a frozen request, a replay) can apply it after the failure; a leg that applied
@@ -325,11 +294,6 @@ export async function noteFailure(op: OperationDocument, code: string): Promise<
  */
 async function failRefused(ctx: AppContext, op: OperationDocument, step: string, code: string): Promise<void> {
   if (await closeAccountLeg(op, step)) await fail(ctx, op, code);
-}
-
-export async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
-  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureOf(code) });
-  op.status = 'failed';
 }
 
 const bankTo = (account: string, amountFen: bigint) => [

@@ -1,6 +1,6 @@
 import type { AccountDocument } from '../accounts/model.ts';
 import type { Fen } from '../money/fen.ts';
-import type { AccountLeg } from '../operations/journal.ts';
+import type { AccountLeg } from '../accounts/legs.ts';
 
 /**
  * A holder's daily counter on the account (the instant-redemption cap, the transfer-in daily

@@ -1,51 +1,9 @@
-import { DomainError } from '../http/problem.ts';
+import { DomainError } from '../errors.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
 
-/** Why an operation failed: stored on the operation, answered as problem+json. */
-export const FAILURE_STATUS: Record<string, number> = {
-  insufficient_balance: 409,
-  insufficient_shares: 409,
-  fund_switch_not_allowed: 409,
-  holding_limit_exceeded: 409,
-  transfer_in_daily_limit_exceeded: 409,
-  fund_quota_exceeded: 409,
-  balance_limit_exceeded: 409,
-  instant_daily_limit_exceeded: 409,
-  reserve_exhausted: 409,
-  reserve_available_insufficient: 409,
-  bank_declined: 422,
-  bank_unavailable: 503,
-  interrupted: 503,
-  security_state_changed: 409,
-};
-
-export const FAILURE_DETAIL: Record<string, string> = {
-  insufficient_balance: 'The wallet balance is lower than the amount',
-  insufficient_shares: 'The confirmed fund shares are fewer than the amount',
-  fund_switch_not_allowed: 'Switching funds needs a zero position with nothing pending in the current fund',
-  holding_limit_exceeded: 'This transfer-in would take the holding above its maximum',
-  transfer_in_daily_limit_exceeded: 'This transfer-in would pass the daily transfer-in maximum (Beijing time)',
-  fund_quota_exceeded: "The fund's subscription quota for this trade date is used up",
-  balance_limit_exceeded: 'This would take the receiving wallet above its maximum balance',
-  instant_daily_limit_exceeded: 'This would pass the instant-redemption cap of the natural day (Beijing time)',
-  reserve_exhausted: 'The liquidity reserve cannot advance this amount now; a normal redemption pays it on the settle date',
-  reserve_available_insufficient: 'The reserve has not that much available to take out',
-  bank_declined: 'The bank declined the transfer; nothing moved',
-  bank_unavailable: 'The bank did not answer and never received the transfer; nothing moved',
-  interrupted: 'The request was interrupted before any money moved; nothing moved: send it again with a new Idempotency-Key',
-  security_state_changed:
-    'The session was signed out everywhere, or the payment password reset or locked, after this request was checked; nothing moved: check again with a new Idempotency-Key',
-};
-
-/** The failure an operation stores: its code and what it means. */
-export const failureOf = (code: string) => ({ code, detail: FAILURE_DETAIL[code] ?? code });
-
-export const unknownFund = (fundCode: string) =>
-  new DomainError('unknown_fund', 422, `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`);
 export const fundRequired = () =>
-  new DomainError('fund_required', 422, 'The first transfer-in picks a fund: send fundCode (GET /v1/funds lists them)');
-export const unknownBankCard = () => new DomainError('unknown_bank_card', 422, 'No such bank card on this account');
+  new DomainError('fund_required', 'The first transfer-in picks a fund: send fundCode (GET /v1/funds lists them)');
 export const requestInProgress = (operationId: string) =>
-  new DomainError('request_in_progress', 409, 'A request with this Idempotency-Key is still being processed', { operationId });
+  new DomainError('request_in_progress', 'A request with this Idempotency-Key is still being processed', { operationId });
 export const amountAboveMaximum = (operationMaxFen: Fen) =>
-  new DomainError('amount_above_maximum', 422, `One request moves at most ${formatYuan(operationMaxFen)} yuan`);
+  new DomainError('amount_above_maximum', `One request moves at most ${formatYuan(operationMaxFen)} yuan`);

@@ -22,17 +22,19 @@ import { epochGuard, epochsMovedOn, SECURITY_STATE_CHANGED } from '../auth/epoch
 import type { AppContext } from '../context.ts';
 import { log } from '../log.ts';
 import { foldedForLeg, foldIncome, forgetHolding } from '../income/fold.ts';
-import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, transition, type AccountLeg, type PostingDraft } from '../operations/journal.ts';
+import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, type AccountLeg, type FinishedMark } from '../accounts/legs.ts';
+import { transition, type PostingDraft } from '../operations/journal.ts';
 import { legFenced, registerLegFinality } from '../operations/marks.ts';
 import { creditMerchant as appendReceipt } from '../merchants/service.ts';
 import { Operation, type OperationDocument, type OperationStatus, type Posting } from '../operations/model.ts';
 import { reloadOperation } from '../operations/service.ts';
-import { leaseClosed, noteStanding, type AdvanceGrant } from '../reserve/leases.ts';
+import { leaseClosed, noteStanding, registerLeaseRedemptions, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
 import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
-import { failureOf } from './errors.ts';
-import { isDue, moveTo, walletRoom, type AdvanceMode } from './advance.ts';
+import { failureOf } from '../errors.ts';
+import { isDue, moveTo, type AdvanceMode } from '../operations/machine.ts';
+import { walletRoom } from './limits.ts';
 
 export async function advanceInstant(ctx: AppContext, op: OperationDocument, _mode: AdvanceMode): Promise<void> {
   // The advance reaches its shard's outstanding when its lease closes: repaid after that
@@ -155,13 +157,9 @@ export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promi
   return standing;
 }
 
-export interface FinishedMark {
-  accountId: string;
-  operationId: string;
-  step: string;
-}
-
 export const redeemMarkOf = (op: Pick<OperationDocument, '_id' | 'userId'>): FinishedMark => ({ accountId: op.userId, operationId: op._id, step: 'redeem' });
+
+registerLeaseRedemptions({ markOf: redeemMarkOf, verify: verifyRedemptions });
 
 /**
  * An instant operation is written with its steps: the holder's leg is recorded as applied once

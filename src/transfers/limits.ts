@@ -8,6 +8,11 @@ import type { OperationDocument } from '../operations/model.ts';
 import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { FundQuota } from './model.ts';
 
+/** The guard of a wallet credit: the wallet stays at or under the balance maximum. */
+export function walletRoom(ctx: AppContext, amountFen: bigint) {
+  return { walletFen: { $lte: ctx.config.limits.balanceMaxFen - amountFen } };
+}
+
 /**
  * The optional transfer-in limits (config `limits`, null = off): a holding maximum per holder
  * (confirmed shares plus pending subscriptions), a transfer-in maximum per holder per natural

@@ -3,12 +3,12 @@ import { SECURITY_STATE_CHANGED, type SecurityEpochs } from '../auth/epochs.ts';
 import { paymentPasswordPassesQuietly, paymentPasswordStateChanged, verifyPaymentPassword } from '../auth/service.ts';
 import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
-import { DomainError, problemBody } from '../http/problem.ts';
+import { unknownFund } from '../fund/service.ts';
 import type { Fen } from '../money/fen.ts';
+import { renderAnswer, type RenderedAnswer } from '../operations/answers.ts';
 import { answerOnTransition, currentOperation } from '../operations/journal.ts';
 import { Operation, type OperationDocument } from '../operations/model.ts';
 import {
-  operationView,
   rememberFirstResponse,
   startOperation,
   type OperationRequest,
@@ -16,22 +16,19 @@ import {
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
 import { holdingFundOf } from '../income/fold.ts';
 import { merchantExists, requireMerchant } from '../merchants/service.ts';
-import { formatYuan } from '../money/fen.ts';
 import { grantAdvance } from '../reserve/leases.ts';
 import { INSTANT_TYPES } from '../reserve/service.ts';
-import { sweepArrival } from '../sweep/service.ts';
-import { advanceOperation } from './advance.ts';
+import { advanceOperation } from '../operations/machine.ts';
+import './advance.ts'; // registers every machine with the engine
 import { commitInstant, intendedOutcome, standingInstant } from './instant.ts';
-import { amountAboveMaximum, FAILURE_DETAIL, FAILURE_STATUS, fundRequired, requestInProgress, unknownFund } from './errors.ts';
+import { amountAboveMaximum, fundRequired, requestInProgress } from './errors.ts';
 
-/** The HTTP answer to a money request; the first one is replayed for the same Idempotency-Key. */
-export interface Answer {
-  status: number;
-  body: unknown;
+/** The answer to a money request, as the edge renders it; the first one is replayed for the same Idempotency-Key. */
+export interface Answer extends RenderedAnswer {
   replayed: boolean;
 }
 
-interface Caller {
+export interface Caller {
   userId: string;
   idempotencyKey: string;
 }
@@ -50,14 +47,11 @@ function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number | nul
 
 export type Channel = 'wallet' | 'bank_card';
 
-/** Card money into the wallet; swept on into the fund at once for holders who asked for it. */
+/** Card money into the wallet (src/sweep/service.ts sweeps it on for holders who asked for it). */
 export async function topUp(ctx: AppContext, caller: Caller, input: { amountFen: Fen; bankCardId: string }): Promise<Answer> {
-  const answer = await runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
+  return runOnce(ctx, caller, { type: 'top_up', request: input, amountFen: input.amountFen, bankCardId: input.bankCardId }, async () => {
     await requireOwnBankCard(caller.userId, input.bankCardId);
   });
-  const operation = (answer.body as { operation?: { id: string; status: string } }).operation;
-  if (operation?.status === 'completed') await sweepArrival(ctx, caller.userId, operation.id, input.amountFen);
-  return answer;
 }
 
 export async function withdraw(
@@ -222,7 +216,7 @@ async function runOnce(
 async function runStandard(ctx: AppContext, request: OperationRequest): Promise<Answer> {
   const { operation, replayed } = await startOperation(request, ctx.clock.now());
   if (replayed) return replay(ctx, operation);
-  answerOnTransition(operation, answerFor);
+  answerOnTransition(operation, renderAnswer);
   return answer(await advanceOperation(ctx, operation, 'request'), false);
 }
 
@@ -239,7 +233,7 @@ async function runInstant(ctx: AppContext, request: OperationRequest): Promise<A
     // answered from itself as written (see answer).
     const writtenAs = (draft: OperationDocument) => {
       const outcome = intendedOutcome(draft, grant !== null);
-      return grant ? { ...outcome } : { ...outcome, response: answerFor({ ...draft, ...outcome } as unknown as OperationDocument) };
+      return grant ? { ...outcome } : { ...outcome, response: renderAnswer({ ...draft, ...outcome } as unknown as OperationDocument) };
     };
     const { operation, replayed } = await startOperation({ ...request, ...grant?.stamp }, ctx.clock.now(), writtenAs);
     if (replayed) {
@@ -248,7 +242,7 @@ async function runInstant(ctx: AppContext, request: OperationRequest): Promise<A
       return await replay(ctx, operation);
     }
     grant?.bindTo(operation);
-    answerOnTransition(operation, answerFor);
+    answerOnTransition(operation, renderAnswer);
     await commitInstant(ctx, operation, grant);
     settled = true;
     return await answer(await currentOperation(operation), false);
@@ -276,28 +270,13 @@ async function replay(ctx: AppContext, written: OperationDocument): Promise<Answ
  */
 async function answer(operation: OperationDocument, replayed: boolean): Promise<Answer> {
   if (operation.response) return { status: operation.response.status!, body: operation.response.body, replayed };
-  if (standsAsWritten(operation)) return { ...answerFor({ ...operation, status: 'awaiting_settlement', updatedAt: operation.createdAt }), replayed };
-  const result = answerFor(operation);
-  if (operation.status !== 'pending') await rememberFirstResponse(operation, result.status, result.body);
+  if (standsAsWritten(operation)) return { ...renderAnswer({ ...operation, status: 'awaiting_settlement', updatedAt: operation.createdAt }), replayed };
+  const result = renderAnswer(operation);
+  if (operation.status !== 'pending') await rememberFirstResponse(operation, result);
   return { ...result, replayed };
 }
 
 /** An instant operation whose holder's leg applied: settled with the fund since, maybe. */
 function standsAsWritten(operation: OperationDocument): boolean {
   return INSTANT_TYPES.includes(operation.type) && (operation.status === 'awaiting_settlement' || operation.status === 'completed');
-}
-
-/** What a holder refused an instant redemption can do instead. */
-function normalRedemptionOffer(operation: OperationDocument) {
-  return { method: 'POST', path: '/v1/me/redemptions', channel: 'wallet', amount: formatYuan(operation.amountFen), settleDate: operation.dueDate };
-}
-
-function answerFor(operation: OperationDocument): { status: number; body: unknown } {
-  const code = operation.failure?.code;
-  if (operation.status === 'failed' && code) {
-    const extra = { operationId: operation._id, ...(code === 'reserve_exhausted' ? { alternative: normalRedemptionOffer(operation) } : {}) };
-    const error = new DomainError(code, FAILURE_STATUS[code] ?? 422, FAILURE_DETAIL[code] ?? code, extra);
-    return { status: error.status, body: problemBody(error) };
-  }
-  return { status: operation.status === 'pending' ? 202 : 201, body: { operation: operationView(operation) } };
 }

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimulatedBankMode } from '../../src/bank/simulatedBank.ts';
 import { SimulatedBankTransfer } from '../../src/bank/model.ts';
-import { recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder } from '../support/api.ts';
 
 const { app, ctx, clock, bank } = testApp('2024-05-30T10:00:00+08:00');

@@ -11,8 +11,8 @@ import { merchantView } from '../../src/merchants/service.ts';
 import type { Express } from 'express';
 import { SimulatedBankTransfer } from '../../src/bank/model.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { reconcileJournal } from '../../src/reconciliation/service.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder } from '../support/api.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
 

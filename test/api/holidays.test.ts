@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { refreshCalendar } from '../../src/calendar/holidays.ts';
+import { refreshCalendar } from '../../src/holidays/service.ts';
 import { assertProblem, idempotencyKey, newHolder, testApp, topUp } from '../support/api.ts';
 
 // Dates no other test uses: the holiday list is shared by every test on the database.

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { verifyPaymentPassword } from '../../src/auth/service.ts';
 import { Operation } from '../../src/operations/model.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { HeldFaults } from '../support/gate.ts';
 import { foldIncome } from '../../src/income/fold.ts';

@@ -10,7 +10,7 @@ import { SimulatedBankTransfer } from '../../src/bank/model.ts';
 import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
 import type { Fen } from '../../src/money/fen.ts';
 import { FundQuota } from '../../src/transfers/model.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder } from '../support/api.ts';
 import { Gate } from '../support/gate.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { User } from '../../src/auth/model.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, balancesOf, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';

@@ -10,7 +10,7 @@ import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
 import { merchantView } from '../../src/merchants/service.ts';
 import { assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
-import type { FaultPoints } from '../../src/operations/faults.ts';
+import type { FaultPoints } from '../../src/faults.ts';
 import { HeldFaults } from '../support/gate.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { SimulatedBankTransfer } from '../../src/bank/model.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, runDueJobsAround, testApp, topUp, type Holder } from '../support/api.ts';
 
 const t = testApp();

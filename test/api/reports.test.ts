@@ -8,7 +8,7 @@ import { formatYuan, parseYuan } from '../../src/money/fen.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { csvText } from '../../src/reports/csv.ts';
 import { fundDailySchema, reserveDailySchema, statementSchema } from '../../src/reports/routes.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { addTestFund, publish, recordsOfDay, redeem, subscribedHolder } from '../support/income.ts';
 import { adjustReserve, shardsOf, useOwnReserve } from '../support/reserve.ts';

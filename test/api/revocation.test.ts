@@ -10,12 +10,12 @@ import request from 'supertest';
 import { Account } from '../../src/accounts/model.ts';
 import { Session, User } from '../../src/auth/model.ts';
 import { startOperation } from '../../src/operations/service.ts';
-import { advanceOperation } from '../../src/transfers/advance.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceOperation } from '../../src/operations/machine.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, balancesOf, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { subscribedHolder } from '../support/income.ts';
 import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
-import { NO_FAULTS } from '../../src/operations/faults.ts';
+import { NO_FAULTS } from '../../src/faults.ts';
 
 const WRONG = '000000';
 

@@ -11,7 +11,7 @@ import type { Express } from 'express';
 import { Session, User } from '../../src/auth/model.ts';
 import { setRole } from '../../src/auth/service.ts';
 import { Operation } from '../../src/operations/model.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import {
   balancesOf,
   idempotencyKey,

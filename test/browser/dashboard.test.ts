@@ -9,7 +9,7 @@ import { FundDay, type FundDayDocument } from '../../src/fund/model.ts';
 import { formatScaled, formatYuan, mulDiv, sumFen } from '../../src/money/fen.ts';
 import { Operation, type OperationDocument, type OperationType } from '../../src/operations/model.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { launchChromium, pageTrouble, serveOnLoopback, type ServedApp } from '../support/browser.ts';
 import { accrueAt, addTestFund, publish, redeem, transferIn } from '../support/income.ts';

@@ -4,8 +4,8 @@ import { AccrualPartition, dayKey, sharesAfter } from '../../src/income/model.ts
 import { accruePartition, closeAccrualDay, openAccrualDay, openPartitions } from '../../src/income/accrual.ts';
 import { Account } from '../../src/accounts/model.ts';
 import { FundBook } from '../../src/fund/model.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { reconcileJournal } from '../../src/reconciliation/service.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { balancesOf, idempotencyKey, newHolder, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { accrueAt, addTestFund, fundDay, incomeOf, publish, publishDays, recordsOfDay, redeem, subscribedHolder, transferIn } from '../support/income.ts';
 

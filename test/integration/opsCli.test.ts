@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { User } from '../../src/auth/model.ts';
 import { registerUser } from '../../src/auth/service.ts';
 import { createContext } from '../../src/context.ts';
-import { latestReconciliation, runReconciliation } from '../../src/operations/reconciliationJob.ts';
+import { latestReconciliation, runReconciliation } from '../../src/reconciliation/job.ts';
 import { testApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
 import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { Session } from '../../src/auth/model.ts';
 import { accrueThrough } from '../../src/income/accrual.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { addTestFund, publishDays, subscribedHolder } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Operation } from '../../src/operations/model.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../../src/reconciliation/service.ts';
 import { uniqueId } from '../support/database.ts';
 
 describe('reconciliation', () => {

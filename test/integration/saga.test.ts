@@ -10,9 +10,9 @@ import { Account } from '../../src/accounts/model.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { markOf } from '../../src/operations/marks.ts';
 import { startOperation } from '../../src/operations/service.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../../src/reconciliation/service.ts';
 import { startScheduler } from '../../src/scheduler.ts';
-import { recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { balancesOf, idempotencyKey, newHolder, testApp, topUp } from '../support/api.ts';
 
 const { app, ctx, clock } = testApp('2024-05-30T10:00:00+08:00');

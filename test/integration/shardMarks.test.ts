@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { markOf } from '../../src/operations/marks.ts';
 import { Operation } from '../../src/operations/model.ts';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
+import { reconcileJournal } from '../../src/reconciliation/service.ts';
 import { startOperation } from '../../src/operations/service.ts';
 import { ReserveShard } from '../../src/reserve/model.ts';
 import { openReserve } from '../../src/reserve/service.ts';
-import { recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { newHolder, testApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
 import { adjustReserve, shardsOf, useOwnReserve } from '../support/reserve.ts';

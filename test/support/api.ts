@@ -9,7 +9,7 @@ import { User } from '../../src/auth/model.ts';
 import { appConfig, type AppConfig } from '../../src/config/config.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
-import { advanceDueOperations } from '../../src/transfers/scheduled.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { uniqueId } from './database.ts';
 
 export interface TestApp {

@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { reconcileJournal } from '../../src/operations/reconciliation.ts';
-import { advanceDueOperations, recoverStuckOperations } from '../../src/transfers/scheduled.ts';
+import { reconcileJournal } from '../../src/reconciliation/service.ts';
+import { advanceDueOperations, recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { idempotencyKey, PAYMENT_PASSWORD, type Holder, type TestApp } from './api.ts';
 import { subscribedHolder } from './income.ts';
 

@@ -25,6 +25,11 @@ describe('config', () => {
     assert.equal(settings.limits.paymentsCountTowardInstantCap, false);
     assert.equal(settings.limits.holdingMaxFen, null);
     assert.equal(settings.redemption.redeemedSharesEarnUntil, 'requestDay');
+    // FerretDB's sizes (architecture.md, defect 3): small driver pools, small update commands.
+    assert.deepEqual(
+      [settings.database.driverPoolSizeMax, settings.database.updateStatementsMax, settings.database.groupCommit.statementsMax],
+      [10, 20, 16],
+    );
     assert.deepEqual(
       settings.funds.map((fund) => [fund.code, fund.sevenDayYieldMode]),
       [['YEB001', 'compound'], ['MMF002', 'simple']],
@@ -88,6 +93,8 @@ describe('config', () => {
     [['http', 'port'], 70000, 'config: http.port: '],
     [['jobs', 'processEveryMs'], '200 milliseconds', 'config: jobs.processEveryMs: '],
     [['database', 'dataDir'], undefined, 'config: database.dataDir: '],
+    [['database', 'driverPoolSizeMax'], 0, 'config: database.driverPoolSizeMax: '],
+    [['database', 'groupCommit', 'statementsMax'], 21, 'config: database.groupCommit.statementsMax: expected at most database.updateStatementsMax'],
     [['limits', 'instantRedeemDailyMaxFne'], '1', 'config: limits: Unrecognized key: "instantRedeemDailyMaxFne"'],
     [['limits', 'operationMaxFen'], null, 'config: limits.operationMaxFen: '],
     [['limits', 'operationMaxFen'], '0', 'config: limits.operationMaxFen: expected more than zero fen'],

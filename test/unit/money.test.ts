@@ -1,21 +1,7 @@
 import assert from 'node:assert/strict';
 import Big from 'big.js';
-import {
-  MoneyFormatError,
-  RateFormatError,
-  dailyIncomeFen,
-  FEN8_PER_FEN,
-  formatScaled,
-  formatYieldPer10k,
-  formatYuan,
-  mulDiv,
-  parsePositiveYuan,
-  parseYieldPer10k,
-  parseYuan,
-  sevenDayYield,
-  sumFen,
-  type Rounding,
-} from '../../src/money/fen.ts';
+import { MoneyFormatError, formatScaled, formatYuan, mulDiv, parsePositiveYuan, parseYuan, sumFen, type Rounding } from '../../src/money/fen.ts';
+import { RateFormatError, dailyIncomeFen, FEN8_PER_FEN, formatYieldPer10k, parseYieldPer10k, sevenDayYield } from '../../src/money/yield.ts';
 
 const isMoneyFormatError = (error: unknown) =>
   error instanceof MoneyFormatError && error.code === 'invalid_amount' && error.message.length > 0;

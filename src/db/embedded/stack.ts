@@ -1,16 +1,20 @@
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { appConfig } from '../../config/config.ts';
 import { log } from '../../log.ts';
 import { FerretDbProcess } from './ferretdbLauncher.ts';
 import { PostgresCluster } from './postgresCluster.ts';
 
-/** Per process the driver opens at most this many connections (architecture.md, defect 3). */
-export const DRIVER_MAX_POOL_SIZE = 10;
-/** Update commands stay at or under this many statements (architecture.md, defect 3). */
-export const UPDATE_BATCH_MAX = 20;
-const PROCESSES_MAX = 4;
-const POOL_MAX_CONNS = PROCESSES_MAX * DRIVER_MAX_POOL_SIZE * (UPDATE_BATCH_MAX + 1);
+/**
+ * FerretDB's pool holds every connection its clients' update commands can take at once
+ * (architecture.md, defect 3): each process's driver pool, each command a connection per
+ * statement plus one (config `database`).
+ */
+function ferretDbPoolConnsMax(): number {
+  const { processesMax, driverPoolSizeMax, updateStatementsMax } = appConfig().database;
+  return processesMax * driverPoolSizeMax * (updateStatementsMax + 1);
+}
 
 export interface EmbeddedStack {
   uri: string;
@@ -32,9 +36,10 @@ export interface EmbeddedStackOptions {
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const throwAway = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'moneyfund-db-')));
-  const postgres = new PostgresCluster({ dataDir, durable: !throwAway, maxConnections: POOL_MAX_CONNS + 20 });
+  const poolMaxConns = ferretDbPoolConnsMax();
+  const postgres = new PostgresCluster({ dataDir, durable: !throwAway, maxConnections: poolMaxConns + 20 });
   await postgres.start();
-  const ferretdb = new FerretDbProcess({ dataDir, postgresPort: postgres.port, poolMaxConns: POOL_MAX_CONNS });
+  const ferretdb = new FerretDbProcess({ dataDir, postgresPort: postgres.port, poolMaxConns });
   try {
     await installFerretDbFixes(postgres);
     await ferretdb.start();

@@ -1,10 +1,10 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import { receiptTotals } from '../merchants/service.ts';
 import { formatYuan, sumFen } from '../money/fen.ts';
-import { BALANCE_LEDGER, type BalanceField } from './journal.ts';
+import { BALANCE_LEDGER, type BalanceField } from '../accounts/legs.ts';
 import { ReserveShard, type ReserveShardDocument } from '../reserve/model.ts';
 import { INSTANT_TYPES, reserveLedger } from '../reserve/service.ts';
-import { Operation, type OperationDocument } from './model.ts';
+import { Operation, type OperationDocument } from '../operations/model.ts';
 
 export interface BalanceBreak {
   /** The account (holder, merchant) or reserve shard. */

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.ts';
 import { log } from '../log.ts';
-import { Operation, type OperationDocument, type OperationStatus } from '../operations/model.ts';
-import { advanceOperation } from './advance.ts';
+import { advanceOperation } from './machine.ts';
+import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
 
 /**
  * Confirms subscriptions and settles redemptions whose date has come. Selects by status

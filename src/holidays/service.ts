@@ -1,9 +1,9 @@
 import mongoose, { Schema } from 'mongoose';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError } from '../http/problem.ts';
-import { toUtcDay } from './businessDate.ts';
-import { TradingCalendar } from './tradingCalendar.ts';
+import { DomainError } from '../errors.ts';
+import { toUtcDay } from '../calendar/businessDate.ts';
+import { TradingCalendar } from '../calendar/tradingCalendar.ts';
 
 /**
  * Ops' changes to the holiday list, kept over the config's list: dates added and removed.
@@ -43,8 +43,8 @@ export async function refreshCalendarIfStale(ctx: AppContext): Promise<void> {
  */
 export async function setHoliday(ctx: AppContext, date: string, holiday: boolean): Promise<{ date: string; holiday: boolean }> {
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
-  if (date <= today) throw new DomainError('date_not_in_future', 422, `Only dates after today (${today}) can change`);
-  if (isWeekend(date)) throw new DomainError('weekend_date', 422, `${date} is a weekend day: it never trades`);
+  if (date <= today) throw new DomainError('date_not_in_future', `Only dates after today (${today}) can change`);
+  if (isWeekend(date)) throw new DomainError('weekend_date', `${date} is a weekend day: it never trades`);
   const update = holiday
     ? { $addToSet: { added: date }, $pull: { removed: date } }
     : { $addToSet: { removed: date }, $pull: { added: date } };

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.ts';
 import { newSortableId } from '../ids.ts';
 import { log } from '../log.ts';
 import { reserveReport } from '../reserve/service.ts';
-import { reconcileJournal } from './reconciliation.ts';
+import { reconcileJournal } from './service.ts';
 
 /** What each scheduled reconciliation found, newest last: ops read the latest. */
 const reconciliationReportSchema = new Schema(

@@ -1,0 +1,53 @@
+/**
+ * The engine's state-machine helpers and its registry of machines. Each operation type's
+ * machine lives with its domain and is registered here (src/transfers/advance.ts registers
+ * the table of every type), so the engine drives any operation without importing a domain.
+ */
+import type { AppContext } from '../context.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { failureOf } from '../errors.ts';
+import { currentOperation, transition } from './journal.ts';
+import { Operation, type OperationDocument, type OperationType } from './model.ts';
+import { reloadOperation } from './service.ts';
+
+/**
+ * Each operation is a small state machine whose steps are idempotent: the request drives it
+ * as far as it can, and the jobs (confirmation, settlement, recovery) drive the rest with the
+ * very same code. `recovery` marks a run that may follow a crash: the bank is asked what it
+ * knows before it is called again.
+ */
+export type AdvanceMode = 'request' | 'recovery';
+
+export type Machine = (ctx: AppContext, operation: OperationDocument, mode: AdvanceMode) => Promise<void>;
+
+const machines = new Map<OperationType, Machine>();
+
+export function registerMachines(table: Record<OperationType, Machine>): void {
+  for (const [type, machine] of Object.entries(table)) machines.set(type as OperationType, machine);
+}
+
+export async function advanceOperation(ctx: AppContext, operation: OperationDocument, mode: AdvanceMode): Promise<OperationDocument> {
+  const machine = machines.get(operation.type);
+  if (!machine) throw new Error(`no machine registered for ${operation.type} operations: load src/transfers/advance.ts`);
+  await machine(ctx, operation, mode);
+  return currentOperation(operation);
+}
+
+export function isDue(ctx: AppContext, op: OperationDocument): boolean {
+  return op.dueDate !== null && op.dueDate !== undefined && op.dueDate <= ctx.calendar.businessDateOf(ctx.clock.now());
+}
+
+export async function moveTo(op: OperationDocument, from: OperationDocument['status'], to: OperationDocument['status'], at: Date) {
+  if (!(await transition(op, [from], to, at))) op.status = (await reloadOperation(op._id)).status;
+}
+
+/** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
+export async function noteFailure(op: OperationDocument, code: string): Promise<void> {
+  const failure = failureOf(code);
+  await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
+}
+
+export async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
+  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureOf(code) });
+  op.status = 'failed';
+}
