@@ -65,7 +65,7 @@ if (!scenarioNames.every((name) => SCENARIOS.includes(name))) throw new Error(`-
  */
 const overrides = {
   funds: [...appConfig().funds, { code: FUND, name: 'Chaos fund', sevenDayYieldMode: 'compound' }],
-  jobs: { processEveryMs: 200, recoverAfterMs: 30_000, lockLifetimeMs: 10_000 },
+  jobs: { processEveryMs: 200, recoverAfterMs: 10_000, lockLifetimeMs: 10_000 },
   accrual: { checkEvery: '5 seconds', partitions: appConfig().accrual.partitions },
   reserve: { leaseMaxFen: '1000000', leaseLifetimeMs: 3_000 },
   // A few holders stand for many clients: the per-user request limits would refuse most of them.
