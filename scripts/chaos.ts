@@ -272,6 +272,7 @@ async function checkBooks() {
     createdFen: Number(differenceFen > 0n ? differenceFen : 0n),
     lostFen: Number(differenceFen < 0n ? -differenceFen : 0n),
     breaks: report.breaks.length + (report.balanced ? 0 : 1),
+    breaksFound: report.breaks.map((found) => `${found.field} of ${found.userId}: balance ${found.balance}, postings ${found.postings}${found.rule ? ` (${found.rule})` : ''}`),
     negatives: negativeBalances.length,
     negativeBalances,
     pending: await Operation.countDocuments({ status: 'pending' }),
