@@ -32,9 +32,9 @@ import { reconcileJournal } from '../src/operations/reconciliation.ts';
 import { ReserveShard } from '../src/reserve/model.ts';
 import { recoverStuckOperations } from '../src/transfers/scheduled.ts';
 import { Processes } from './chaos/processes.ts';
-import { offsetAcrossMidnightMs, PAYMENT_PASSWORD, SCENARIOS, scenariosFor, type Scenario, type ScenarioName, type World } from './chaos/scenarios.ts';
-import { randomYuan, Sender, type MoneyRequest } from './chaos/traffic.ts';
-import { seedMarket, type Market } from './seed.ts';
+import { offsetAcrossMidnightMs, SCENARIOS, scenariosFor, type Scenario, type ScenarioName, type World } from './chaos/scenarios.ts';
+import { log, randomYuan, Sender, type MoneyRequest } from './chaos/traffic.ts';
+import { PAYMENT_PASSWORD, seedMarket, type Market } from './seed.ts';
 
 const FUND = 'CHAOS1';
 /** A client waits this long for an answer before it sends its next request (the slow one goes on resending). */
@@ -72,8 +72,6 @@ const overrides = {
   // Sessions signed in on the real clock must outlive a clock moved up to a day ahead.
   security: { tokenLifetimeMs: 7 * 86_400_000, rateLimits: { login: { max: 1_000_000 }, paymentPassword: { max: 1_000_000 } } },
 };
-
-const log = (text: string) => process.stderr.write(`chaos: ${text}\n`);
 
 async function main(): Promise<number> {
   const stack = await startEmbeddedStack({ databaseName: 'moneyfund_chaos' });

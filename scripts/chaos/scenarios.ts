@@ -11,14 +11,12 @@ import type { AppConfig } from '../../src/config/config.ts';
 import { FundDay, fundDayId } from '../../src/fund/model.ts';
 import { formatYuan, parseYuan } from '../../src/money/fen.ts';
 import { Operation } from '../../src/operations/model.ts';
-import type { SeededUser } from '../seed.ts';
+import { PAYMENT_PASSWORD, type SeededUser } from '../seed.ts';
 import type { ApiKill, Processes } from './processes.ts';
-import { inParallel, randomYuan, readJson, type Answer, type MoneyRequest, type Sender } from './traffic.ts';
+import { inParallel, log, randomYuan, readJson, type Answer, type MoneyRequest, type Sender } from './traffic.ts';
 
 export const SCENARIOS = ['hot-merchant', 'busy-holder', 'freeze', 'midnight', 'negative-day', 'max-amounts'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-
-export const PAYMENT_PASSWORD = '135790';
 
 /** What the scenarios act on. */
 export interface World {
@@ -45,8 +43,6 @@ export interface Scenario {
   /** Told once the ops client has published a day. */
   published?(day: string, yieldPer10k: string): void;
 }
-
-const trace = (line: string) => process.stderr.write(`chaos: ${line}\n`);
 
 const keepGoing = (world: World) => () => Date.now() < world.deadlineMs && world.sender.budgetLeft;
 
@@ -276,7 +272,7 @@ class NegativeDay implements Scenario {
     for (let round = 0; round < 40; round++) {
       const sharesText = String((await readJson(this.world.processes, '/v1/me/account', holder.auth))['shares']);
       const dayStatus = (await FundDay.findById(fundDayId(this.world.fundCode, day)).lean())?.status;
-      trace(`negative-day ${day}: ${holder.userId} holds ${sharesText} shares, the day ${dayStatus}`);
+      log(`negative-day ${day}: ${holder.userId} holds ${sharesText} shares, the day ${dayStatus}`);
       // Below zero: the closing check fails the run on it (her shares with unfolded income).
       if (sharesText.startsWith('-')) return;
       const sharesFen = parseYuan(sharesText);
@@ -287,7 +283,7 @@ class NegativeDay implements Scenario {
       }
       if (sharesFen > 0n) {
         const answer = await this.world.sender.send(this.name, { route: 'POST /v1/me/redemptions', body: { amount: formatYuan(sharesFen), channel: 'wallet', paymentPassword: PAYMENT_PASSWORD }, auth: holder.auth });
-        trace(`negative-day ${day}: ${holder.userId} redeems ${formatYuan(sharesFen)}: ${answer?.status ?? 'no answer'} ${answer?.code ?? ''}`);
+        log(`negative-day ${day}: ${holder.userId} redeems ${formatYuan(sharesFen)}: ${answer?.status ?? 'no answer'} ${answer?.code ?? ''}`);
         if (!answer) return; // past the time for answers
         if (answer?.status === 201) this.redeemed++;
         else this.refused++;

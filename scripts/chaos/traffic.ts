@@ -10,6 +10,9 @@ import type { Processes } from './processes.ts';
 
 export type Auth = { Authorization: string };
 
+/** A line of the run's story on stderr (the figures go to stdout). */
+export const log = (text: string) => process.stderr.write(`chaos: ${text}\n`);
+
 /** A money request, e.g. `{ route: 'POST /v1/me/top-ups', body: { amount: '1.00', … }, auth }`. */
 export interface MoneyRequest {
   route: string;
