@@ -1,7 +1,7 @@
 /**
  * The fault-injection explorer of the operation engine (after TigerBeetle's VOPR): each seed
  * sends a burst of random money requests through two API processes on one database, and at
- * every fault point of the engine (src/operations/faults.ts and the machines' own points)
+ * every fault point of the engine (src/faults.ts and the machines' own points)
  * the seed may crash the request there (abandon it, as a process dying) or stall it (hold
  * it past every timeout while the clock moves on, replays and recovery close what it left,
  * and then let it go on). Then recovery and settlement run, and the books must hold: no

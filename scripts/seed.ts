@@ -11,6 +11,7 @@ import { FixedClock } from '../src/calendar/clock.ts';
 import type { AppConfig } from '../src/config/config.ts';
 import { createContext } from '../src/context.ts';
 import { log } from '../src/log.ts';
+import { formatYuan } from '../src/money/fen.ts';
 import { advanceDueOperations } from '../src/operations/recovery.ts';
 
 export const PAYMENT_PASSWORD = '135790';
@@ -29,13 +30,15 @@ export interface Market {
   ops: SeededUser;
   merchant: string;
   holders: SeededUser[];
+  /** Holders whose holding and wallet stand one operation maximum under the balance maximum. */
+  whales: SeededUser[];
   /** When the holders' shares were confirmed (the first day they earn). */
   confirmDate: string;
 }
 
 export async function seedMarket(
   marketConfig: AppConfig,
-  options: { fundCode: string; holders: number; reserveYuan: string; topUpYuan: string; transferInYuan: string },
+  options: { fundCode: string; holders: number; reserveYuan: string; topUpYuan: string; transferInYuan: string; whales?: number },
 ): Promise<Market> {
   // The seeding signs every holder in from one address: the per-client sign-in limits are not for it.
   const unlimited = { windowMs: 60_000, max: 1_000_000 };
@@ -67,12 +70,30 @@ export async function seedMarket(
       .expect(201);
     holders.push(holder);
   }
+  const whales: SeededUser[] = [];
+  for (let index = 0; index < (options.whales ?? 0); index++) whales.push(await seedWhale(app, config, options.fundCode, key));
   const confirmDate = calendar.confirmDateOf(subscribeDay);
   clock.set(`${confirmDate}T09:00:00+08:00`);
   await advanceDueOperations(ctx);
   const live = createApp(createContext({ config }));
-  for (const user of [ops, ...holders]) user.auth = await signIn(live, user.loginId);
-  return { ops, merchant, holders, confirmDate };
+  for (const user of [ops, ...holders, ...whales]) user.auth = await signIn(live, user.loginId);
+  return { ops, merchant, holders, whales, confirmDate };
+}
+
+/**
+ * A holder who tops up and transfers in the operation maximum until one more would pass the
+ * balance maximum, in her holding and in her wallet.
+ */
+async function seedWhale(app: App, config: AppConfig, fundCode: string, key: () => string): Promise<SeededUser> {
+  const whale = await register(app, 'seed-whale');
+  const { operationMaxFen, balanceMaxFen } = config.limits;
+  const amount = formatYuan(operationMaxFen);
+  for (let heldFen = 0n; heldFen + 2n * operationMaxFen <= balanceMaxFen; heldFen += operationMaxFen) {
+    await request(app).post('/v1/me/top-ups').set(whale.auth).set('Idempotency-Key', key()).send({ amount, bankCardId: whale.bankCardId }).expect(201);
+    await request(app).post('/v1/me/transfers-in').set(whale.auth).set('Idempotency-Key', key()).send({ amount, channel: 'wallet', fundCode }).expect(201);
+    await request(app).post('/v1/me/top-ups').set(whale.auth).set('Idempotency-Key', key()).send({ amount, bankCardId: whale.bankCardId }).expect(201);
+  }
+  return whale;
 }
 
 async function signIn(app: App, loginId: string) {

@@ -1,6 +1,6 @@
 import type { BankAdapter } from './bank/adapter.ts';
 import { SimulatedBank } from './bank/simulatedBank.ts';
-import { systemClock, type Clock } from './calendar/clock.ts';
+import { offsetClock, type Clock } from './calendar/clock.ts';
 import { TradingCalendar } from './calendar/tradingCalendar.ts';
 import { appConfig, type AppConfig } from './config/config.ts';
 import { NO_FAULTS, type FaultPoints } from './faults.ts';
@@ -25,7 +25,7 @@ export function createContext(overrides: Partial<AppContext> = {}): AppContext {
   const config = overrides.config ?? appConfig();
   return {
     config,
-    clock: overrides.clock ?? systemClock,
+    clock: overrides.clock ?? offsetClock(config.clock.offsetMs),
     calendar: overrides.calendar ?? new TradingCalendar({ holidays: config.holidays, cutoff: config.cutoff, zone: config.zone }),
     bank: overrides.bank ?? new SimulatedBank(),
     faults: overrides.faults ?? NO_FAULTS,

@@ -149,6 +149,16 @@ const configSchema = z.strictObject({
     /** How long a lease gives advances; it closes once its requests in flight are done. */
     leaseLifetimeMs: positiveInt,
   }),
+  clock: z.strictObject({
+    /**
+     * Moves "now" by this much in every context built from this config, so a chaos run can
+     * cross Beijing midnight. Refused in production, where it would book money on wrong days.
+     */
+    offsetMs: z
+      .number()
+      .int()
+      .refine((offsetMs) => offsetMs === 0 || process.env.NODE_ENV !== 'production', 'a clock offset is for tests and chaos runs: refused when NODE_ENV=production'),
+  }),
   autoSweep: z.strictObject({
     /** Local time (config zone) of the early-morning sweep job. */
     runAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:mm'),

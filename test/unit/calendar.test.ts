@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { FixedClock, systemClock } from '../../src/calendar/clock.ts';
 import { TradingCalendar } from '../../src/calendar/tradingCalendar.ts';
 import { appConfig } from '../../src/config/config.ts';
+import { createContext } from '../../src/context.ts';
 
 // The shipped holiday list (2024..2026), so these tests also check config/default.json.
 const calendar = new TradingCalendar(appConfig());
@@ -191,6 +192,15 @@ describe('clock', () => {
     const before = Date.now();
     const now = systemClock.now().getTime();
     assert.ok(now >= before && now <= Date.now());
+  });
+
+  it('a context built from config clock.offsetMs tells the time moved by the offset', () => {
+    const offsetMs = 6 * 3_600_000;
+    const { clock } = createContext({ config: { ...appConfig(), clock: { offsetMs } } });
+    const before = Date.now();
+    const now = clock.now().getTime();
+    assert.ok(now >= before + offsetMs && now <= Date.now() + offsetMs);
+    assert.equal(createContext({ config: appConfig() }).clock, systemClock);
   });
 
   it('a fixed clock stands still until set or advanced', () => {

@@ -95,6 +95,7 @@ describe('config', () => {
     [['database', 'dataDir'], undefined, 'config: database.dataDir: '],
     [['database', 'driverPoolSizeMax'], 0, 'config: database.driverPoolSizeMax: '],
     [['database', 'groupCommit', 'statementsMax'], 21, 'config: database.groupCommit.statementsMax: expected at most database.updateStatementsMax'],
+    [['clock', 'offsetMs'], 1.5, 'config: clock.offsetMs: '],
     [['limits', 'instantRedeemDailyMaxFne'], '1', 'config: limits: Unrecognized key: "instantRedeemDailyMaxFne"'],
     [['limits', 'operationMaxFen'], null, 'config: limits.operationMaxFen: '],
     [['limits', 'operationMaxFen'], '0', 'config: limits.operationMaxFen: expected more than zero fen'],
@@ -110,6 +111,21 @@ describe('config', () => {
       );
     });
   }
+
+  it('takes a clock offset outside production and refuses one in production', () => {
+    assert.equal(loadConfig(defaultJson).clock.offsetMs, 0);
+    assert.equal(loadConfig(defaultWith(['clock', 'offsetMs'], -90_000)).clock.offsetMs, -90_000);
+    const environment = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      assert.equal(loadConfig(defaultJson).clock.offsetMs, 0);
+      assert.throws(() => loadConfig(defaultWith(['clock', 'offsetMs'], 60_000)), {
+        message: 'config: clock.offsetMs: a clock offset is for tests and chaos runs: refused when NODE_ENV=production',
+      });
+    } finally {
+      process.env.NODE_ENV = environment;
+    }
+  });
 
   it('names every bad key at once', () => {
     const raw = defaultWith(['cutoff'], '3pm') as Record<string, unknown>;
