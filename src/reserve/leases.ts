@@ -72,7 +72,7 @@ export interface AdvanceGrant {
 interface LeaseBook {
   leases: OpenLease[];
   /** One acquisition at a time per reserve and settle date; the others wait for it. */
-  acquiring: Map<string, Promise<boolean>>;
+  acquiring: Map<string, { amountFen: bigint; acquired: Promise<boolean> }>;
 }
 
 const books = new WeakMap<AppContext, LeaseBook>();
@@ -180,13 +180,18 @@ function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): Advanc
   };
 }
 
+/**
+ * Leases a new slice, or waits for the acquisition already running for the same reserve and
+ * settle date. False when no shard can cover `amountFen`: a running acquisition that failed for
+ * a larger amount says nothing of a smaller one, which then tries on its own.
+ */
 async function acquireOnce(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): Promise<boolean> {
   const key = `${ctx.config.reserve.name}:${dueDate}`;
   const running = book.acquiring.get(key);
-  if (running) return running;
-  const acquisition = openLease(ctx, book, amountFen, dueDate).finally(() => book.acquiring.delete(key));
-  book.acquiring.set(key, acquisition);
-  return acquisition;
+  if (running) return (await running.acquired) || running.amountFen > amountFen;
+  const acquired = openLease(ctx, book, amountFen, dueDate).finally(() => book.acquiring.delete(key));
+  book.acquiring.set(key, { amountFen, acquired });
+  return acquired;
 }
 
 /**

@@ -9,6 +9,7 @@ import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD,
 import { HeldFaults } from '../support/gate.ts';
 import { foldIncome } from '../../src/income/fold.ts';
 import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/income.ts';
+import { grantAdvance } from '../../src/reserve/leases.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { merchantView } from '../../src/merchants/service.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
@@ -129,6 +130,16 @@ describe('instant redemption and payments', function () {
     await instant(t, holder, '9995.00').expect(201);
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 999_500n, sharesFen: 0n, subscribingFen: 0n, redeemingFen: 0n });
     assert.deepEqual(await breaksFor([holder.userId, reserve]), []);
+  });
+
+  it('a request waiting on a lease taken for a larger amount that no shard covers is not refused with it', async () => {
+    await adjustReserve(t, ops, '800.00', 'increase').expect(201); // 100.00 in each of 8 shards
+    // Both in one tick: the small one finds the large one's acquisition running and waits on it.
+    const [large, small] = await Promise.all([grantAdvance(t.ctx, 50_000n, '2024-06-04'), grantAdvance(t.ctx, 100n, '2024-06-04')]);
+    assert.equal(large, null, 'no shard holds 500.00');
+    assert.ok(small, 'a shard holds 1.00');
+    small.giveBack();
+    small.done(true);
   });
 
   it('refuses what it cannot do, says why, and moves nothing', async () => {
