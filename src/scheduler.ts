@@ -31,13 +31,26 @@ class JobInterrupted extends Error {
   }
 }
 
+/**
+ * Agenda releases a job it will not run now with an unlock it neither awaits nor catches
+ * (JobProcessor); on FerretDB that update may meet a write conflict, and the unhandled
+ * rejection would end the process. Retried here, and at worst logged: the lock expires anyway.
+ */
+function guardedUnlocks(backend: MongoBackend): MongoBackend {
+  const repository = backend.repository;
+  const unlockJob = repository.unlockJob.bind(repository);
+  repository.unlockJob = (job) =>
+    retryOnWriteConflict(() => unlockJob(job)).catch((error: unknown) => log.warn({ err: error, jobId: String(job._id) }, 'job lock left to expire'));
+  return backend;
+}
+
 /** Starts Agenda on the service's database with every job of jobs/definitions.ts. */
 export async function startScheduler(ctx: AppContext, options: { processJobs: boolean }): Promise<Agenda> {
   // The sweep job answers transfer-ins as a request does.
   registerAnswerRenderer(answerFor);
   if (options.processJobs) ctx.readiness.scheduler = 'starting';
   const agenda = new Agenda({
-    backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: JOBS_COLLECTION }),
+    backend: guardedUnlocks(new MongoBackend({ mongo: mongoose.connection.db!, collection: JOBS_COLLECTION })),
     // Milliseconds as a number: the string '200 milliseconds' is read as 200 seconds.
     processEvery: ctx.config.jobs.processEveryMs,
     defaultLockLifetime: ctx.config.jobs.lockLifetimeMs,

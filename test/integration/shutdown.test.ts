@@ -125,6 +125,19 @@ describe('graceful shutdown', function () {
     assert.equal((await fundDay(fund, DAY)).holders, HOLDERS);
   });
 
+  it('an unlock Agenda makes without waiting for it cannot end the process when it fails', async () => {
+    const t = testApp('2024-07-03T01:00:00+08:00');
+    const ctx = createContext({ clock: t.clock, config: { ...t.ctx.config, jobs: { ...t.ctx.config.jobs, only: [] } } });
+    const agenda = await startScheduler(ctx, { processJobs: false });
+    try {
+      // A job id the update cannot use stands for any failure of that update (a write conflict on FerretDB).
+      const unlock = (agenda.db as unknown as { unlockJob(job: object): Promise<void> }).unlockJob({ _id: 'not an object id' });
+      await assert.doesNotReject(unlock);
+    } finally {
+      await stopScheduler(ctx, agenda, 300);
+    }
+  });
+
   it('a job still running when the wait runs out has its lock released all the same (Agenda\'s stop() keeps it)', async () => {
     const t = testApp('2024-07-03T01:00:00+08:00');
     const ops = await newHolder(t.app, { ops: true });
