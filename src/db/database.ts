@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { log } from '../log.ts';
 import { readTextIfExists } from './embedded/processes.ts';
-import { startEmbeddedStack, uriFile } from './embedded/stack.ts';
+import { liveStackUri, startEmbeddedStack, uriFile } from './embedded/stack.ts';
 
 export interface Database {
   uri: string;
@@ -17,6 +17,12 @@ export async function openDatabase(dataDir: string): Promise<Database> {
   if (uri) {
     log.info({ engine: 'MongoDB server from MONGODB_URI', uri: redactPassword(uri) }, 'database');
     return { uri, stop: async () => undefined };
+  }
+  const joined = await liveStackUri(path.resolve(dataDir));
+  if (joined) {
+    // Another process (the service) runs the folder's database: starting one would take it away.
+    log.info({ engine: 'FerretDB on PostgreSQL (embedded, run by another process)', uri: joined }, 'database');
+    return { uri: joined, stop: async () => undefined };
   }
   return startEmbeddedStack({ dataDir: path.resolve(dataDir), databaseName: 'moneyfund' });
 }

@@ -83,4 +83,22 @@ describe('npm start', function () {
     }
     assert.equal(await readTextIfExists(path.join(dataDir, 'pgdata', 'postmaster.pid')), undefined, 'a clean stop stops PostgreSQL');
   });
+
+  it('a second process started on the folder of a running service joins its database and leaves it running', async () => {
+    const dataDir = path.join(workDir, 'shared');
+    const [servicePort, workerPort] = [await freePort(), await freePort()];
+    const service = await startService(dataDir, servicePort);
+    try {
+      const worker = await startService(dataDir, workerPort);
+      worker.kill('SIGTERM');
+      await exited(worker);
+      const ready = await fetch(`http://127.0.0.1:${servicePort}/readyz`);
+      assert.equal(ready.status, 200, 'the service keeps its database');
+      assert.equal((await post(servicePort, '/v1/users', { loginId: `joined-${Date.now()}`, loginPassword: 'joined-password' })).status, 201);
+    } finally {
+      service.kill('SIGTERM');
+      await exited(service);
+    }
+    assert.equal(await readTextIfExists(path.join(dataDir, 'pgdata', 'postmaster.pid')), undefined, 'the service stops it');
+  });
 });

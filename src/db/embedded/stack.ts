@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { appConfig } from '../../config/config.ts';
 import { log } from '../../log.ts';
 import { FerretDbProcess } from './ferretdbLauncher.ts';
+import { isAlive, readTextIfExists } from './processes.ts';
 import { PostgresCluster } from './postgresCluster.ts';
 
 /**
@@ -36,6 +37,8 @@ export interface EmbeddedStackOptions {
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const throwAway = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'moneyfund-db-')));
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(ownerFile(dataDir), `${process.pid}\n`);
   const poolMaxConns = ferretDbPoolConnsMax();
   const postgres = new PostgresCluster({ dataDir, durable: !throwAway, maxConnections: poolMaxConns + 20 });
   await postgres.start();
@@ -52,6 +55,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   await writeFile(uriFile(dataDir), `${uri}\n`);
   const stop = async () => {
     await unlink(uriFile(dataDir)).catch(() => undefined);
+    await unlink(ownerFile(dataDir)).catch(() => undefined);
     await ferretdb.stop();
     await postgres.stop();
     if (throwAway) await rm(dataDir, { recursive: true, force: true });
@@ -82,4 +86,20 @@ async function installFerretDbFixes(postgres: PostgresCluster): Promise<void> {
 /** Where a running embedded stack leaves its MongoDB URI. */
 export function uriFile(dataDir: string): string {
   return path.join(dataDir, 'mongodb-uri');
+}
+
+/** The process that started the folder's stack, while it runs. */
+function ownerFile(dataDir: string): string {
+  return path.join(dataDir, 'stack-owner.pid');
+}
+
+/**
+ * The URI of the stack another live process runs on this folder, if one does: a worker or a
+ * second API started beside the service joins it. (A stack left behind by a killed owner is
+ * stopped and started afresh by startEmbeddedStack instead.)
+ */
+export async function liveStackUri(dataDir: string): Promise<string | undefined> {
+  const ownerPid = Number((await readTextIfExists(ownerFile(dataDir)))?.trim());
+  const uri = (await readTextIfExists(uriFile(dataDir)))?.trim();
+  return ownerPid && ownerPid !== process.pid && isAlive(ownerPid) && uri ? uri : undefined;
 }
