@@ -14,19 +14,11 @@ export async function accountView(ctx: AppContext, userId: string) {
     .lean<OperationDocument[]>();
   const fund = ctx.config.funds.find((candidate) => candidate.code === account.fundCode);
   const income = await incomePosition(account);
-  // The position in the fund: a loss the shares no longer cover is owed, never shown as negative shares.
-  const positionFen = account.sharesFen - (account.shortfallFen ?? 0n) + income.unfoldedFen;
-  const sharesFen = positionFen > 0n ? positionFen : 0n;
   const yesterday = ctx.calendar.addCalendarDays(ctx.calendar.businessDateOf(ctx.clock.now()), -1);
   return {
     userId,
     fund: fund ? { code: fund.code, name: fund.name } : null,
-    wallet: formatYuan(account.walletFen),
-    shares: formatYuan(sharesFen),
-    owed: formatYuan(sharesFen - positionFen),
-    subscribing: formatYuan(account.subscribingFen),
-    redeeming: formatYuan(account.redeemingFen),
-    total: formatYuan(account.walletFen + sharesFen + account.subscribingFen + account.redeemingFen),
+    ...balancesShown({ ...account, positionFen: account.sharesFen - (account.shortfallFen ?? 0n) + income.unfoldedFen }),
     income: {
       yesterday: formatYuan(income.latest && income.latestDate === yesterday ? income.latest.incomeFen : 0n),
       cumulative: formatYuan(income.cumulativeIncomeFen),
@@ -35,5 +27,23 @@ export async function accountView(ctx: AppContext, userId: string) {
     autoSweep: { enabled: account.autoSweepOn, keep: formatYuan(account.autoSweepKeepFen), onArrival: account.autoSweepOnArrival },
     pendingSubscriptions: inFlight.filter((op) => op.type === 'transfer_in').map(operationView),
     pendingRedemptions: inFlight.filter((op) => op.type === 'redemption').map(operationView),
+  };
+}
+
+/**
+ * Balances as a holder sees them, from the position in the fund (shares with the income
+ * credited, less a negative day's loss they no longer covered): that loss is owed, never
+ * shown as negative shares (src/income/fold.ts).
+ */
+export function balancesShown(balances: { walletFen: bigint; positionFen: bigint; subscribingFen: bigint; redeemingFen: bigint }) {
+  const { walletFen, positionFen, subscribingFen, redeemingFen } = balances;
+  const sharesFen = positionFen > 0n ? positionFen : 0n;
+  return {
+    wallet: formatYuan(walletFen),
+    shares: formatYuan(sharesFen),
+    owed: formatYuan(sharesFen - positionFen),
+    subscribing: formatYuan(subscribingFen),
+    redeeming: formatYuan(redeemingFen),
+    total: formatYuan(walletFen + sharesFen + subscribingFen + redeemingFen),
   };
 }

@@ -15,6 +15,7 @@ import { addCalendarDays } from '../calendar/businessDate.ts';
 import type { AppContext } from '../context.ts';
 import { FundBook, type FundBookDocument } from '../fund/model.ts';
 import { incomePosition } from '../income/fold.ts';
+import { balancesShown } from '../income/position.ts';
 import { IncomeRecord, fundOfBookKey, incomeRecordId, type IncomeRecordDocument } from '../income/model.ts';
 import { formatYuan, sumFen, type Fen } from '../money/fen.ts';
 import { BALANCE_LEDGER, type BalanceField } from '../accounts/legs.ts';
@@ -94,21 +95,11 @@ function sumPostings(entries: Entry[], ledger: Map<string, BalanceField>, counts
   return balances;
 }
 
-/**
- * Shares include the income credited by then: the journal has share postings, the records the
- * income. A loss the shares no longer covered is owed (src/income/fold.ts), never negative shares.
- */
+/** Shares include the income credited by then: the journal has share postings, the records the income. */
 function balancesView(balances: Balances, cumulativeIncomeFen: Fen, atMs: number) {
-  const positionFen = balances.sharesFen + cumulativeIncomeFen;
-  const sharesFen = positionFen > 0n ? positionFen : 0n;
   return {
     asOf: new Date(atMs).toISOString(),
-    wallet: formatYuan(balances.walletFen),
-    shares: formatYuan(sharesFen),
-    owed: formatYuan(sharesFen - positionFen),
-    subscribing: formatYuan(balances.subscribingFen),
-    redeeming: formatYuan(balances.redeemingFen),
-    total: formatYuan(balances.walletFen + sharesFen + balances.subscribingFen + balances.redeemingFen),
+    ...balancesShown({ ...balances, positionFen: balances.sharesFen + cumulativeIncomeFen }),
     cumulativeIncome: formatYuan(cumulativeIncomeFen),
   };
 }

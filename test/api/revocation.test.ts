@@ -130,6 +130,16 @@ describe('a money leg checked before a revocation and applied after it', functio
     return [withdrawal.operation, redemption.operation];
   }
 
+  /** A holder with shares and a wallet, and a withdrawal and a redemption checked but not applied. */
+  async function holderWithOperationsChecked() {
+    const t = testApp('2024-05-30T10:00:00+08:00');
+    const holder = await subscribedHolder(t, 'YEB001', '100.00');
+    await topUp(t.app, holder, '10.00');
+    t.clock.set('2024-05-31T10:00:00+08:00');
+    await advanceDueOperations(t.ctx);
+    return { t, holder, operations: await checkedButNotApplied(t, holder) };
+  }
+
   const revocations = {
     'sign-out everywhere': (t: TestApp, holder: Holder) => request(t.app).delete('/v1/me/sessions').set(holder.auth).expect(204),
     'payment-password reset': (t: TestApp, holder: Holder) =>
@@ -138,12 +148,7 @@ describe('a money leg checked before a revocation and applied after it', functio
 
   for (const [revocation, revoke] of Object.entries(revocations)) {
     it(`after a ${revocation}, fails with security_state_changed and moves nothing`, async () => {
-      const t = testApp('2024-05-30T10:00:00+08:00');
-      const holder = await subscribedHolder(t, 'YEB001', '100.00');
-      await topUp(t.app, holder, '10.00');
-      t.clock.set('2024-05-31T10:00:00+08:00');
-      await advanceDueOperations(t.ctx);
-      const operations = await checkedButNotApplied(t, holder);
+      const { t, holder, operations } = await holderWithOperationsChecked();
       await revoke(t, holder);
       const before = await balancesOf(holder.userId);
       for (const operation of operations) {
@@ -167,12 +172,7 @@ describe('a money leg checked before a revocation and applied after it', functio
 
   for (const [revocation, revoke] of Object.entries(crashing)) {
     it(`a ${revocation} that crashed half-way still refuses what was checked before it, and the holder can pay again`, async () => {
-      const t = testApp('2024-05-30T10:00:00+08:00');
-      const holder = await subscribedHolder(t, 'YEB001', '100.00');
-      await topUp(t.app, holder, '10.00');
-      t.clock.set('2024-05-31T10:00:00+08:00');
-      await advanceDueOperations(t.ctx);
-      const operations = await checkedButNotApplied(t, holder);
+      const { t, holder, operations } = await holderWithOperationsChecked();
       const faults = new ArmedFaults();
       t.ctx.faults = faults;
       faults.arm('security:between-epoch-writes');
