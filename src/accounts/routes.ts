@@ -41,7 +41,7 @@ const accountSchema = z
   .meta({ id: 'Account' });
 
 export function accountRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Accounts');
+  const api = apiRoutes({ name: 'Accounts', description: 'The holder\'s account (wallet, fund shares, amounts in flight, income) and history of operations.' });
   api.get(
     '/v1/me/account',
     {
@@ -61,7 +61,7 @@ export function accountRoutes(ctx: AppContext): Router {
       summary: 'An account by user id: your own, or anyone\'s with the ops role',
       params: z.object({ userId: z.string() }),
       responses: { 200: { description: 'The account', body: accountSchema } },
-      problems: { 404: 'not_found: no such account, or another holder\'s' },
+      problems: { not_found: 'no such account, or another holder\'s' },
     },
     async ({ params }, res) => {
       const principal = principalOf(res);
@@ -81,7 +81,7 @@ export function accountRoutes(ctx: AppContext): Router {
           body: z.object({ items: z.array(operationSchema), nextCursor: z.string().nullable() }),
         },
       },
-      problems: { 400: 'invalid_cursor' },
+      problems: { invalid_cursor: 'the cursor is not one this service gave out' },
     },
     async ({ query }, res) => {
       const page = await listOperations(principalOf(res).userId, query.limit, query.cursor);
@@ -95,7 +95,7 @@ export function accountRoutes(ctx: AppContext): Router {
       summary: 'One of my operations',
       params: z.object({ operationId: z.string() }),
       responses: { 200: { description: 'The operation', body: operationAnswer } },
-      problems: { 404: 'not_found' },
+      problems: { not_found: 'no such operation of this holder' },
     },
     async ({ params }, res) => {
       res.json({ operation: operationView(await findOwnOperation(principalOf(res).userId, params.operationId)) });

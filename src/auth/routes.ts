@@ -13,9 +13,9 @@ const loginPassword = z.string().min(8).max(128).meta({ format: 'password' });
 const registration = z.strictObject({ loginId, loginPassword });
 const paymentPasswordChange = z.strictObject({ loginPassword, paymentPassword });
 
-const RATE_LIMITED = 'rate_limited (retryAfterSeconds): too many attempts; try again later';
+const RATE_LIMITED = 'too many attempts; try again later';
 const PASSWORD_CHECKS_BUSY =
-  'password_checks_busy (retryAfterSeconds, Retry-After): this server\'s password hashing is saturated; turned away at once, nothing counted, nothing moved';
+  'this server\'s password hashing is saturated; turned away at once, nothing counted, nothing moved; try again shortly';
 
 /** How soon a signed-out token is refused, by every API process. */
 const SIGN_OUT_REACH =
@@ -24,15 +24,19 @@ const SIGN_OUT_REACH =
 
 /** What a request that checks the payment password can meet. */
 export const PAYMENT_PASSWORD_PROBLEMS: ProblemDocs = {
-  403: 'payment_password_wrong (attemptsLeft)',
-  409: 'payment_password_not_set; security_state_changed (operationId): the session was signed out everywhere or the payment password reset or locked after this request was checked; nothing moved',
-  423: 'payment_locked (lockedUntil): too many wrong payment passwords (attempts whose check never finished count as wrong); it lifts by itself or on a reset',
-  503: PASSWORD_CHECKS_BUSY,
-  429: RATE_LIMITED,
+  payment_password_wrong: 'the payment password is wrong',
+  payment_password_not_set: 'set one first: PUT /v1/me/payment-password',
+  security_state_changed:
+    'the session was signed out everywhere or the payment password reset or locked after this request was checked; nothing moved',
+  payment_locked: 'too many wrong payment passwords (attempts whose check never finished count as wrong); it lifts by itself or on a reset',
+  password_checks_busy: PASSWORD_CHECKS_BUSY,
+  rate_limited: RATE_LIMITED,
 };
 
+const AUTH_TAG = { name: 'Auth', description: 'Sign up, sign in and out, and the payment password that every money movement out of the account needs.' };
+
 export function authRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Auth');
+  const api = apiRoutes(AUTH_TAG);
   api.post(
     '/v1/users',
     {
@@ -40,7 +44,7 @@ export function authRoutes(ctx: AppContext): Router {
       summary: 'Register a user; this opens their account',
       body: registration,
       responses: { 201: { description: 'Registered', body: z.object({ userId: z.string(), loginId: z.string() }) } },
-      problems: { 409: 'login_id_taken', 503: PASSWORD_CHECKS_BUSY },
+      problems: { login_id_taken: 'another user has this login id', password_checks_busy: PASSWORD_CHECKS_BUSY },
     },
     async ({ body }, res) => {
       const user = await registerUser(ctx, body.loginId, body.loginPassword);
@@ -57,9 +61,9 @@ export function authRoutes(ctx: AppContext): Router {
         201: { description: 'Signed in: send `Authorization: Bearer <token>`', body: z.object({ token: z.string(), userId: z.string(), expiresAt: instantText }) },
       },
       problems: {
-        401: 'login_failed: unknown login id, wrong password, or login-password checks of this user locked (see login_locked)',
-        429: `${RATE_LIMITED} (per address and login id, and per address whatever the login id)`,
-        503: PASSWORD_CHECKS_BUSY,
+        login_failed: 'unknown login id, wrong password, or login-password checks of this user locked (see login_locked)',
+        rate_limited: `${RATE_LIMITED}, per address and login id, and per address whatever the login id`,
+        password_checks_busy: PASSWORD_CHECKS_BUSY,
       },
     },
     async ({ body }, res) => {
@@ -75,10 +79,10 @@ export function authRoutes(ctx: AppContext): Router {
       body: paymentPasswordChange,
       responses: { 204: { description: 'Set' } },
       problems: {
-        403: 'login_password_wrong',
-        423: 'login_locked (lockedUntil): too many wrong login passwords here and at sign-in (one count); it lifts by itself',
-        429: RATE_LIMITED,
-        503: PASSWORD_CHECKS_BUSY,
+        login_password_wrong: 'the login password is wrong',
+        login_locked: 'too many wrong login passwords here and at sign-in (one count); it lifts by itself',
+        rate_limited: RATE_LIMITED,
+        password_checks_busy: PASSWORD_CHECKS_BUSY,
       },
     },
     async ({ body }, res) => {

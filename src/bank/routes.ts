@@ -24,12 +24,13 @@ const bankCardSchema = z
 
 /** What a request that goes through the bank can meet. */
 export const BANK_PROBLEMS: ProblemDocs = {
-  422: 'unknown_bank_card; bank_declined: nothing moved',
-  503: 'bank_unavailable: the bank never received it; nothing moved',
+  unknown_bank_card: 'no such bank card on this account',
+  bank_declined: 'the bank declined; nothing moved',
+  bank_unavailable: 'the bank never received it; nothing moved',
 };
 
 export function bankRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Bank cards and wallet');
+  const api = apiRoutes({ name: 'Bank cards and wallet', description: 'The holder\'s bank cards, and the wallet\'s top-ups from them and withdrawals to them.' });
   api.post(
     '/v1/me/bank-cards',
     {
@@ -62,7 +63,7 @@ export function bankRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: topUpRequest,
       responses: { 201: { description: 'Completed: the money is in the wallet', body: operationAnswer }, 202: STILL_AT_THE_BANK },
-      problems: [BANK_PROBLEMS, { 409: 'balance_limit_exceeded: the wallet would pass its maximum; the card is not charged (or, charged meanwhile, refunded)' }],
+      problems: [BANK_PROBLEMS, { balance_limit_exceeded: 'the wallet would pass its maximum; the card is not charged (or, charged meanwhile, refunded)' }],
     },
     async ({ body, idempotencyKey }, res) => {
       const caller = { userId: principalOf(res).userId, idempotencyKey };
@@ -77,7 +78,7 @@ export function bankRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: withdrawalRequest,
       responses: { 201: { description: 'Completed: the money left the wallet for the card', body: operationAnswer }, 202: STILL_AT_THE_BANK },
-      problems: [BANK_PROBLEMS, PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_balance' }],
+      problems: [BANK_PROBLEMS, PAYMENT_PASSWORD_PROBLEMS, { insufficient_balance: '' }],
     },
     async ({ body, idempotencyKey }, res) => {
       const { userId, sessionsEpoch } = principalOf(res);

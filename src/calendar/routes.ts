@@ -11,7 +11,7 @@ const RANGE_DAYS_MAX = 366;
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function calendarRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Calendar');
+  const api = apiRoutes({ name: 'Calendar', description: 'The trading calendar\'s holidays, and ops adding or removing one ahead of time.' });
   api.get(
     '/v1/ops/calendar/holidays',
     {
@@ -19,7 +19,7 @@ export function calendarRoutes(ctx: AppContext): Router {
       summary: `The holidays in a range of at most ${RANGE_DAYS_MAX} days`,
       query: dateRangeQuery,
       responses: { 200: { description: 'The holidays, in date order', body: z.object({ from: businessDate, to: businessDate, holidays: z.array(businessDate) }) } },
-      problems: { 400: `invalid_request: from after to, or more than ${RANGE_DAYS_MAX} days` },
+      problems: { invalid_request: `from after to, or more than ${RANGE_DAYS_MAX} days` },
     },
     ({ query: { from, to } }, res) => {
       const days = ctx.calendar.daysBetween(from, to);
@@ -40,7 +40,7 @@ export function calendarRoutes(ctx: AppContext): Router {
         description: 'Every process picks the change up within 30 s.',
         params: z.object({ date: businessDate }),
         responses: { 200: { description: 'The day as it is now', body: z.object({ date: businessDate, holiday: z.boolean() }) } },
-        problems: { 422: 'date_not_in_future: only days after today can change; weekend_date: a weekend never trades' },
+        problems: { date_not_in_future: 'only days after today can change', weekend_date: 'a weekend never trades' },
       },
       async ({ params }, res) => {
         res.json(await setHoliday(ctx, params.date, holiday));

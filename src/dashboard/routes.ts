@@ -16,7 +16,7 @@ const fileOptions = { index: false, cacheControl: false, dotfiles: 'deny' } as c
  * they show comes from /v1/ops/..., which needs an ops token; the page signs in for one.
  */
 export function dashboardRoutes(): Router {
-  const api = apiRoutes('Ops dashboard');
+  const api = apiRoutes({ name: 'Ops dashboard', description: 'The ops dashboard\'s page; the figures it draws come from the ops reports and need an ops token.' });
   api.get(
     '/ops/dashboard',
     {

@@ -12,7 +12,7 @@ const fileOptions = { index: false, dotfiles: 'deny' } as const;
 
 /** /openapi.json, and /docs: Swagger UI over it, with our initializer as a same-origin script file. */
 export function docsRoutes(): Router {
-  const api = apiRoutes('Documentation');
+  const api = apiRoutes({ name: 'Documentation', description: 'This document, and the page that renders it.' });
   api.get(
     '/openapi.json',
     {

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { apiRoutes } from '../http/openapi.ts';
+import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { exactYuanText, instantText, yieldPer10kText, yuanText } from '../http/openapi/schemas.ts';
 import { businessDate, dateRangeQuery, yieldPer10k } from '../http/validate.ts';
 import { FUND_DAY_STATUSES } from './model.ts';
@@ -10,7 +10,10 @@ import { accrualStatus, fundDays, fundDayView, publishYield } from './service.ts
 
 const fundCode = z.string().meta({ description: 'A fund code, as GET /v1/funds lists them', examples: ['YEB001'] });
 const publishBody = z.strictObject({ yieldPer10k });
-const UNKNOWN_FUND = { 422: 'unknown_fund' };
+const UNKNOWN_FUND: ProblemDocs = { unknown_fund: 'no fund has this code' };
+
+/** The catalogue and the rest of the fund's routes are mounted apart, under one tag. */
+const FUNDS_TAG = { name: 'Funds', description: 'The fund catalogue, each fund\'s published days (万份收益, 7-day yield) and, for ops, publishing them and following accrual.' };
 
 const percentText = z
   .string()
@@ -48,7 +51,7 @@ const accrualSchema = z.object({
 
 /** The catalogue: public, and mounted before the app's /v1 middleware, as it needs nothing of it. */
 export function fundCatalogueRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Funds');
+  const api = apiRoutes(FUNDS_TAG);
   api.get(
     '/v1/funds',
     {
@@ -64,7 +67,7 @@ export function fundCatalogueRoutes(ctx: AppContext): Router {
 }
 
 export function fundRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Funds');
+  const api = apiRoutes(FUNDS_TAG);
   api.get(
     '/v1/funds/:fundCode/days',
     {
@@ -75,7 +78,7 @@ export function fundRoutes(ctx: AppContext): Router {
       responses: {
         200: { description: 'Every day of the range, oldest first', body: z.object({ fundCode: z.string(), days: z.array(z.union([fundDaySchema, missingDay])) }) },
       },
-      problems: [UNKNOWN_FUND, { 400: 'invalid_request: from after to, or more than 366 days' }],
+      problems: [UNKNOWN_FUND, { invalid_request: 'from after to, or more than 366 days' }],
     },
     async ({ params, query }, res) => {
       res.json({ fundCode: params.fundCode, days: await fundDays(ctx, params.fundCode, query.from, query.to) });
@@ -90,7 +93,7 @@ export function fundRoutes(ctx: AppContext): Router {
       params: z.object({ fundCode, date: businessDate }),
       body: publishBody,
       responses: { 200: { description: 'The day as published', body: fundDaySchema } },
-      problems: [UNKNOWN_FUND, { 409: 'yield_already_accrued', 422: 'yield_date_in_future: the day has not begun' }],
+      problems: [UNKNOWN_FUND, { yield_already_accrued: 'the day has been accrued: its 万份收益 can no longer change', yield_date_in_future: 'the day has not begun' }],
     },
     async ({ params, body }, res) => {
       const day = await publishYield(ctx, { ...params, yieldPer10k: body.yieldPer10k, publishedBy: principalOf(res).userId });

@@ -17,8 +17,11 @@ const checks = z.object({
  * database never gets a healthy process restarted. `/readyz`: it may take traffic (the
  * database answers a ping, the job scheduler has started where it runs, no shutdown under way).
  */
+/** Shared with /metrics (metrics.ts). */
+export const HEALTH_TAG = { name: 'Health and metrics', description: 'Liveness, readiness and Prometheus metrics, for whatever supervises and watches the service.' };
+
 export function healthRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Health and metrics');
+  const api = apiRoutes(HEALTH_TAG);
   api.get(
     '/healthz',
     {
@@ -36,7 +39,7 @@ export function healthRoutes(ctx: AppContext): Router {
       operationId: 'getReadiness',
       summary: 'Readiness: the database answers and the job scheduler runs',
       responses: { 200: { description: 'Ready for traffic', body: z.object({ status: z.literal('ready'), checks }) } },
-      problems: { 503: 'not_ready: the database does not answer a ping, the scheduler has not started or has stopped, or the process is shutting down (`checks` says which)' },
+      problems: { not_ready: 'the database does not answer a ping, the scheduler has not started or has stopped, or the process is shutting down (`checks` says which)' },
     },
     async (_input, res) => {
       const report = await ctx.readiness.report();

@@ -14,6 +14,7 @@ import type { AppContext } from '../context.ts';
 import { log } from '../log.ts';
 import { accrualFigures, BACKLOG_COUNT_MAX, recoveryBacklog, recurringJobRuns, reserveFigures } from './figures.ts';
 import { withTimeout } from '../observability/timeout.ts';
+import { HEALTH_TAG } from './health.ts';
 import { apiRoutes } from './openapi.ts';
 import { routeTemplateOf } from './routeTemplate.ts';
 
@@ -79,7 +80,7 @@ function metricsRoutes(registry: Registry, sources: FigureSource[]): Router {
     labelNames: ['source'],
     registers: [registry],
   });
-  const api = apiRoutes('Health and metrics');
+  const api = apiRoutes(HEALTH_TAG);
   api.get(
     '/metrics',
     {

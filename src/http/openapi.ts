@@ -1,6 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import { idempotencyKeyOf } from './idempotency.ts';
+import type { ProblemCode } from './problem.ts';
 import { parseBody, parseQuery, parseWith } from './validate.ts';
 
 /**
@@ -42,12 +43,22 @@ export interface RouteDoc {
   responses: Record<number, ResponseDoc>;
   /**
    * The problems this route answers beyond the ones every route of its kind has (see
-   * document.ts): status -> codes and when. Several sets merge, so modules can share theirs.
+   * document.ts). Several sets merge, so modules can share theirs.
    */
   problems?: ProblemDocs | ProblemDocs[];
 }
 
-export type ProblemDocs = Record<number, string>;
+/**
+ * Result codes and when this route answers each; the status is the code's in STATUS_OF_CODE.
+ * '' when the code says it all and an operation's stored failure (FAILURE_DETAIL) tells the rest.
+ */
+export type ProblemDocs = Partial<Record<ProblemCode, string>>;
+
+/** A group of operations in the document: one module's routes. */
+export interface TagDoc {
+  name: string;
+  description: string;
+}
 
 type Parsed<D, K extends string> = D extends { [key in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
 
@@ -62,7 +73,7 @@ export type RouteHandler<D extends RouteDoc> = (input: RouteInput<D>, res: Respo
 
 /** What apiRoutes attached to a handler: document.ts reads it back while it walks the app. */
 export interface DocumentedHandler {
-  tag: string;
+  tag: TagDoc;
   doc: RouteDoc;
 }
 
@@ -95,7 +106,7 @@ export function accessOf(path: string): Access {
 }
 
 /** The routes of one module, on a router of their own; the tag groups them in the document. */
-export function apiRoutes(tag: string): ApiRoutes {
+export function apiRoutes(tag: TagDoc): ApiRoutes {
   const router = Router();
   const register =
     (method: Method): Register =>

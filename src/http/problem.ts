@@ -7,7 +7,7 @@ import { log } from '../log.ts';
  * (src/errors.ts, an operation's failure); only this edge turns them into statuses. A code
  * missing here is a programmer error: it is logged and answered as a bare 500.
  */
-export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+export const STATUS_OF_CODE = {
   invalid_request: 400,
   idempotency_key_required: 400,
   invalid_idempotency_key: 400,
@@ -58,7 +58,12 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   account_busy: 503,
   password_checks_busy: 503,
   not_ready: 503,
-};
+} as const satisfies Readonly<Record<string, number>>;
+
+/** A code the table knows: what a route's documentation may name (src/http/openapi.ts). */
+export type ProblemCode = keyof typeof STATUS_OF_CODE;
+
+export const statusOfCode = (code: string): number | undefined => (STATUS_OF_CODE as Readonly<Record<string, number>>)[code];
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -85,7 +90,7 @@ export interface Problem {
 const internalError = () => new DomainError('internal_error', 'Something went wrong on our side; nothing was charged twice');
 
 /** `status` only for what the edge itself meets with a status of its own (a body-parser failure). */
-export function problemOf(error: DomainError, status = STATUS_OF_CODE[error.code]): Problem {
+export function problemOf(error: DomainError, status = statusOfCode(error.code)): Problem {
   if (status === undefined) {
     log.error({ code: error.code, detail: error.detail }, 'result code missing from STATUS_OF_CODE');
     return problemOf(internalError());

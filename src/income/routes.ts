@@ -29,7 +29,7 @@ const explanation = z.object({
 });
 
 export function incomeRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Income');
+  const api = apiRoutes({ name: 'Income', description: 'The holder\'s daily income, and how one day\'s was worked out.' });
   api.get(
     '/v1/me/income',
     {
@@ -39,7 +39,7 @@ export function incomeRoutes(ctx: AppContext): Router {
       responses: {
         200: { description: 'The days with income records; days without one are left out', body: z.object({ from: businessDate, to: businessDate, days: z.array(incomeDay) }) },
       },
-      problems: { 400: 'invalid_request: from after to, or more than 31 days' },
+      problems: { invalid_request: 'from after to, or more than 31 days' },
     },
     async ({ query: { from, to } }, res) => {
       res.json({ from, to, days: await incomeHistory(ctx, principalOf(res).userId, from, to) });

@@ -11,7 +11,7 @@ const merchantSchema = z.object({ id: z.string(), name: z.string(), wallet: yuan
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function merchantRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Merchants');
+  const api = apiRoutes({ name: 'Merchants', description: 'Merchants that holders pay from their fund shares, each with a wallet of its own (ops).' });
   api.post(
     '/v1/ops/merchants',
     {
@@ -31,7 +31,7 @@ export function merchantRoutes(ctx: AppContext): Router {
       summary: 'A merchant and its wallet',
       params: z.object({ merchantId: identifier }),
       responses: { 200: { description: 'The merchant', body: merchantSchema } },
-      problems: { 422: 'unknown_merchant' },
+      problems: { unknown_merchant: 'no merchant has this id' },
     },
     async ({ params }, res) => {
       res.json(await merchantView(params.merchantId));

@@ -69,7 +69,7 @@ function scheduledReportView(report: NonNullable<Awaited<ReturnType<typeof lates
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function opsRoutes(): Router {
-  const api = apiRoutes('Reconciliation');
+  const api = apiRoutes({ name: 'Reconciliation', description: 'Checks that the journal balances: postings sum to zero and every balance equals its postings (ops).' });
   api.get(
     '/v1/ops/reconciliation',
     {

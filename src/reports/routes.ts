@@ -2,7 +2,7 @@ import type { Response, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
-import { apiRoutes } from '../http/openapi.ts';
+import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { exactYuanText, instantText, yieldPer10kText, yuanText } from '../http/openapi/schemas.ts';
 import { businessDate } from '../http/validate.ts';
 import { OPERATION_STATUSES, OPERATION_TYPES } from '../operations/model.ts';
@@ -18,7 +18,7 @@ const reportQuery = z.strictObject({
   to: businessDate.optional().describe('The last day, included: today at the latest'),
   format: z.enum(['json', 'csv']).optional().describe('csv: the same figures as text/csv, one row per item (also by Accept: text/csv)'),
 });
-const RANGE_PROBLEMS = { 400: `invalid_request: from without to (or the reverse), from after to, more than ${REPORT_DAYS_MAX} days, to after today` };
+const RANGE_PROBLEMS: ProblemDocs = { invalid_request: `from without to (or the reverse), from after to, more than ${REPORT_DAYS_MAX} days, to after today` };
 const CSV = 'With ?format=csv or Accept: text/csv: text/csv; charset=utf-8, RFC 4180, a header row, and Content-Disposition: attachment with a file name.';
 
 const percent2Text = z.string().regex(/^\d+\.\d{2}$/).describe('In percent, truncated to 2 decimals');
@@ -109,7 +109,7 @@ export const statementSchema = z.strictObject({
 
 /** The fund and reserve reports (ops only: the app mounts /v1/ops behind the role) and a holder's own statement. */
 export function reportRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Reports');
+  const api = apiRoutes({ name: 'Reports', description: 'Day-by-day reports for ops (the fund, the liquidity reserve) and the holder\'s statement, as JSON or CSV.' });
   api.get(
     '/v1/ops/reports/funds/:fundCode/daily',
     {
@@ -121,7 +121,7 @@ export function reportRoutes(ctx: AppContext): Router {
       responses: {
         200: { description: 'One entry per calendar day, oldest first', body: fundDailySchema, alsoAs: ['text/csv'] },
       },
-      problems: { ...RANGE_PROBLEMS, 404: 'not_found: no such fund' },
+      problems: [RANGE_PROBLEMS, { not_found: 'no such fund' }],
     },
     async ({ params, query }, res) => {
       const report = await fundDailyReport(ctx, params.fundCode, reportRange(ctx, query.from, query.to));

@@ -28,7 +28,7 @@ export const reserveReportSchema = z
 
 /** Ops only (the app mounts /v1/ops behind the ops role). */
 export function reserveRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Reserve');
+  const api = apiRoutes({ name: 'Reserve', description: 'The liquidity reserve that advances instant redemptions and payments until their settle date (ops).' });
   api.get(
     '/v1/ops/reserve',
     {
@@ -48,7 +48,7 @@ export function reserveRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: adjustmentRequest,
       responses: { 201: { description: 'Adjusted', body: operationAnswer } },
-      problems: { 409: 'reserve_available_insufficient: a decrease larger than what is available' },
+      problems: { reserve_available_insufficient: 'a decrease larger than what is available' },
     },
     async ({ body: { amount, direction }, idempotencyKey }, res) => {
       const caller = { userId: principalOf(res).userId, idempotencyKey };

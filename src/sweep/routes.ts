@@ -14,7 +14,7 @@ const sweepSetting = z.strictObject({
 });
 
 export function sweepRoutes(_ctx: AppContext): Router {
-  const api = apiRoutes('Auto-sweep');
+  const api = apiRoutes({ name: 'Auto-sweep', description: 'Auto-sweep (余额自动转入): the wallet\'s balance above a kept amount moves into the fund by itself.' });
   api.put(
     '/v1/me/auto-sweep',
     {

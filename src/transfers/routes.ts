@@ -5,7 +5,7 @@ import { BANK_PROBLEMS } from '../bank/routes.ts';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
 import { sendAnswer } from '../http/idempotency.ts';
-import { apiRoutes } from '../http/openapi.ts';
+import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { amountYuan, identifier, paymentPassword } from '../http/validate.ts';
 import { operationAnswer, STILL_AT_THE_BANK } from '../operations/routes.ts';
 import { payMerchant, redeem, redeemInstantly, transferIn } from './service.ts';
@@ -34,16 +34,19 @@ const redemptionRequest = byChannel({ amount: amountYuan, paymentPassword });
 const instantRequest = z.strictObject({ amount: amountYuan, paymentPassword });
 const paymentRequest = z.strictObject({ amount: amountYuan, merchantId: identifier, paymentPassword });
 
-const INSTANT_PROBLEMS = [
+const INSTANT_PROBLEMS: ProblemDocs[] = [
   PAYMENT_PASSWORD_PROBLEMS,
   {
-    409: 'insufficient_shares; instant_daily_limit_exceeded: past the cap of the natural day (Beijing time); reserve_exhausted: with an `alternative`, the normal redemption and its settle date; balance_limit_exceeded: the receiving wallet would pass its maximum',
-    503: 'interrupted: the request stopped (a crash, or too slow for its reserve lease) before any money moved; send it again with a new Idempotency-Key',
+    insufficient_shares: '',
+    instant_daily_limit_exceeded: 'past the cap of the natural day (Beijing time)',
+    reserve_exhausted: 'its `alternative` is the normal redemption that pays the same amount, and when',
+    balance_limit_exceeded: 'the receiving wallet would pass its maximum',
+    interrupted: 'the request stopped (a crash, or too slow for its reserve lease) before any money moved; send it again with a new Idempotency-Key',
   },
 ];
 
 export function transferRoutes(ctx: AppContext): Router {
-  const api = apiRoutes('Fund transfers');
+  const api = apiRoutes({ name: 'Fund transfers', description: 'Money into the fund and out of it: transfers-in, normal and instant redemptions, and payments to merchants from fund shares.' });
   api.post(
     '/v1/me/transfers-in',
     {
@@ -56,8 +59,13 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: [
         BANK_PROBLEMS,
         {
-          409: 'insufficient_balance; fund_switch_not_allowed; holding_limit_exceeded: above the holding maximum or the balance maximum; transfer_in_daily_limit_exceeded; fund_quota_exceeded',
-          422: 'unknown_fund; fund_required: the first transfer-in must name the fund',
+          insufficient_balance: '',
+          fund_switch_not_allowed: '',
+          holding_limit_exceeded: 'above the holding maximum or the balance maximum',
+          transfer_in_daily_limit_exceeded: '',
+          fund_quota_exceeded: '',
+          unknown_fund: 'no fund has this code',
+          fund_required: 'the first transfer-in must name the fund',
         },
       ],
     },
@@ -75,7 +83,7 @@ export function transferRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: redemptionRequest,
       responses: { 201: { description: 'Accepted: awaiting settlement on its settle date', body: operationAnswer } },
-      problems: [PAYMENT_PASSWORD_PROBLEMS, { 409: 'insufficient_shares; balance_limit_exceeded: to the wallet, which could pass its maximum on the settle date', 422: 'unknown_bank_card' }],
+      problems: [PAYMENT_PASSWORD_PROBLEMS, { insufficient_shares: '', balance_limit_exceeded: 'to the wallet, which could pass its maximum on the settle date', unknown_bank_card: 'no such bank card on this account' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
       const { userId, sessionsEpoch } = principalOf(res);
@@ -109,7 +117,7 @@ export function transferRoutes(ctx: AppContext): Router {
       idempotencyKey: true,
       body: paymentRequest,
       responses: { 201: { description: 'Paid', body: operationAnswer } },
-      problems: [...INSTANT_PROBLEMS, { 422: 'unknown_merchant' }],
+      problems: [...INSTANT_PROBLEMS, { unknown_merchant: 'no merchant has this id' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
       const { userId, sessionsEpoch } = principalOf(res);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { z } from 'zod';
+import { statusOfCode } from '../../src/http/problem.ts';
 import { parsePositiveYuan, parseYuan } from '../../src/money/fen.ts';
 import { parseYieldPer10k } from '../../src/money/yield.ts';
 import { runReconciliation } from '../../src/reconciliation/job.ts';
@@ -158,6 +159,28 @@ function assertDocumented(document: OpenApi, method: string, path: string, respo
   assert.ok(parsed.success, `${where}: the body does not match the documented schema: ${JSON.stringify(parsed.error?.issues)}\n${JSON.stringify(response.body)}`);
 }
 
+/**
+ * A problem answer names its codes in an enum, each with STATUS_OF_CODE's status and an
+ * example that fits the response's schema; its description names every code.
+ */
+function assertProblemResponse(document: OpenApi, where: string, status: number, response: Operation['responses'][string]): void {
+  const media = response.content?.['application/problem+json'] as { schema: Json; examples?: Record<string, { value: Json }> } | undefined;
+  assert.deepEqual(Object.keys(response.content ?? {}), ['application/problem+json'], where);
+  const [problem, narrowed] = (media!.schema as { allOf: [Json, { type: string; properties: { status: Json; code: { enum: string[] } } }] }).allOf;
+  assert.deepEqual(problem, { $ref: '#/components/schemas/Problem' }, where);
+  assert.equal(narrowed.type, 'object', where);
+  assert.deepEqual(narrowed.properties.status, { const: status }, where);
+  const codes = narrowed.properties.code.enum;
+  assert.deepEqual(codes.filter((code) => statusOfCode(code) !== status), [], `${where}: codes of another status`);
+  assert.deepEqual(Object.keys(media!.examples ?? {}), codes, `${where}: an example of each code`);
+  const validator = validatorOf(document, media!.schema);
+  for (const [code, { value }] of Object.entries(media!.examples!)) {
+    assert.ok(validator.safeParse(value).success && value.code === code, `${where}: the example of ${code} fits: ${JSON.stringify(value)}`);
+    assert.ok(!validator.safeParse({ ...value, code: 'not_listed_here' }).success, `${where}: the schema refuses a code it does not list`);
+  }
+  assert.ok(codes.every((code) => response.description.includes(`\`${code}\``)), `${where}: the description names every code`);
+}
+
 describe('OpenAPI document', function () {
   this.timeout(120_000);
   let t: TestApp;
@@ -204,14 +227,18 @@ describe('OpenAPI document', function () {
         const statuses = Object.keys(operation.responses);
         assert.ok(statuses.some((status) => status.startsWith('2')), `${where}: a success answer`);
         for (const status of statuses) assert.ok(operation.responses[status]!.description.length > 0, `${where} ${status}: a description`);
-        for (const status of statuses.filter((code) => Number(code) >= 400)) {
-          assert.deepEqual(operation.responses[status]!.content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, `${where} ${status}`);
-        }
+        for (const status of statuses.filter((code) => Number(code) >= 400)) assertProblemResponse(document, `${where} ${status}`, Number(status), operation.responses[status]!);
         for (const requirement of operation.security) {
           for (const scheme of Object.keys(requirement)) assert.ok(document.components.securitySchemes[scheme], `${where}: security scheme ${scheme}`);
         }
       }
     }
+  });
+
+  it('a route without input refuses a body that is not JSON, as documented', async () => {
+    const response = await request(t.app).get('/healthz').set('Content-Type', 'application/json').send('{"not json');
+    assertProblem(response, 400, 'invalid_request');
+    assertDocumented(document, 'get', '/healthz', response);
   });
 
   it('documents the money and date strings as strings with a pattern and an example, and no schema as {}', () => {
@@ -481,6 +508,8 @@ describe('OpenAPI document', function () {
       const response = await page.goto(`${served.baseUrl}/docs`);
       assert.match(String(response?.headers()['content-security-policy']), /script-src 'self'/);
       await page.waitForSelector('.opblock', { timeout: 30_000 });
+      // Swagger UI's red box of warnings about the document (a jsonSchemaDialect it does not support, ...).
+      assert.deepEqual(await page.$$eval('.errors-wrapper', (boxes) => boxes.map((box) => box.textContent)), [], 'no warning box');
       const shown = await page.$$eval('.opblock', (blocks) => blocks.length);
       assert.equal(shown, documentedOperations(document).length, 'one block per operation');
       const title = await page.textContent('.info .title');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DomainError, FAILURE_DETAIL } from '../../src/errors.ts';
-import { problemOf, STATUS_OF_CODE } from '../../src/http/problem.ts';
+import { problemOf, statusOfCode } from '../../src/http/problem.ts';
 
 const srcDir = fileURLToPath(new URL('../../src/', import.meta.url));
 
@@ -21,7 +21,7 @@ describe('result codes and HTTP statuses', () => {
   it('the one table maps every code raised and every failure an operation stores', async () => {
     const codes = [...(await codesRaised()), ...Object.keys(FAILURE_DETAIL)];
     assert.ok(codes.length > 40, `only ${codes.length} codes found: the scan is broken`);
-    assert.deepEqual(codes.filter((code) => STATUS_OF_CODE[code] === undefined), []);
+    assert.deepEqual(codes.filter((code) => statusOfCode(code) === undefined), []);
   });
 
   it('answers a code missing from the table as a bare 500 that leaks nothing', () => {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Application } from 'express';
 import { z } from 'zod';
-import { accessOf, routeDocOf, type Access, type DocumentedHandler, type Method, type RouteDoc } from '../openapi.ts';
+import { DomainError, FAILURE_DETAIL } from '../../errors.ts';
+import { accessOf, routeDocOf, type Access, type DocumentedHandler, type Method, type ProblemDocs, type RouteDoc, type TagDoc } from '../openapi.ts';
+import { problemOf, STATUS_OF_CODE, type ProblemCode } from '../problem.ts';
 import { problemSchema } from './schemas.ts';
 
 /**
@@ -46,9 +48,10 @@ function buildDocument(routes: ServedRoute[]): JsonObject {
     const path = route.path.replace(/:(\w+)/g, '{$1}');
     paths[path] = { ...paths[path], [route.method]: operationOf(route, schemas) };
   }
+  // No jsonSchemaDialect: the default, OpenAPI 3.1's base dialect, is JSON Schema 2020-12 as
+  // our schemas are written, and Swagger UI 5 warns on any other value.
   return {
     openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title: 'moneyfund',
       version: PACKAGE_VERSION,
@@ -56,10 +59,14 @@ function buildDocument(routes: ServedRoute[]): JsonObject {
         'A money-market-fund balance service (余额宝 style). Money is carried as yuan strings ("1234.56"), never numbers.',
         'Sign in with POST /v1/sessions and send `Authorization: Bearer <token>`; routes under /v1/ops need a user with the ops role.',
         'Every request that moves money needs an Idempotency-Key: a replay returns the first answer (`Idempotent-Replayed: true`) and moves nothing.',
-        'Errors are application/problem+json (RFC 9457) with a stable `code`.',
+        'Errors are application/problem+json (RFC 9457) with a stable `code`: each response lists the codes it can carry, with an example of each.',
       ].join('\n\n'),
+      // package.json is private and names no licence.
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
-    tags: [...new Set(routes.map((route) => route.documented.tag))].map((name) => ({ name })),
+    // Relative: the service that serves this document, on whatever host and port it runs.
+    servers: [{ url: '/', description: 'This service' }],
+    tags: tagsOf(routes),
     paths,
     components: {
       schemas: schemas.components,
@@ -73,6 +80,17 @@ function buildDocument(routes: ServedRoute[]): JsonObject {
       parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
     },
   };
+}
+
+/** Each module's tag once; two modules sharing a name must describe it alike. */
+function tagsOf(routes: ServedRoute[]): TagDoc[] {
+  const tags = new Map<string, TagDoc>();
+  for (const { tag } of routes.map((route) => route.documented)) {
+    const known = tags.get(tag.name);
+    if (known && known.description !== tag.description) throw new Error(`two descriptions of the tag ${tag.name}`);
+    tags.set(tag.name, tag);
+  }
+  return [...tags.values()];
 }
 
 const IDEMPOTENCY_KEY = {
@@ -116,7 +134,7 @@ function operationOf(route: ServedRoute, schemas: SchemaComponents): JsonObject 
     operationId: doc.operationId,
     summary: doc.summary,
     ...descriptionOf(doc, access),
-    tags: [tag],
+    tags: [tag.name],
     security: access === 'public' ? [] : [{ bearerAuth: access === 'ops' ? ['ops'] : [] }],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemas.convert(doc.body) } } } } : {}),
@@ -166,31 +184,92 @@ function successesOf(doc: RouteDoc, schemas: SchemaComponents): Record<string, J
   );
 }
 
-/** The problems every route of its kind can answer, then the route's own, merged by status. */
-function problemsOf(doc: RouteDoc, access: Access, schemas: SchemaComponents): Record<string, JsonObject> {
+/** What every route of its kind can answer, besides the route's own problems. */
+function commonProblems(doc: RouteDoc, access: Access): ProblemDocs[] {
   const hasInput = doc.params || doc.query || doc.body || doc.idempotencyKey;
-  const common: [number, string | false | undefined][] = [
-    [400, hasInput && 'invalid_request: the input does not match this schema (`issues` lists each field)'],
-    [400, doc.idempotencyKey && 'idempotency_key_required, invalid_idempotency_key'],
-    [401, access !== 'public' && 'unauthenticated: no valid bearer token'],
-    [403, access === 'ops' && 'forbidden: the user lacks the ops role'],
-    [409, doc.idempotencyKey && 'request_in_progress: a request with this Idempotency-Key is still running; retry later'],
-    [413, doc.body && 'payload_too_large'],
-    [415, doc.body && 'unsupported_media_type: send application/json in UTF-8'],
-    [422, doc.idempotencyKey && 'idempotency_key_reused: this Idempotency-Key came with another body'],
-    // Every request that moves money (the ones with an Idempotency-Key) carries an amount.
-    [422, doc.idempotencyKey && 'amount_above_maximum: the amount is above the most one request may move'],
-    [503, doc.idempotencyKey && 'account_busy (retryAfterSeconds, Retry-After): too many movements of this account are still being finished; the service finishes this one, or send it again shortly with the same Idempotency-Key'],
-    ...[doc.problems ?? []].flat().flatMap((set) => Object.entries(set).map(([status, text]): [number, string] => [Number(status), text])),
+  return [
+    // express.json reads a body sent with any request, so even a route without input refuses one that is not JSON.
+    { invalid_request: hasInput ? 'the input does not match this schema (`issues` lists each field)' : 'a request body was sent and is not valid JSON' },
+    access === 'public' ? {} : { unauthenticated: 'no valid bearer token' },
+    access === 'ops' ? { forbidden: 'the user lacks the ops role' } : {},
+    doc.body ? { payload_too_large: 'the body is larger than the service reads', unsupported_media_type: 'send application/json in UTF-8' } : {},
+    doc.idempotencyKey ? IDEMPOTENT_PROBLEMS : {},
   ];
-  const byStatus = new Map<number, string[]>();
-  for (const [status, text] of common) if (text) byStatus.set(status, [...(byStatus.get(status) ?? []), text]);
-  const schema = schemas.convert(problemSchema);
+}
+
+const IDEMPOTENT_PROBLEMS: ProblemDocs = {
+  idempotency_key_required: 'no Idempotency-Key header',
+  invalid_idempotency_key: 'the Idempotency-Key does not match its pattern',
+  request_in_progress: 'a request with this Idempotency-Key is still running; retry later',
+  idempotency_key_reused: 'this Idempotency-Key came with another body',
+  // Every request that moves money (the ones with an Idempotency-Key) carries an amount.
+  amount_above_maximum: 'the amount is above the most one request may move',
+  account_busy: 'too many movements of this account are still being finished; the service finishes this one, or send it again shortly with the same Idempotency-Key',
+};
+
+/** Each code a route answers, with every explanation given for it (several sets may explain one code). */
+function codesOf(sets: ProblemDocs[]): Map<ProblemCode, string[]> {
+  const codes = new Map<ProblemCode, string[]>();
+  for (const set of sets) {
+    for (const [code, when] of Object.entries(set) as [ProblemCode, string][]) codes.set(code, [...(codes.get(code) ?? []), when].filter((text) => text !== ''));
+  }
+  return codes;
+}
+
+/**
+ * One response per status, its codes machine-readable (an enum on `code`) and each with an
+ * example built by problemOf, the function that answers it: the status and title come from
+ * STATUS_OF_CODE, the detail is the stored failure's (FAILURE_DETAIL) or the route's words.
+ */
+function problemsOf(doc: RouteDoc, access: Access, schemas: SchemaComponents): Record<string, JsonObject> {
+  const problem = schemas.convert(problemSchema);
+  const byStatus = new Map<number, [ProblemCode, string[]][]>();
+  // The route's own codes first: the first is the example a reader sees.
+  for (const [code, whens] of codesOf([...[doc.problems ?? []].flat(), ...commonProblems(doc, access)])) {
+    const status = STATUS_OF_CODE[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), [code, whens]]);
+  }
   // Integer keys keep ascending order in a JSON object, so successes and problems interleave by status.
   return Object.fromEntries(
-    [...byStatus.entries()].map(([status, texts]) => [status, { description: texts.join('; '), content: { 'application/problem+json': { schema } } }]),
+    [...byStatus.entries()].map(([status, codes]) => {
+      const narrowed = { type: 'object', properties: { status: { const: status }, code: { enum: codes.map(([code]) => code) } } };
+      const schema = { allOf: [problem, narrowed] };
+      const whens = codes.map(([code, texts]): [ProblemCode, string] => [code, whenOf(doc, code, texts)]);
+      const examples = Object.fromEntries(whens.map(([code, when]) => [code, { value: exampleOf(code, when) }]));
+      const description = whens.map(([code, when]) => `- \`${code}\`: ${when}`).join('\n');
+      return [status, { description, content: { 'application/problem+json': { schema, examples } } }];
+    }),
   );
 }
+
+/** The route's words for a code, else its stored failure's detail: one of them must say when it answers. */
+function whenOf(doc: RouteDoc, code: ProblemCode, texts: string[]): string {
+  const when = texts.length > 0 ? texts.join('; ') : FAILURE_DETAIL[code];
+  if (!when) throw new Error(`${doc.operationId}: say when it answers ${code} (RouteDoc.problems, src/http/openapi.ts)`);
+  return when;
+}
+
+/** As problemOf answers it, with the members the code adds (problemSchema) shaped as the service sends them. */
+function exampleOf(code: ProblemCode, when: string): JsonObject {
+  const detail = FAILURE_DETAIL[code] ?? when.charAt(0).toUpperCase() + when.slice(1);
+  // An operation's stored failure is answered with the operation (src/http/answers.ts).
+  const operation = FAILURE_DETAIL[code] !== undefined ? { operationId: EXAMPLE_OPERATION_ID } : {};
+  return problemOf(new DomainError(code, detail, { ...operation, ...EXAMPLE_MEMBERS[code] })).body;
+}
+
+const EXAMPLE_OPERATION_ID = 'op_0mbx5k2rs0000c0ffee15c0ffee';
+const EXAMPLE_LOCKED_UNTIL = '2024-06-03T07:30:00.000Z';
+
+const EXAMPLE_MEMBERS: Partial<Record<ProblemCode, JsonObject>> = {
+  request_in_progress: { operationId: EXAMPLE_OPERATION_ID },
+  payment_password_wrong: { attemptsLeft: 2 },
+  payment_locked: { lockedUntil: EXAMPLE_LOCKED_UNTIL },
+  login_locked: { lockedUntil: EXAMPLE_LOCKED_UNTIL },
+  rate_limited: { retryAfterSeconds: 60 },
+  password_checks_busy: { retryAfterSeconds: 1 },
+  account_busy: { retryAfterSeconds: 1 },
+  reserve_exhausted: { alternative: { method: 'POST', path: '/v1/me/redemptions', channel: 'wallet', amount: '500.00', settleDate: '2024-06-04' } },
+};
 
 const JSON_SCHEMA_OPTIONS = {
   target: 'draft-2020-12',
