@@ -93,7 +93,14 @@ export function fundRoutes(ctx: AppContext): Router {
       params: z.object({ fundCode, date: businessDate }),
       body: publishBody,
       responses: { 200: { description: 'The day as published', body: fundDaySchema } },
-      problems: [UNKNOWN_FUND, { yield_already_accrued: 'the day has been accrued: its 万份收益 can no longer change', yield_date_in_future: 'the day has not begun' }],
+      problems: [
+        UNKNOWN_FUND,
+        {
+          yield_already_accrued: 'the day has been accrued: its 万份收益 can no longer change',
+          yield_before_fund_start: 'the day is before the first day the fund accrued, and was never published',
+          yield_date_in_future: 'the day has not begun',
+        },
+      ],
     },
     async ({ params, body }, res) => {
       const day = await publishYield(ctx, { ...params, yieldPer10k: body.yieldPer10k, publishedBy: principalOf(res).userId });

@@ -9,6 +9,12 @@ import { FundBook, FundDay, fundDayId, type FundBookDocument, type FundDayDocume
 export const unknownFund = (fundCode: string) =>
   new DomainError('unknown_fund', `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`);
 
+const yieldBeforeFundStart = (fundCode: string, date: string, lastAccruedDate: string) =>
+  new DomainError(
+    'yield_before_fund_start',
+    `${date} is before the first day ${fundCode} accrued (its accrual stands at ${lastAccruedDate}): a day before a fund's start cannot be published`,
+  );
+
 const yieldAlreadyAccrued = (fundCode: string, date: string) =>
   new DomainError('yield_already_accrued', `The 万份收益 of ${fundCode} for ${date} has been accrued and can no longer change`);
 
@@ -43,8 +49,12 @@ export async function publishYield(
     throw new DomainError('yield_date_in_future', `${input.date} has not begun in ${ctx.config.zone}: publish a day from today back`);
   }
   const book = await fundBookOf(ctx, input.fundCode);
-  if (book.lastAccruedDate != null && input.date <= book.lastAccruedDate) throw yieldAlreadyAccrued(input.fundCode, input.date);
   const _id = fundDayId(input.fundCode, input.date);
+  if (book.lastAccruedDate != null && input.date <= book.lastAccruedDate) {
+    // Days are accrued in order from the first published one: an earlier day never was.
+    if (!(await FundDay.exists({ _id }))) throw yieldBeforeFundStart(input.fundCode, input.date, book.lastAccruedDate);
+    throw yieldAlreadyAccrued(input.fundCode, input.date);
+  }
   const fields = { yieldPer10k: input.yieldPer10k, publishedAt: ctx.clock.now(), publishedBy: input.publishedBy };
   try {
     await FundDay.create({ _id, fundCode: input.fundCode, date: input.date, status: 'published', ...fields });

@@ -40,6 +40,7 @@ export const STATUS_OF_CODE = {
   request_in_progress: 409,
   accrual_not_ready: 409,
   yield_already_accrued: 409,
+  yield_before_fund_start: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   amount_above_maximum: 422,

@@ -219,6 +219,11 @@ describe('daily income accrual', function () {
     const refused = await request(t.app).put(`/v1/ops/funds/${fund}/yields/2024-05-31`).set(ops.auth).send({ yieldPer10k: '0.5000' });
     assert.equal(refused.status, 409);
     assert.equal(refused.body.code, 'yield_already_accrued');
+    // A day before the fund's first accrued day was never published: not "accrued".
+    const earlier = await request(t.app).put(`/v1/ops/funds/${fund}/yields/2024-05-20`).set(ops.auth).send({ yieldPer10k: '0.5000' });
+    assert.equal(earlier.status, 409);
+    assert.equal(earlier.body.code, 'yield_before_fund_start');
+    assert.match(earlier.body.detail, /before the first day .* accrued \(its accrual stands at 2024-05-31\)/);
   });
 
   it('resumes a crashed partition from its checkpoint and ends exactly as a clean run', async () => {
