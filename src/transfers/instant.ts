@@ -20,6 +20,7 @@
 import { Account, type AccountDocument } from '../accounts/model.ts';
 import { epochGuard, epochsMovedOn, SECURITY_STATE_CHANGED } from '../auth/epochs.ts';
 import type { AppContext } from '../context.ts';
+import { setBounded } from '../db/readCache.ts';
 import { log } from '../log.ts';
 import { foldedForLeg, foldIncome, forgetHolding } from '../income/fold.ts';
 import { closeAccountLeg, ledgerAccount as ledger, legApplied, moveAccount, type AccountLeg, type FinishedMark } from '../accounts/legs.ts';
@@ -113,6 +114,19 @@ async function notedIds(leaseId: string): Promise<Set<string>> {
   return new Set(notes.flatMap((note) => note.operationIds.split(' ')));
 }
 
+// A closed lease gets no more notes, so its noted ids may be kept: settlement asks once per
+// operation, and a lease may have thousands.
+const closedLeaseNotes = new Map<string, Set<string>>();
+const CLOSED_LEASES_REMEMBERED = 64;
+
+async function closedLeaseNotedIds(leaseId: string): Promise<Set<string>> {
+  const known = closedLeaseNotes.get(leaseId);
+  if (known) return known;
+  const noted = await notedIds(leaseId);
+  setBounded(closedLeaseNotes, leaseId, noted, CLOSED_LEASES_REMEMBERED);
+  return noted;
+}
+
 /**
  * An operation of a closed lease that nobody noted was written after its closer read the
  * lease's operations: its request then found the lease closing and would have failed it, had
@@ -120,7 +134,7 @@ async function notedIds(leaseId: string): Promise<Set<string>> {
  * so it is fenced and failed here. True when it was.
  */
 async function voidIfLate(ctx: AppContext, op: OperationDocument): Promise<boolean> {
-  if ((await notedIds(op.leaseId!)).has(op._id)) return false;
+  if ((await closedLeaseNotedIds(op.leaseId!)).has(op._id)) return false;
   if (!(await closeAccountLeg(op, 'redeem'))) {
     log.error({ operationId: op._id, leaseId: op.leaseId }, 'instant redemption of a closed lease applied unnoted: left standing');
     return false;
