@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { PAYMENT_PASSWORD_PROBLEMS } from '../auth/routes.ts';
 import type { AppContext } from '../context.ts';
-import { principalOf } from '../http/auth.ts';
+import { moneyOutCaller, principalOf } from '../http/auth.ts';
 import { sendAnswer } from '../http/idempotency.ts';
 import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { instantText } from '../http/openapi/schemas.ts';
@@ -81,8 +81,7 @@ export function bankRoutes(ctx: AppContext): Router {
       problems: [BANK_PROBLEMS, PAYMENT_PASSWORD_PROBLEMS, { insufficient_balance: '' }],
     },
     async ({ body, idempotencyKey }, res) => {
-      const { userId, sessionsEpoch } = principalOf(res);
-      const caller = { userId, sessionsEpoch, idempotencyKey };
+      const caller = moneyOutCaller(res, idempotencyKey);
       sendAnswer(res, await withdraw(ctx, caller, { ...body, amountFen: body.amount }));
     },
   );

@@ -1,6 +1,6 @@
 import { findAccount } from '../accounts/service.ts';
 import { SECURITY_STATE_CHANGED, type SecurityEpochs } from '../auth/epochs.ts';
-import { paymentPasswordPassesQuietly, paymentPasswordStateChanged, verifyPaymentPassword } from '../auth/service.ts';
+import { confirmSession, paymentPasswordPassesQuietly, paymentPasswordStateChanged, sessionStateChanged, verifyPaymentPassword, type Principal } from '../auth/service.ts';
 import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
 import { unknownFund } from '../fund/service.ts';
@@ -33,10 +33,8 @@ export interface Caller {
   idempotencyKey: string;
 }
 
-/** A caller moving money out: the sessions epoch their session was verified in (src/auth/epochs.ts). */
-interface MoneyOutCaller extends Caller {
-  sessionsEpoch: number;
-}
+/** A caller moving money out: their session, and the sessions epoch it was verified in (src/auth/epochs.ts). */
+export type MoneyOutCaller = Caller & Pick<Principal, 'sessionId' | 'sessionsEpoch' | 'sessionRemembered'>;
 
 /** The epochs a money-out request was checked under: its session's and its password check's (null: not checked). */
 function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number): SecurityEpochs;
@@ -203,14 +201,22 @@ async function runOnce(
   if (draft.amountFen > ctx.config.limits.operationMaxFen) throw amountAboveMaximum(ctx.config.limits.operationMaxFen);
   let securityEpochs: SecurityEpochs | null | void = await passesQuietly();
   if (!securityEpochs) {
+    if (isMoneyOut(caller)) await confirmSession(ctx, caller);
     const earlier = await Operation.exists({ userId, idempotencyKey });
     if (earlier) return replay(ctx, (await startOperation({ ...draft, userId, idempotencyKey }, ctx.clock.now())).operation);
     securityEpochs = await checkFirst();
   }
   const request = { ...draft, userId, idempotencyKey, ...(securityEpochs ? { securityEpochs } : {}) };
   const result = INSTANT_TYPES.includes(draft.type) ? await runInstant(ctx, request) : await runStandard(ctx, request);
-  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) await paymentPasswordStateChanged(ctx, userId);
+  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) {
+    await paymentPasswordStateChanged(ctx, userId);
+    if (isMoneyOut(caller)) await sessionStateChanged(ctx, caller);
+  }
   return result;
+}
+
+function isMoneyOut(caller: Caller): caller is MoneyOutCaller {
+  return 'sessionId' in caller;
 }
 
 async function runStandard(ctx: AppContext, request: OperationRequest): Promise<Answer> {
