@@ -4,9 +4,11 @@
  * compiled build (`npm run build`) started with plain node.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { isAlive, readTextIfExists, run } from '../../src/db/embedded/processes.ts';
 import { PROJECT_ROOT } from '../../src/projectRoot.ts';
 import { testDatabaseUri } from '../support/database.ts';
@@ -46,6 +48,10 @@ describe('production start', function () {
       const pids = await stackPids(dataDir);
       assert.ok(Object.values(pids).every((pid) => pid > 0 && isAlive(pid)), JSON.stringify(pids));
       assert.equal(await parentPidOf(pids.service), server.child.pid, 'npm runs node itself, no shell between them');
+      // The ops CLI finds the service's database as the service does, from MONEYFUND_DATA_DIR.
+      const cliEnv = { ...process.env, MONGODB_URI: undefined, MONEYFUND_DATA_DIR: dataDir };
+      const reconciled = await promisify(execFile)('npm', ['run', '--silent', 'ops', '--', 'reconcile', '--json'], { cwd: PROJECT_ROOT, env: cliEnv });
+      assert.equal(JSON.parse(reconciled.stdout).postingsTotal, '0.00');
 
       server.child.kill(signal);
       assert.equal(await server.exited, 0, 'npm exits 0 when the service stopped cleanly');
