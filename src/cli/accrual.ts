@@ -18,12 +18,15 @@ export async function accrueWithProgress(ctx: AppContext, fundCode: string, thro
   const logSink = sendLogsTo({ write: (line: string) => bars.log(line) });
   try {
     const accrued = await accrueThrough(ctx, fundCode, through, (progress) => {
-      // A day counts once its last partition is done (by this process or a worker).
-      const daysDone = ctx.calendar.daysBetween(first!, progress.date) + (progress.partitionsDone === progress.partitionCount ? 1 : 0);
-      bar.update(daysDone, { date: progress.date });
+      // The count (and so the ETA) moves when a day's last partition is done, by this process or a worker.
+      if (progress.partitionsDone < progress.partitionCount) bar.update({ date: progress.date });
+      else bar.update(ctx.calendar.daysBetween(first!, progress.date) + 1, { date: progress.date });
     });
-    bar.update(dayCount);
-    return { accrued, status: await accrualStatus(ctx, fundCode) };
+    const status = await accrualStatus(ctx, fundCode);
+    // Where accrual stands now: a day not yet over, or not published, stops it short of `through`.
+    const last = status.lastAccruedDate;
+    if (first !== null && last !== null && last >= first) bar.update(ctx.calendar.daysBetween(first, last) + 1);
+    return { accrued, status };
   } finally {
     bars.update(); // prints the log lines still waiting for the next redraw
     bars.stop();

@@ -60,19 +60,20 @@ function indented(text: string, indent: string): string[] {
 
 const NUMERIC = /^-?[\d,]+(\.\d+)?%?$/;
 
-/** Aligned columns, figures to the right; a Chinese character takes two cells of a terminal. */
+/** Aligned columns, columns of figures to the right; a Chinese character takes two cells of a terminal. */
 function columnsText(columns: readonly string[], rows: readonly Readonly<Record<string, unknown>>[]): string {
   const cells = rows.map((row) => columns.map((column) => scalarText(row[column] as Json | undefined)));
   const widths = columns.map((column, index) => Math.max(cellWidth(column), ...cells.map((line) => cellWidth(line[index]!))));
-  const lineOf = (line: string[]) =>
+  const figures = columns.map((_column, index) => cells.length > 0 && cells.every((line) => NUMERIC.test(line[index]!) || line[index] === '-'));
+  const lineOf = (line: readonly string[]) =>
     line
       .map((cell, index) => {
         const padding = ' '.repeat(widths[index]! - cellWidth(cell));
-        return NUMERIC.test(cell) ? padding + cell : cell + padding;
+        return figures[index] ? padding + cell : cell + padding;
       })
       .join('  ')
       .trimEnd();
-  return `${[lineOf([...columns]), ...cells.map(lineOf)].join('\n')}\n`;
+  return `${[lineOf(columns), ...cells.map(lineOf)].join('\n')}\n`;
 }
 
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u;
