@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { MultiBar } from 'cli-progress';
 import type { AppContext } from '../context.ts';
 import { accrualStatus, fundBookOf, nextDayToAccrue } from '../fund/service.ts';
@@ -16,6 +17,13 @@ export async function accrueWithProgress(ctx: AppContext, fundCode: string, thro
   const bars = new MultiBar({ format: 'accrue {fund} {date} [{bar}] {value}/{total} days, {eta}s left', stream: process.stderr, noTTYOutput: true });
   const bar = bars.create(dayCount, 0, { fund: fundCode, date: first ?? '-' });
   const logSink = sendLogsTo({ write: (line: string) => bars.log(line) });
+  // Ctrl-C: the bar turned the terminal's line wrapping off, so give it back before going.
+  // Stopping mid-day is safe: the next run (or a worker) resumes from the checkpoints.
+  const interrupted = (signal: NodeJS.Signals) => {
+    bars.stop();
+    process.exit(128 + os.constants.signals[signal]);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     const accrued = await accrueThrough(ctx, fundCode, through, (progress) => {
       // The count (and so the ETA) moves when a day's last partition is done, by this process or a worker.
@@ -30,6 +38,7 @@ export async function accrueWithProgress(ctx: AppContext, fundCode: string, thro
   } finally {
     bars.update(); // prints the log lines still waiting for the next redraw
     bars.stop();
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     sendLogsTo(logSink);
   }
 }
