@@ -25,21 +25,33 @@ export interface ServerProcess {
 
 /** Starts the API (with its jobs) and waits until /readyz answers 200; `nodeConfig` goes over config/test.json. */
 export async function startServerProcess(nodeConfig: object = {}): Promise<ServerProcess> {
+  return startProcess(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    MONGODB_URI: testDatabaseUri(),
+    NODE_CONFIG: JSON.stringify(nodeConfig),
+  });
+}
+
+/**
+ * Runs `command` in the checkout as a supervisor would (npm start, node dist/...), on a free
+ * PORT with info logs, and waits until /readyz answers 200. `env` goes over this process's
+ * environment; a variable set to undefined is left out.
+ */
+export async function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, readyWithinMs = 120_000): Promise<ServerProcess> {
   const port = await freePort();
   const logFile = path.join(os.tmpdir(), `${uniqueId('moneyfund-server')}.log`);
   const handle = await open(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, MONGODB_URI: testDatabaseUri(), PORT: String(port), NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', handle.fd, handle.fd],
   });
   await handle.close();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + readyWithinMs;
   while (!(await fetch(`${baseUrl}/readyz`).then((response) => response.ok, () => false))) {
     assert.equal(child.exitCode, null, `the service exited during start-up; see ${logFile}`);
-    assert.ok(Date.now() < deadline, `the service was not ready within 120 s; see ${logFile}`);
+    assert.ok(Date.now() < deadline, `the service was not ready within ${readyWithinMs} ms; see ${logFile}`);
     await sleep(200);
   }
   return { child, baseUrl, logFile, exited };

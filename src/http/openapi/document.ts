@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Application } from 'express';
 import { z } from 'zod';
 import { DomainError, FAILURE_DETAIL } from '../../errors.ts';
+import { PROJECT_ROOT } from '../../projectRoot.ts';
 import { accessOf, routeDocOf, type Access, type DocumentedHandler, type Method, type ProblemDocs, type RouteDoc, type TagDoc } from '../openapi.ts';
 import { problemOf, STATUS_OF_CODE, type ProblemCode } from '../problem.ts';
 import { problemSchema } from './schemas.ts';
@@ -39,7 +41,7 @@ export function openApiDocument(app: Application): JsonObject {
   return document;
 }
 
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 function buildDocument(routes: ServedRoute[]): JsonObject {
   const schemas = new SchemaComponents();
