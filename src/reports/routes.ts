@@ -57,7 +57,7 @@ const reserveDailyDay = z.strictObject({
   adjusted: yuanText.describe("Ops' net change of the size during the day"),
   peakOutstanding: yuanText.describe('The most outstanding at any instant of the day'),
   peakUtilisationPercent: percent2Text.describe('The highest outstanding / size at any instant of the day'),
-  lowWater: z.boolean().describe('available below reserve.lowWaterPercent of the size at the end of the day'),
+  lowWater: z.boolean().describe('available below reserve.lowWaterPercent of the size, or nothing available, at the end of the day'),
   final: z.boolean().describe('false for today: the figures are those of now'),
 });
 

@@ -12,6 +12,7 @@ import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/inc
 import { grantAdvance } from '../../src/reserve/leases.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { merchantView } from '../../src/merchants/service.ts';
+import { formatYuan } from '../../src/money/fen.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
 
@@ -164,6 +165,25 @@ describe('instant redemption and payments', function () {
     assertProblem(await adjustReserve(t, ops, '9000.00', 'decrease'), 409, 'reserve_available_insufficient');
     assert.equal((await reserveTotals(t)).availableFen, afterFunding.availableFen, 'a refused decrease is undone');
     assertProblem(await request(t.app).get('/v1/ops/reserve').set(holder.auth), 403, 'forbidden');
+  });
+
+  it('reports an empty reserve at low water, and counts the redemptions awaiting each settle date', async () => {
+    const empty = (await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body;
+    assert.deepEqual([empty.size, empty.available, empty.lowWater], ['0.00', '0.00', true], 'nothing to advance from');
+    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+    assert.equal((await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body.lowWater, false);
+    const holder = await holderWithShares(t, '500.00'); // at Mon 06-03 10:00: settles Tue 06-04
+    for (const amount of ['1.00', '2.00', '3.00']) await instant(t, holder, amount).expect(201);
+    const report = (await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body;
+    const row = report.outstandingBySettleDate.find((found: { settleDate: string }) => found.settleDate === '2024-06-04');
+    // Other tests' redemptions share the collection: counted as the report should count them.
+    const awaiting = await Operation.find({ dueDate: '2024-06-04', status: 'awaiting_settlement', type: { $in: ['instant_redemption', 'payment'] } }).lean();
+    assert.ok(awaiting.length >= 3);
+    assert.deepEqual(row, {
+      settleDate: '2024-06-04',
+      amount: formatYuan(awaiting.reduce((sum, op) => sum + op.amountFen, 0n)),
+      redemptions: awaiting.length,
+    });
   });
 
   it('pays a merchant from the fund; payments do not count toward the cap unless configured', async () => {
