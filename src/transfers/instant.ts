@@ -55,13 +55,27 @@ interface Outcome {
   failure: { code: string; detail: string } | null;
 }
 
-/** What an instant operation is written with: its outcome if its holder's leg applies, or failed without a grant. */
-export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'userId' | 'amountFen' | 'merchantId' | 'reserveShard' | 'createdAt'>, granted: boolean): Outcome {
-  if (!granted) return { status: 'failed', steps: [], postings: [], failure: failureOf('reserve_exhausted') };
+/** What an instant operation is written with: its outcome if its holder's leg applies, or failed with `refusal` (no grant). */
+export function intendedOutcome(
+  op: Pick<OperationDocument, '_id' | 'type' | 'userId' | 'amountFen' | 'merchantId' | 'reserveShard' | 'createdAt'>,
+  refusal: string | null,
+): Outcome {
+  if (refusal) return { status: 'failed', steps: [], postings: [], failure: failureOf(refusal) };
   const legs: [string, PostingDraft[]][] = [['redeem', redeemPostings(op)], ['advance', advancePostings(op)]];
   if (op.type === 'payment') legs.push(['pay-merchant', fromTransit(op.merchantId!, op.amountFen)]);
   const postings: Posting[] = legs.flatMap(([step, drafts]) => drafts.map((posting) => ({ ...posting, step, at: op.createdAt })));
   return { status: 'awaiting_settlement', steps: legs.map(([step]) => step), postings, failure: null };
+}
+
+/**
+ * Why a request no lease can cover fails. reserve_exhausted offers a normal redemption instead,
+ * so it is answered only to a holder whose shares (income folded in) could pay one.
+ */
+export async function refusalWithoutAdvance(op: Pick<OperationDocument, 'userId' | 'fundCode' | 'amountFen'>): Promise<string> {
+  await foldIncome(op.userId);
+  const account = await Account.findById(op.userId).lean<AccountDocument>();
+  const sharesCover = account !== null && account.fundCode === op.fundCode && account.sharesFen >= op.amountFen;
+  return sharesCover ? 'reserve_exhausted' : 'insufficient_shares';
 }
 
 /**

@@ -151,7 +151,13 @@ describe('instant redemption and payments', function () {
     assertProblem(exhausted, 409, 'reserve_exhausted');
     assert.equal(exhausted.body.alternative.path, '/v1/me/redemptions');
     assert.equal(exhausted.body.alternative.settleDate, '2024-06-04');
-    assertProblem(await instant(t, holder, '600.00'), 409, 'reserve_exhausted');
+    // A normal redemption would fail as well: never offered to shares that cannot pay it.
+    assertProblem(await instant(t, holder, '600.00'), 409, 'insufficient_shares');
+    const newcomer = await newHolder(t.app);
+    assertProblem(await instant(t, newcomer, '200.00'), 409, 'insufficient_shares');
+    const redemption = { amount: '200.00', channel: 'wallet', paymentPassword: PAYMENT_PASSWORD };
+    const normally = await request(t.app).post('/v1/me/redemptions').set(newcomer.auth).set('Idempotency-Key', idempotencyKey()).send(redemption);
+    assertProblem(normally, 409, 'insufficient_shares');
     await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
     const afterFunding = await reserveTotals(t);
     assertProblem(await instant(t, holder, '600.00'), 409, 'insufficient_shares');
