@@ -17,6 +17,7 @@ import { Readiness } from '../../src/observability/readiness.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
 import { parseYuan } from '../../src/money/fen.ts';
 import { JOBS_COLLECTION, startScheduler, stopScheduler } from '../../src/scheduler.ts';
+import { runReconciliation } from '../../src/reconciliation/job.ts';
 import { advanceOperation } from '../../src/operations/machine.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type TestApp } from '../support/api.ts';
@@ -45,6 +46,28 @@ async function scrape(t: Pick<TestApp, 'app'>): Promise<string> {
 }
 
 const fenOf = (yuan: string) => Number(parseYuan(yuan));
+
+/** A defect's trace, written past the journal's own check: a credit of 1.01 with a debit of 1.00. */
+function unbalancedTopUp(operationId: string) {
+  const userId = uniqueId('ghost');
+  const at = new Date('2024-05-30T02:00:00Z');
+  return {
+    _id: operationId as never,
+    userId,
+    idempotencyKey: uniqueId('key'),
+    requestHash: 'x',
+    type: 'top_up',
+    status: 'completed',
+    amountFen: 100n,
+    steps: ['credit'],
+    postings: [
+      { step: 'credit', account: `wallet:${userId}`, amountFen: 101n, at },
+      { step: 'credit', account: 'bank:clearing', amountFen: -100n, at },
+    ],
+    createdAt: at,
+    updatedAt: at,
+  };
+}
 
 describe('observability', function () {
   this.timeout(120_000);
@@ -181,6 +204,27 @@ describe('observability', function () {
       const finishedAt = (await jobs.findOne(recurring))!.lastFinishedAt as Date;
       const text = await scrape({ app: createApp(ctx) });
       assert.equal(seriesValue(text, 'moneyfund_job_last_finished_timestamp_seconds', { job: 'recover-stuck-operations' }), finishedAt.getTime() / 1000);
+    });
+  });
+
+  describe('/metrics: reconciliation', () => {
+    it('counts the breaks the latest scheduled reconciliation found, by kind', async () => {
+      const t = testApp();
+      const breaksNow = async () => {
+        const text = await scrape(t);
+        return ['balance', 'unbalanced_operation'].map((kind) => seriesValue(text, 'moneyfund_reconciliation_breaks', { kind }));
+      };
+      const operationId = uniqueId('op');
+      await Operation.collection.insertOne(unbalancedTopUp(operationId));
+      try {
+        const broken = await runReconciliation(t.ctx);
+        assert.ok(broken.unbalancedOperations.length >= 1);
+        assert.deepEqual(await breaksNow(), [broken.breaks.length, broken.unbalancedOperations.length]);
+      } finally {
+        await Operation.deleteOne({ _id: operationId });
+      }
+      const mended = await runReconciliation(t.ctx);
+      assert.deepEqual(await breaksNow(), [mended.breaks.length, mended.unbalancedOperations.length]);
     });
   });
 
