@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import request from 'supertest';
+import request, { type Response } from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { verifyPaymentPassword } from '../../src/auth/service.ts';
@@ -15,6 +15,13 @@ import { merchantView } from '../../src/merchants/service.ts';
 import { formatYuan } from '../../src/money/fen.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
+
+/** The cap's refusal, saying how much is left of the day's cap: in its own member and in its detail. */
+async function assertCapLeft(response: Response, remainingToday: string) {
+  assertProblem(response, 409, 'instant_daily_limit_exceeded');
+  assert.equal(response.body.remainingToday, remainingToday);
+  assert.match(response.body.detail, new RegExp(`: ${remainingToday.replace('.', '\\.')} yuan is left today$`));
+}
 
 /** Available and outstanding as ops see them (exact with leases open), and the shards as stored. */
 async function reserveTotals(t: TestApp) {
@@ -78,9 +85,10 @@ describe('instant redemption and payments', function () {
     const holder = await holderWithShares(t, '30000.00');
     t.clock.set('2024-06-04T23:30:00+08:00'); // 15:30 UTC
     await instant(t, holder, '6000.00').expect(201);
+    await assertCapLeft(await instant(t, holder, '4000.01'), '4000.00');
     await instant(t, holder, '4000.00').expect(201);
     const before = await balancesOf(holder.userId);
-    assertProblem(await instant(t, holder, '0.01'), 409, 'instant_daily_limit_exceeded');
+    await assertCapLeft(await instant(t, holder, '0.01'), '0.00');
     assert.deepEqual(await balancesOf(holder.userId), before);
     t.clock.set('2024-06-05T00:10:00+08:00'); // still 06-04 in UTC, a new day in Beijing
     await instant(t, holder, '10000.00').expect(201);

@@ -268,6 +268,7 @@ const EXAMPLE_MEMBERS: Partial<Record<ProblemCode, JsonObject>> = {
   rate_limited: { retryAfterSeconds: 60 },
   password_checks_busy: { retryAfterSeconds: 1 },
   account_busy: { retryAfterSeconds: 1 },
+  instant_daily_limit_exceeded: { remainingToday: '4000.00' },
   reserve_exhausted: { alternative: { method: 'POST', path: '/v1/me/redemptions', channel: 'wallet', amount: '500.00', settleDate: '2024-06-04' } },
 };
 
