@@ -52,6 +52,8 @@ const operationSchema = new Schema(
     bankCardId: { type: String, default: null },
     /** The merchant a payment goes to. */
     merchantId: { type: String, default: null },
+    /** A payment's merchant as it was named when paid, for the holder's history. */
+    merchantName: { type: String, default: null },
     /** A reserve adjustment: increase or decrease. */
     direction: { type: String, enum: ['increase', 'decrease', null], default: null },
     /**

@@ -25,6 +25,7 @@ export interface OperationRequest {
   sharesEffectDate?: string | null;
   sharesEffectKey?: string | null;
   merchantId?: string | null;
+  merchantName?: string | null;
   direction?: 'increase' | 'decrease' | null;
   leaseId?: string | null;
   reserveShard?: string | null;
@@ -129,7 +130,7 @@ export function operationView(operation: OperationDocument) {
     tradeDate: operation.tradeDate ?? null,
     ...(operation.type === 'transfer_in' ? { confirmDate: operation.dueDate ?? null } : {}),
     ...(['redemption', 'instant_redemption', 'payment'].includes(operation.type) ? { settleDate: operation.dueDate ?? null } : {}),
-    ...(operation.type === 'payment' ? { merchantId: operation.merchantId ?? null } : {}),
+    ...(operation.type === 'payment' ? { merchantId: operation.merchantId ?? null, merchantName: operation.merchantName ?? null } : {}),
     failure: operation.failure?.code ? { code: operation.failure.code, detail: operation.failure.detail } : null,
     createdAt: operation.createdAt.toISOString(),
     updatedAt: operation.updatedAt.toISOString(),

@@ -15,7 +15,7 @@ import {
 } from '../operations/service.ts';
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
 import { holdingFundOf } from '../income/fold.ts';
-import { merchantExists, requireMerchant } from '../merchants/service.ts';
+import { merchantNameOf, unknownMerchant } from '../merchants/service.ts';
 import { grantAdvance } from '../reserve/leases.ts';
 import { INSTANT_TYPES } from '../reserve/service.ts';
 import { advanceOperation } from '../operations/machine.ts';
@@ -141,15 +141,17 @@ export async function payMerchant(
   input: { amountFen: Fen; merchantId: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
+  // Kept on the payment, so the holder's history names whom they paid.
+  const merchantName = await merchantNameOf(input.merchantId);
   return runOnce(
     ctx,
     caller,
-    await instantDraft(ctx, caller, 'payment', request, input.merchantId),
+    { ...(await instantDraft(ctx, caller, 'payment', request, input.merchantId)), merchantName },
     async () => {
-      await requireMerchant(input.merchantId);
+      if (merchantName === null) throw unknownMerchant();
       return checkedUnder(caller, await verifyPaymentPassword(ctx, caller.userId, paymentPassword));
     },
-    async () => ((await merchantExists(input.merchantId)) ? checkedUnder(caller, await paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword)) : null),
+    async () => (merchantName !== null ? checkedUnder(caller, await paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword)) : null),
   );
 }
 

@@ -204,8 +204,13 @@ describe('instant redemption and payments', function () {
     await adjustReserve(t, ops, '80000.00', 'increase').expect(201);
     const merchant = (await request(t.app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Tea House' }).expect(201)).body;
     const holder = await holderWithShares(t, '30000.00');
-    await pay(t, holder, merchant.id, '10000.00').expect(201);
+    const paid = await pay(t, holder, merchant.id, '10000.00').expect(201);
     await instant(t, holder, '10000.00').expect(201);
+    const history = (await request(t.app).get('/v1/me/operations').set(holder.auth).expect(200)).body.items;
+    const shown = (await request(t.app).get(`/v1/me/operations/${paid.body.operation.id}`).set(holder.auth).expect(200)).body.operation;
+    for (const payment of [paid.body.operation, history.find((item: { type: string }) => item.type === 'payment'), shown]) {
+      assert.deepEqual([payment.merchantId, payment.merchantName], [merchant.id, 'Tea House'], 'whom the holder paid, by name');
+    }
     assert.equal((await request(t.app).get(`/v1/ops/merchants/${merchant.id}`).set(ops.auth).expect(200)).body.wallet, '10000.00');
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 1_000_000n, sharesFen: 1_000_000n, subscribingFen: 0n, redeemingFen: 0n });
     t.ctx.config = { ...t.ctx.config, limits: { ...t.ctx.config.limits, paymentsCountTowardInstantCap: true } };
