@@ -318,7 +318,7 @@ describe('observability', function () {
       const withdrawal = await call(
         'POST',
         '/v1/me/withdrawals',
-        { amount: '1.00', bankCardId: card.body.bankCard.id, paymentPassword },
+        { amount: '1.00', bankCardId: card.body.bankCard.bankCardId, paymentPassword },
         { ...auth, 'idempotency-key': idempotencyKey(), 'x-request-id': 'client-trace-0001' },
       );
       calls.push(withdrawal);

@@ -53,7 +53,7 @@ export async function newHolder(app: Express, options: { ops?: boolean } = {}): 
     .send({ loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD })
     .expect(204);
   const card = await request(app).post('/v1/me/bank-cards').set(auth).send({ cardNumber: '6222020200112233' }).expect(201);
-  return { userId, loginId, token: session.body.token, bankCardId: card.body.bankCard.id, auth };
+  return { userId, loginId, token: session.body.token, bankCardId: card.body.bankCard.bankCardId, auth };
 }
 
 /** Puts money in the holder's wallet through a card top-up. */
