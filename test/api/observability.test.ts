@@ -25,6 +25,7 @@ import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, publishDays, subscribedHolder } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
 import { logLinesOf, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { unbalancedTopUp } from '../support/journal.ts';
 import { until } from '../support/until.ts';
 
 /** The value of one series in a Prometheus text exposition, or undefined when it is absent. */
@@ -46,28 +47,6 @@ async function scrape(t: Pick<TestApp, 'app'>): Promise<string> {
 }
 
 const fenOf = (yuan: string) => Number(parseYuan(yuan));
-
-/** A defect's trace, written past the journal's own check: a credit of 1.01 with a debit of 1.00. */
-function unbalancedTopUp(operationId: string) {
-  const userId = uniqueId('ghost');
-  const at = new Date('2024-05-30T02:00:00Z');
-  return {
-    _id: operationId as never,
-    userId,
-    idempotencyKey: uniqueId('key'),
-    requestHash: 'x',
-    type: 'top_up',
-    status: 'completed',
-    amountFen: 100n,
-    steps: ['credit'],
-    postings: [
-      { step: 'credit', account: `wallet:${userId}`, amountFen: 101n, at },
-      { step: 'credit', account: 'bank:clearing', amountFen: -100n, at },
-    ],
-    createdAt: at,
-    updatedAt: at,
-  };
-}
 
 describe('observability', function () {
   this.timeout(120_000);
