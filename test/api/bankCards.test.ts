@@ -10,7 +10,7 @@ describe('bank cards', () => {
     const bound = await request(app).post('/v1/me/bank-cards').set(holder.auth).send({ cardNumber: '6222020200119876' }).expect(201);
     const { bankCardId } = bound.body.bankCard;
     assert.match(bankCardId, /^card_/);
-    assert.deepEqual(Object.keys(bound.body.bankCard).sort(), ['bankCardId', 'bankName', 'createdAt', 'last4']);
+    assert.deepEqual(Object.keys(bound.body.bankCard).sort(), ['bankCardId', 'bankName', 'createdAt', 'createdAtBeijing', 'last4']);
     const listed = (await request(app).get('/v1/me/bank-cards').set(holder.auth).expect(200)).body.items;
     assert.deepEqual(listed.map((card: { bankCardId: string }) => card.bankCardId), [holder.bankCardId, bankCardId]);
     const topUp = await request(app).post('/v1/me/top-ups').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '1.00', bankCardId }).expect(201);

@@ -1,7 +1,7 @@
 /** Operation history: newest first, stable cursor pages, filters, only the caller's operations. */
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp } from '../support/api.ts';
+import { assertProblem, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp } from '../support/api.ts';
 
 const { app } = testApp('2024-05-30T10:00:00+08:00');
 
@@ -48,6 +48,19 @@ describe('operation history', () => {
     for (const bad of [{ type: 'gift' }, { status: 'lost' }, { from: '2024-02-30' }, { to: '20240603' }, { from: '2024-06-04', to: '2024-06-03' }]) {
       assertProblem(await request(t.app).get('/v1/me/operations').query(bad).set(holder.auth), 400, 'invalid_request');
     }
+  });
+
+  it('answers each instant in Beijing time too, right after it', async () => {
+    const t = testApp('2024-06-03T23:30:00+08:00'); // 15:30 UTC
+    const holder = await newHolder(t.app);
+    await topUp(t.app, holder, '1.00');
+    const [item] = (await request(t.app).get('/v1/me/operations').set(holder.auth).expect(200)).body.items;
+    assert.deepEqual([item.createdAt, item.createdAtBeijing], ['2024-06-03T15:30:00.000Z', '2024-06-03T23:30:00.000+08:00']);
+    const names = Object.keys(item);
+    assert.deepEqual(names.slice(names.indexOf('createdAt')), ['createdAt', 'createdAtBeijing', 'updatedAt', 'updatedAtBeijing']);
+    const session = (await request(t.app).post('/v1/sessions').send({ loginId: holder.loginId, loginPassword: LOGIN_PASSWORD }).expect(201)).body;
+    assert.match(session.expiresAtBeijing, /\+08:00$/);
+    assert.equal(Date.parse(session.expiresAtBeijing), Date.parse(session.expiresAt), 'the same instant');
   });
 
   it('refuses a cursor it did not give out, and a limit out of range', async () => {

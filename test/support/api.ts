@@ -90,6 +90,21 @@ export async function runDueJobsAround(t: TestApp, date: string, userId: string)
   return { dayBefore, onTheDay: await balancesOf(userId) };
 }
 
+/**
+ * An answer without the Beijing-time twins the serializer adds (src/http/beijingTime.ts), each
+ * checked to be its instant: for the zod schemas of src, which describe the UTC instants only.
+ */
+export function withoutBeijingTwins(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutBeijingTwins);
+  if (value === null || typeof value !== 'object') return value;
+  const members = Object.entries(value);
+  for (const [name, twin] of members.filter(([member]) => member.endsWith('Beijing'))) {
+    const utc: unknown = (value as Record<string, unknown>)[name.slice(0, -'Beijing'.length)];
+    assert.equal(twin === null ? null : Date.parse(String(twin)), utc === null ? null : Date.parse(String(utc)), `${name} is the same instant`);
+  }
+  return Object.fromEntries(members.filter(([name]) => !name.endsWith('Beijing')).map(([name, inner]) => [name, withoutBeijingTwins(inner)]));
+}
+
 /** A problem+json answer with the given status and stable code. */
 export function assertProblem(response: Response, status: number, code: string): void {
   assert.equal(response.status, status, `status ${response.status}: ${JSON.stringify(response.body)}`);
