@@ -14,7 +14,7 @@ import { reserveDailyCsv, reserveDailyReport } from './reserveDaily.ts';
 import { holderStatement, statementCsv } from './statement.ts';
 
 const reportQuery = z.strictObject({
-  from: businessDate.optional().describe('The first day, included; with to, or neither (the 30 days through yesterday)'),
+  from: businessDate.optional().describe('The first day, included; with to, or neither (the 30 days through today)'),
   to: businessDate.optional().describe('The last day, included: today at the latest'),
   format: z.enum(['json', 'csv']).optional().describe('csv: the same figures as text/csv, one row per item (also by Accept: text/csv)'),
 });

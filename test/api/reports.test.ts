@@ -226,11 +226,15 @@ describe('reports', function () {
       assert.deepEqual(explicit.body, json);
     });
 
-    it('defaults to the 30 days through yesterday', async () => {
+    it('defaults to the 30 days through today, so today shows as it stands: the fund, the reserve and a statement', async () => {
       const report = (await fundReport('').expect(200)).body;
-      assert.equal(report.from, '2024-06-05');
-      assert.equal(report.to, '2024-07-04');
-      assert.equal(report.days.length, 30);
+      assert.deepEqual([report.from, report.to, report.days.length], ['2024-06-06', '2024-07-05', 30]);
+      const reserveDays = (await reserveReport('').expect(200)).body.days;
+      assert.deepEqual([reserveDays.length, reserveDays.at(-1).date, reserveDays.at(-1).final], [30, '2024-07-05', false]);
+      const ownStatement = (await statement(a, '').expect(200)).body;
+      assert.deepEqual([ownStatement.from, ownStatement.to], ['2024-06-06', '2024-07-05']);
+      const today = ownStatement.operations.filter((entry: { date: string }) => entry.date === '2024-07-05');
+      assert.deepEqual(today.map((entry: { type: string; amount: string }) => `${entry.type} ${entry.amount}`), ['withdrawal 100.00'], "this morning's withdrawal");
     });
   });
 
