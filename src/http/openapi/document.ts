@@ -301,7 +301,7 @@ class SchemaComponents {
 
   /** An answer as the app serializes it: each instant with its Beijing-time twin (src/http/beijingTime.ts). */
   convertAnswer(schema: z.ZodType): JsonObject {
-    return this.convert(schema, withBeijingTwins);
+    return this.convert(schema, withDocumentedTwins);
   }
 
   private add(id: string, definition: JsonObject): void {
@@ -323,25 +323,25 @@ const INSTANT_BEIJING = {
 const isInstant = (property: JsonObject): boolean =>
   property.$ref === INSTANT_REF || (Array.isArray(property.anyOf) && (property.anyOf as JsonObject[]).some(isInstant));
 
-/** Each instant property followed by its `<name>Beijing` twin, nullable and required as it is. */
-function withBeijingTwins(json: JsonObject): JsonObject {
-  if (Array.isArray(json)) return json.map((item) => withBeijingTwins(item as JsonObject)) as unknown as JsonObject;
+/** An instant's twin: the instant in Beijing time, nullable as the instant is. */
+function beijingTwinOf(instant: JsonObject): JsonObject {
+  const beijing = { $ref: '#/$defs/InstantBeijing' };
+  const nullable = Array.isArray(instant.anyOf) && (instant.anyOf as JsonObject[]).some((member) => member.type === 'null');
+  return nullable ? { anyOf: [beijing, { type: 'null' }] } : beijing;
+}
+
+/** Each instant property of every object schema followed by its `<name>Beijing` twin, required as it is. */
+function withDocumentedTwins(json: JsonObject): JsonObject {
+  if (Array.isArray(json)) return json.map((item) => withDocumentedTwins(item as JsonObject)) as unknown as JsonObject;
   if (json === null || typeof json !== 'object') return json;
-  const adjusted = Object.fromEntries(Object.entries(json).map(([key, inner]) => [key, withBeijingTwins(inner as JsonObject)]));
+  const adjusted: JsonObject = Object.fromEntries(Object.entries(json).map(([key, inner]) => [key, withDocumentedTwins(inner as JsonObject)]));
   const properties = adjusted.properties as Record<string, JsonObject> | undefined;
-  if (!properties || typeof properties !== 'object' || !Object.values(properties).some(isInstant)) return adjusted;
-  const twin = (property: JsonObject) => {
-    const nullable = Array.isArray(property.anyOf) && (property.anyOf as JsonObject[]).some((member) => member.type === 'null');
-    const beijing = { $ref: '#/$defs/InstantBeijing' };
-    return nullable ? { anyOf: [beijing, { type: 'null' }] } : beijing;
-  };
-  const required = adjusted.required as string[] | undefined;
+  if (!properties || !Object.values(properties).some(isInstant)) return adjusted;
+  const twinned = (name: string) => (isInstant(properties[name]!) ? [name, `${name}${BEIJING_TWIN_SUFFIX}`] : [name]);
   return {
     ...adjusted,
-    properties: Object.fromEntries(
-      Object.entries(properties).flatMap(([name, property]) => [[name, property], ...(isInstant(property) ? [[`${name}${BEIJING_TWIN_SUFFIX}`, twin(property)]] : [])]),
-    ),
-    ...(required ? { required: required.flatMap((name) => (isInstant(properties[name]!) ? [name, `${name}${BEIJING_TWIN_SUFFIX}`] : [name])) } : {}),
+    properties: Object.fromEntries(Object.keys(properties).flatMap((name) => twinned(name).map((key) => [key, properties[key] ?? beijingTwinOf(properties[name]!)]))),
+    ...(adjusted.required ? { required: (adjusted.required as string[]).flatMap(twinned) } : {}),
   };
 }
 
