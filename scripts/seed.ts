@@ -107,5 +107,5 @@ async function register(app: App, prefix: string): Promise<SeededUser> {
   const auth = await signIn(app, loginId);
   await request(app).put('/v1/me/payment-password').set(auth).send({ loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD }).expect(204);
   const card = await request(app).post('/v1/me/bank-cards').set(auth).send({ cardNumber: '6222020200112233' }).expect(201);
-  return { userId, loginId, auth, bankCardId: card.body.bankCard.id };
+  return { userId, loginId, auth, bankCardId: card.body.bankCard.bankCardId };
 }

@@ -8,6 +8,7 @@ import type { AppContext } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { answerFor } from './http/answers.ts';
+import { withBeijingTwins } from './http/beijingTime.ts';
 import { requireOps, requireUser } from './http/auth.ts';
 import { rateLimits, securityHeaders } from './http/hardening.ts';
 import { healthRoutes } from './http/health.ts';
@@ -34,6 +35,7 @@ export function createApp(ctx: AppContext): Express {
   // Every answer is `Cache-Control: no-store`, so no client revalidates with an ETag: hashing
   // each body for one was wasted work.
   app.set('etag', false);
+  app.set('json replacer', withBeijingTwins(ctx.config.zone));
   const metrics = createMetrics(ctx);
   app.use(requestLog(), metrics.recordRequests, securityHeaders());
   app.use((_req, res, next) => {

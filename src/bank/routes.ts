@@ -19,7 +19,7 @@ const topUpRequest = z.strictObject({ amount: amountYuan, bankCardId: identifier
 const withdrawalRequest = z.strictObject({ amount: amountYuan, bankCardId: identifier, paymentPassword });
 
 const bankCardSchema = z
-  .object({ id: z.string(), bankName: z.string(), last4: z.string().regex(/^\d{4}$/), createdAt: instantText })
+  .object({ bankCardId: z.string().describe('What a top-up or withdrawal names the card by'), bankName: z.string(), last4: z.string().regex(/^\d{4}$/), createdAt: instantText })
   .meta({ id: 'BankCard' });
 
 /** What a request that goes through the bank can meet. */

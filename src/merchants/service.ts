@@ -19,8 +19,10 @@ export async function createMerchant(ctx: AppContext, name: string) {
   return merchantView(merchant._id);
 }
 
-export async function merchantExists(merchantId: string): Promise<boolean> {
-  return (await Merchant.exists({ _id: merchantId })) !== null;
+/** A merchant's name, or null for no such merchant. */
+export async function merchantNameOf(merchantId: string): Promise<string | null> {
+  const merchant = await Merchant.findById(merchantId, { name: 1 }).lean<Pick<MerchantDocument, 'name'>>();
+  return merchant?.name ?? null;
 }
 
 export async function requireMerchant(merchantId: string): Promise<MerchantDocument> {

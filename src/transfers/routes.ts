@@ -38,7 +38,7 @@ const INSTANT_PROBLEMS: ProblemDocs[] = [
   PAYMENT_PASSWORD_PROBLEMS,
   {
     insufficient_shares: '',
-    instant_daily_limit_exceeded: 'past the cap of the natural day (Beijing time)',
+    instant_daily_limit_exceeded: 'past the cap of the natural day (Beijing time); `remainingToday` says what is left of it',
     reserve_exhausted: 'its `alternative` is the normal redemption that pays the same amount, and when',
     balance_limit_exceeded: 'the receiving wallet would pass its maximum',
     interrupted: 'the request stopped (a crash, or too slow for its reserve lease) before any money moved; send it again with a new Idempotency-Key',
