@@ -38,7 +38,7 @@ const OTHER_HOLDERS = [
   { loginId: 'zhao', topUpYuan: '150000.00', transferInYuan: '120000.00' },
 ];
 
-export interface SeededUser {
+export interface BookUser {
   userId: string;
   loginId: string;
   bankCardId: string;
@@ -72,7 +72,7 @@ export async function seedSandboxBook(ctx: AppContext): Promise<boolean> {
 }
 
 /** A user with a login, a payment password and a (simulated) bank card, registered at the context's clock. */
-export async function registerHolder(ctx: AppContext, login: HolderLogin): Promise<SeededUser> {
+export async function registerHolder(ctx: AppContext, login: HolderLogin): Promise<BookUser> {
   const { userId } = await registerUser(ctx, login.loginId, login.loginPassword);
   const principal = await authenticate(ctx, (await createSession(ctx, login.loginId, login.loginPassword)).token);
   await setPaymentPassword(ctx, principal, login.loginPassword, login.paymentPassword);
@@ -83,14 +83,17 @@ export async function registerHolder(ctx: AppContext, login: HolderLogin): Promi
 /** Tops the wallet up from the holder's card and moves part of it into the fund; `key` prefixes the idempotency keys. */
 export async function subscribe(
   ctx: AppContext,
-  holder: SeededUser,
+  holder: BookUser,
   input: { topUpYuan: string; transferInYuan: string; fundCode: string; key: string },
 ): Promise<void> {
-  const topUpAmountFen = parsePositiveYuan(input.topUpYuan);
-  accepted(await topUp(ctx, { userId: holder.userId, idempotencyKey: `${input.key}-top-up` }, { amountFen: topUpAmountFen, bankCardId: holder.bankCardId }));
+  await topUpWallet(ctx, holder, input.topUpYuan, `${input.key}-top-up`);
   const transferInAmountFen = parsePositiveYuan(input.transferInYuan);
   const request = { amountFen: transferInAmountFen, channel: 'wallet' as const, fundCode: input.fundCode };
   accepted(await transferIn(ctx, { userId: holder.userId, idempotencyKey: `${input.key}-transfer-in` }, request));
+}
+
+export async function topUpWallet(ctx: AppContext, holder: BookUser, amountYuan: string, idempotencyKey: string): Promise<void> {
+  accepted(await topUp(ctx, { userId: holder.userId, idempotencyKey }, { amountFen: parsePositiveYuan(amountYuan), bankCardId: holder.bankCardId }));
 }
 
 export async function fundReserve(ctx: AppContext, opsUserId: string, amountYuan: string, idempotencyKey: string): Promise<void> {
