@@ -2,7 +2,8 @@
  * The issue's Done-when for the sandbox: the README's quick start, run as written (its sh
  * blocks in bash, with curl) against a real `npm run sandbox` process, makes an instant
  * redemption and a payment, shows yesterday's income and moves the test clock; a restart
- * keeps the clock and the book; NODE_ENV=production refuses to start a sandbox.
+ * keeps the clock and the book, and later moves confirm and settle; NODE_ENV=production
+ * refuses to start a sandbox.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mongoose from 'mongoose';
 import { addCalendarDays } from '../../src/calendar/businessDate.ts';
-import { SANDBOX_MERCHANT, SANDBOX_OPS } from '../../src/sandbox/book.ts';
+import { SANDBOX_HOLDER, SANDBOX_MERCHANT, SANDBOX_OPS } from '../../src/sandbox/book.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { spawnServerProcess, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 
@@ -49,6 +50,26 @@ let sandboxScript = '';
 async function signIn(server: ServerProcess, login: { loginId: string; loginPassword: string }) {
   const response = await fetch(`${server.baseUrl}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(login) });
   return { Authorization: `Bearer ${((await response.json()) as { token: string }).token}` };
+}
+
+/** A transfer-in, then a week: it confirms, the redemption and the payment settle and repay the reserve. */
+async function laterMovesConfirmAndSettle(server: ServerProcess, ops: { Authorization: string }): Promise<void> {
+  const call = async (route: string, auth: { Authorization: string }, body?: object, key?: string) => {
+    const headers = { ...auth, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) };
+    const response = await fetch(`${server.baseUrl}${route}`, { method: body ? 'POST' : 'GET', headers, body: JSON.stringify(body) });
+    return (await response.json()) as any;
+  };
+  const demo = await signIn(server, { loginId: SANDBOX_HOLDER.loginId, loginPassword: SANDBOX_HOLDER.loginPassword });
+  const transferIn = await call('/v1/me/transfers-in', demo, { amount: '500.00', channel: 'wallet' }, 'demo-in-0001');
+  assert.equal(transferIn.operation?.status, 'awaiting_confirmation', JSON.stringify(transferIn));
+  const atCutoff = await call('/v1/ops/sandbox/clock', ops, { to: '15:00' });
+  assert.match(atCutoff.local, /T15:00:00$/);
+  const week = await call('/v1/ops/sandbox/clock', ops, { days: 7 });
+  assert.ok(week.ran.confirmed >= 1 && week.ran.settled >= 2, JSON.stringify(week.ran));
+  assert.equal(week.ran.accrued[0].dates.length, 7);
+  const account = await call('/v1/me/account', demo);
+  assert.deepEqual([account.pendingSubscriptions, account.subscribing, account.income.lastAccruedDate], [[], '0.00', addCalendarDays(week.businessDate, -1)]);
+  assert.equal((await call('/v1/ops/reserve', ops)).outstanding, '0.00', 'the settlements repaid the reserve');
 }
 
 async function stop(server: ServerProcess): Promise<void> {
@@ -101,6 +122,7 @@ describe('sandbox (npm run sandbox)', function () {
     assert.ok(restarted.offsetMs >= clock.offsetMs);
     const merchantAfter = await (await fetch(`${server.baseUrl}/v1/ops/merchants/${SANDBOX_MERCHANT.id}`, { headers: ops })).json();
     assert.equal(merchantAfter.wallet, '25.00', 'the book was kept, not seeded again');
+    await laterMovesConfirmAndSettle(server, ops);
     await stop(server);
     server = undefined;
   });
