@@ -5,10 +5,15 @@
  * at the 万份收益 published for every day since. Also what scripts/seed.ts builds its market from.
  */
 import { DateTime } from 'luxon';
+import mongoose from 'mongoose';
+import { User } from '../auth/model.ts';
 import { authenticate, createSession, registerUser, setPaymentPassword, setRole } from '../auth/service.ts';
 import { addBankCard } from '../bank/service.ts';
 import { FixedClock } from '../calendar/clock.ts';
 import type { AppContext } from '../context.ts';
+import { ensureIndexes } from '../db/connection.ts';
+import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { log } from '../log.ts';
 import { createMerchant } from '../merchants/service.ts';
 import { parsePositiveYuan } from '../money/fen.ts';
 import { advanceDueOperations } from '../operations/recovery.ts';
@@ -44,9 +49,29 @@ export interface BookUser {
   bankCardId: string;
 }
 
-/** Seeds a fresh sandbox; a seeded one is left as it is. Returns whether it seeded. */
+/**
+ * Seeds a fresh sandbox; a seeded one is left as it is. Returns whether it seeded. A seeding
+ * cut off (Ctrl-C in its minute) is started again on an emptied database: only a sandbox
+ * wrote that book. A database with users the sandbox did not seed is refused, never emptied.
+ */
 export async function seedSandboxBook(ctx: AppContext): Promise<boolean> {
-  if (await SandboxState.exists({ _id: BOOK_ID })) return false;
+  const book = await SandboxState.findById(BOOK_ID).lean();
+  if (book?.seededAt) return false;
+  if (book) await emptyDatabase();
+  else if (await User.exists({})) throw new Error(`The sandbox's database holds a book it did not seed: give it a data folder (or database) of its own`);
+  await SandboxState.create({ _id: BOOK_ID, seededAt: null });
+  await seedBook(ctx);
+  await retryOnWriteConflict(() => SandboxState.updateOne({ _id: BOOK_ID }, { $set: { seededAt: ctx.clock.now() } }));
+  return true;
+}
+
+async function emptyDatabase(): Promise<void> {
+  log.warn('the sandbox seeding was cut off: seeding again on an emptied database');
+  await mongoose.connection.dropDatabase();
+  await ensureIndexes();
+}
+
+async function seedBook(ctx: AppContext): Promise<void> {
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
   let subscribeDay = ctx.calendar.addCalendarDays(today, -HISTORY_DAYS);
   while (!ctx.calendar.isTradingDay(subscribeDay)) subscribeDay = ctx.calendar.addCalendarDays(subscribeDay, -1);
@@ -67,8 +92,6 @@ export async function seedSandboxBook(ctx: AppContext): Promise<boolean> {
   past.set(localInstant(ctx, confirmDate, '09:00'));
   await advanceDueOperations(pastCtx);
   await runDueWork(ctx, ctx.clock.now());
-  await SandboxState.create({ _id: BOOK_ID, seededAt: ctx.clock.now() });
-  return true;
 }
 
 /** A user with a login, a payment password and a (simulated) bank card, registered at the context's clock. */

@@ -1,9 +1,9 @@
 /**
  * The issue's Done-when for the sandbox: the README's quick start, run as written (its sh
  * blocks in bash, with curl) against a real `npm run sandbox` process, makes an instant
- * redemption and a payment, shows yesterday's income and moves the test clock; a restart
- * keeps the clock and the book, and later moves confirm and settle; NODE_ENV=production
- * refuses to start a sandbox.
+ * redemption and a payment, shows yesterday's income and moves the test clock. A seeding cut
+ * off is done again at the next start; a restart keeps the clock and the book; later moves
+ * confirm and settle. A database the sandbox did not seed, and NODE_ENV=production, are refused.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,7 +14,8 @@ import mongoose from 'mongoose';
 import { addCalendarDays } from '../../src/calendar/businessDate.ts';
 import { SANDBOX_HOLDER, SANDBOX_MERCHANT, SANDBOX_OPS } from '../../src/sandbox/book.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
-import { spawnServerProcess, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { logLinesOf, spawnServerProcess, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { until } from '../support/until.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README_URL = 'http://127.0.0.1:3000';
@@ -72,6 +73,15 @@ async function laterMovesConfirmAndSettle(server: ServerProcess, ops: { Authoriz
   assert.equal((await call('/v1/ops/reserve', ops)).outstanding, '0.00', 'the settlements repaid the reserve');
 }
 
+/** A newcomer's Ctrl-C in the seeding's minute, as a kill: the next start must seed afresh. */
+async function interruptSeeding(databaseName: string): Promise<void> {
+  const seeding = await spawnServerProcess({}, sandboxOptions(databaseName));
+  const users = mongoose.connection.getClient().db(databaseName).collection('users');
+  await until('the seeding to begin', 120_000, async () => (await users.countDocuments()) > 0);
+  seeding.child.kill('SIGKILL');
+  await seeding.exited;
+}
+
 async function stop(server: ServerProcess): Promise<void> {
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0, `the sandbox did not stop cleanly; see ${server.logFile}`);
@@ -93,7 +103,9 @@ describe('sandbox (npm run sandbox)', function () {
   });
 
   it("the README's quick start: instant redemption, payment, yesterday's income, the clock moved; a restart keeps them", async () => {
+    await interruptSeeding(databaseName);
     server = await startServerProcess({}, sandboxOptions(databaseName));
+    assert.ok((await logLinesOf(server)).some((line) => /seeding was cut off/.test(String(line.msg))), 'seeded again after the kill');
     const blocks = await quickStartBlocks();
     assert.equal(blocks.length, 3, 'sign in and look; redeem, pay and see the income; move the clock');
     const [[before], [instant, payment, income], [clock, after]] = (await runBlocks(blocks, server.baseUrl)) as [any[], any[], any[]];
@@ -125,6 +137,17 @@ describe('sandbox (npm run sandbox)', function () {
     await laterMovesConfirmAndSettle(server, ops);
     await stop(server);
     server = undefined;
+  });
+
+  it('refuses a database with a book it did not seed, and leaves it as it was', async () => {
+    const foreign = uniqueId('foreign').replace('-', '_');
+    const users = mongoose.connection.getClient().db(foreign).collection('users');
+    await users.insertOne({ _id: 'u_someone' as never, loginId: 'someone' });
+    const refused = await spawnServerProcess({}, sandboxOptions(foreign));
+    assert.equal(await refused.exited, 1);
+    assert.match(await readFile(refused.logFile, 'utf8'), /holds a book it did not seed/);
+    assert.deepEqual(await users.find({}, { projection: { _rev: 0 } }).toArray(), [{ _id: 'u_someone', loginId: 'someone' }]);
+    await mongoose.connection.getClient().db(foreign).dropDatabase();
   });
 
   it('refuses to start when NODE_ENV=production', async () => {
