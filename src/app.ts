@@ -23,6 +23,7 @@ import { withFaults } from './faults.ts';
 import { opsRoutes } from './operations/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
+import { sandboxRoutes } from './sandbox/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
 
@@ -60,7 +61,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
-  app.use(reportRoutes(ctx));
+  app.use(reportRoutes(ctx), sandboxRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

@@ -11,9 +11,9 @@ import { Merchant, MerchantReceipt, type MerchantDocument, type ReceiptDocument 
 
 export const unknownMerchant = () => new DomainError('unknown_merchant', 'No such merchant');
 
-/** Ops register a merchant: its record, then its wallet (idempotent, like a holder's). */
-export async function createMerchant(ctx: AppContext, name: string) {
-  const merchant = { _id: newId('m'), name, createdAt: ctx.clock.now() };
+/** Ops register a merchant: its record, then its wallet (idempotent, like a holder's). The sandbox picks a fixed id. */
+export async function createMerchant(ctx: AppContext, name: string, merchantId = newId('m')) {
+  const merchant = { _id: merchantId, name, createdAt: ctx.clock.now() };
   await Merchant.create(merchant);
   await openAccount(merchant._id, merchant.createdAt);
   return merchantView(merchant._id);
