@@ -44,7 +44,7 @@ async function runBlocks(blocks: string[], baseUrl: string): Promise<any[][]> {
 function sandboxOptions(databaseName: string, env: Record<string, string | undefined> = {}) {
   const uri = new URL(testDatabaseUri());
   uri.pathname = `/${databaseName}`;
-  return { nodeArgs: sandboxScript.replace(/^exec /, '').split(' ').slice(1), env: { MONGODB_URI: uri.toString(), NODE_ENV: undefined, NODE_CONFIG: undefined, ...env } };
+  return { nodeArgs: sandboxScript.split(' ').slice(2), env: { MONGODB_URI: uri.toString(), NODE_ENV: undefined, NODE_CONFIG: undefined, ...env } };
 }
 let sandboxScript = '';
 
@@ -95,7 +95,7 @@ describe('sandbox (npm run sandbox)', function () {
   before(async () => {
     const scripts = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')).scripts as Record<string, string>;
     sandboxScript = scripts.sandbox!;
-    assert.match(sandboxScript, /^node .*src\/server\.ts --sandbox$/);
+    assert.match(sandboxScript, /^exec node .*src\/server\.ts --sandbox$/);
   });
   after(async () => {
     server?.child.kill('SIGKILL');
