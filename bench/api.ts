@@ -9,13 +9,16 @@
  * only the marks of its legs not yet finished, so its steady state is its state after a few
  * redemptions, which the warm-up reaches. With --json the last line is
  * one JSON object; with --cpu-prof-dir the API and floor processes write V8 CPU profiles
- * there when they stop.
+ * there when they stop. Last, the PostgreSQL transactions each request cost (FerretDB runs
+ * every statement and read in its own), counted at saturation's client counts: the one figure
+ * here that a busy machine does not move.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
+import pg from 'pg';
 import { appConfig, type AppConfig } from '../src/config/config.ts';
 import { connectMongoose, disconnectMongoose, ensureIndexes } from '../src/db/connection.ts';
 import { freePort } from '../src/db/embedded/processes.ts';
@@ -128,6 +131,35 @@ async function latenciesAt(send: Send, ratePerS: number): Promise<{ p50Ms: numbe
   return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
+/** Counted requests for the transactions figure, and how long PostgreSQL may take to publish its counts (an idle backend reports within 10 s). */
+const COUNTED_REQUESTS = 400;
+const STATS_SETTLE_MS = 11_000;
+
+/** PostgreSQL transactions (commits and rollbacks, all databases) per answered request of `side`, the machine otherwise idle. */
+async function transactionsPer(side: Side, postgresPort: number): Promise<number> {
+  const client = new pg.Client({ host: '127.0.0.1', port: postgresPort, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    const count = async () => {
+      await sleep(STATS_SETTLE_MS);
+      const { rows } = await client.query<{ n: string }>('SELECT sum(xact_commit + xact_rollback)::text AS n FROM pg_stat_database');
+      return Number(rows[0]!.n);
+    };
+    const before = await count();
+    let sent = 0;
+    let answered = 0;
+    await Promise.all(
+      Array.from({ length: side.clients }, async () => {
+        while (sent++ < COUNTED_REQUESTS) if (await side.send()) answered++;
+      }),
+    );
+    // The two counting queries are transactions of their own.
+    return Math.round(((await count()) - before - 2) / answered * 100) / 100;
+  } finally {
+    await client.end();
+  }
+}
+
 /** The figures of one side without the other side's server, idle meanwhile. */
 function withoutIdle(cpuMs: Record<string, number>, idle: string): Record<string, number> {
   const { [idle]: _idle, ...rest } = cpuMs;
@@ -179,6 +211,10 @@ async function main(): Promise<void> {
     const [floorPerS, redemptionsPerS] = [floorRun.perS, redeemRun.perS];
     const latency = await latenciesAt(redeem, Math.max(1, Math.round(redemptionsPerS / 2)));
     const floorLatency = await latenciesAt(floor, Math.max(1, Math.round(floorPerS / 2)));
+    const transactions = {
+      perRedemption: await transactionsPer({ send: redeem, clients: redeemClients }, stack.postgresPort),
+      perFloorUpdate: await transactionsPer({ send: floor, clients: floorClients }, stack.postgresPort),
+    };
     const figures = {
       redemptionsPerS: Math.round(redemptionsPerS),
       floorPerS: Math.round(floorPerS),
@@ -191,11 +227,13 @@ async function main(): Promise<void> {
       floorClients,
       cpuMsPerRedemption: withoutIdle(redeemRun.cpuMs, 'floorServer'),
       cpuMsPerFloorUpdate: withoutIdle(floorRun.cpuMs, 'api'),
+      postgresTransactions: transactions,
     };
     console.log(`instant redemptions ${figures.redemptionsPerS}/s (${redeemClients} clients), floor ${figures.floorPerS}/s (${floorClients} clients), ratio ${figures.ratio}`);
     console.log(`at half saturation: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (floor ${figures.floorP50Ms} / ${figures.floorP99Ms} ms)`);
     const cpuLine = (cpuMs: Record<string, number>) => Object.entries(cpuMs).map(([group, ms]) => `${group} ${ms}`).join(', ');
     console.log(`CPU ms per redemption: ${cpuLine(figures.cpuMsPerRedemption)}; per floor update: ${cpuLine(figures.cpuMsPerFloorUpdate)}`);
+    console.log(`PostgreSQL transactions per redemption ${transactions.perRedemption}, per floor update ${transactions.perFloorUpdate}`);
     if (values.json) console.log(JSON.stringify(figures));
   } finally {
     for (const child of children) child.kill('SIGTERM');

@@ -8,6 +8,7 @@ import type { AppContext } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { answerFor } from './http/answers.ts';
+import { withBeijingTwins } from './http/beijingTime.ts';
 import { requireOps, requireUser } from './http/auth.ts';
 import { rateLimits, securityHeaders } from './http/hardening.ts';
 import { healthRoutes } from './http/health.ts';
@@ -22,6 +23,7 @@ import { withFaults } from './faults.ts';
 import { opsRoutes } from './operations/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
+import { sandboxRoutes } from './sandbox/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
 
@@ -34,6 +36,7 @@ export function createApp(ctx: AppContext): Express {
   // Every answer is `Cache-Control: no-store`, so no client revalidates with an ETag: hashing
   // each body for one was wasted work.
   app.set('etag', false);
+  app.set('json replacer', withBeijingTwins(ctx.config.zone));
   const metrics = createMetrics(ctx);
   app.use(requestLog(), metrics.recordRequests, securityHeaders());
   app.use((_req, res, next) => {
@@ -58,7 +61,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
-  app.use(reportRoutes(ctx));
+  app.use(reportRoutes(ctx), sandboxRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

@@ -35,5 +35,12 @@ export const FAILURE_DETAIL: Record<string, string> = {
     'The session was signed out everywhere, or the payment password reset or locked, after this request was checked; nothing moved: check again with a new Idempotency-Key',
 };
 
-/** The failure an operation stores: its code and what it means. */
-export const failureOf = (code: string) => ({ code, detail: FAILURE_DETAIL[code] ?? code });
+/** The failure an operation stores: its code, what it means, and the facts some codes add to their problem. */
+export interface Failure {
+  code: string;
+  detail: string;
+  /** instant_daily_limit_exceeded: what is left of the day's cap, in yuan. */
+  remainingToday?: string;
+}
+
+export const failureOf = (code: string): Failure => ({ code, detail: FAILURE_DETAIL[code] ?? code });

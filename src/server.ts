@@ -1,6 +1,7 @@
 /**
  * `npm start`: the database (MONGODB_URI, or the embedded stack), the job scheduler and the
- * HTTP API in one process; `--worker` runs only the jobs.
+ * HTTP API in one process; `--worker` runs only the jobs; `--sandbox` (`npm run sandbox`) runs
+ * them on a seeded book of their own with a test clock (src/sandbox/start.ts).
  *
  * On SIGTERM or SIGINT it stops gracefully and exits 0: /readyz turns 503, the listener
  * closes, requests in flight finish (up to `http.shutdownDrainMs`, then their connections
@@ -16,15 +17,25 @@ import { appConfig } from './config/config.ts';
 import { createContext } from './context.ts';
 import { connectMongoose, ensureIndexes } from './db/connection.ts';
 import { openDatabase } from './db/database.ts';
+import { answerFor } from './http/answers.ts';
 import { log } from './log.ts';
+import { registerAnswerRenderer } from './operations/answers.ts';
+import { prepareSandbox, sandboxBanner, sandboxConfig } from './sandbox/start.ts';
+import { openTestClock } from './sandbox/service.ts';
 import { startScheduler, stopScheduler } from './scheduler.ts';
 
-const config = appConfig();
+const sandbox = process.argv.includes('--sandbox');
+const config = sandbox ? sandboxConfig(appConfig()) : appConfig();
 const workerOnly = process.argv.includes('--worker');
 const database = await openDatabase(config.database.dataDir);
 await connectMongoose(database.uri);
 await ensureIndexes();
-const ctx = createContext({ config });
+const ctx = createContext({ config, clock: sandbox ? await openTestClock() : undefined });
+if (sandbox) {
+  // The seeding drives operations as requests do, and they answer as requests do.
+  registerAnswerRenderer(answerFor);
+  await prepareSandbox(ctx);
+}
 const scheduler = await startScheduler(ctx, { processJobs: true });
 
 /** Responses not yet finished: told to close their connection when the process stops. */
@@ -35,6 +46,7 @@ if (!workerOnly) {
     const address = server!.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     log.info({ url: `http://127.0.0.1:${port}` }, 'moneyfund API listening');
+    if (sandbox) process.stdout.write(sandboxBanner(ctx, `http://127.0.0.1:${port}`));
   });
   server.on('request', (_req, res: ServerResponse) => {
     // A request on a kept-alive connection after the signal is served, then the connection closes.

@@ -1,20 +1,41 @@
 import type { Router } from 'express';
+import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { yuanText } from '../http/openapi/schemas.ts';
-import { notFound } from '../errors.ts';
+import { badRequest, notFound } from '../errors.ts';
 import { businessDate } from '../http/validate.ts';
 import { operationAnswer, operationSchema } from '../operations/routes.ts';
-import { findOwnOperation, listOperations, operationView } from '../operations/service.ts';
+import { OPERATION_STATUSES, OPERATION_TYPES } from '../operations/model.ts';
+import { findOwnOperation, listOperations, operationView, type HistoryFilter } from '../operations/service.ts';
 import { accountView } from '../income/position.ts';
 
 const PAGE_SIZE_MAX = 100;
 const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).default(20).describe('Operations per page'),
-  cursor: z.string().max(200).optional().describe('nextCursor of the previous page'),
+  cursor: z.string().max(200).optional().describe('nextCursor of the previous page, asked with the same filters'),
 });
+const historyQuery = pageQuery.extend({
+  type: z.enum(OPERATION_TYPES).optional().describe('Only operations of this type'),
+  status: z.enum(OPERATION_STATUSES).optional().describe('Only operations in this status'),
+  from: businessDate.optional().describe('Only operations created on this day (Beijing time) or later'),
+  to: businessDate.optional().describe('Only operations created on this day (Beijing time) or earlier'),
+});
+
+/** The history's filters as instants: a business date runs from 00:00 to 24:00 Beijing time. */
+function historyFilter(ctx: AppContext, query: z.infer<typeof historyQuery>): HistoryFilter {
+  const { type, status, from, to } = query;
+  if (from && to && from > to) throw badRequest('from must not be after to');
+  const startOf = (date: string) => DateTime.fromISO(date, { zone: ctx.config.zone }).toJSDate();
+  return {
+    type,
+    status,
+    createdFrom: from ? startOf(from) : undefined,
+    createdBefore: to ? startOf(ctx.calendar.addCalendarDays(to, 1)) : undefined,
+  };
+}
 
 /** What accountView answers: the holder's whole position. */
 const accountSchema = z
@@ -73,18 +94,18 @@ export function accountRoutes(ctx: AppContext): Router {
     '/v1/me/operations',
     {
       operationId: 'listMyOperations',
-      summary: 'My operation history, newest first',
-      query: pageQuery,
+      summary: 'My operation history, newest first, optionally by type, status and the days it was created',
+      query: historyQuery,
       responses: {
         200: {
           description: 'A page of operations; nextCursor is null on the last page',
           body: z.object({ items: z.array(operationSchema), nextCursor: z.string().nullable() }),
         },
       },
-      problems: { invalid_cursor: 'the cursor is not one this service gave out' },
+      problems: { invalid_cursor: 'the cursor is not one this service gave out', invalid_request: 'an unknown type or status, a malformed date, or from after to' },
     },
     async ({ query }, res) => {
-      const page = await listOperations(principalOf(res).userId, query.limit, query.cursor);
+      const page = await listOperations(principalOf(res).userId, query.limit, query.cursor, historyFilter(ctx, query));
       res.json({ items: page.items.map(operationView), nextCursor: page.nextCursor });
     },
   );

@@ -36,6 +36,8 @@ const sessionSchema = new Schema(
     expiresAt: { type: Date, required: true },
     /** The holder's sessions epoch this session is valid in (src/auth/epochs.ts). */
     epoch: { type: Number, default: 0 },
+    /** Set when a sign-out ends it: refused from then on, and left out when the others move to a raised epoch. */
+    signedOutAt: { type: Date, default: null },
     /** The user's roles, kept in step by setRole, so a request reads one document, not two. */
     roles: { type: [String], default: undefined },
   },

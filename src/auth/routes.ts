@@ -19,7 +19,8 @@ const PASSWORD_CHECKS_BUSY =
 
 /** How soon a signed-out token is refused, by every API process. */
 const SIGN_OUT_REACH =
-  'Requests that may move money or change security state (every method but GET under /v1/me) read the session afresh and get 401 at once; ' +
+  'No money leg checked under a signed-out session applies once the sign-out has answered, in any process. ' +
+  'Requests that change security state or move money (every method but GET under /v1/me) get 401 at once; ' +
   'read-only routes of a process that read the session lately may answer it for up to security.sessionMemoryMs more.';
 
 /** What a request that checks the payment password can meet. */
@@ -27,7 +28,7 @@ export const PAYMENT_PASSWORD_PROBLEMS: ProblemDocs = {
   payment_password_wrong: 'the payment password is wrong',
   payment_password_not_set: 'set one first: PUT /v1/me/payment-password',
   security_state_changed:
-    'the session was signed out everywhere or the payment password reset or locked after this request was checked; nothing moved',
+    'a sign-out of one of the holder\'s sessions, or a payment-password reset or lock, came after this request was checked; nothing moved; a session still signed in may try again with a new Idempotency-Key',
   payment_locked: 'too many wrong payment passwords (attempts whose check never finished count as wrong); it lifts by itself or on a reset',
   password_checks_busy: PASSWORD_CHECKS_BUSY,
   rate_limited: RATE_LIMITED,

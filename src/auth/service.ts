@@ -5,6 +5,7 @@ import { driverCollection } from '../db/driver.ts';
 import { readCachePerContext } from '../db/readCache.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../errors.ts';
+import { faultPoint } from '../faults.ts';
 import { newId } from '../ids.ts';
 import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
 import { catchUpPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf, withRaisedPaymentPasswordEpoch } from './epochs.ts';
@@ -29,6 +30,8 @@ export interface Principal {
   /** The session's id (its token's hash), and the sessions epoch it is valid in (src/auth/epochs.ts). */
   sessionId: string;
   sessionsEpoch: number;
+  /** Read a while ago (security.sessionMemoryMs): a money leg's epoch guard or confirmSession stands for a fresh read. */
+  sessionRemembered: boolean;
 }
 
 export async function registerUser(ctx: AppContext, loginId: string, loginPassword: string, roles: Role[] = ['user']) {
@@ -132,15 +135,20 @@ export async function authenticate(ctx: AppContext, token: string, sessionRead: 
   const id = tokenHash(token);
   const read = () => sessions.findOne<SessionDocument>({ _id: id });
   const session = sessionRead === 'cached' ? await cachedSessions(ctx).get(id, read) : await read();
-  if (!session || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
+  if (!isLive(ctx, session)) throw errors.unauthenticated();
   const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
   if (!roles) throw errors.unauthenticated();
-  return { userId: session.userId, roles: roles as Role[], sessionId: id, sessionsEpoch: session.epoch ?? 0 };
+  return { userId: session.userId, roles: roles as Role[], sessionId: id, sessionsEpoch: session.epoch ?? 0, sessionRemembered: sessionRead === 'cached' };
 }
 
-/** Sign-out of one session: its token is refused from now on (see requireUser for how soon where). */
+/**
+ * Sign-out of one session: its token is refused from now on, and no money leg checked under it
+ * applies any more in any process, whatever that process remembers of the session: the
+ * holder's sessions epoch rises, and the holder's other sessions move up to it.
+ */
 export async function signOut(ctx: AppContext, sessionId: string): Promise<void> {
-  await Session.deleteOne({ _id: sessionId });
+  const session = await sessions.findOne<Pick<SessionDocument, 'userId'>>({ _id: sessionId }, { projection: { userId: 1 } });
+  if (session) await endSessions(ctx, session.userId, { _id: sessionId });
   cachedSessions(ctx).forget(sessionId);
 }
 
@@ -149,17 +157,63 @@ export async function signOut(ctx: AppContext, sessionId: string): Promise<void>
  * them applies any more, whatever another process remembers (src/auth/epochs.ts).
  */
 export async function signOutEverywhere(ctx: AppContext, principal: Principal): Promise<void> {
-  await raiseSessionsEpoch(principal.userId);
-  await Session.deleteMany({ userId: principal.userId });
+  await endSessions(ctx, principal.userId, {});
   cachedSessions(ctx).forget(principal.sessionId);
 }
 
 /** Ends every session of the holder but `keptSessionId`, which moves to the raised epoch. */
 async function signOutOthers(ctx: AppContext, userId: string, keptSessionId: string): Promise<void> {
-  const epoch = await raiseSessionsEpoch(userId);
-  await retryOnWriteConflict(() => Session.updateOne({ _id: keptSessionId }, { $set: { epoch } }));
-  await Session.deleteMany({ userId, _id: { $ne: keptSessionId } });
+  await endSessions(ctx, userId, { _id: { $ne: keptSessionId } });
   cachedSessions(ctx).forget(keptSessionId);
+}
+
+/**
+ * Ends the holder's sessions that `ending` selects, in an order that is safe at every crash:
+ * they are marked signed out (refused from then on), the holder's sessions epoch is raised
+ * (legs checked under any session before it are refused), the sessions not signed out move
+ * up to it, and the ended ones go. A crash part-way leaves the ending sessions refused and at
+ * worst the others' money legs refused until the holder signs out again (which redoes it all).
+ */
+async function endSessions(ctx: AppContext, userId: string, ending: Record<string, unknown>): Promise<void> {
+  await retryOnWriteConflict(() => Session.updateMany({ ...ending, userId }, { $set: { signedOutAt: ctx.clock.now() } }));
+  const epoch = await raiseSessionsEpoch(userId);
+  await faultPoint('security:between-session-writes');
+  await moveLiveSessionsUp(userId, epoch);
+  await Session.deleteMany({ userId, signedOutAt: { $ne: null } });
+}
+
+/** Every session of the holder that no sign-out marked is valid in the holder's epoch `epoch` (a $max: safe to repeat). */
+async function moveLiveSessionsUp(userId: string, epoch: number, only: Record<string, unknown> = {}): Promise<void> {
+  await retryOnWriteConflict(() => Session.updateMany({ ...only, userId, signedOutAt: null }, { $max: { epoch } }));
+}
+
+/**
+ * A session remembered by this process is confirmed before a request that is not only an
+ * epoch-guarded leg (a payment-password check counts an attempt): a signed-out token is refused.
+ */
+export async function confirmSession(ctx: AppContext, principal: Pick<Principal, 'sessionId' | 'sessionRemembered'>): Promise<void> {
+  if (principal.sessionRemembered) await readLiveSession(ctx, principal.sessionId);
+}
+
+/**
+ * A money leg was refused on its epochs: the session this process remembers may be stale. A
+ * session signed out since is refused now (401); a live one moves up to the holder's epoch,
+ * which a sign-out that died before moving the live sessions up left behind.
+ */
+export async function sessionStateChanged(ctx: AppContext, principal: Pick<Principal, 'userId' | 'sessionId'>): Promise<void> {
+  cachedSessions(ctx).forget(principal.sessionId);
+  await readLiveSession(ctx, principal.sessionId);
+  await moveLiveSessionsUp(principal.userId, await sessionsEpochOf(principal.userId), { _id: principal.sessionId });
+}
+
+async function readLiveSession(ctx: AppContext, sessionId: string): Promise<SessionDocument> {
+  const session = await sessions.findOne<SessionDocument>({ _id: sessionId });
+  if (!isLive(ctx, session)) throw errors.unauthenticated();
+  return session;
+}
+
+function isLive(ctx: AppContext, session: SessionDocument | null): session is SessionDocument {
+  return session != null && session.signedOutAt == null && session.expiresAt > ctx.clock.now();
 }
 
 /**
@@ -200,7 +254,6 @@ export async function paymentPasswordPassesQuietly(ctx: AppContext, userId: stri
   return wasVerifiedRecently(userId, user.paymentPasswordHash, paymentPassword, Date.now()) ? (user.paymentPasswordEpoch ?? 0) : null;
 }
 
-/** A money leg was refused on its epochs: what this process remembers of the password is stale. */
 /** A leg was refused on its epochs: what this process remembers of the password state is stale, and the user's epoch may lag. */
 export async function paymentPasswordStateChanged(ctx: AppContext, userId: string): Promise<void> {
   await catchUpPaymentPasswordEpoch(userId);

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { PAYMENT_PASSWORD_PROBLEMS } from '../auth/routes.ts';
 import type { AppContext } from '../context.ts';
-import { principalOf } from '../http/auth.ts';
+import { moneyOutCaller, principalOf } from '../http/auth.ts';
 import { sendAnswer } from '../http/idempotency.ts';
 import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { instantText } from '../http/openapi/schemas.ts';
@@ -19,7 +19,7 @@ const topUpRequest = z.strictObject({ amount: amountYuan, bankCardId: identifier
 const withdrawalRequest = z.strictObject({ amount: amountYuan, bankCardId: identifier, paymentPassword });
 
 const bankCardSchema = z
-  .object({ id: z.string(), bankName: z.string(), last4: z.string().regex(/^\d{4}$/), createdAt: instantText })
+  .object({ bankCardId: z.string().describe('What a top-up or withdrawal names the card by'), bankName: z.string(), last4: z.string().regex(/^\d{4}$/), createdAt: instantText })
   .meta({ id: 'BankCard' });
 
 /** What a request that goes through the bank can meet. */
@@ -81,8 +81,7 @@ export function bankRoutes(ctx: AppContext): Router {
       problems: [BANK_PROBLEMS, PAYMENT_PASSWORD_PROBLEMS, { insufficient_balance: '' }],
     },
     async ({ body, idempotencyKey }, res) => {
-      const { userId, sessionsEpoch } = principalOf(res);
-      const caller = { userId, sessionsEpoch, idempotencyKey };
+      const caller = moneyOutCaller(res, idempotencyKey);
       sendAnswer(res, await withdraw(ctx, caller, { ...body, amountFen: body.amount }));
     },
   );

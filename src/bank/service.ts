@@ -21,5 +21,5 @@ export async function requireOwnBankCard(userId: string, bankCardId: string): Pr
 }
 
 function bankCardView(card: { _id: string; bankName: string; last4: string; createdAt: Date }) {
-  return { id: card._id, bankName: card.bankName, last4: card.last4, createdAt: card.createdAt.toISOString() };
+  return { bankCardId: card._id, bankName: card.bankName, last4: card.last4, createdAt: card.createdAt.toISOString() };
 }

@@ -44,3 +44,30 @@ export class FixedClock implements Clock {
     return epochMs;
   }
 }
+
+/**
+ * The system clock moved by an offset that only grows: the sandbox's test clock
+ * (src/sandbox). It runs on with real time, so leases, locks and jobs keep working.
+ */
+export class TestClock implements Clock {
+  #offsetMs: number;
+
+  constructor(offsetMs: number) {
+    if (!Number.isSafeInteger(offsetMs)) throw new RangeError(`TestClock: bad offset ${offsetMs}`);
+    this.#offsetMs = offsetMs;
+  }
+
+  now(): Date {
+    return new Date(Date.now() + this.#offsetMs);
+  }
+
+  get offsetMs(): number {
+    return this.#offsetMs;
+  }
+
+  /** Moves to an offset; never back, so no instant the service handed out is ever seen again. */
+  moveToOffset(offsetMs: number): void {
+    if (!Number.isSafeInteger(offsetMs) || offsetMs < this.#offsetMs) throw new RangeError(`TestClock: cannot move back to offset ${offsetMs}`);
+    this.#offsetMs = offsetMs;
+  }
+}

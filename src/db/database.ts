@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { log } from '../log.ts';
-import { readTextIfExists } from './embedded/processes.ts';
-import { liveStackUri, startEmbeddedStack, uriFile } from './embedded/stack.ts';
+import { liveStackUri, startEmbeddedStack } from './embedded/stack.ts';
 
 export interface Database {
   uri: string;
@@ -32,13 +31,14 @@ function redactPassword(uri: string): string {
 }
 
 /**
- * For tools that run beside the service (the ops CLI): MONGODB_URI, or the URI the running
- * service's embedded database left in its data folder.
+ * For tools that run beside the service (the ops CLI), found as the service finds its
+ * database: MONGODB_URI, or the embedded database that a live service runs on the data
+ * folder (a stack whose owner died is stopped by the next start, not used).
  */
 export async function runningDatabaseUri(dataDir: string): Promise<string> {
-  const uri = process.env.MONGODB_URI ?? (await readTextIfExists(uriFile(path.resolve(dataDir))))?.trim();
+  const uri = process.env.MONGODB_URI ?? (await liveStackUri(path.resolve(dataDir)));
   if (!uri) {
-    throw new Error(`No database to talk to: start the service (npm start) or set MONGODB_URI (looked in ${path.resolve(dataDir)})`);
+    throw new Error(`No database to talk to: no service runs on ${path.resolve(dataDir)}; start it (npm start), or give its MONEYFUND_DATA_DIR or MONGODB_URI`);
   }
   return uri;
 }

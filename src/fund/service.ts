@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.ts';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
-import { DomainError, notFound } from '../errors.ts';
+import { badRequest, DomainError, notFound } from '../errors.ts';
 import { formatYuan } from '../money/fen.ts';
 import { formatScaled } from '../money/rounding.ts';
 import { formatYieldPer10k, sevenDayYield } from '../money/yield.ts';
@@ -85,6 +85,16 @@ export function datesInRange(ctx: AppContext, from: string, to: string, daysMax:
     throw new DomainError('invalid_request', `from must not be after to, and the range at most ${daysMax} days`);
   }
   return Array.from({ length: dayCount }, (_, index) => ctx.calendar.addCalendarDays(from, index));
+}
+
+/**
+ * The range a caller asked for (both ends or neither), else the `defaultDays` through today in
+ * Beijing: today is in, with its figures as they stand now.
+ */
+export function askedOrRecentDays(ctx: AppContext, from: string | undefined, to: string | undefined, defaultDays: number) {
+  if ((from === undefined) !== (to === undefined)) throw badRequest(`Give both from and to, or neither for the ${defaultDays} days through today`);
+  const last = to ?? ctx.calendar.businessDateOf(ctx.clock.now());
+  return { from: from ?? ctx.calendar.addCalendarDays(last, 1 - defaultDays), to: last };
 }
 
 /** The fund's days in a range as published and accrued; a day nobody published shows as missing. */

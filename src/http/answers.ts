@@ -14,8 +14,13 @@ function normalRedemptionOffer(operation: OperationDocument) {
 export function answerFor(operation: OperationDocument): RenderedAnswer {
   const code = operation.failure?.code;
   if (operation.status === 'failed' && code) {
-    const extra = { operationId: operation._id, ...(code === 'reserve_exhausted' ? { alternative: normalRedemptionOffer(operation) } : {}) };
-    return problemOf(new DomainError(code, FAILURE_DETAIL[code] ?? code, extra));
+    const { detail, remainingToday } = operation.failure!;
+    const extra = {
+      operationId: operation._id,
+      ...(code === 'reserve_exhausted' ? { alternative: normalRedemptionOffer(operation) } : {}),
+      ...(remainingToday ? { remainingToday } : {}),
+    };
+    return problemOf(new DomainError(code, detail || (FAILURE_DETAIL[code] ?? code), extra));
   }
   return { status: operation.status === 'pending' ? 202 : 201, body: { operation: operationView(operation) } };
 }

@@ -2,7 +2,9 @@
  * What /metrics reads from the database at scrape time. Every read is a lookup by `_id` or
  * an equality on an indexed field (the only filters FerretDB serves from an index) over a
  * small, bounded set: a fund's book and its last day, the reserve's shards, the pending
- * operations, one job document per recurring job. Nothing here writes.
+ * operations, one job document per recurring job. One exception: the latest reconciliation
+ * report is found by a sort FerretDB runs over every report (one an hour), as its API route does.
+ * Nothing here writes.
  */
 import mongoose from 'mongoose';
 import { JOBS } from '../../jobs/definitions.ts';
@@ -12,6 +14,7 @@ import { nextDayToAccrue } from '../fund/service.ts';
 import type { Fen } from '../money/fen.ts';
 import { Operation } from '../operations/model.ts';
 import { isLowWater, reserveBalances } from '../reserve/service.ts';
+import { latestReconciliation } from '../reconciliation/job.ts';
 import { JOBS_COLLECTION } from '../scheduler.ts';
 
 export interface AccrualFigures {
@@ -56,6 +59,13 @@ export interface ReserveFigures {
 export async function reserveFigures(ctx: AppContext): Promise<ReserveFigures> {
   const { sizeFen, availableFen, outstandingFen } = await reserveBalances(ctx);
   return { availableFen, outstandingFen, lowWater: isLowWater(ctx, availableFen, sizeFen) };
+}
+
+/** What the latest scheduled reconciliation found (null before its first run): breaks of each kind. */
+export async function reconciliationBreaks(): Promise<{ balances: number; unbalancedOperations: number } | null> {
+  const latest = await latestReconciliation();
+  // Reports written before operations were named carry none.
+  return latest && { balances: latest.breaks.length, unbalancedOperations: latest.unbalancedOperations?.length ?? 0 };
 }
 
 /** A scrape counts at most this many: past it the alarm is already loud and the count would cost. */

@@ -1,8 +1,8 @@
 /**
  * `/metrics` in the Prometheus text format: request latency by route template, the fund
  * accrual's lag and last duration, the liquidity reserve, the recovery backlog, when the
- * recurring jobs last finished, the days left in the known holiday schedule, and the process
- * (CPU, memory, event loop, GC).
+ * recurring jobs last finished, the latest reconciliation's breaks, the days left in the known
+ * holiday schedule, and the process (CPU, memory, event loop, GC).
  *
  * No token: the service binds 127.0.0.1, so only the host reaches it (its Prometheus agent);
  * the figures are aggregates with no personal data and no secret; and whoever is on the host
@@ -15,7 +15,7 @@ import type { AppContext } from '../context.ts';
 import { SCHEDULE_ALARM_DAYS } from '../calendar/holidaySchedule.ts';
 import { checkScheduleCoverage } from '../holidays/coverage.ts';
 import { log } from '../log.ts';
-import { accrualFigures, BACKLOG_COUNT_MAX, recoveryBacklog, recurringJobRuns, reserveFigures } from './figures.ts';
+import { accrualFigures, BACKLOG_COUNT_MAX, reconciliationBreaks, recoveryBacklog, recurringJobRuns, reserveFigures } from './figures.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import { HEALTH_TAG } from './health.ts';
 import { apiRoutes } from './openapi.ts';
@@ -116,7 +116,7 @@ type GaugeMaker = (name: string, help: string, labelNames?: string[]) => Gauge;
 
 function figureSources(ctx: AppContext, registry: Registry): FigureSource[] {
   const gauge: GaugeMaker = (name, help, labelNames = []) => new Gauge({ name, help, labelNames, registers: [registry] });
-  return [accrualSource(ctx, gauge), reserveSource(ctx, gauge), recoverySource(ctx, gauge), jobsSource(gauge), calendarSource(ctx, gauge)];
+  return [accrualSource(ctx, gauge), reserveSource(ctx, gauge), recoverySource(ctx, gauge), jobsSource(gauge), reconciliationSource(gauge), calendarSource(ctx, gauge)];
 }
 
 function accrualSource(ctx: AppContext, gauge: GaugeMaker): FigureSource {
@@ -154,6 +154,24 @@ function reserveSource(ctx: AppContext, gauge: GaugeMaker): FigureSource {
 function recoverySource(ctx: AppContext, gauge: GaugeMaker): FigureSource {
   const backlog = gauge('moneyfund_recovery_backlog_operations', `Operations pending longer than jobs.recoverAfterMs (counted up to ${BACKLOG_COUNT_MAX})`);
   return { name: 'recovery', gauges: [backlog], read: async () => backlog.set(await recoveryBacklog(ctx)) };
+}
+
+function reconciliationSource(gauge: GaugeMaker): FigureSource {
+  const breaks = gauge(
+    'moneyfund_reconciliation_breaks',
+    'What the latest scheduled reconciliation found: balances that disagree with their postings or are negative (kind="balance"), operations whose postings do not sum to zero (kind="unbalanced_operation"); absent before its first run',
+    ['kind'],
+  );
+  return {
+    name: 'reconciliation',
+    gauges: [breaks],
+    read: async () => {
+      const found = await reconciliationBreaks();
+      if (!found) return;
+      breaks.set({ kind: 'balance' }, found.balances);
+      breaks.set({ kind: 'unbalanced_operation' }, found.unbalancedOperations);
+    },
+  };
 }
 
 function jobsSource(gauge: GaugeMaker): FigureSource {

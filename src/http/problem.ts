@@ -19,6 +19,7 @@ export const STATUS_OF_CODE = {
   payment_password_wrong: 403,
   not_found: 404,
   route_not_found: 404,
+  sandbox_only: 404,
   // An operation's failures (FAILURE_DETAIL, src/errors.ts): nothing moved.
   insufficient_balance: 409,
   insufficient_shares: 409,
@@ -52,6 +53,8 @@ export const STATUS_OF_CODE = {
   date_not_in_future: 422,
   weekend_date: 422,
   yield_date_in_future: 422,
+  clock_not_forward: 422,
+  clock_move_too_far: 422,
   payment_locked: 423,
   login_locked: 423,
   rate_limited: 429,

@@ -2,6 +2,7 @@ import { Account, accountsDriver, type AccountDocument } from '../accounts/model
 import type { AppContext } from '../context.ts';
 import { driverCollection } from '../db/driver.ts';
 import { readCachePerContext } from '../db/readCache.ts';
+import { SharedFreshRead } from '../db/sharedRead.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundBook, type FundBookDocument } from '../fund/model.ts';
 import { notFound } from '../errors.ts';
@@ -151,7 +152,12 @@ async function readHolding(userId: string): Promise<Holding> {
   return holding;
 }
 
-async function readLastAccruedDate(fundCode: string): Promise<string | null> {
+// Every leg of a fund asks for its book: shared, each answer read after its asking.
+const lastAccruedDates = new SharedFreshRead(async (fundCode: string) => {
   const book = await fundBooks.findOne<Pick<FundBookDocument, 'lastAccruedDate'>>({ _id: fundCode }, { projection: { lastAccruedDate: 1 } });
   return book?.lastAccruedDate ?? null;
+});
+
+function readLastAccruedDate(fundCode: string): Promise<string | null> {
+  return lastAccruedDates.read(fundCode);
 }

@@ -4,7 +4,8 @@ import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { exactYuanText, yieldPer10kText, yuanText } from '../http/openapi/schemas.ts';
-import { businessDate, dateRangeQuery } from '../http/validate.ts';
+import { businessDate } from '../http/validate.ts';
+import { askedOrRecentDays } from '../fund/service.ts';
 import { explainIncome, incomeHistory } from './explain.ts';
 
 const incomeDay = z.object({
@@ -13,6 +14,13 @@ const incomeDay = z.object({
   eligibleShares: yuanText,
   income: yuanText,
   cumulativeIncome: yuanText,
+});
+
+/** Without a range, the holder's last 30 days through today, as the reports default. */
+const INCOME_DEFAULT_DAYS = 30;
+const incomeRangeQuery = z.strictObject({
+  from: businessDate.optional().describe(`The first day, included; with to, or neither (the ${INCOME_DEFAULT_DAYS} days through today)`),
+  to: businessDate.optional().describe('The last day, included'),
 });
 
 const REASON_CODES = 'shares_confirmed, redeemed, no_eligible_shares, zero_yield, negative_yield, below_minimum, truncated, not_yet_confirmed, not_published, not_accrued';
@@ -35,13 +43,14 @@ export function incomeRoutes(ctx: AppContext): Router {
     {
       operationId: 'listMyIncome',
       summary: 'My income day by day (at most 31 days), newest first',
-      query: dateRangeQuery,
+      query: incomeRangeQuery,
       responses: {
         200: { description: 'The days with income records; days without one are left out', body: z.object({ from: businessDate, to: businessDate, days: z.array(incomeDay) }) },
       },
-      problems: { invalid_request: 'from after to, or more than 31 days' },
+      problems: { invalid_request: 'from without to (or the reverse), from after to, or more than 31 days' },
     },
-    async ({ query: { from, to } }, res) => {
+    async ({ query }, res) => {
+      const { from, to } = askedOrRecentDays(ctx, query.from, query.to, INCOME_DEFAULT_DAYS);
       res.json({ from, to, days: await incomeHistory(ctx, principalOf(res).userId, from, to) });
     },
   );

@@ -11,16 +11,18 @@ import { Merchant, MerchantReceipt, type MerchantDocument, type ReceiptDocument 
 
 export const unknownMerchant = () => new DomainError('unknown_merchant', 'No such merchant');
 
-/** Ops register a merchant: its record, then its wallet (idempotent, like a holder's). */
-export async function createMerchant(ctx: AppContext, name: string) {
-  const merchant = { _id: newId('m'), name, createdAt: ctx.clock.now() };
+/** Ops register a merchant: its record, then its wallet (idempotent, like a holder's). The sandbox picks a fixed id. */
+export async function createMerchant(ctx: AppContext, name: string, merchantId = newId('m')) {
+  const merchant = { _id: merchantId, name, createdAt: ctx.clock.now() };
   await Merchant.create(merchant);
   await openAccount(merchant._id, merchant.createdAt);
   return merchantView(merchant._id);
 }
 
-export async function merchantExists(merchantId: string): Promise<boolean> {
-  return (await Merchant.exists({ _id: merchantId })) !== null;
+/** A merchant's name, or null for no such merchant. */
+export async function merchantNameOf(merchantId: string): Promise<string | null> {
+  const merchant = await Merchant.findById(merchantId, { name: 1 }).lean<Pick<MerchantDocument, 'name'>>();
+  return merchant?.name ?? null;
 }
 
 export async function requireMerchant(merchantId: string): Promise<MerchantDocument> {

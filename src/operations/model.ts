@@ -52,6 +52,8 @@ const operationSchema = new Schema(
     bankCardId: { type: String, default: null },
     /** The merchant a payment goes to. */
     merchantId: { type: String, default: null },
+    /** A payment's merchant as it was named when paid, for the holder's history. */
+    merchantName: { type: String, default: null },
     /** A reserve adjustment: increase or decrease. */
     direction: { type: String, enum: ['increase', 'decrease', null], default: null },
     /**
@@ -77,7 +79,7 @@ const operationSchema = new Schema(
     sharesEffectKey: { type: String, default: null },
     steps: { type: [String], default: [] },
     postings: { type: [postingSchema], default: [] },
-    failure: { type: { code: String, detail: String }, default: null },
+    failure: { type: { code: String, detail: String, remainingToday: String }, default: null },
     /** A money-out request's security epochs when its session and payment password were checked (src/auth/epochs.ts). */
     securityEpochs: { type: { sessions: Number, paymentPassword: Number }, default: null },
     /** The first answer given to the caller, replayed verbatim for the same key. */

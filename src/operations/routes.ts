@@ -21,6 +21,7 @@ export const operationSchema = z
     confirmDate: businessDate.nullable().optional().describe('transfer_in only: the day the shares are confirmed and start earning'),
     settleDate: businessDate.nullable().optional().describe('Redemptions and payments only: the day the fund pays out'),
     merchantId: z.string().nullable().optional().describe('payment only'),
+    merchantName: z.string().nullable().optional().describe('payment only: the merchant as named when paid (null for payments made before names were kept)'),
     failure: z.object({ code: z.string(), detail: z.string() }).nullable(),
     createdAt: instantText,
     updatedAt: instantText,

@@ -8,7 +8,7 @@ import { formatYuan, type Fen } from '../money/fen.ts';
 import { faultPoint } from '../faults.ts';
 import type { RenderedAnswer } from './answers.ts';
 import { noteCreation } from './marks.ts';
-import { Operation, type OperationDocument, type OperationType } from './model.ts';
+import { Operation, type OperationDocument, type OperationStatus, type OperationType } from './model.ts';
 
 export interface OperationRequest {
   userId: string;
@@ -25,6 +25,7 @@ export interface OperationRequest {
   sharesEffectDate?: string | null;
   sharesEffectKey?: string | null;
   merchantId?: string | null;
+  merchantName?: string | null;
   direction?: 'increase' | 'decrease' | null;
   leaseId?: string | null;
   reserveShard?: string | null;
@@ -104,13 +105,29 @@ export interface OperationPage {
   nextCursor: string | null;
 }
 
+/** Which of a holder's operations a history page shows: all, or by type, status and when created. */
+export interface HistoryFilter {
+  type?: OperationType;
+  status?: OperationStatus;
+  createdFrom?: Date;
+  createdBefore?: Date;
+}
+
 /**
  * Newest first, by id (ids sort in creation order). The cursor is the last id seen, so pages
  * do not shift when new operations arrive. FerretDB filters on userId in PostgreSQL and sorts
- * in memory: the history of one holder is small enough for that.
+ * (and filters the rest) in memory: the history of one holder is small enough for that.
  */
-export async function listOperations(userId: string, limit: number, cursor?: string): Promise<OperationPage> {
-  const filter = cursor ? { userId, _id: { $lt: decodeCursor(cursor) } } : { userId };
+export async function listOperations(userId: string, limit: number, cursor?: string, only: HistoryFilter = {}): Promise<OperationPage> {
+  const { type, status, createdFrom, createdBefore } = only;
+  const createdAt = { ...(createdFrom ? { $gte: createdFrom } : {}), ...(createdBefore ? { $lt: createdBefore } : {}) };
+  const filter = {
+    userId,
+    ...(type ? { type } : {}),
+    ...(status ? { status } : {}),
+    ...(createdFrom || createdBefore ? { createdAt } : {}),
+    ...(cursor ? { _id: { $lt: decodeCursor(cursor) } } : {}),
+  };
   const items = await Operation.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<OperationDocument[]>();
   const page = items.slice(0, limit);
   const last = page.at(-1);
@@ -129,7 +146,7 @@ export function operationView(operation: OperationDocument) {
     tradeDate: operation.tradeDate ?? null,
     ...(operation.type === 'transfer_in' ? { confirmDate: operation.dueDate ?? null } : {}),
     ...(['redemption', 'instant_redemption', 'payment'].includes(operation.type) ? { settleDate: operation.dueDate ?? null } : {}),
-    ...(operation.type === 'payment' ? { merchantId: operation.merchantId ?? null } : {}),
+    ...(operation.type === 'payment' ? { merchantId: operation.merchantId ?? null, merchantName: operation.merchantName ?? null } : {}),
     failure: operation.failure?.code ? { code: operation.failure.code, detail: operation.failure.detail } : null,
     createdAt: operation.createdAt.toISOString(),
     updatedAt: operation.updatedAt.toISOString(),

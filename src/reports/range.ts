@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import type { AppContext } from '../context.ts';
-import { datesInRange } from '../fund/service.ts';
+import { askedOrRecentDays, datesInRange } from '../fund/service.ts';
 import { badRequest } from '../errors.ts';
 
 /** A report reads a bounded number of days: every one is a handful of equality lookups. */
@@ -15,17 +15,15 @@ export interface ReportRange {
 }
 
 /**
- * The days a report covers: from..to as asked, or the 30 days through yesterday. Both or
- * neither, from not after to, at most 92 days, and nothing after today (a day that has not
- * begun has no figures).
+ * The days a report covers: from..to as asked, or the 30 days through today (so today's
+ * movements show, as they stand now). Both or neither, from not after to, at most 92 days, and
+ * nothing after today (a day that has not begun has no figures).
  */
 export function reportRange(ctx: AppContext, from?: string, to?: string): ReportRange {
-  if ((from === undefined) !== (to === undefined)) throw badRequest('Give both from and to, or neither for the 30 days through yesterday');
+  const range = askedOrRecentDays(ctx, from, to, DEFAULT_DAYS);
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
-  const last = to ?? ctx.calendar.addCalendarDays(today, -1);
-  const first = from ?? ctx.calendar.addCalendarDays(last, 1 - DEFAULT_DAYS);
-  if (last > today) throw badRequest(`to must not be after today, ${today} in ${ctx.config.zone}`);
-  return { from: first, to: last, dates: datesInRange(ctx, first, last, REPORT_DAYS_MAX) };
+  if (range.to > today) throw badRequest(`to must not be after today, ${today} in ${ctx.config.zone}`);
+  return { ...range, dates: datesInRange(ctx, range.from, range.to, REPORT_DAYS_MAX) };
 }
 
 /** The instant a business date begins in the service's zone (00:00 Beijing time). */

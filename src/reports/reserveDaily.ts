@@ -19,7 +19,7 @@ import type { QueryFilter } from 'mongoose';
 import type { AppContext } from '../context.ts';
 import { formatScaled, formatYuan, mulDiv, type Fen } from '../money/fen.ts';
 import { Operation, type OperationDocument, type OperationStatus } from '../operations/model.ts';
-import { INSTANT_TYPES, reserveReport } from '../reserve/service.ts';
+import { INSTANT_TYPES, isLowWater, reserveReport } from '../reserve/service.ts';
 import type { CsvTable } from './csv.ts';
 import { endOfDay, startOfDay, type ReportRange } from './range.ts';
 
@@ -88,7 +88,7 @@ function dayRow(
     adjusted: formatYuan(day.adjustedFen),
     peakOutstanding: formatYuan(day.peakOutstandingFen),
     peakUtilisationPercent: formatScaled(day.peakBasisPoints, 2),
-    lowWater: balances.sizeFen > 0n && availableFen * 100n < balances.sizeFen * BigInt(ctx.config.reserve.lowWaterPercent),
+    lowWater: isLowWater(ctx, availableFen, balances.sizeFen),
     /** False for today: the figures are those of now, the day has not ended. */
     final,
   };

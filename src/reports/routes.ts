@@ -14,7 +14,7 @@ import { reserveDailyCsv, reserveDailyReport } from './reserveDaily.ts';
 import { holderStatement, statementCsv } from './statement.ts';
 
 const reportQuery = z.strictObject({
-  from: businessDate.optional().describe('The first day, included; with to, or neither (the 30 days through yesterday)'),
+  from: businessDate.optional().describe('The first day, included; with to, or neither (the 30 days through today)'),
   to: businessDate.optional().describe('The last day, included: today at the latest'),
   format: z.enum(['json', 'csv']).optional().describe('csv: the same figures as text/csv, one row per item (also by Accept: text/csv)'),
 });
@@ -57,7 +57,7 @@ const reserveDailyDay = z.strictObject({
   adjusted: yuanText.describe("Ops' net change of the size during the day"),
   peakOutstanding: yuanText.describe('The most outstanding at any instant of the day'),
   peakUtilisationPercent: percent2Text.describe('The highest outstanding / size at any instant of the day'),
-  lowWater: z.boolean().describe('available below reserve.lowWaterPercent of the size at the end of the day'),
+  lowWater: z.boolean().describe('available below reserve.lowWaterPercent of the size, or nothing available, at the end of the day'),
   final: z.boolean().describe('false for today: the figures are those of now'),
 });
 

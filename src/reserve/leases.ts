@@ -22,6 +22,7 @@ import { fail, type AdvanceMode } from '../operations/machine.ts';
 import { driverCollection, rawCollection } from '../db/driver.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { groupInserts } from '../db/groupCommit.ts';
+import { SharedFreshRead } from '../db/sharedRead.ts';
 import { usageOf } from './leaseUsage.ts';
 import { LeaseNote } from './model.ts';
 import { applyShardLeg, closeShardLeg, openReserve, reserveLedger } from './service.ts';
@@ -146,6 +147,11 @@ function needsSuccessor(ctx: AppContext, book: LeaseBook, lease: OpenLease): boo
   return !book.leases.some((other) => other.reserveName === lease.reserveName && other.dueDate === lease.dueDate && other.usableUntilMs > lease.usableUntilMs);
 }
 
+// Every request of a lease reads it after writing its operation: shared, each answer read after its asking.
+const leaseStates = new SharedFreshRead((leaseId: string) =>
+  operations.findOne<Pick<OperationDocument, 'status' | 'leaseClosingAt'>>({ _id: leaseId }, { projection: { status: 1, leaseClosingAt: 1 } }),
+);
+
 function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): AdvanceGrant {
   lease.remainingFen -= amountFen;
   lease.inFlight++;
@@ -155,10 +161,7 @@ function grantFrom(ctx: AppContext, lease: OpenLease, amountFen: bigint): Advanc
     stamp: { leaseId: lease.op._id, reserveShard: lease.op.reserveShard! },
     applyBeforeMs: lease.usableUntilMs + ctx.config.jobs.recoverAfterMs / 2,
     async stillOpen() {
-      const stored = await operations.findOne<Pick<OperationDocument, 'status' | 'leaseClosingAt'>>(
-        { _id: lease.op._id },
-        { projection: { status: 1, leaseClosingAt: 1 } },
-      );
+      const stored = await leaseStates.read(lease.op._id);
       if (stored?.status === 'pending' && !stored.leaseClosingAt) return true;
       lease.closedElsewhere = true;
       return false;

@@ -19,7 +19,7 @@ export const reserveReportSchema = z
     available: yuanText,
     outstanding: yuanText.describe('Advanced to instant redemptions and payments, repaid on their settle dates'),
     utilisationPercent: z.string().regex(/^\d+\.\d{2}$/).describe('outstanding / size in percent, truncated to 2 decimals'),
-    lowWater: z.boolean().describe('available is below lowWaterPercent of the size'),
+    lowWater: z.boolean().describe('available is below lowWaterPercent of the size, or nothing is available'),
     lowWaterPercent: z.number(),
     shards: z.array(z.object({ id: z.string(), available: yuanText, outstanding: yuanText })),
     outstandingBySettleDate: z.array(z.object({ settleDate: businessDate, amount: yuanText, redemptions: z.number().int() })),

@@ -121,10 +121,7 @@ export async function reserveBalances(ctx: AppContext) {
 /** Size, available, outstanding advances by settlement date, utilisation and the low-water flag. */
 export async function reserveReport(ctx: AppContext) {
   const { sizeFen, availableFen, outstandingFen, shards } = await reserveBalances(ctx);
-  const bySettleDate = await Operation.aggregate<{ _id: string; amountFen: bigint | number; count: number }>([
-    { $match: { status: 'awaiting_settlement', type: { $in: INSTANT_TYPES } } },
-    { $group: { _id: '$dueDate', amountFen: { $sum: '$amountFen' }, count: { $sum: 1 } } },
-  ]);
+  const bySettleDate = await outstandingBySettleDate();
   const lowWater = isLowWater(ctx, availableFen, sizeFen);
   if (lowWater) log.warn({ availableFen: String(availableFen), sizeFen: String(sizeFen) }, 'liquidity reserve below its low-water mark');
   return {
@@ -136,13 +133,30 @@ export async function reserveReport(ctx: AppContext) {
     lowWater,
     lowWaterPercent: ctx.config.reserve.lowWaterPercent,
     shards: shards.map((shard) => ({ id: shard.id, available: formatYuan(shard.availableFen), outstanding: formatYuan(shard.outstandingFen) })),
-    outstandingBySettleDate: bySettleDate
-      .sort((a, b) => (a._id < b._id ? -1 : 1))
-      .map((row) => ({ settleDate: row._id, amount: formatYuan(BigInt(row.amountFen)), redemptions: row.count })),
+    outstandingBySettleDate: [...bySettleDate.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([settleDate, row]) => ({ settleDate, amount: formatYuan(row.amountFen), redemptions: row.count })),
   };
 }
 
-/** Below reserve.lowWaterPercent of its size: the reserve should be topped up. */
+/**
+ * The advances awaiting settlement, summed per settle date here: a `$group` counting with
+ * `{$sum: 1}` answers 0 on FerretDB 1.24, and a database `$sum` of int64 may lose exactness.
+ * They are the instant volume of a trading day or two, read by equality on their status.
+ */
+async function outstandingBySettleDate(): Promise<Map<string, { amountFen: Fen; count: number }>> {
+  const awaiting = await Operation.find({ status: 'awaiting_settlement', type: { $in: INSTANT_TYPES } }, { dueDate: 1, amountFen: 1 }).lean<
+    Pick<OperationDocument, 'dueDate' | 'amountFen'>[]
+  >();
+  const byDate = new Map<string, { amountFen: Fen; count: number }>();
+  for (const { dueDate, amountFen } of awaiting) {
+    const row = byDate.get(dueDate!) ?? { amountFen: 0n, count: 0 };
+    byDate.set(dueDate!, { amountFen: row.amountFen + amountFen, count: row.count + 1 });
+  }
+  return byDate;
+}
+
+/** Below reserve.lowWaterPercent of its size, or empty (nothing to advance, even unsized): the reserve should be topped up. */
 export function isLowWater(ctx: AppContext, availableFen: Fen, sizeFen: Fen): boolean {
-  return sizeFen > 0n && availableFen * 100n < sizeFen * BigInt(ctx.config.reserve.lowWaterPercent);
+  return availableFen <= 0n || availableFen * 100n < sizeFen * BigInt(ctx.config.reserve.lowWaterPercent);
 }

@@ -33,7 +33,8 @@ import { leaseClosed, noteStanding, registerLeaseRedemptions, type AdvanceGrant 
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
 import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
-import { failureOf } from '../errors.ts';
+import { FAILURE_DETAIL, failureOf, type Failure } from '../errors.ts';
+import { formatYuan, type Fen } from '../money/fen.ts';
 import { isDue, moveTo, type AdvanceMode } from '../operations/machine.ts';
 import { walletRoom } from './limits.ts';
 
@@ -55,13 +56,27 @@ interface Outcome {
   failure: { code: string; detail: string } | null;
 }
 
-/** What an instant operation is written with: its outcome if its holder's leg applies, or failed without a grant. */
-export function intendedOutcome(op: Pick<OperationDocument, '_id' | 'type' | 'userId' | 'amountFen' | 'merchantId' | 'reserveShard' | 'createdAt'>, granted: boolean): Outcome {
-  if (!granted) return { status: 'failed', steps: [], postings: [], failure: failureOf('reserve_exhausted') };
+/** What an instant operation is written with: its outcome if its holder's leg applies, or failed with `refusal` (no grant). */
+export function intendedOutcome(
+  op: Pick<OperationDocument, '_id' | 'type' | 'userId' | 'amountFen' | 'merchantId' | 'reserveShard' | 'createdAt'>,
+  refusal: string | null,
+): Outcome {
+  if (refusal) return { status: 'failed', steps: [], postings: [], failure: failureOf(refusal) };
   const legs: [string, PostingDraft[]][] = [['redeem', redeemPostings(op)], ['advance', advancePostings(op)]];
   if (op.type === 'payment') legs.push(['pay-merchant', fromTransit(op.merchantId!, op.amountFen)]);
   const postings: Posting[] = legs.flatMap(([step, drafts]) => drafts.map((posting) => ({ ...posting, step, at: op.createdAt })));
   return { status: 'awaiting_settlement', steps: legs.map(([step]) => step), postings, failure: null };
+}
+
+/**
+ * Why a request no lease can cover fails. reserve_exhausted offers a normal redemption instead,
+ * so it is answered only to a holder whose shares (income folded in) could pay one.
+ */
+export async function refusalWithoutAdvance(op: Pick<OperationDocument, 'userId' | 'fundCode' | 'amountFen'>): Promise<string> {
+  await foldIncome(op.userId);
+  const account = await Account.findById(op.userId).lean<AccountDocument>();
+  const sharesCover = account !== null && account.fundCode === op.fundCode && account.sharesFen >= op.amountFen;
+  return sharesCover ? 'reserve_exhausted' : 'insufficient_shares';
 }
 
 /**
@@ -74,7 +89,7 @@ export async function commitInstant(ctx: AppContext, op: OperationDocument, gran
   const [incomeFoldedThrough, leaseOpen] = await Promise.all([foldedForLeg(ctx, op.userId, op.fundCode ?? null), grant.stillOpen()]);
   if (!leaseOpen || ctx.clock.now().getTime() > grant.applyBeforeMs) {
     grant.giveBack();
-    return voidRedemption(ctx, op, 'interrupted');
+    return voidRedemption(ctx, op, failureOf('interrupted'));
   }
   await ctx.faults.hit('instant:before-redeem');
   const refusal = await applyRedeemLeg(ctx, op, incomeFoldedThrough);
@@ -139,7 +154,7 @@ async function voidIfLate(ctx: AppContext, op: OperationDocument): Promise<boole
     log.error({ operationId: op._id, leaseId: op.leaseId }, 'instant redemption of a closed lease applied unnoted: left standing');
     return false;
   }
-  await voidRedemption(ctx, op, 'interrupted');
+  await voidRedemption(ctx, op, failureOf('interrupted'));
   return true;
 }
 
@@ -158,7 +173,7 @@ export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promi
   for (const op of redemptions.filter((found) => found.status === 'awaiting_settlement')) {
     if (!settled.has(op._id)) {
       if (await closeAccountLeg(op, 'redeem')) {
-        await voidRedemption(ctx, op, 'interrupted');
+        await voidRedemption(ctx, op, failureOf('interrupted'));
         continue;
       }
       if (op.type === 'payment') await creditMerchant(op);
@@ -189,8 +204,8 @@ registerLegFinality(['instant_redemption', 'payment'], 'redeem', async (op) => {
  * written before answers were rebuilt carry one): the request stores its own, and a replay
  * after recovery is answered from the failure.
  */
-async function voidRedemption(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
-  await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure: failureOf(code), response: null });
+async function voidRedemption(ctx: AppContext, op: OperationDocument, failure: Failure): Promise<void> {
+  await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure, response: null });
 }
 
 async function creditMerchant(op: OperationDocument): Promise<void> {
@@ -210,7 +225,7 @@ const REDEEM_ATTEMPTS_MAX = 10;
  * the day's instant total within the cap (the daily counter's shapes). Returns the rule that
  * refused it.
  */
-async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn: string | null): Promise<string | undefined> {
+async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn: string | null): Promise<Failure | undefined> {
   const X = op.amountFen;
   const toWallet = op.type === 'instant_redemption';
   let incomeFoldedThrough = decidedOn;
@@ -233,7 +248,7 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn:
     if (foldedNow === incomeFoldedThrough) {
       const account = (await Account.findById(op.userId).lean<AccountDocument>())!;
       // Closed while this request was held up: its lease's closer failed it.
-      if (legFenced(account, op._id, 'redeem')) return 'interrupted';
+      if (legFenced(account, op._id, 'redeem')) return failureOf('interrupted');
       const reason = refusalOf(ctx, op, account);
       if (reason) return reason;
     }
@@ -257,13 +272,21 @@ function capShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
   return dailyCounterShapes(INSTANT_COUNTER, capDay(ctx, op), op.amountFen, ctx.config.limits.instantRedeemDailyMaxFen);
 }
 
-function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
-  if (epochsMovedOn(op, account)) return SECURITY_STATE_CHANGED;
-  if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return 'insufficient_shares';
-  if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return 'balance_limit_exceeded';
+function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): Failure | undefined {
+  if (epochsMovedOn(op, account)) return failureOf(SECURITY_STATE_CHANGED);
+  if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return failureOf('insufficient_shares');
+  if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return failureOf('balance_limit_exceeded');
   if (!countsTowardCap(ctx, op)) return undefined;
-  const countedTodayFen = countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
-  return countedTodayFen + op.amountFen > ctx.config.limits.instantRedeemDailyMaxFen ? 'instant_daily_limit_exceeded' : undefined;
+  const leftFen = ctx.config.limits.instantRedeemDailyMaxFen - countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
+  // A cap lowered below what was already counted leaves nothing, not a negative amount.
+  return op.amountFen > leftFen ? capRefusal(leftFen > 0n ? leftFen : 0n) : undefined;
+}
+
+/** The cap's refusal says how much the holder may still redeem instantly today. */
+function capRefusal(remainingFen: Fen): Failure {
+  const remainingToday = formatYuan(remainingFen);
+  const code = 'instant_daily_limit_exceeded';
+  return { code, detail: `${FAILURE_DETAIL[code]}: ${remainingToday} yuan is left today`, remainingToday };
 }
 
 const fromTransit = (merchantId: string, amountFen: bigint) => [

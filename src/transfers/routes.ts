@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PAYMENT_PASSWORD_PROBLEMS } from '../auth/routes.ts';
 import { BANK_PROBLEMS } from '../bank/routes.ts';
 import type { AppContext } from '../context.ts';
-import { principalOf } from '../http/auth.ts';
+import { moneyOutCaller, principalOf } from '../http/auth.ts';
 import { sendAnswer } from '../http/idempotency.ts';
 import { apiRoutes, type ProblemDocs } from '../http/openapi.ts';
 import { amountYuan, identifier, paymentPassword } from '../http/validate.ts';
@@ -38,7 +38,7 @@ const INSTANT_PROBLEMS: ProblemDocs[] = [
   PAYMENT_PASSWORD_PROBLEMS,
   {
     insufficient_shares: '',
-    instant_daily_limit_exceeded: 'past the cap of the natural day (Beijing time)',
+    instant_daily_limit_exceeded: 'past the cap of the natural day (Beijing time); `remainingToday` says what is left of it',
     reserve_exhausted: 'its `alternative` is the normal redemption that pays the same amount, and when',
     balance_limit_exceeded: 'the receiving wallet would pass its maximum',
     interrupted: 'the request stopped (a crash, or too slow for its reserve lease) before any money moved; send it again with a new Idempotency-Key',
@@ -86,8 +86,7 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: [PAYMENT_PASSWORD_PROBLEMS, { insufficient_shares: '', balance_limit_exceeded: 'to the wallet, which could pass its maximum on the settle date', unknown_bank_card: 'no such bank card on this account' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
-      const { userId, sessionsEpoch } = principalOf(res);
-      const caller = { userId, sessionsEpoch, idempotencyKey };
+      const caller = moneyOutCaller(res, idempotencyKey);
       sendAnswer(res, await redeem(ctx, caller, { ...input, amountFen: amount }));
     },
   );
@@ -103,8 +102,7 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: INSTANT_PROBLEMS,
     },
     async ({ body: { amount, paymentPassword: password }, idempotencyKey }, res) => {
-      const { userId, sessionsEpoch } = principalOf(res);
-      const caller = { userId, sessionsEpoch, idempotencyKey };
+      const caller = moneyOutCaller(res, idempotencyKey);
       sendAnswer(res, await redeemInstantly(ctx, caller, { amountFen: amount, paymentPassword: password }));
     },
   );
@@ -120,8 +118,7 @@ export function transferRoutes(ctx: AppContext): Router {
       problems: [...INSTANT_PROBLEMS, { unknown_merchant: 'no merchant has this id' }],
     },
     async ({ body: { amount, ...input }, idempotencyKey }, res) => {
-      const { userId, sessionsEpoch } = principalOf(res);
-      const caller = { userId, sessionsEpoch, idempotencyKey };
+      const caller = moneyOutCaller(res, idempotencyKey);
       sendAnswer(res, await payMerchant(ctx, caller, { ...input, amountFen: amount }));
     },
   );

@@ -1,6 +1,6 @@
 import { findAccount } from '../accounts/service.ts';
 import { SECURITY_STATE_CHANGED, type SecurityEpochs } from '../auth/epochs.ts';
-import { paymentPasswordPassesQuietly, paymentPasswordStateChanged, verifyPaymentPassword } from '../auth/service.ts';
+import { confirmSession, paymentPasswordPassesQuietly, paymentPasswordStateChanged, sessionStateChanged, verifyPaymentPassword, type Principal } from '../auth/service.ts';
 import { requireOwnBankCard } from '../bank/service.ts';
 import type { AppContext } from '../context.ts';
 import { unknownFund } from '../fund/service.ts';
@@ -15,12 +15,12 @@ import {
 } from '../operations/service.ts';
 import { redemptionEffectDate, sharesEffect } from '../income/effects.ts';
 import { holdingFundOf } from '../income/fold.ts';
-import { merchantExists, requireMerchant } from '../merchants/service.ts';
+import { merchantNameOf, unknownMerchant } from '../merchants/service.ts';
 import { grantAdvance } from '../reserve/leases.ts';
 import { INSTANT_TYPES } from '../reserve/service.ts';
 import { advanceOperation } from '../operations/machine.ts';
 import './advance.ts'; // registers every machine with the engine
-import { commitInstant, intendedOutcome, standingInstant } from './instant.ts';
+import { commitInstant, intendedOutcome, refusalWithoutAdvance, standingInstant } from './instant.ts';
 import { amountAboveMaximum, fundRequired, requestInProgress } from './errors.ts';
 
 /** The answer to a money request, as the edge renders it; the first one is replayed for the same Idempotency-Key. */
@@ -33,10 +33,8 @@ export interface Caller {
   idempotencyKey: string;
 }
 
-/** A caller moving money out: the sessions epoch their session was verified in (src/auth/epochs.ts). */
-interface MoneyOutCaller extends Caller {
-  sessionsEpoch: number;
-}
+/** A caller moving money out: their session, and the sessions epoch it was verified in (src/auth/epochs.ts). */
+export type MoneyOutCaller = Caller & Pick<Principal, 'sessionId' | 'sessionsEpoch' | 'sessionRemembered'>;
 
 /** The epochs a money-out request was checked under: its session's and its password check's (null: not checked). */
 function checkedUnder(caller: MoneyOutCaller, paymentPasswordEpoch: number): SecurityEpochs;
@@ -141,15 +139,17 @@ export async function payMerchant(
   input: { amountFen: Fen; merchantId: string; paymentPassword: string },
 ): Promise<Answer> {
   const { paymentPassword, ...request } = input;
+  // Kept on the payment, so the holder's history names whom they paid.
+  const merchantName = await merchantNameOf(input.merchantId);
   return runOnce(
     ctx,
     caller,
-    await instantDraft(ctx, caller, 'payment', request, input.merchantId),
+    { ...(await instantDraft(ctx, caller, 'payment', request, input.merchantId)), merchantName },
     async () => {
-      await requireMerchant(input.merchantId);
+      if (merchantName === null) throw unknownMerchant();
       return checkedUnder(caller, await verifyPaymentPassword(ctx, caller.userId, paymentPassword));
     },
-    async () => ((await merchantExists(input.merchantId)) ? checkedUnder(caller, await paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword)) : null),
+    async () => (merchantName !== null ? checkedUnder(caller, await paymentPasswordPassesQuietly(ctx, caller.userId, paymentPassword)) : null),
   );
 }
 
@@ -203,14 +203,22 @@ async function runOnce(
   if (draft.amountFen > ctx.config.limits.operationMaxFen) throw amountAboveMaximum(ctx.config.limits.operationMaxFen);
   let securityEpochs: SecurityEpochs | null | void = await passesQuietly();
   if (!securityEpochs) {
+    if (isMoneyOut(caller)) await confirmSession(ctx, caller);
     const earlier = await Operation.exists({ userId, idempotencyKey });
     if (earlier) return replay(ctx, (await startOperation({ ...draft, userId, idempotencyKey }, ctx.clock.now())).operation);
     securityEpochs = await checkFirst();
   }
   const request = { ...draft, userId, idempotencyKey, ...(securityEpochs ? { securityEpochs } : {}) };
   const result = INSTANT_TYPES.includes(draft.type) ? await runInstant(ctx, request) : await runStandard(ctx, request);
-  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) await paymentPasswordStateChanged(ctx, userId);
+  if ((result.body as { code?: string } | undefined)?.code === SECURITY_STATE_CHANGED) {
+    await paymentPasswordStateChanged(ctx, userId);
+    if (isMoneyOut(caller)) await sessionStateChanged(ctx, caller);
+  }
   return result;
+}
+
+function isMoneyOut(caller: Caller): caller is MoneyOutCaller {
+  return 'sessionId' in caller;
 }
 
 async function runStandard(ctx: AppContext, request: OperationRequest): Promise<Answer> {
@@ -222,17 +230,18 @@ async function runStandard(ctx: AppContext, request: OperationRequest): Promise<
 
 /**
  * An instant redemption's advance is promised before the operation is written, which names
- * its lease and the outcome it will have (failed at once when no lease can cover it); its
+ * its lease and the outcome it will have (failed at once when no lease can cover it, or the shares could not); its
  * holder's leg then commits it. A request that ends in an error leaves it unsure to its lease.
  */
 async function runInstant(ctx: AppContext, request: OperationRequest): Promise<Answer> {
   const grant = await grantAdvance(ctx, request.amountFen, request.dueDate!);
+  const refusal = grant ? null : await refusalWithoutAdvance(request);
   let settled = false;
   try {
     // Written as failed (no lease can cover it), it keeps its answer; one that stands is
     // answered from itself as written (see answer).
     const writtenAs = (draft: OperationDocument) => {
-      const outcome = intendedOutcome(draft, grant !== null);
+      const outcome = intendedOutcome(draft, refusal);
       return grant ? { ...outcome } : { ...outcome, response: renderAnswer({ ...draft, ...outcome } as unknown as OperationDocument) };
     };
     const { operation, replayed } = await startOperation({ ...request, ...grant?.stamp }, ctx.clock.now(), writtenAs);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import request from 'supertest';
+import request, { type Response } from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { verifyPaymentPassword } from '../../src/auth/service.ts';
@@ -12,8 +12,16 @@ import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/inc
 import { grantAdvance } from '../../src/reserve/leases.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { merchantView } from '../../src/merchants/service.ts';
+import { formatYuan } from '../../src/money/fen.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
+
+/** The cap's refusal, saying how much is left of the day's cap: in its own member and in its detail. */
+async function assertCapLeft(response: Response, remainingToday: string) {
+  assertProblem(response, 409, 'instant_daily_limit_exceeded');
+  assert.equal(response.body.remainingToday, remainingToday);
+  assert.match(response.body.detail, new RegExp(`: ${remainingToday.replace('.', '\\.')} yuan is left today$`));
+}
 
 /** Available and outstanding as ops see them (exact with leases open), and the shards as stored. */
 async function reserveTotals(t: TestApp) {
@@ -77,9 +85,10 @@ describe('instant redemption and payments', function () {
     const holder = await holderWithShares(t, '30000.00');
     t.clock.set('2024-06-04T23:30:00+08:00'); // 15:30 UTC
     await instant(t, holder, '6000.00').expect(201);
+    await assertCapLeft(await instant(t, holder, '4000.01'), '4000.00');
     await instant(t, holder, '4000.00').expect(201);
     const before = await balancesOf(holder.userId);
-    assertProblem(await instant(t, holder, '0.01'), 409, 'instant_daily_limit_exceeded');
+    await assertCapLeft(await instant(t, holder, '0.01'), '0.00');
     assert.deepEqual(await balancesOf(holder.userId), before);
     t.clock.set('2024-06-05T00:10:00+08:00'); // still 06-04 in UTC, a new day in Beijing
     await instant(t, holder, '10000.00').expect(201);
@@ -150,7 +159,13 @@ describe('instant redemption and payments', function () {
     assertProblem(exhausted, 409, 'reserve_exhausted');
     assert.equal(exhausted.body.alternative.path, '/v1/me/redemptions');
     assert.equal(exhausted.body.alternative.settleDate, '2024-06-04');
-    assertProblem(await instant(t, holder, '600.00'), 409, 'reserve_exhausted');
+    // A normal redemption would fail as well: never offered to shares that cannot pay it.
+    assertProblem(await instant(t, holder, '600.00'), 409, 'insufficient_shares');
+    const newcomer = await newHolder(t.app);
+    assertProblem(await instant(t, newcomer, '200.00'), 409, 'insufficient_shares');
+    const redemption = { amount: '200.00', channel: 'wallet', paymentPassword: PAYMENT_PASSWORD };
+    const normally = await request(t.app).post('/v1/me/redemptions').set(newcomer.auth).set('Idempotency-Key', idempotencyKey()).send(redemption);
+    assertProblem(normally, 409, 'insufficient_shares');
     await adjustReserve(t, ops, '8000.00', 'increase').expect(201);
     const afterFunding = await reserveTotals(t);
     assertProblem(await instant(t, holder, '600.00'), 409, 'insufficient_shares');
@@ -166,12 +181,36 @@ describe('instant redemption and payments', function () {
     assertProblem(await request(t.app).get('/v1/ops/reserve').set(holder.auth), 403, 'forbidden');
   });
 
+  it('reports an empty reserve at low water, and counts the redemptions awaiting each settle date', async () => {
+    const empty = (await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body;
+    assert.deepEqual([empty.size, empty.available, empty.lowWater], ['0.00', '0.00', true], 'nothing to advance from');
+    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+    assert.equal((await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body.lowWater, false);
+    const holder = await holderWithShares(t, '500.00'); // at Mon 06-03 10:00: settles Tue 06-04
+    for (const amount of ['1.00', '2.00', '3.00']) await instant(t, holder, amount).expect(201);
+    const report = (await request(t.app).get('/v1/ops/reserve').set(ops.auth).expect(200)).body;
+    const row = report.outstandingBySettleDate.find((found: { settleDate: string }) => found.settleDate === '2024-06-04');
+    // Other tests' redemptions share the collection: counted as the report should count them.
+    const awaiting = await Operation.find({ dueDate: '2024-06-04', status: 'awaiting_settlement', type: { $in: ['instant_redemption', 'payment'] } }).lean();
+    assert.ok(awaiting.length >= 3);
+    assert.deepEqual(row, {
+      settleDate: '2024-06-04',
+      amount: formatYuan(awaiting.reduce((sum, op) => sum + op.amountFen, 0n)),
+      redemptions: awaiting.length,
+    });
+  });
+
   it('pays a merchant from the fund; payments do not count toward the cap unless configured', async () => {
     await adjustReserve(t, ops, '80000.00', 'increase').expect(201);
     const merchant = (await request(t.app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Tea House' }).expect(201)).body;
     const holder = await holderWithShares(t, '30000.00');
-    await pay(t, holder, merchant.id, '10000.00').expect(201);
+    const paid = await pay(t, holder, merchant.id, '10000.00').expect(201);
     await instant(t, holder, '10000.00').expect(201);
+    const history = (await request(t.app).get('/v1/me/operations').set(holder.auth).expect(200)).body.items;
+    const shown = (await request(t.app).get(`/v1/me/operations/${paid.body.operation.id}`).set(holder.auth).expect(200)).body.operation;
+    for (const payment of [paid.body.operation, history.find((item: { type: string }) => item.type === 'payment'), shown]) {
+      assert.deepEqual([payment.merchantId, payment.merchantName], [merchant.id, 'Tea House'], 'whom the holder paid, by name');
+    }
     assert.equal((await request(t.app).get(`/v1/ops/merchants/${merchant.id}`).set(ops.auth).expect(200)).body.wallet, '10000.00');
     assert.deepEqual(await balancesOf(holder.userId), { walletFen: 1_000_000n, sharesFen: 1_000_000n, subscribingFen: 0n, redeemingFen: 0n });
     t.ctx.config = { ...t.ctx.config, limits: { ...t.ctx.config.limits, paymentsCountTowardInstantCap: true } };

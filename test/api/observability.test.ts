@@ -18,6 +18,7 @@ import { Readiness } from '../../src/observability/readiness.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
 import { parseYuan } from '../../src/money/fen.ts';
 import { JOBS_COLLECTION, startScheduler, stopScheduler } from '../../src/scheduler.ts';
+import { runReconciliation } from '../../src/reconciliation/job.ts';
 import { advanceOperation } from '../../src/operations/machine.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, topUp, type TestApp } from '../support/api.ts';
@@ -25,6 +26,7 @@ import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, publishDays, subscribedHolder } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
 import { logLinesOf, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { unbalancedTopUp } from '../support/journal.ts';
 import { until } from '../support/until.ts';
 
 /** The value of one series in a Prometheus text exposition, or undefined when it is absent. */
@@ -185,6 +187,27 @@ describe('observability', function () {
     });
   });
 
+  describe('/metrics: reconciliation', () => {
+    it('counts the breaks the latest scheduled reconciliation found, by kind', async () => {
+      const t = testApp();
+      const breaksNow = async () => {
+        const text = await scrape(t);
+        return ['balance', 'unbalanced_operation'].map((kind) => seriesValue(text, 'moneyfund_reconciliation_breaks', { kind }));
+      };
+      const operationId = uniqueId('op');
+      await Operation.collection.insertOne(unbalancedTopUp(operationId));
+      try {
+        const broken = await runReconciliation(t.ctx);
+        assert.ok(broken.unbalancedOperations.length >= 1);
+        assert.deepEqual(await breaksNow(), [broken.breaks.length, broken.unbalancedOperations.length]);
+      } finally {
+        await Operation.deleteOne({ _id: operationId });
+      }
+      const mended = await runReconciliation(t.ctx);
+      assert.deepEqual(await breaksNow(), [mended.breaks.length, mended.unbalancedOperations.length]);
+    });
+  });
+
   describe('/healthz and /readyz', () => {
     it('is live, and ready when the database answers and no scheduler is expected', async () => {
       const { app } = testApp();
@@ -277,7 +300,7 @@ describe('observability', function () {
       const withdrawal = await call(
         'POST',
         '/v1/me/withdrawals',
-        { amount: '1.00', bankCardId: card.body.bankCard.id, paymentPassword },
+        { amount: '1.00', bankCardId: card.body.bankCard.bankCardId, paymentPassword },
         { ...auth, 'idempotency-key': idempotencyKey(), 'x-request-id': 'client-trace-0001' },
       );
       calls.push(withdrawal);

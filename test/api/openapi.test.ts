@@ -421,7 +421,7 @@ describe('OpenAPI document', function () {
     tourist = { auth: { Authorization: `Bearer ${session.body.token}` } };
     await step('put', '/v1/me/payment-password', 204, { body: { loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD } });
     const card = await step('post', '/v1/me/bank-cards', 201, { body: { cardNumber: '6222020200112233' } });
-    const bankCardId = card.body.bankCard.id as string;
+    const bankCardId = card.body.bankCard.bankCardId as string;
     await step('get', '/v1/me/bank-cards', 200);
     await step('post', '/v1/me/top-ups', 201, { keyed: true, body: { amount: '2000.00', bankCardId } });
     await step('post', '/v1/me/transfers-in', 201, { keyed: true, body: { amount: '1000.00', channel: 'wallet', fundCode: fund } });

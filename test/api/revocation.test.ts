@@ -115,6 +115,28 @@ describe('revocation across processes', function () {
   });
 });
 
+describe('a sign-out that died half-way', function () {
+  this.timeout(60_000);
+
+  it('refuses the signed-out token at once; the holder\'s other session pays again after one refusal', async () => {
+    const { a, holder, instant } = await twoProcesses();
+    const other = await signIn(a, holder);
+    await instant(a, other).expect(201); // A remembers the other session, in the epoch before the sign-out
+    const faults = new ArmedFaults();
+    a.ctx.faults = faults;
+    faults.arm('security:between-session-writes');
+    await request(a.app).delete('/v1/me/session').set(holder.auth).catch(() => {}); // the request dies with its process
+    a.ctx.faults = NO_FAULTS;
+    const before = await balancesOf(holder.userId);
+    assertProblem(await instant(a, holder), 401, 'unauthenticated');
+    assert.deepEqual(await balancesOf(holder.userId), before, 'nothing moved');
+    // The epoch rose but the live session was not moved up to it: refused once, then caught up.
+    const first = await instant(a, other);
+    if (first.status !== 201) assertProblem(first, 409, 'security_state_changed');
+    await instant(a, other).expect(201);
+  });
+});
+
 describe('a money leg checked before a revocation and applied after it', function () {
   this.timeout(60_000);
 
@@ -141,6 +163,7 @@ describe('a money leg checked before a revocation and applied after it', functio
   }
 
   const revocations = {
+    'sign-out of this token': (t: TestApp, holder: Holder) => request(t.app).delete('/v1/me/session').set(holder.auth).expect(204),
     'sign-out everywhere': (t: TestApp, holder: Holder) => request(t.app).delete('/v1/me/sessions').set(holder.auth).expect(204),
     'payment-password reset': (t: TestApp, holder: Holder) =>
       request(t.app).put('/v1/me/payment-password').set(holder.auth).send({ loginPassword: LOGIN_PASSWORD, paymentPassword: '246801' }).expect(204),

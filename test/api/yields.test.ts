@@ -49,6 +49,10 @@ describe('publishing the 万份收益', function () {
     assert.deepEqual(await FundDay.findById(fundDayId(fund, '2024-09-01')).lean(), before);
     assertProblem(await request(t.app).get('/v1/me/income/2024-13-01').set(holder.auth), 400, 'invalid_request');
     assertProblem(await request(t.app).get('/v1/me/income?from=2024-01-01&to=2024-03-01').set(holder.auth), 400, 'invalid_request');
+    assertProblem(await request(t.app).get('/v1/me/income?from=2024-09-01').set(holder.auth), 400, 'invalid_request');
+    const today = t.ctx.calendar.businessDateOf(t.clock.now());
+    const recent = (await request(t.app).get('/v1/me/income').set(holder.auth).expect(200)).body;
+    assert.deepEqual([recent.from, recent.to], [t.ctx.calendar.addCalendarDays(today, -29), today], 'like the reports: the 30 days through today');
     const unexplained = (await request(t.app).get('/v1/me/income/2024-09-01').set(holder.auth).expect(200)).body;
     assert.equal(unexplained.status, 'no_holding');
   });

@@ -17,8 +17,10 @@ import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
 
 const FIRST_DAY = '2024-05-18';
 const LAST_DAY = '2024-06-16';
-/** The morning after LAST_DAY: the API's default range is then exactly FIRST_DAY..LAST_DAY. */
+/** The morning after LAST_DAY: the last day is accrued. */
 const TODAY = '2024-06-17T09:00:00+08:00';
+/** The API's default range then, the 30 days through today. */
+const DEFAULT_RANGE = ['2024-05-19', '2024-06-17'];
 const CHART_IDS = ['chart-yield', 'chart-aum', 'chart-flows', 'chart-reserve'];
 const SCREENSHOT = fileURLToPath(new URL('../artifacts/dashboard.png', import.meta.url));
 const README_SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
@@ -61,11 +63,11 @@ describe('ops dashboard in Chromium', function () {
     return { page, trouble };
   };
 
-  it('signs in through the form and charts the last 30 days of the fund and the reserve as the database has them', async () => {
+  it('signs in through the form, offers the 30 days through today, and charts a month of the fund and the reserve as the database has them', async () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const { page, trouble } = await openSignedIn(context);
-    assert.equal(await page.inputValue('#from'), FIRST_DAY, 'the API default range: 30 days through yesterday');
-    assert.equal(await page.inputValue('#to'), LAST_DAY);
+    assert.deepEqual([await page.inputValue('#from'), await page.inputValue('#to')], DEFAULT_RANGE, 'the API default range: 30 days through today');
+    await showRange(page, FIRST_DAY, LAST_DAY);
 
     const fundDays = await fundFiguresFromDatabase(fund, dates);
     const reserveDays = await reserveFromJournal(reserveName, dates);
@@ -80,7 +82,7 @@ describe('ops dashboard in Chromium', function () {
     assert.deepEqual(seriesOf(charts, 'chart-reserve', 'outstanding'), numbers(reserveDays.map((day) => day.outstanding)));
     assertVaried(fundDays, reserveDays);
 
-    const api = await request(t.app).get(`/v1/ops/reports/funds/${fund}/daily`).set(ops.auth).expect(200);
+    const api = await request(t.app).get(`/v1/ops/reports/funds/${fund}/daily?from=${FIRST_DAY}&to=${LAST_DAY}`).set(ops.auth).expect(200);
     const residualByDate = new Map(api.body.days.map((day: { date: string; residual: string }) => [day.date, day.residual]));
     const expectedRows = [...fundDays].reverse().map((day, index) => [
       day.date,
@@ -121,10 +123,7 @@ describe('ops dashboard in Chromium', function () {
   it('shows the chosen dates and downloads the same days as CSV', async () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const { page, trouble } = await openSignedIn(context);
-    await page.fill('#from', '2024-06-06');
-    await page.fill('#to', '2024-06-12');
-    await page.click('#apply');
-    await page.waitForFunction(() => document.getElementById('loaded-range')?.textContent?.includes('2024-06-06 → 2024-06-12'));
+    await showRange(page, '2024-06-06', '2024-06-12');
     const chosen = datesFrom(t, '2024-06-06', '2024-06-12');
     const fundDays = await fundFiguresFromDatabase(fund, chosen);
     const charts = await chartsOf(page);
@@ -202,6 +201,13 @@ async function showFund(page: Page, fund: string): Promise<void> {
     (code) => document.body.dataset.state === 'ready' && document.getElementById('loaded-range')?.textContent?.startsWith(`${code} `),
     fund,
   );
+}
+
+async function showRange(page: Page, from: string, to: string): Promise<void> {
+  await page.fill('#from', from);
+  await page.fill('#to', to);
+  await page.click('#apply');
+  await page.waitForFunction((range) => document.getElementById('loaded-range')?.textContent?.includes(range), `${from} → ${to}`);
 }
 
 function datesFrom(t: TestApp, from: string, to: string): string[] {

@@ -1,16 +1,27 @@
 /** The ops CLI, run as ops would run it, against the database the tests use. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
 import { User } from '../../src/auth/model.ts';
 import { registerUser } from '../../src/auth/service.ts';
+import { opsProgram } from '../../src/cli/program.ts';
 import { createContext } from '../../src/context.ts';
 import { latestReconciliation, runReconciliation } from '../../src/reconciliation/job.ts';
 import { testApp } from '../support/api.ts';
-import { uniqueId } from '../support/database.ts';
+import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The PID of a process that has ended. */
+function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  return new Promise((resolve) => child.once('exit', () => resolve(child.pid!)));
+}
 
 function ops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return opsWith(process.env, ...args);
@@ -30,7 +41,7 @@ describe('ops CLI', () => {
   it('grants and revokes the ops role by login id', async () => {
     const loginId = uniqueId('ops-cli');
     const { userId } = await registerUser(ctx, loginId, 'ops-cli-password');
-    const granted = await ops('grant-ops', loginId);
+    const granted = await ops('grant-ops', loginId, '--json');
     assert.equal(granted.code, 0, granted.stderr);
     assert.deepEqual(JSON.parse(granted.stdout), { userId, roles: ['user', 'ops'] });
     assert.deepEqual((await User.findById(userId).lean())?.roles, ['user', 'ops']);
@@ -39,36 +50,89 @@ describe('ops CLI', () => {
     assert.deepEqual((await User.findById(userId).lean())?.roles, ['user']);
   });
 
-  it('says what is wrong: an unknown login id, a missing argument, an unknown command', async () => {
-    const unknown = await ops('grant-ops', uniqueId('nobody'));
-    assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /was not found/);
-    const missing = await ops('grant-ops');
-    assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /missing <loginId>/);
-    const usage = await ops('frobnicate');
-    assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /usage: npm run ops/);
+  it('prints for people by default: one line a field', async () => {
+    const loginId = uniqueId('ops-cli');
+    const { userId } = await registerUser(ctx, loginId, 'ops-cli-password');
+    const granted = await ops('grant-ops', loginId);
+    assert.equal(granted.code, 0, granted.stderr);
+    assert.equal(granted.stdout, `user id  ${userId}\nroles    user, ops\n`);
   });
 
-  it('publishes yields and accrues a range in order, drawing a progress bar', async function () {
+  it('says what is wrong: an unknown login id (1), a missing argument or an unknown command (2, with usage)', async () => {
+    const unknown = await ops('grant-ops', uniqueId('nobody'));
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^ops: .*was not found/);
+    const missing = await ops('grant-ops');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /missing required argument 'loginId'/);
+    const usage = await ops('frobnicate');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown command 'frobnicate'[\s\S]*--help/);
+    for (const result of [unknown, missing, usage]) assert.equal(result.stdout, '');
+  });
+
+  it('explains every command with --help, without a database', async () => {
+    const withoutDatabase = { ...process.env, MONGODB_URI: undefined, MONEYFUND_DATA_DIR: '/nonexistent' };
+    for (const path of [[], ['report', 'fund']]) {
+      const help = await opsWith(withoutDatabase, ...path, '--help');
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, new RegExp(`^Usage: npm run ops -- ${path.map((name) => `${name} `).join('')}\\[options\\]`));
+      assert.match(help.stdout, /--json +print the answer as JSON/);
+    }
+    // Every command, report's own among them, in this process: each has its usage, a description and its arguments explained.
+    const commandsOf = (command: Command): Command[] => command.commands.flatMap((sub) => (sub.commands.length > 0 ? commandsOf(sub) : [sub]));
+    const commands = commandsOf(opsProgram());
+    assert.equal(commands.length, 12);
+    for (const command of commands) {
+      const help = command.helpInformation();
+      assert.match(help, new RegExp(`^Usage: npm run ops -- ${command.parent!.parent ? `${command.parent!.name()} ` : ''}${command.name()} `), help);
+      assert.ok(command.description().length > 0, command.name());
+      for (const argument of command.registeredArguments) assert.match(help, new RegExp(`^ {2}${argument.name()} +\\S`, 'm'), help);
+      assert.match(help, /--json/, 'the global --json shows in each command');
+    }
+  });
+
+  it('finds the database in MONEYFUND_DATA_DIR as the service does: while the service that runs it lives', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moneyfund-cli-'));
+    try {
+      // What a running service leaves in its data folder: its PID and its database's address.
+      await writeFile(path.join(dataDir, 'mongodb-uri'), `${testDatabaseUri()}\n`);
+      const withDataDir = { ...process.env, MONGODB_URI: undefined, MONEYFUND_DATA_DIR: dataDir };
+      await writeFile(path.join(dataDir, 'stack-owner.pid'), `${process.pid}\n`);
+      const found = await opsWith(withDataDir, 'reconcile', '--json');
+      assert.equal(found.code, 0, found.stderr);
+      assert.equal(JSON.parse(found.stdout).postingsTotal, '0.00');
+      // A service killed without its clean-up left the files: its database is not to be used.
+      await writeFile(path.join(dataDir, 'stack-owner.pid'), `${await deadPid()}\n`);
+      const stale = await opsWith(withDataDir, 'reconcile', '--json');
+      assert.equal(stale.code, 1);
+      assert.match(stale.stderr, new RegExp(`No database to talk to: no service runs on ${dataDir}`));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('publishes yields and accrues a range in order, drawing a progress bar that counts days; logs never reach stdout', async function () {
     this.timeout(60_000);
     const t = testApp('2024-08-01T10:00:00+08:00');
     const fund = addTestFund(t);
     const holder = await subscribedHolder(t, fund, '10000.00'); // T Thu 08-01, earns from Fri 08-02
     const env = { ...process.env, NODE_CONFIG: JSON.stringify({ funds: t.ctx.config.funds }) };
     for (const date of ['2024-08-02', '2024-08-03']) {
-      const published = await opsWith(env, 'publish-yield', fund, date, '1.0000');
+      const published = await opsWith(env, 'publish-yield', fund, date, '1.0000', '--json');
       assert.equal(published.code, 0, published.stderr);
       assert.equal(JSON.parse(published.stdout).yieldPer10k, '1.0000');
     }
     const bad = await opsWith(env, 'publish-yield', fund, '2024-08-04', '1.23456');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /at most 4 decimals/);
-    const accrued = await opsWith(env, 'accrue', fund, '--through', '2024-08-03');
+    // Info logs asked for: they go to stderr, each line whole, and stdout is the JSON alone.
+    const accrued = await opsWith({ ...env, LOG_LEVEL: 'info' }, 'accrue', fund, '--through', '2024-08-03', '--json');
     assert.equal(accrued.code, 0, accrued.stderr);
     assert.deepEqual(JSON.parse(accrued.stdout).accrued, ['2024-08-02', '2024-08-03']);
-    assert.match(accrued.stderr, /accrue .* partitions/);
+    assert.match(accrued.stderr, new RegExp(`accrue ${fund} 2024-08-03 \\[=+\\] 2/2 days`));
+    const logLines = accrued.stderr.split('\n').filter((line) => line.includes('"level"'));
+    assert.deepEqual(logLines.map((line) => JSON.parse(line).msg).filter((msg) => msg === 'fund day accrued'), ['fund day accrued', 'fund day accrued']);
     assert.equal((await incomeOf(holder.userId, '2024-08-02'))!.incomeFen, 100n);
     assert.equal((await incomeOf(holder.userId, '2024-08-03'))!.eligibleSharesFen, 1_000_100n);
   });
@@ -76,14 +140,16 @@ describe('ops CLI', () => {
   it('funds and shrinks the liquidity reserve, and reports it', async () => {
     const name = uniqueId('cli').toLowerCase().replace(/[^a-z0-9-]/g, '');
     const env = { ...process.env, NODE_CONFIG: JSON.stringify({ reserve: { name } }) };
-    const funded = await opsWith(env, 'reserve-adjust', 'increase', '800.00', '--key', uniqueId('reserve-key'));
+    const funded = await opsWith(env, 'reserve-adjust', 'increase', '800.00', '--key', uniqueId('reserve-key'), '--json');
     assert.equal(funded.code, 0, funded.stderr);
     assert.equal(JSON.parse(funded.stdout).reserve.size, '800.00');
     const refused = await opsWith(env, 'reserve-adjust', 'decrease', '900.00');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /not that much available/);
-    const report = await opsWith(env, 'reserve');
+    const report = await opsWith(env, '--json', 'reserve');
     assert.equal(JSON.parse(report.stdout).available, '800.00');
+    const text = await opsWith(env, 'reserve');
+    assert.match(text.stdout, /^available +800\.00$/m);
   });
 
   it('keeps what the scheduled reconciliation found for ops', async () => {
@@ -94,7 +160,7 @@ describe('ops CLI', () => {
   });
 
   it('reconciles the journal', async () => {
-    const result = await ops('reconcile');
+    const result = await ops('reconcile', '--json');
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.equal(report.postingsTotal, '0.00');

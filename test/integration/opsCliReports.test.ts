@@ -61,17 +61,22 @@ describe('ops CLI: reports and ops tokens', function () {
     await accrueThrough(t.ctx, fund, '2024-08-06');
   });
 
-  it('prints the fund report as the API serves it, in JSON or with --csv', async () => {
+  it('prints the fund report as the API serves it, in JSON or with --csv, and for people as columns', async () => {
     const range = ['--from', '2024-07-30', '--to', '2024-08-07'];
-    const json = JSON.parse(await succeeded('report', 'fund', fund, ...range));
+    const json = JSON.parse(await succeeded('report', 'fund', fund, ...range, '--json'));
     assert.deepEqual(json, (await api(`/v1/ops/reports/funds/${fund}/daily?from=2024-07-30&to=2024-08-07`)).body);
     assert.equal(json.days.find((day: { date: string }) => day.date === '2024-08-05').subscriptions, '2000.00');
     const csv = await succeeded('report', 'fund', fund, ...range, '--csv');
     assert.equal(csv, (await api(`/v1/ops/reports/funds/${fund}/daily?from=2024-07-30&to=2024-08-07&format=csv`)).text);
+    // The CSV's columns, aligned: a header line, then a line a day with the same fields.
+    const [header, ...rows] = (await succeeded('report', 'fund', fund, ...range)).trimEnd().split('\n');
+    const csvLines = csv.trimEnd().split('\r\n');
+    assert.deepEqual(header!.trim().split(/ {2,}/), csvLines[0]!.split(','));
+    assert.deepEqual(rows.map((row) => row.trim().split(/ +/)), csvLines.slice(1).map((line) => line.split(',').map((field) => field || '-')));
   });
 
   it('prints the reserve report day by day', async () => {
-    const printed = JSON.parse(await succeeded('report', 'reserve', '--from', '2024-08-04', '--to', '2024-08-07'));
+    const printed = JSON.parse(await succeeded('--json', 'report', 'reserve', '--from', '2024-08-04', '--to', '2024-08-07'));
     const served = (await api('/v1/ops/reports/reserve/daily?from=2024-08-04&to=2024-08-07')).body;
     // The CLI runs on the real clock, so 08-07 is over for it; the figures are the same.
     const figures = (days: { final: boolean }[]) => days.map(({ final: _final, ...figures }) => figures);
@@ -84,14 +89,14 @@ describe('ops CLI: reports and ops tokens', function () {
     const printed = await succeeded('report', 'statement', holder.loginId, '--from', '2024-08-01', '--to', '2024-08-06', '--csv');
     const served = await request(t.app).get('/v1/me/statement?from=2024-08-01&to=2024-08-06&format=csv').set(holder.auth).expect(200);
     assert.equal(printed, served.text);
-    const json = JSON.parse(await succeeded('report', 'statement', holder.loginId, '--from', '2024-08-01', '--to', '2024-08-06'));
+    const json = JSON.parse(await succeeded('report', 'statement', holder.loginId, '--from', '2024-08-01', '--to', '2024-08-06', '--json'));
     assert.equal(json.userId, holder.userId);
     assert.deepEqual(json.operations.map((op: { type: string }) => op.type), ['top_up', 'transfer_in', 'instant_redemption']);
   });
 
   it('issues an ops token that the API accepts, for as long as asked', async () => {
     const before = Date.now();
-    const issued = JSON.parse(await succeeded('ops-token', ops.loginId, '--lifetime-hours', '2'));
+    const issued = JSON.parse(await succeeded('ops-token', ops.loginId, '--lifetime-hours', '2', '--json'));
     const after = Date.now();
     assert.deepEqual(Object.keys(issued).sort(), ['expiresAt', 'loginId', 'token', 'userId']);
     assert.equal(issued.userId, ops.userId);
@@ -103,24 +108,27 @@ describe('ops CLI: reports and ops tokens', function () {
     assert.equal(report.body.days.length, 30);
     const lifetimeMs = t.ctx.config.security.tokenLifetimeMs;
     const beforeDefault = Date.now();
-    const standard = Date.parse(JSON.parse(await succeeded('ops-token', ops.loginId)).expiresAt);
+    const standard = Date.parse(JSON.parse(await succeeded('ops-token', ops.loginId, '--json')).expiresAt);
     assert.ok(standard >= beforeDefault + lifetimeMs && standard <= Date.now() + lifetimeMs, 'security.tokenLifetimeMs by default');
   });
 
-  it('refuses a holder without the ops role, bad arguments and bad ranges, saying why', async () => {
-    const refusals: [string[], RegExp][] = [
-      [['ops-token', holder.loginId], /does not have the ops role/],
-      [['ops-token', 'nobody-at-all'], /was not found/],
-      [['ops-token', ops.loginId, '--lifetime-hours', '0'], /--lifetime-hours must be a whole number from 1 to 744/],
-      [['report', 'fund'], /missing <fund>/],
-      [['report', 'weekly'], /expected report fund \| reserve \| statement/],
-      [['report', 'fund', 'NOSUCHFUND', '--from', '2024-08-01', '--to', '2024-08-02'], /Fund NOSUCHFUND was not found/],
-      [['report', 'reserve', '--from', '2024-08-07', '--to', '2024-08-01'], /from must not be after to/],
-      [['report', 'statement', holder.loginId, '--from', '2024-08-01'], /Give both from and to/],
+  it('refuses a holder without the ops role, bad arguments and bad ranges, saying why (2: a usage error)', async () => {
+    const refusals: [string[], number, RegExp][] = [
+      [['ops-token', holder.loginId], 1, /does not have the ops role/],
+      [['ops-token', 'nobody-at-all'], 1, /was not found/],
+      [['ops-token', ops.loginId, '--lifetime-hours', '0'], 1, /--lifetime-hours must be a whole number from 1 to 744/],
+      [['ops-token', ops.loginId, '--lifetime-hours', '1.5'], 2, /'--lifetime-hours <hours>' argument '1.5' is invalid/],
+      [['report', 'fund'], 2, /missing required argument 'fund'/],
+      [['report', 'weekly'], 2, /unknown command 'weekly'/],
+      [['report', 'reserve', '--from', '2024-8-1'], 2, /expected a yyyy-MM-dd date/],
+      [['report', 'reserve', '--csv', '--json'], 2, /'--csv' cannot be used with option '--json'/],
+      [['report', 'fund', 'NOSUCHFUND', '--from', '2024-08-01', '--to', '2024-08-02'], 1, /Fund NOSUCHFUND was not found/],
+      [['report', 'reserve', '--from', '2024-08-07', '--to', '2024-08-01'], 1, /from must not be after to/],
+      [['report', 'statement', holder.loginId, '--from', '2024-08-01'], 1, /Give both from and to/],
     ];
-    for (const [args, reason] of refusals) {
+    for (const [args, code, reason] of refusals) {
       const result = await cli(...args);
-      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stdout}`);
+      assert.equal(result.code, code, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
       assert.match(result.stderr, reason);
       assert.equal(result.stdout, '');
     }

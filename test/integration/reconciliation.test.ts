@@ -7,29 +7,13 @@ import assert from 'node:assert/strict';
 import { Operation } from '../../src/operations/model.ts';
 import { reconcileJournal } from '../../src/reconciliation/service.ts';
 import { uniqueId } from '../support/database.ts';
+import { unbalancedTopUp } from '../support/journal.ts';
 
 describe('reconciliation', () => {
   it('names each operation whose postings do not sum to zero, with its total and accounts', async () => {
     const operationId = uniqueId('op');
     const userId = uniqueId('ghost');
-    const at = new Date('2024-05-30T02:00:00Z');
-    // A defect's trace, written past the journal's own check: a credit with no debit.
-    await Operation.collection.insertOne({
-      _id: operationId as never,
-      userId,
-      idempotencyKey: uniqueId('key'),
-      requestHash: 'x',
-      type: 'top_up',
-      status: 'completed',
-      amountFen: 1n,
-      steps: ['credit'],
-      postings: [
-        { step: 'credit', account: `wallet:${userId}`, amountFen: 101n, at },
-        { step: 'credit', account: 'bank:clearing', amountFen: -100n, at },
-      ],
-      createdAt: at,
-      updatedAt: at,
-    });
+    await Operation.collection.insertOne(unbalancedTopUp(operationId, userId));
     try {
       const report = await reconcileJournal();
       assert.equal(report.balanced, false);

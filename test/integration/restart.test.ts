@@ -63,7 +63,7 @@ describe('npm start', function () {
     const session = await post(port, '/v1/sessions', login);
     const auth = { authorization: `Bearer ${session.body.token}` };
     const card = await post(port, '/v1/me/bank-cards', { cardNumber: '6222020200112233' }, auth);
-    const topUp = await post(port, '/v1/me/top-ups', { amount: '12.34', bankCardId: card.body.bankCard.id }, { ...auth, 'idempotency-key': 'restart-topup-1' });
+    const topUp = await post(port, '/v1/me/top-ups', { amount: '12.34', bankCardId: card.body.bankCard.bankCardId }, { ...auth, 'idempotency-key': 'restart-topup-1' });
     assert.equal(topUp.status, 201);
 
     first.kill('SIGKILL');

@@ -39,7 +39,7 @@ async function holderOf(server: ServerProcess) {
   const { userId } = await post('/v1/users', login);
   const auth = { Authorization: `Bearer ${(await post('/v1/sessions', login)).token}` };
   await post('/v1/me/payment-password', { loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD }, auth);
-  const bankCardId: string = (await post('/v1/me/bank-cards', { cardNumber: '6222020200112233' }, auth)).bankCard.id;
+  const bankCardId: string = (await post('/v1/me/bank-cards', { cardNumber: '6222020200112233' }, auth)).bankCard.bankCardId;
   await post('/v1/me/top-ups', { amount: '5.00', bankCardId }, { ...auth, 'idempotency-key': idempotencyKey() });
   return { userId: userId as string, auth, bankCardId };
 }

@@ -53,7 +53,7 @@ export async function newHolder(app: Express, options: { ops?: boolean } = {}): 
     .send({ loginPassword: LOGIN_PASSWORD, paymentPassword: PAYMENT_PASSWORD })
     .expect(204);
   const card = await request(app).post('/v1/me/bank-cards').set(auth).send({ cardNumber: '6222020200112233' }).expect(201);
-  return { userId, loginId, token: session.body.token, bankCardId: card.body.bankCard.id, auth };
+  return { userId, loginId, token: session.body.token, bankCardId: card.body.bankCard.bankCardId, auth };
 }
 
 /** Puts money in the holder's wallet through a card top-up. */
@@ -88,6 +88,21 @@ export async function runDueJobsAround(t: TestApp, date: string, userId: string)
   t.clock.set(`${date}T00:00:01+08:00`);
   await advanceDueOperations(t.ctx);
   return { dayBefore, onTheDay: await balancesOf(userId) };
+}
+
+/**
+ * An answer without the Beijing-time twins the serializer adds (src/http/beijingTime.ts), each
+ * checked to be its instant: for the zod schemas of src, which describe the UTC instants only.
+ */
+export function withoutBeijingTwins(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutBeijingTwins);
+  if (value === null || typeof value !== 'object') return value;
+  const members = Object.entries(value);
+  for (const [name, twin] of members.filter(([member]) => member.endsWith('Beijing'))) {
+    const utc: unknown = (value as Record<string, unknown>)[name.slice(0, -'Beijing'.length)];
+    assert.equal(twin === null ? null : Date.parse(String(twin)), utc === null ? null : Date.parse(String(utc)), `${name} is the same instant`);
+  }
+  return Object.fromEntries(members.filter(([name]) => !name.endsWith('Beijing')).map(([name, inner]) => [name, withoutBeijingTwins(inner)]));
 }
 
 /** A problem+json answer with the given status and stable code. */

@@ -23,26 +23,53 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
+export interface ProcessOptions {
+  /** Node's arguments, the script's among them. */
+  nodeArgs?: string[];
+  /** Over the test's environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+}
+
 /** Starts the API (with its jobs) and waits until /readyz answers 200; `nodeConfig` goes over config/test.json. */
-export async function startServerProcess(nodeConfig: object = {}): Promise<ServerProcess> {
+export async function startServerProcess(nodeConfig: object = {}, options: ProcessOptions = {}): Promise<ServerProcess> {
+  return untilReady(await spawnServerProcess(nodeConfig, options));
+}
+
+/** Starts the process without waiting for it: for a start that must fail. */
+export async function spawnServerProcess(nodeConfig: object = {}, options: ProcessOptions = {}): Promise<ServerProcess> {
+  const env = { MONGODB_URI: testDatabaseUri(), NODE_CONFIG: JSON.stringify(nodeConfig), ...options.env };
+  return spawnProcess(process.execPath, options.nodeArgs ?? ['--import', 'tsx', 'src/server.ts'], env);
+}
+
+/**
+ * Runs `command` in the checkout as a supervisor would (npm start, node dist/...), on a free
+ * PORT with info logs, and waits until /readyz answers 200. `env` goes over this process's
+ * environment; a variable set to undefined is left out.
+ */
+export async function startProcess(command: string, args: string[], env: Record<string, string | undefined>, readyWithinMs = 120_000): Promise<ServerProcess> {
+  return untilReady(await spawnProcess(command, args, env), readyWithinMs);
+}
+
+async function spawnProcess(command: string, args: string[], overrides: Record<string, string | undefined>): Promise<ServerProcess> {
   const port = await freePort();
   const logFile = path.join(os.tmpdir(), `${uniqueId('moneyfund-server')}.log`);
   const handle = await open(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, MONGODB_URI: testDatabaseUri(), PORT: String(port), NODE_CONFIG: JSON.stringify(nodeConfig), LOG_LEVEL: 'info' },
-    stdio: ['ignore', handle.fd, handle.fd],
-  });
+  const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), LOG_LEVEL: 'info', ...overrides };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', handle.fd, handle.fd] });
   await handle.close();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (!(await fetch(`${baseUrl}/readyz`).then((response) => response.ok, () => false))) {
-    assert.equal(child.exitCode, null, `the service exited during start-up; see ${logFile}`);
-    assert.ok(Date.now() < deadline, `the service was not ready within 120 s; see ${logFile}`);
+  return { child, baseUrl: `http://127.0.0.1:${port}`, logFile, exited };
+}
+
+async function untilReady(server: ServerProcess, readyWithinMs = 120_000): Promise<ServerProcess> {
+  const deadline = Date.now() + readyWithinMs;
+  while (!(await fetch(`${server.baseUrl}/readyz`).then((response) => response.ok, () => false))) {
+    assert.equal(server.child.exitCode, null, `the service exited during start-up; see ${server.logFile}`);
+    assert.ok(Date.now() < deadline, `the service was not ready within ${readyWithinMs} ms; see ${server.logFile}`);
     await sleep(200);
   }
-  return { child, baseUrl, logFile, exited };
+  return server;
 }
 
 /** The JSON lines the process logged so far (other output, such as a stack trace, is skipped). */

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdir, open, readFile, rename, writeFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { log } from '../../log.ts';
+import { PROJECT_ROOT } from '../../projectRoot.ts';
 import { freePort, isAlive, readTextIfExists, run, terminate, waitForPort } from './processes.ts';
 
-const LAUNCHER_DIR = fileURLToPath(new URL('../../../tools/ferretdb/', import.meta.url));
+const LAUNCHER_DIR = path.join(PROJECT_ROOT, 'tools', 'ferretdb');
 const LAUNCHER_SOURCES = ['go.mod', 'go.sum', 'main.go'];
 const LAUNCHER_BINARY = path.join(LAUNCHER_DIR, 'bin', 'ferretdb');
 const SOURCE_HASH_FILE = path.join(LAUNCHER_DIR, 'bin', 'source-hash');

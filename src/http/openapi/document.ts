@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Application } from 'express';
 import { z } from 'zod';
 import { DomainError, FAILURE_DETAIL } from '../../errors.ts';
+import { PROJECT_ROOT } from '../../projectRoot.ts';
 import { accessOf, routeDocOf, type Access, type DocumentedHandler, type Method, type ProblemDocs, type RouteDoc, type TagDoc } from '../openapi.ts';
 import { problemOf, STATUS_OF_CODE, type ProblemCode } from '../problem.ts';
+import { BEIJING_TWIN_SUFFIX } from '../beijingTime.ts';
 import { problemSchema } from './schemas.ts';
 
 /**
@@ -39,7 +42,7 @@ export function openApiDocument(app: Application): JsonObject {
   return document;
 }
 
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 function buildDocument(routes: ServedRoute[]): JsonObject {
   const schemas = new SchemaComponents();
@@ -167,7 +170,7 @@ const REPLAYED_HEADER = {
 function successesOf(doc: RouteDoc, schemas: SchemaComponents): Record<string, JsonObject> {
   return Object.fromEntries(
     Object.entries(doc.responses).map(([status, { description, body, contentType, alsoAs = [] }]) => {
-      const media = body ? { schema: schemas.convert(body) } : {};
+      const media = body ? { schema: schemas.convertAnswer(body) } : {};
       const content = {
         ...(body || contentType ? { [contentType ?? 'application/json']: media } : {}),
         ...Object.fromEntries(alsoAs.map((type) => [type, {}])),
@@ -222,7 +225,7 @@ function codesOf(sets: ProblemDocs[]): Map<ProblemCode, string[]> {
  * STATUS_OF_CODE, the detail is the stored failure's (FAILURE_DETAIL) or the route's words.
  */
 function problemsOf(doc: RouteDoc, access: Access, schemas: SchemaComponents): Record<string, JsonObject> {
-  const problem = schemas.convert(problemSchema);
+  const problem = schemas.convertAnswer(problemSchema);
   const byStatus = new Map<number, [ProblemCode, string[]][]>();
   // The route's own codes first: the first is the example a reader sees.
   for (const [code, whens] of codesOf([...[doc.problems ?? []].flat(), ...commonProblems(doc, access)])) {
@@ -268,6 +271,7 @@ const EXAMPLE_MEMBERS: Partial<Record<ProblemCode, JsonObject>> = {
   rate_limited: { retryAfterSeconds: 60 },
   password_checks_busy: { retryAfterSeconds: 1 },
   account_busy: { retryAfterSeconds: 1 },
+  instant_daily_limit_exceeded: { remainingToday: '4000.00' },
   reserve_exhausted: { alternative: { method: 'POST', path: '/v1/me/redemptions', channel: 'wallet', amount: '500.00', settleDate: '2024-06-04' } },
 };
 
@@ -287,13 +291,19 @@ const JSON_SCHEMA_OPTIONS = {
  * components.schemas. One id must mean one schema: two different ones are refused.
  */
 class SchemaComponents {
-  readonly components: Record<string, JsonObject> = {};
+  // Every app answers instants, so their twins' schema is always there.
+  readonly components: Record<string, JsonObject> = { InstantBeijing: INSTANT_BEIJING };
 
   /** Requests are read as their input: a transform's string, a default's optional field. */
-  convert(schema: z.ZodType): JsonObject {
+  convert(schema: z.ZodType, adjust: (json: JsonObject) => JsonObject = (json) => json): JsonObject {
     const { $schema: _dialect, $defs, ...json } = z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS) as JsonObject;
-    for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, JsonObject>)) this.add(id, pointAtComponents(definition) as JsonObject);
-    return pointAtComponents(json) as JsonObject;
+    for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, JsonObject>)) this.add(id, pointAtComponents(adjust(definition)) as JsonObject);
+    return pointAtComponents(adjust(json)) as JsonObject;
+  }
+
+  /** An answer as the app serializes it: each instant with its Beijing-time twin (src/http/beijingTime.ts). */
+  convertAnswer(schema: z.ZodType): JsonObject {
+    return this.convert(schema, withDocumentedTwins);
   }
 
   private add(id: string, definition: JsonObject): void {
@@ -301,6 +311,40 @@ class SchemaComponents {
     if (known && JSON.stringify(known) !== JSON.stringify(definition)) throw new Error(`two different schemas have the id ${id}`);
     this.components[id] = definition;
   }
+}
+
+const INSTANT_REF = '#/$defs/Instant';
+const INSTANT_BEIJING = {
+  type: 'string',
+  format: 'date-time',
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}\\+08:00$',
+  description: 'The instant before it in Beijing time: ISO 8601 with +08:00',
+  examples: ['2024-06-03T15:00:00.000+08:00'],
+};
+
+const isInstant = (property: JsonObject): boolean =>
+  property.$ref === INSTANT_REF || (Array.isArray(property.anyOf) && (property.anyOf as JsonObject[]).some(isInstant));
+
+/** An instant's twin: the instant in Beijing time, nullable as the instant is. */
+function beijingTwinOf(instant: JsonObject): JsonObject {
+  const beijing = { $ref: '#/$defs/InstantBeijing' };
+  const nullable = Array.isArray(instant.anyOf) && (instant.anyOf as JsonObject[]).some((member) => member.type === 'null');
+  return nullable ? { anyOf: [beijing, { type: 'null' }] } : beijing;
+}
+
+/** Each instant property of every object schema followed by its `<name>Beijing` twin, required as it is. */
+function withDocumentedTwins(json: JsonObject): JsonObject {
+  if (Array.isArray(json)) return json.map((item) => withDocumentedTwins(item as JsonObject)) as unknown as JsonObject;
+  if (json === null || typeof json !== 'object') return json;
+  const adjusted: JsonObject = Object.fromEntries(Object.entries(json).map(([key, inner]) => [key, withDocumentedTwins(inner as JsonObject)]));
+  const properties = adjusted.properties as Record<string, JsonObject> | undefined;
+  if (!properties || !Object.values(properties).some(isInstant)) return adjusted;
+  const twinned = (name: string) => (isInstant(properties[name]!) ? [name, `${name}${BEIJING_TWIN_SUFFIX}`] : [name]);
+  return {
+    ...adjusted,
+    properties: Object.fromEntries(Object.keys(properties).flatMap((name) => twinned(name).map((key) => [key, properties[key] ?? beijingTwinOf(properties[name]!)]))),
+    ...(adjusted.required ? { required: (adjusted.required as string[]).flatMap(twinned) } : {}),
+  };
 }
 
 function pointAtComponents(value: unknown): unknown {
