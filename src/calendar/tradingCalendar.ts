@@ -5,6 +5,10 @@ import { addCalendarDays, daysBetween, isBusinessDate, toUtcDay } from './busine
 export interface TradingCalendarOptions {
   /** Public holidays, 'yyyy-MM-dd'. Weekends need not be listed. */
   holidays: readonly string[];
+  /** Weekend days worked in exchange for a holiday (调休): known, so ops see them; never trading days. */
+  makeUpWorkdays?: readonly string[];
+  /** The last day the holiday list speaks for (src/calendar/holidaySchedule.ts). */
+  knownThrough: string;
   /** 'HH:mm' local time; a request at or after it trades on the next trading day. */
   cutoff?: string;
   zone?: string;
@@ -27,7 +31,9 @@ interface LocalMinute {
 export class TradingCalendar {
   readonly zone: string;
   readonly cutoff: string;
+  readonly knownThrough: string;
   readonly #holidays: ReadonlySet<string>;
+  readonly #makeUpWorkdays: ReadonlySet<string>;
   readonly #cutoffMinutes: number;
   // Every money request asks for its dates, and luxon's date arithmetic cost about a tenth
   // of a redemption's CPU in the API process: the current minute's dates and each date's
@@ -35,16 +41,18 @@ export class TradingCalendar {
   #lastMinute: LocalMinute | undefined;
   readonly #nextTradingDays = new Map<string, string>();
 
-  constructor({ holidays, cutoff = '15:00', zone = 'Asia/Shanghai' }: TradingCalendarOptions) {
+  constructor({ holidays, makeUpWorkdays = [], knownThrough, cutoff = '15:00', zone = 'Asia/Shanghai' }: TradingCalendarOptions) {
     const cutoffMatch = CUTOFF_PATTERN.exec(cutoff);
     if (!cutoffMatch) throw new RangeError(`TradingCalendar: cutoff must be HH:mm, got ${JSON.stringify(cutoff)}`);
     if (!IANAZone.isValidZone(zone)) throw new RangeError(`TradingCalendar: unknown zone ${JSON.stringify(zone)}`);
-    const badHoliday = holidays.find((holiday) => !isBusinessDate(holiday));
-    if (badHoliday !== undefined) throw new RangeError(`TradingCalendar: bad holiday ${JSON.stringify(badHoliday)}`);
+    const badDate = [...holidays, ...makeUpWorkdays, knownThrough].find((date) => !isBusinessDate(date));
+    if (badDate !== undefined) throw new RangeError(`TradingCalendar: bad holiday date ${JSON.stringify(badDate)}`);
     this.zone = zone;
     this.cutoff = cutoff;
+    this.knownThrough = knownThrough;
     this.#cutoffMinutes = Number(cutoffMatch[1]) * 60 + Number(cutoffMatch[2]);
     this.#holidays = new Set(holidays);
+    this.#makeUpWorkdays = new Set(makeUpWorkdays);
   }
 
   /** The calendar day of the instant in the calendar's zone. */
@@ -52,10 +60,18 @@ export class TradingCalendar {
     return this.#localMinute(instant).businessDate;
   }
 
-  /** A weekday that is not a holiday. Weekend make-up working days do not trade. */
+  /**
+   * A weekday that is not a holiday. Weekend make-up working days do not trade: China's
+   * exchanges stay shut on every weekend day, and a fund trades only when they are open.
+   */
   isTradingDay(businessDate: string): boolean {
     const isWeekday = toUtcDay(businessDate).weekday <= 5;
     return isWeekday && !this.#holidays.has(businessDate);
+  }
+
+  /** A weekend day worked in exchange for a holiday (调休): a working day that does not trade. */
+  isMakeUpWorkday(businessDate: string): boolean {
+    return this.#makeUpWorkdays.has(businessDate);
   }
 
   /** The first trading day strictly after the date. */

@@ -3,11 +3,13 @@ import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError } from '../errors.ts';
 import { toUtcDay } from '../calendar/businessDate.ts';
+import { holidayScheduleOf } from '../calendar/holidaySchedule.ts';
 import { TradingCalendar } from '../calendar/tradingCalendar.ts';
+import { checkScheduleCoverage } from './coverage.ts';
 
 /**
- * Ops' changes to the holiday list, kept over the config's list: dates added and removed.
- * Keeping them apart from the config lets a config update still apply to other dates.
+ * Ops' changes to the holiday list, kept over the config's and the package's: dates added
+ * and removed. Keeping them apart lets a config or package update still apply to other dates.
  */
 const holidayOverridesSchema = new Schema(
   {
@@ -24,17 +26,23 @@ const OVERRIDES_ID = 'holidays';
 export const CALENDAR_REFRESH_MS = 30_000;
 const loadedAt = new WeakMap<AppContext, number>();
 
-/** Rebuilds ctx.calendar from the config's holidays and ops' overrides. */
+/** Rebuilds ctx.calendar from the package's schedule, the config's holidays and ops' overrides. */
 export async function refreshCalendar(ctx: AppContext): Promise<void> {
   const overrides = await HolidayOverrides.findById(OVERRIDES_ID).lean();
-  const removed = new Set(overrides?.removed ?? []);
-  const holidays = [...new Set([...ctx.config.holidays, ...(overrides?.added ?? [])])].filter((date) => !removed.has(date));
-  ctx.calendar = new TradingCalendar({ holidays, cutoff: ctx.config.cutoff, zone: ctx.config.zone });
+  const schedule = holidayScheduleOf(ctx.config.holidays, { added: overrides?.added ?? [], removed: overrides?.removed ?? [] });
+  ctx.calendar = new TradingCalendar({ ...schedule, cutoff: ctx.config.cutoff, zone: ctx.config.zone });
   loadedAt.set(ctx, Date.now());
 }
 
+/**
+ * What the API (each /v1 request) and the job workers (each job) call: so every process of
+ * the service also checks, now and then, that its holiday schedule is not running out. The
+ * ops CLI refreshes without the check: its stdout is the command's answer.
+ */
 export async function refreshCalendarIfStale(ctx: AppContext): Promise<void> {
-  if (Date.now() - (loadedAt.get(ctx) ?? 0) >= CALENDAR_REFRESH_MS) await refreshCalendar(ctx);
+  if (Date.now() - (loadedAt.get(ctx) ?? 0) < CALENDAR_REFRESH_MS) return;
+  await refreshCalendar(ctx);
+  checkScheduleCoverage(ctx);
 }
 
 /**
@@ -55,12 +63,14 @@ export async function setHoliday(ctx: AppContext, date: string, holiday: boolean
   return { date, holiday: !ctx.calendar.isTradingDay(date) };
 }
 
-export function holidaysBetween(ctx: AppContext, from: string, to: string): string[] {
-  const dates: string[] = [];
+/** The weekday holidays and the make-up working days (which do not trade) from `from` through `to`. */
+export function holidaysBetween(ctx: AppContext, from: string, to: string): { holidays: string[]; makeUpWorkdays: string[] } {
+  const listed = { holidays: [] as string[], makeUpWorkdays: [] as string[] };
   for (let date = from; date <= to; date = ctx.calendar.addCalendarDays(date, 1)) {
-    if (!ctx.calendar.isTradingDay(date) && !isWeekend(date)) dates.push(date);
+    if (!ctx.calendar.isTradingDay(date) && !isWeekend(date)) listed.holidays.push(date);
+    if (ctx.calendar.isMakeUpWorkday(date)) listed.makeUpWorkdays.push(date);
   }
-  return dates;
+  return listed;
 }
 
 function isWeekend(date: string): boolean {

@@ -1,8 +1,8 @@
 /**
  * `/metrics` in the Prometheus text format: request latency by route template, the fund
  * accrual's lag and last duration, the liquidity reserve, the recovery backlog, when the
- * recurring jobs last finished, the latest reconciliation's breaks, and the process (CPU,
- * memory, event loop, GC).
+ * recurring jobs last finished, the latest reconciliation's breaks, the days left in the known
+ * holiday schedule, and the process (CPU, memory, event loop, GC).
  *
  * No token: the service binds 127.0.0.1, so only the host reaches it (its Prometheus agent);
  * the figures are aggregates with no personal data and no secret; and whoever is on the host
@@ -12,6 +12,8 @@
 import type { RequestHandler, Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppContext } from '../context.ts';
+import { SCHEDULE_ALARM_DAYS } from '../calendar/holidaySchedule.ts';
+import { checkScheduleCoverage } from '../holidays/coverage.ts';
 import { log } from '../log.ts';
 import { accrualFigures, BACKLOG_COUNT_MAX, reconciliationBreaks, recoveryBacklog, recurringJobRuns, reserveFigures } from './figures.ts';
 import { withTimeout } from '../observability/timeout.ts';
@@ -114,7 +116,7 @@ type GaugeMaker = (name: string, help: string, labelNames?: string[]) => Gauge;
 
 function figureSources(ctx: AppContext, registry: Registry): FigureSource[] {
   const gauge: GaugeMaker = (name, help, labelNames = []) => new Gauge({ name, help, labelNames, registers: [registry] });
-  return [accrualSource(ctx, gauge), reserveSource(ctx, gauge), recoverySource(ctx, gauge), jobsSource(gauge), reconciliationSource(gauge)];
+  return [accrualSource(ctx, gauge), reserveSource(ctx, gauge), recoverySource(ctx, gauge), jobsSource(gauge), reconciliationSource(gauge), calendarSource(ctx, gauge)];
 }
 
 function accrualSource(ctx: AppContext, gauge: GaugeMaker): FigureSource {
@@ -183,4 +185,12 @@ function jobsSource(gauge: GaugeMaker): FigureSource {
       }
     },
   };
+}
+
+function calendarSource(ctx: AppContext, gauge: GaugeMaker): FigureSource {
+  const daysRemaining = gauge(
+    'moneyfund_calendar_known_days_remaining',
+    `Days from today to the last day of the known holiday schedule (negative once it has ended; alarm at ${SCHEDULE_ALARM_DAYS} or fewer)`,
+  );
+  return { name: 'calendar', gauges: [daysRemaining], read: async () => daysRemaining.set(checkScheduleCoverage(ctx).daysRemaining) };
 }

@@ -12,6 +12,7 @@ import { appConfig } from '../../src/config/config.ts';
 import { createContext } from '../../src/context.ts';
 import { retryOnWriteConflict } from '../../src/db/writeConflict.ts';
 import { FundDay, fundDayId, type FundDayDocument } from '../../src/fund/model.ts';
+import { checkScheduleCoverage } from '../../src/holidays/coverage.ts';
 import { accruePartition, closeAccrualDay, openAccrualDay, openPartitions } from '../../src/income/accrual.ts';
 import { Readiness } from '../../src/observability/readiness.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
@@ -212,7 +213,9 @@ describe('observability', function () {
       const { app } = testApp();
       assert.deepEqual((await request(app).get('/healthz').expect(200)).body, { status: 'ok' });
       const ready = await request(app).get('/readyz').expect(200);
-      assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', scheduler: 'not_run', shuttingDown: false } });
+      const { calendar, ...checks } = ready.body.checks;
+      assert.deepEqual({ ...ready.body, checks }, { status: 'ready', checks: { database: 'ok', scheduler: 'not_run', shuttingDown: false } });
+      assert.equal(calendar.status, 'known', 'the holiday schedule reaches well past 2024-05-30 (test/api/calendarSchedule.test.ts)');
     });
 
     it('is ready once the scheduler has started, not once it has stopped or the process is shutting down', async () => {
@@ -225,7 +228,7 @@ describe('observability', function () {
       const stopped = await request(app).get('/readyz');
       assertProblem(stopped, 503, 'not_ready');
       assert.equal(stopped.body.detail, 'Not ready: scheduler: stopped');
-      assert.deepEqual(stopped.body.checks, { database: 'ok', scheduler: 'stopped', shuttingDown: false });
+      assert.deepEqual(stopped.body.checks, { database: 'ok', scheduler: 'stopped', shuttingDown: false, calendar: checkScheduleCoverage(ctx) });
 
       const other = createContext();
       other.readiness.shuttingDown = true;

@@ -454,6 +454,7 @@ describe('OpenAPI document', function () {
     const latest = await step('get', '/v1/ops/reconciliation/latest', 200, { as: ops });
     assert.deepEqual([latest.body.report.id, latest.body.report.at], [ran._id, ran.at.toISOString()]);
     await step('get', '/v1/ops/calendar/holidays?from=2024-01-01&to=2024-12-31', 200, { as: ops });
+    await step('get', '/v1/ops/calendar/coverage', 200, { as: ops });
     await step('put', '/v1/ops/calendar/holidays/2030-03-06', 200, { as: ops });
     await step('delete', '/v1/ops/calendar/holidays/2030-03-06', 200, { as: ops });
 

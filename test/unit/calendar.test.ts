@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { FixedClock, systemClock } from '../../src/calendar/clock.ts';
+import { holidayScheduleOf, SCHEDULE_ALARM_DAYS, scheduleCoverageOn } from '../../src/calendar/holidaySchedule.ts';
 import { TradingCalendar } from '../../src/calendar/tradingCalendar.ts';
 import { appConfig } from '../../src/config/config.ts';
 import { createContext } from '../../src/context.ts';
 
-// The shipped holiday list (2024..2026), so these tests also check config/default.json.
-const calendar = new TradingCalendar(appConfig());
+// The shipped schedule: the package's, under config/default.json's 2024..2026, which these tests also check.
+const calendar = new TradingCalendar(holidayScheduleOf(appConfig().holidays));
 
 /** A Shanghai wall-clock time, e.g. '2024-05-30T14:00'. */
 const shanghai = (localTime: string) => new Date(`${localTime}+08:00`);
@@ -126,7 +128,7 @@ describe('trading calendar', () => {
   });
 
   describe('a custom cut-off', () => {
-    const earlyClose = new TradingCalendar({ holidays: [], cutoff: '11:30' });
+    const earlyClose = new TradingCalendar({ knownThrough: '2024-12-31', holidays: [], cutoff: '11:30' });
     it('trades before it and rolls over at it', () => {
       assert.equal(earlyClose.cutoff, '11:30');
       assert.equal(earlyClose.zone, 'Asia/Shanghai');
@@ -137,7 +139,7 @@ describe('trading calendar', () => {
 
   describe('remembered answers (one calendar asked again and again, as a process does)', () => {
     it('crosses the cut-off and Beijing midnight back and forth within and between minutes', () => {
-      const asked = new TradingCalendar(appConfig());
+      const asked = new TradingCalendar(holidayScheduleOf(appConfig().holidays));
       const walk: [string, string, string][] = [
         ['2024-05-30T14:59:00.000', '2024-05-30', '2024-05-30'],
         ['2024-05-30T14:59:59.999', '2024-05-30', '2024-05-30'],
@@ -155,8 +157,8 @@ describe('trading calendar', () => {
     });
 
     it('keeps each calendar\'s holidays apart', () => {
-      const withHoliday = new TradingCalendar({ holidays: ['2024-05-31'] });
-      const without = new TradingCalendar({ holidays: [] });
+      const withHoliday = new TradingCalendar({ knownThrough: '2024-12-31', holidays: ['2024-05-31'] });
+      const without = new TradingCalendar({ knownThrough: '2024-12-31', holidays: [] });
       assert.equal(withHoliday.nextTradingDay('2024-05-30'), '2024-06-03');
       assert.equal(without.nextTradingDay('2024-05-30'), '2024-05-31');
     });
@@ -164,11 +166,11 @@ describe('trading calendar', () => {
 
   describe('programmer errors fail loudly', () => {
     it('refuses a bad cut-off, zone or holiday', () => {
-      assert.throws(() => new TradingCalendar({ holidays: [], cutoff: '15:00:00' }), /cutoff/);
-      assert.throws(() => new TradingCalendar({ holidays: [], cutoff: '24:00' }), /cutoff/);
-      assert.throws(() => new TradingCalendar({ holidays: [], zone: 'Mars/Olympus' }), /zone/);
-      assert.throws(() => new TradingCalendar({ holidays: ['2024-02-30'] }), /holiday/);
-      assert.throws(() => new TradingCalendar({ holidays: ['2024-6-10'] }), /holiday/);
+      assert.throws(() => new TradingCalendar({ knownThrough: '2024-12-31', holidays: [], cutoff: '15:00:00' }), /cutoff/);
+      assert.throws(() => new TradingCalendar({ knownThrough: '2024-12-31', holidays: [], cutoff: '24:00' }), /cutoff/);
+      assert.throws(() => new TradingCalendar({ knownThrough: '2024-12-31', holidays: [], zone: 'Mars/Olympus' }), /zone/);
+      assert.throws(() => new TradingCalendar({ knownThrough: '2024-12-31', holidays: ['2024-02-30'] }), /holiday date/);
+      assert.throws(() => new TradingCalendar({ knownThrough: '2024-12-31', holidays: ['2024-6-10'] }), /holiday date/);
     });
     it('refuses malformed dates and invalid instants', () => {
       assert.throws(() => calendar.isTradingDay('2024-13-01'), RangeError);
@@ -181,9 +183,51 @@ describe('trading calendar', () => {
     });
     it('stops when no day trades for a year', () => {
       const everyDayOf2024 = Array.from({ length: 366 }, (_, day) => calendar.addCalendarDays('2024-01-01', day));
-      const closed = new TradingCalendar({ holidays: everyDayOf2024 });
+      const closed = new TradingCalendar({ knownThrough: '2024-12-31', holidays: everyDayOf2024 });
       assert.throws(() => closed.nextTradingDay('2023-12-31'), /no trading day/);
     });
+  });
+});
+
+describe('holiday schedule: package, then config, then ops', () => {
+  const holidaysIn = (holidays: readonly string[], from: string, to: string) => holidays.filter((date) => date >= from && date <= to);
+
+  it('knows the package\'s years through the last one it ships, with their make-up working days', async () => {
+    const years = (await readdir(new URL('../../node_modules/chinese-days/dist/years', import.meta.url))).filter((file) => file.endsWith('.json')).map((file) => file.slice(0, 4));
+    const packageOnly = holidayScheduleOf([]);
+    assert.equal(packageOnly.knownThrough, `${years.sort().at(-1)}-12-31`);
+    assert.deepEqual(holidaysIn(packageOnly.holidays, '2026-10-01', '2026-10-31'), ['2026-10-01', '2026-10-02', '2026-10-03', '2026-10-04', '2026-10-05', '2026-10-06', '2026-10-07']);
+    assert.deepEqual(holidaysIn(packageOnly.makeUpWorkdays, '2026-09-01', '2026-10-31').sort(), ['2026-09-20', '2026-10-10']);
+  });
+
+  it('takes the config\'s list as the whole list of each year it names, and the package\'s for the others', () => {
+    const schedule = holidayScheduleOf(['2026-03-02', '2027-02-08']);
+    assert.deepEqual(holidaysIn(schedule.holidays, '2026-01-01', '2027-12-31'), ['2026-03-02', '2027-02-08']);
+    assert.ok(schedule.holidays.includes('2025-10-01'), 'a year the config does not name keeps the package\'s list');
+    assert.equal(schedule.knownThrough, '2027-12-31');
+  });
+
+  it('applies ops\' overrides last; an added day extends the known schedule to that day only', () => {
+    const schedule = holidayScheduleOf(['2026-10-01'], { added: ['2027-01-04'], removed: ['2026-10-01', '2025-10-08'] });
+    assert.deepEqual(holidaysIn(schedule.holidays, '2025-10-08', '2027-12-31'), ['2027-01-04']);
+    assert.equal(schedule.knownThrough, '2027-01-04');
+    assert.equal(holidayScheduleOf([], { added: ['2025-03-12'], removed: [] }).knownThrough, holidayScheduleOf([]).knownThrough, 'an earlier day changes nothing');
+  });
+
+  it(`is known more than ${SCHEDULE_ALARM_DAYS} days ahead, ending within them, ended after its last day`, () => {
+    const statusOn = (today: string) => scheduleCoverageOn(today, '2026-12-31');
+    assert.deepEqual(statusOn('2026-10-31'), { knownThrough: '2026-12-31', daysRemaining: 61, status: 'known' });
+    assert.equal(statusOn('2026-11-01').status, 'ending', '60 days ahead');
+    assert.deepEqual(statusOn('2026-11-02'), { knownThrough: '2026-12-31', daysRemaining: 59, status: 'ending' });
+    assert.equal(statusOn('2026-12-31').status, 'ending', 'its last day');
+    assert.deepEqual(statusOn('2027-01-01'), { knownThrough: '2026-12-31', daysRemaining: -1, status: 'ended' });
+  });
+
+  it('lists make-up working days, which never trade', () => {
+    const packageOnly = new TradingCalendar(holidayScheduleOf([]));
+    assert.equal(packageOnly.isMakeUpWorkday('2026-10-10'), true);
+    assert.equal(packageOnly.isTradingDay('2026-10-10'), false);
+    assert.equal(packageOnly.isMakeUpWorkday('2026-10-09'), false);
   });
 });
 

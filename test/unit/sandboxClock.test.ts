@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { TestClock } from '../../src/calendar/clock.ts';
+import { holidayScheduleOf } from '../../src/calendar/holidaySchedule.ts';
 import { TradingCalendar } from '../../src/calendar/tradingCalendar.ts';
 import { appConfig } from '../../src/config/config.ts';
 import { DomainError } from '../../src/errors.ts';
 import { clockTarget, type ClockMove } from '../../src/sandbox/clockMove.ts';
 import { plausibleYieldPer10k } from '../../src/sandbox/service.ts';
 
-const calendar = new TradingCalendar(appConfig());
+const config = appConfig();
+const calendar = new TradingCalendar({ ...holidayScheduleOf(config.holidays), cutoff: config.cutoff, zone: config.zone });
 const shanghai = (localTime: string) => new Date(`${localTime}+08:00`);
 
 describe('sandbox test clock', () => {
