@@ -63,14 +63,13 @@ export async function seedMarket(
   clock.set(`${confirmDate}T09:00:00+08:00`);
   await advanceDueOperations(ctx);
   const live = createContext({ config });
-  const signedIn = async (user: BookUser): Promise<SeededUser> => ({ ...user, auth: await signIn(live, user.loginId) });
-  return {
-    ops: await signedIn(ops),
-    merchant,
-    holders: await Promise.all(holders.map(signedIn)),
-    whales: await Promise.all(whales.map(signedIn)),
-    confirmDate,
+  // One at a time: sign-ins share a small pool of password hashing, which turns a crowd away.
+  const signedIn = async (users: BookUser[]): Promise<SeededUser[]> => {
+    const seeded: SeededUser[] = [];
+    for (const user of users) seeded.push({ ...user, auth: await signIn(live, user.loginId) });
+    return seeded;
   };
+  return { ops: (await signedIn([ops]))[0]!, merchant, holders: await signedIn(holders), whales: await signedIn(whales), confirmDate };
 }
 
 /**
