@@ -134,8 +134,7 @@ async function issueSession(ctx: AppContext, user: { _id: string; roles: string[
 export async function authenticate(ctx: AppContext, token: string, sessionRead: 'fresh' | 'cached' = 'fresh'): Promise<Principal> {
   const id = tokenHash(token);
   const read = () => sessions.findOne<SessionDocument>({ _id: id });
-  const session = sessionRead === 'cached' ? await cachedSessions(ctx).get(id, read) : await read();
-  if (!isLive(ctx, session)) throw errors.unauthenticated();
+  const session = await requireLive(ctx, sessionRead === 'cached' ? await cachedSessions(ctx).get(id, read) : await read());
   const roles = session.roles ?? (await User.findById(session.userId, { roles: 1 }).lean())?.roles;
   if (!roles) throw errors.unauthenticated();
   return { userId: session.userId, roles: roles as Role[], sessionId: id, sessionsEpoch: session.epoch ?? 0, sessionRemembered: sessionRead === 'cached' };
@@ -169,17 +168,32 @@ async function signOutOthers(ctx: AppContext, userId: string, keptSessionId: str
 
 /**
  * Ends the holder's sessions that `ending` selects, in an order that is safe at every crash:
- * they are marked signed out (refused from then on), the holder's sessions epoch is raised
- * (legs checked under any session before it are refused), the sessions not signed out move
- * up to it, and the ended ones go. A crash part-way leaves the ending sessions refused and at
- * worst the others' money legs refused until the holder signs out again (which redoes it all).
+ * they are marked signed out (refused from then on), then the sign-out is finished.
  */
 async function endSessions(ctx: AppContext, userId: string, ending: Record<string, unknown>): Promise<void> {
   await retryOnWriteConflict(() => Session.updateMany({ ...ending, userId }, { $set: { signedOutAt: ctx.clock.now() } }));
+  await faultPoint('security:after-sign-out-mark');
+  await finishSignOuts(userId);
+}
+
+/**
+ * The holder's sessions epoch is raised (legs checked under any session before it are
+ * refused), the sessions not signed out move up to it, and the signed-out ones go. Safe to
+ * repeat: a sign-out that died part-way is finished by the next request that meets one of
+ * its marked sessions (requireLive); a live session left behind catches up after a refusal.
+ */
+async function finishSignOuts(userId: string): Promise<void> {
   const epoch = await raiseSessionsEpoch(userId);
   await faultPoint('security:between-session-writes');
   await moveLiveSessionsUp(userId, epoch);
-  await Session.deleteMany({ userId, signedOutAt: { $ne: null } });
+  await retryOnWriteConflict(() => Session.deleteMany({ userId, signedOutAt: { $ne: null } }));
+}
+
+/** A session that is not live is refused (401); one a sign-out marked but did not finish is finished first, so its token moves no money anywhere. */
+async function requireLive(ctx: AppContext, session: SessionDocument | null): Promise<SessionDocument> {
+  if (session?.signedOutAt != null) await finishSignOuts(session.userId);
+  if (session == null || session.signedOutAt != null || session.expiresAt <= ctx.clock.now()) throw errors.unauthenticated();
+  return session;
 }
 
 /** Every session of the holder that no sign-out marked is valid in the holder's epoch `epoch` (a $max: safe to repeat). */
@@ -207,14 +221,9 @@ export async function sessionStateChanged(ctx: AppContext, principal: Pick<Princ
 }
 
 async function readLiveSession(ctx: AppContext, sessionId: string): Promise<SessionDocument> {
-  const session = await sessions.findOne<SessionDocument>({ _id: sessionId });
-  if (!isLive(ctx, session)) throw errors.unauthenticated();
-  return session;
+  return requireLive(ctx, await sessions.findOne<SessionDocument>({ _id: sessionId }));
 }
 
-function isLive(ctx: AppContext, session: SessionDocument | null): session is SessionDocument {
-  return session != null && session.signedOutAt == null && session.expiresAt > ctx.clock.now();
-}
 
 /**
  * Setting or resetting the payment password needs the login password, lifts any lock, and

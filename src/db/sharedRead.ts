@@ -27,7 +27,8 @@ export class SharedFreshRead<V> {
   }
 
   private start(key: string): Promise<V> {
-    const reads: KeyReads<V> = { running: this.load(key), next: null };
+    // A load that throws at once still ends as a rejected read, never leaving the key stuck.
+    const reads: KeyReads<V> = { running: Promise.resolve().then(() => this.load(key)), next: null };
     this.reads.set(key, reads);
     const forget = () => {
       if (this.reads.get(key) === reads && reads.next === null) this.reads.delete(key);

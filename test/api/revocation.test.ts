@@ -118,6 +118,21 @@ describe('revocation across processes', function () {
 describe('a sign-out that died half-way', function () {
   this.timeout(60_000);
 
+  it('after its mark: the token\'s next fresh use finishes it, and a process that remembers the token moves no money', async () => {
+    const { a, b, holder, instant } = await twoProcesses(); // A remembers the session and the verified password
+    const faults = new ArmedFaults();
+    b.ctx.faults = faults;
+    faults.arm('security:after-sign-out-mark');
+    await request(b.app).delete('/v1/me/session').set(holder.auth).catch(() => {}); // the request dies with its process
+    b.ctx.faults = NO_FAULTS;
+    // The holder tries again: the token is refused, and the sign-out it met half done is finished.
+    assertProblem(await request(b.app).delete('/v1/me/session').set(holder.auth), 401, 'unauthenticated');
+    const before = await balancesOf(holder.userId);
+    assertProblem(await instant(a, holder), 401, 'unauthenticated');
+    assert.deepEqual(await balancesOf(holder.userId), before, 'nothing moved');
+    assert.equal(await Session.countDocuments({ userId: holder.userId }), 0);
+  });
+
   it('refuses the signed-out token at once; the holder\'s other session pays again after one refusal', async () => {
     const { a, holder, instant } = await twoProcesses();
     const other = await signIn(a, holder);
