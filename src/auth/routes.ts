@@ -100,7 +100,7 @@ export function authRoutes(ctx: AppContext): Router {
       responses: { 204: { description: 'Signed out' } },
     },
     async (_input, res) => {
-      await signOut(ctx, principalOf(res).sessionId);
+      await signOut(ctx, principalOf(res));
       res.status(204).end();
     },
   );

@@ -145,10 +145,9 @@ export async function authenticate(ctx: AppContext, token: string, sessionRead: 
  * applies any more in any process, whatever that process remembers of the session: the
  * holder's sessions epoch rises, and the holder's other sessions move up to it.
  */
-export async function signOut(ctx: AppContext, sessionId: string): Promise<void> {
-  const session = await sessions.findOne<Pick<SessionDocument, 'userId'>>({ _id: sessionId }, { projection: { userId: 1 } });
-  if (session) await endSessions(ctx, session.userId, { _id: sessionId });
-  cachedSessions(ctx).forget(sessionId);
+export async function signOut(ctx: AppContext, principal: Pick<Principal, 'userId' | 'sessionId'>): Promise<void> {
+  await endSessions(ctx, principal.userId, { _id: principal.sessionId });
+  cachedSessions(ctx).forget(principal.sessionId);
 }
 
 /**
