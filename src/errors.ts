@@ -1,3 +1,9 @@
+/** A problem detail's key in the message catalogue and the values it interpolates. */
+export interface DetailTranslation {
+  key?: string;
+  values?: Readonly<Record<string, string | number>>;
+}
+
 /**
  * An expected outcome the caller can act on (insufficient balance, locked payments, ...): a
  * stable `code`, a human `detail` and the facts the answer carries. Domain code raises it and
@@ -8,6 +14,11 @@ export class DomainError extends Error {
     readonly code: string,
     readonly detail: string,
     readonly extra: Record<string, unknown> = {},
+    /**
+     * How the detail reads in another language: the message key (the code when left out) and
+     * the values it interpolates. The English `detail` stays the one written here.
+     */
+    readonly translation: DetailTranslation = {},
   ) {
     super(detail);
   }
