@@ -33,6 +33,8 @@ export const accountBusy = () =>
     retryAfterSeconds: 1,
   });
 
+export const isAccountBusy = (error: unknown) => error instanceof DomainError && error.code === 'account_busy';
+
 /**
  * A process's own order of events: when it saw a document, and when it wrote an operation.
  * An account seen before the operation was written cannot have held a leg of it.

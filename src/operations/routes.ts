@@ -30,7 +30,7 @@ export const operationSchema = z
 
 /** A money request's answer: 201 when final, 202 while the bank has not answered. */
 export const operationAnswer = z.object({ operation: operationSchema }).meta({ id: 'OperationAnswer' });
-export const STILL_AT_THE_BANK = { description: 'The bank has not answered yet: the recovery job finishes it; poll GET /v1/me/operations/{operationId}', body: operationAnswer };
+export const STILL_AT_THE_BANK = { description: 'Not finished yet (the bank has not answered, or a charged top-up waits for a busy account): the recovery job finishes it; poll GET /v1/me/operations/{operationId}', body: operationAnswer };
 
 const balanceBreak = z.object({
   userId: z.string().describe('The account (a holder, a merchant) or the reserve shard'),

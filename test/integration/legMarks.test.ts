@@ -9,9 +9,10 @@ import request from 'supertest';
 import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { markOf, UNFINISHED_MARKS_MAX } from '../../src/operations/marks.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
+import { recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { assertProblem, idempotencyKey, newHolder, testApp, topUp } from '../support/api.ts';
 
-const { app } = testApp('2024-05-30T10:00:00+08:00');
+const { app, ctx, clock } = testApp('2024-05-30T10:00:00+08:00');
 
 const accountOf = async (userId: string) => (await Account.findById(userId).lean<AccountDocument>())!;
 
@@ -48,14 +49,20 @@ describe('account legs: a count, and marks that leave only when finished', () =>
     assert.deepEqual(after.unfinishedMarks.split(' '), [elsewhere, ownMark], 'the finished mark left, the unfinished one stays');
   });
 
+  /** Fills the holder's account with the marks of an operation that never finishes (as if its process died mid-way). */
+  async function fillWithStuckMarks(userId: string) {
+    const { _id: stuckId } = await latestTopUp(userId);
+    await Operation.updateOne({ _id: stuckId }, { $set: { steps: [], status: 'pending', updatedAt: new Date('2999-01-01') } });
+    const stuck = Array.from({ length: UNFINISHED_MARKS_MAX }, (_, index) => markOf(stuckId, `step${index}`));
+    await Account.updateOne({ _id: userId }, { $inc: { legCount: 1 }, $set: { unfinishedMarks: stuck.join(' ') } });
+    const finish = () => Operation.updateOne({ _id: stuckId }, { $set: { steps: stuck.map((_, index) => `step${index}`), status: 'completed' } });
+    return { stuck, finish };
+  }
+
   it('an account full of unfinished marks refuses a leg retryably and moves nothing', async () => {
     const holder = await newHolder(app);
     await topUp(app, holder, '10.00');
-    // Marks of an operation that never finishes (as if its process died mid-way).
-    const { _id: stuckId } = await latestTopUp(holder.userId);
-    await Operation.updateOne({ _id: stuckId }, { $set: { steps: [], status: 'pending' } });
-    const stuck = Array.from({ length: UNFINISHED_MARKS_MAX }, (_, index) => markOf(stuckId, `step${index}`));
-    await Account.updateOne({ _id: holder.userId }, { $inc: { legCount: 1 }, $set: { unfinishedMarks: stuck.join(' ') } });
+    const { stuck, finish } = await fillWithStuckMarks(holder.userId);
     const answer = await request(app)
       .post('/v1/me/transfers-in')
       .set(holder.auth)
@@ -67,9 +74,30 @@ describe('account legs: a count, and marks that leave only when finished', () =>
     assert.deepEqual([after.walletFen, after.subscribingFen], [1000n, 0n]);
     assert.equal(after.unfinishedMarks, stuck.join(' '));
     // Once the operation finishes its marks may go: the next leg finds them finished and applies.
-    await Operation.updateOne({ _id: stuckId }, { $set: { steps: stuck.map((_, index) => `step${index}`), status: 'completed' } });
+    await finish();
     await topUp(app, holder, '1.00');
     assert.equal((await accountOf(holder.userId)).walletFen, 1100n);
     assert.equal((await accountOf(holder.userId)).unfinishedMarks, markOf((await latestTopUp(holder.userId))._id, 'credit'));
+  });
+
+  it('a card top-up charged while the account is busy is accepted as pending, and the recovery credits it once', async () => {
+    const holder = await newHolder(app);
+    await topUp(app, holder, '10.00');
+    const { finish } = await fillWithStuckMarks(holder.userId);
+    const answer = await request(app)
+      .post('/v1/me/top-ups')
+      .set(holder.auth)
+      .set('Idempotency-Key', idempotencyKey())
+      .send({ amount: '5.00', bankCardId: holder.bankCardId });
+    // The card is charged: the holder is told the money is on its way, not to try again.
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    assert.equal(answer.body.operation.status, 'pending');
+    assert.equal((await accountOf(holder.userId)).walletFen, 1000n);
+    await finish();
+    clock.advance(ctx.config.jobs.recoverAfterMs + 1);
+    await recoverStuckOperations(ctx);
+    const credited = await Operation.findById(answer.body.operation.id).lean<OperationDocument>();
+    assert.equal(credited!.status, 'completed');
+    assert.equal((await accountOf(holder.userId)).walletFen, 1500n);
   });
 });
