@@ -50,7 +50,7 @@ export const FAILURE_DETAIL: Record<string, string> = {
 export interface Failure {
   code: string;
   detail: string;
-  /** instant_daily_limit_exceeded: what is left of the day's cap, in yuan. */
+  /** A daily maximum's refusal (instant_daily_limit_exceeded, transfer_in_daily_limit_exceeded): what is left of it today, in yuan. */
   remainingToday?: string;
 }
 

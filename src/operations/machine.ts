@@ -5,7 +5,7 @@
  */
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
-import { failureOf } from '../errors.ts';
+import { failureOf, type Failure } from '../errors.ts';
 import { currentOperation, transition } from './journal.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';
 import { reloadOperation } from './service.ts';
@@ -42,12 +42,16 @@ export async function moveTo(op: OperationDocument, from: OperationDocument['sta
 }
 
 /** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
-export async function noteFailure(op: OperationDocument, code: string): Promise<void> {
-  const failure = failureOf(code);
+/** Why an operation is refused: a code, or a failure that adds facts to its code's detail. */
+export type Refusal = string | Failure;
+const failureFrom = (refusal: Refusal): Failure => (typeof refusal === 'string' ? failureOf(refusal) : refusal);
+
+export async function noteFailure(op: OperationDocument, refusal: Refusal): Promise<void> {
+  const failure = failureFrom(refusal);
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
 }
 
-export async function fail(ctx: AppContext, op: OperationDocument, code: string): Promise<void> {
-  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureOf(code) });
+export async function fail(ctx: AppContext, op: OperationDocument, refusal: Refusal): Promise<void> {
+  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureFrom(refusal) });
   op.status = 'failed';
 }

@@ -6,7 +6,7 @@ import { foldIncome } from '../income/fold.ts';
 import { log } from '../log.ts';
 import { applyAccountLeg, closeAccountLeg, ledgerAccount as ledger } from '../accounts/legs.ts';
 import { transition } from '../operations/journal.ts';
-import { fail, isDue, moveTo, noteFailure, registerMachines, type AdvanceMode, type Machine } from '../operations/machine.ts';
+import { fail, isDue, moveTo, noteFailure, registerMachines, type AdvanceMode, type Machine, type Refusal } from '../operations/machine.ts';
 import { isAccountBusy, legFenced } from '../operations/marks.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
@@ -144,7 +144,7 @@ const SUBSCRIBE_ATTEMPTS_MAX = 10;
  * and the limits. Returns undefined when applied, else the rule that refused it; a refusal
  * whose rule no longer holds when read back (the account changed meanwhile) is tried again.
  */
-async function applySubscribeLeg(ctx: AppContext, op: OperationDocument): Promise<string | undefined> {
+async function applySubscribeLeg(ctx: AppContext, op: OperationDocument): Promise<Refusal | undefined> {
   const X = op.amountFen;
   const fromWallet = op.channel === 'wallet';
   const base = {
@@ -169,7 +169,7 @@ async function applySubscribeLeg(ctx: AppContext, op: OperationDocument): Promis
   throw new Error(`subscription ${op._id}: refused ${SUBSCRIBE_ATTEMPTS_MAX} times with no rule to blame`);
 }
 
-function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
+function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocument): Refusal | undefined {
   if (op.channel === 'wallet' && account.walletFen < op.amountFen) return 'insufficient_balance';
   if (holdsAnotherFund(account, op.fundCode!)) return 'fund_switch_not_allowed';
   return limitRefusal(ctx, op, account);

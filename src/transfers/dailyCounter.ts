@@ -1,5 +1,6 @@
 import type { AccountDocument } from '../accounts/model.ts';
-import type { Fen } from '../money/fen.ts';
+import { FAILURE_DETAIL, type Failure } from '../errors.ts';
+import { formatYuan, type Fen } from '../money/fen.ts';
 import type { AccountLeg } from '../accounts/legs.ts';
 
 /**
@@ -41,4 +42,13 @@ export function dailyCounterShapes(counter: DailyCounter, day: string, amountFen
 export function countedFen(counter: DailyCounter, account: AccountDocument, day: string): Fen {
   const date = account[counter.dateField];
   return date != null && date >= day ? account[counter.amountField] : 0n;
+}
+
+/**
+ * A daily maximum's refusal says how much is left of it today; a maximum lowered below what
+ * was already counted leaves nothing, not a negative amount.
+ */
+export function capRefusal(code: string, leftFen: Fen): Failure {
+  const remainingToday = formatYuan(leftFen > 0n ? leftFen : 0n);
+  return { code, detail: `${FAILURE_DETAIL[code]}: ${remainingToday} yuan is left today`, remainingToday };
 }

@@ -32,7 +32,7 @@ import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, noteStanding, registerLeaseRedemptions, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
-import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
+import { capRefusal, countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { FAILURE_DETAIL, failureOf, type Failure } from '../errors.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
 import { isDue, moveTo, type AdvanceMode } from '../operations/machine.ts';
@@ -278,15 +278,7 @@ function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocum
   if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return failureOf('balance_limit_exceeded');
   if (!countsTowardCap(ctx, op)) return undefined;
   const leftFen = ctx.config.limits.instantRedeemDailyMaxFen - countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
-  // A cap lowered below what was already counted leaves nothing, not a negative amount.
-  return op.amountFen > leftFen ? capRefusal(leftFen > 0n ? leftFen : 0n) : undefined;
-}
-
-/** The cap's refusal says how much the holder may still redeem instantly today. */
-function capRefusal(remainingFen: Fen): Failure {
-  const remainingToday = formatYuan(remainingFen);
-  const code = 'instant_daily_limit_exceeded';
-  return { code, detail: `${FAILURE_DETAIL[code]}: ${remainingToday} yuan is left today`, remainingToday };
+  return op.amountFen > leftFen ? capRefusal('instant_daily_limit_exceeded', leftFen) : undefined;
 }
 
 const fromTransit = (merchantId: string, amountFen: bigint) => [

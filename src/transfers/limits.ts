@@ -5,7 +5,8 @@ import { applyGuardedLeg, finishMark, legDocuments } from '../operations/guarded
 import type { Fen } from '../money/fen.ts';
 import { recordStep } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
-import { countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
+import type { Refusal } from '../operations/machine.ts';
+import { capRefusal, countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { FundQuota } from './model.ts';
 
 /** The guard of a wallet credit: the wallet stays at or under the balance maximum. */
@@ -34,13 +35,13 @@ export function limitShapes(ctx: AppContext, op: OperationDocument): LegRules[] 
 }
 
 /** Which holder-side limit refused the leg, read after the refusal; undefined if none (a race). */
-export function limitRefusal(ctx: AppContext, op: OperationDocument, account: AccountDocument): string | undefined {
+export function limitRefusal(ctx: AppContext, op: OperationDocument, account: AccountDocument): Refusal | undefined {
   const { transferInDailyMaxFen } = ctx.config.limits;
   const X = op.amountFen;
   if (account.holdingFen + X > holdingMaxOf(ctx)) return 'holding_limit_exceeded';
   if (transferInDailyMaxFen === null) return undefined;
-  const countedTodayFen = countedFen(TRANSFER_IN_COUNTER, account, requestDay(ctx, op));
-  return countedTodayFen + X > transferInDailyMaxFen ? 'transfer_in_daily_limit_exceeded' : undefined;
+  const leftFen = transferInDailyMaxFen - countedFen(TRANSFER_IN_COUNTER, account, requestDay(ctx, op));
+  return X > leftFen ? capRefusal('transfer_in_daily_limit_exceeded', leftFen) : undefined;
 }
 
 /**

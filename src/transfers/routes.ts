@@ -62,7 +62,7 @@ export function transferRoutes(ctx: AppContext): Router {
           insufficient_balance: '',
           fund_switch_not_allowed: '',
           holding_limit_exceeded: 'above the holding maximum or the balance maximum',
-          transfer_in_daily_limit_exceeded: '',
+          transfer_in_daily_limit_exceeded: 'past the daily transfer-in maximum (Beijing time); `remainingToday` says what is left of it',
           fund_quota_exceeded: '',
           unknown_fund: 'no fund has this code',
           fund_required: 'the first transfer-in must name the fund',

@@ -5,7 +5,7 @@ import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { verifyPaymentPassword } from '../../src/auth/service.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../../src/operations/recovery.ts';
-import { assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
+import { assertDailyLeft, assertProblem, balancesOf, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { HeldFaults } from '../support/gate.ts';
 import { foldIncome } from '../../src/income/fold.ts';
 import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/income.ts';
@@ -16,12 +16,7 @@ import { formatYuan } from '../../src/money/fen.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
 
-/** The cap's refusal, saying how much is left of the day's cap: in its own member and in its detail. */
-async function assertCapLeft(response: Response, remainingToday: string) {
-  assertProblem(response, 409, 'instant_daily_limit_exceeded');
-  assert.equal(response.body.remainingToday, remainingToday);
-  assert.match(response.body.detail, new RegExp(`: ${remainingToday.replace('.', '\\.')} yuan is left today$`));
-}
+const assertCapLeft = (response: Response, remainingToday: string) => assertDailyLeft(response, 'instant_daily_limit_exceeded', remainingToday);
 
 /** Available and outstanding as ops see them (exact with leases open), and the shards as stored. */
 async function reserveTotals(t: TestApp) {
@@ -85,10 +80,10 @@ describe('instant redemption and payments', function () {
     const holder = await holderWithShares(t, '30000.00');
     t.clock.set('2024-06-04T23:30:00+08:00'); // 15:30 UTC
     await instant(t, holder, '6000.00').expect(201);
-    await assertCapLeft(await instant(t, holder, '4000.01'), '4000.00');
+    assertCapLeft(await instant(t, holder, '4000.01'), '4000.00');
     await instant(t, holder, '4000.00').expect(201);
     const before = await balancesOf(holder.userId);
-    await assertCapLeft(await instant(t, holder, '0.01'), '0.00');
+    assertCapLeft(await instant(t, holder, '0.01'), '0.00');
     assert.deepEqual(await balancesOf(holder.userId), before);
     t.clock.set('2024-06-05T00:10:00+08:00'); // still 06-04 in UTC, a new day in Beijing
     await instant(t, holder, '10000.00').expect(201);

@@ -11,7 +11,7 @@ import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
 import type { Fen } from '../../src/money/fen.ts';
 import { FundQuota } from '../../src/transfers/model.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
-import { assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder } from '../support/api.ts';
+import { assertDailyLeft, assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder } from '../support/api.ts';
 import { Gate } from '../support/gate.ts';
 
 /** A bank whose next charge waits until the test opens its gate: a card transfer-in whose leg lands late. */
@@ -58,10 +58,10 @@ describe('transfer-in limits', () => {
     await topUp(app, holder, '200.00');
     await transferIn(app, holder, '30.00').expect(201); // 2024-05-29 23:00 UTC
     clock.set('2024-05-30T09:00:00+08:00'); // another UTC day, the same Beijing day
-    assertProblem(await transferIn(app, holder, '20.01'), 409, 'transfer_in_daily_limit_exceeded');
+    assertDailyLeft(await transferIn(app, holder, '20.01'), 'transfer_in_daily_limit_exceeded', '20.00');
     await transferIn(app, holder, '20.00').expect(201);
     clock.set('2024-05-30T23:59:59+08:00');
-    assertProblem(await transferIn(app, holder, '0.01'), 409, 'transfer_in_daily_limit_exceeded');
+    assertDailyLeft(await transferIn(app, holder, '0.01'), 'transfer_in_daily_limit_exceeded', '0.00');
     clock.set('2024-05-31T00:00:00+08:00');
     await transferIn(app, holder, '50.00').expect(201);
     assertProblem(await transferIn(app, holder, '50.01'), 409, 'transfer_in_daily_limit_exceeded');

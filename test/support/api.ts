@@ -106,6 +106,13 @@ export function withoutBeijingTwins(value: unknown): unknown {
 }
 
 /** A problem+json answer with the given status and stable code. */
+/** A daily maximum's refusal, saying how much is left of it today: in its own member and in its detail. */
+export function assertDailyLeft(response: Response, code: string, remainingToday: string): void {
+  assertProblem(response, 409, code);
+  assert.equal(response.body.remainingToday, remainingToday);
+  assert.match(response.body.detail, new RegExp(`: ${remainingToday.replace('.', '\\.')} yuan is left today$`));
+}
+
 export function assertProblem(response: Response, status: number, code: string): void {
   assert.equal(response.status, status, `status ${response.status}: ${JSON.stringify(response.body)}`);
   assert.match(String(response.headers['content-type']), /^application\/problem\+json/);

@@ -272,6 +272,7 @@ const EXAMPLE_MEMBERS: Partial<Record<ProblemCode, JsonObject>> = {
   password_checks_busy: { retryAfterSeconds: 1 },
   account_busy: { retryAfterSeconds: 1 },
   instant_daily_limit_exceeded: { remainingToday: '4000.00' },
+  transfer_in_daily_limit_exceeded: { remainingToday: '20000.00' },
   reserve_exhausted: { alternative: { method: 'POST', path: '/v1/me/redemptions', channel: 'wallet', amount: '500.00', settleDate: '2024-06-04' } },
 };
 

@@ -49,7 +49,7 @@ export const problemSchema = z
     attemptsLeft: z.number().int().optional().describe('payment_password_wrong: wrong attempts left before payments lock'),
     lockedUntil: instantText.optional().describe('payment_locked, login_locked: when the lock lifts by itself'),
     alternative: alternative.optional(),
-    remainingToday: yuanText.optional().describe('instant_daily_limit_exceeded: what the holder may still redeem instantly today (Beijing time), also in detail'),
+    remainingToday: yuanText.optional().describe('instant_daily_limit_exceeded, transfer_in_daily_limit_exceeded: what is left of the daily maximum today (Beijing time), also in detail'),
     retryAfterSeconds: z.number().int().optional().describe('rate_limited, password_checks_busy: when to try again (also the Retry-After header)'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
