@@ -121,7 +121,7 @@ export async function reserveBalances(ctx: AppContext) {
 /** Size, available, outstanding advances by settlement date, utilisation and the low-water flag. */
 export async function reserveReport(ctx: AppContext) {
   const { sizeFen, availableFen, outstandingFen, shards } = await reserveBalances(ctx);
-  const bySettleDate = await outstandingBySettleDate();
+  const bySettleDate = await outstandingBySettleDate(ctx.config.reserve.name);
   const lowWater = isLowWater(ctx, availableFen, sizeFen);
   if (lowWater) log.warn({ availableFen: String(availableFen), sizeFen: String(sizeFen) }, 'liquidity reserve below its low-water mark');
   return {
@@ -140,16 +140,20 @@ export async function reserveReport(ctx: AppContext) {
 }
 
 /**
- * The advances awaiting settlement, summed per settle date here: a `$group` counting with
- * `{$sum: 1}` answers 0 on FerretDB 1.24, and a database `$sum` of int64 may lose exactness.
- * They are the instant volume of a trading day or two, read by equality on their status.
+ * The reserve's advances awaiting settlement, summed per settle date here: a `$group` counting
+ * with `{$sum: 1}` answers 0 on FerretDB 1.24, and a database `$sum` of int64 may lose
+ * exactness. They are the instant volume of a trading day or two, read by equality on their
+ * status; an advance is the reserve's when the lease that granted it is.
  */
-async function outstandingBySettleDate(): Promise<Map<string, { amountFen: Fen; count: number }>> {
-  const awaiting = await Operation.find({ status: 'awaiting_settlement', type: { $in: INSTANT_TYPES } }, { dueDate: 1, amountFen: 1 }).lean<
-    Pick<OperationDocument, 'dueDate' | 'amountFen'>[]
+async function outstandingBySettleDate(reserveName: string): Promise<Map<string, { amountFen: Fen; count: number }>> {
+  const awaiting = await Operation.find({ status: 'awaiting_settlement', type: { $in: INSTANT_TYPES } }, { dueDate: 1, amountFen: 1, leaseId: 1 }).lean<
+    Pick<OperationDocument, 'dueDate' | 'amountFen' | 'leaseId'>[]
   >();
+  const leaseIds = [...new Set(awaiting.map((op) => op.leaseId!))];
+  const ownLeases = await Operation.find({ _id: { $in: leaseIds }, userId: `reserve:${reserveName}` }, { _id: 1 }).lean<{ _id: string }[]>();
+  const own = new Set(ownLeases.map((lease) => lease._id));
   const byDate = new Map<string, { amountFen: Fen; count: number }>();
-  for (const { dueDate, amountFen } of awaiting) {
+  for (const { dueDate, amountFen } of awaiting.filter((op) => own.has(op.leaseId!))) {
     const row = byDate.get(dueDate!) ?? { amountFen: 0n, count: 0 };
     byDate.set(dueDate!, { amountFen: row.amountFen + amountFen, count: row.count + 1 });
   }
