@@ -12,7 +12,6 @@ import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/inc
 import { grantAdvance } from '../../src/reserve/leases.ts';
 import { reserveBalances } from '../../src/reserve/service.ts';
 import { merchantView } from '../../src/merchants/service.ts';
-import { formatYuan } from '../../src/money/fen.ts';
 import { breaksFor, closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { adjustReserve, ArmedFaults, shardsOf, useOwnReserve } from '../support/reserve.ts';
 
