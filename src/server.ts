@@ -13,6 +13,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';
 import { createApp } from './app.ts';
+import { TestClock } from './calendar/clock.ts';
 import { appConfig } from './config/config.ts';
 import { createContext } from './context.ts';
 import { connectMongoose, ensureIndexes } from './db/connection.ts';
@@ -21,10 +22,11 @@ import { answerFor } from './http/answers.ts';
 import { log } from './log.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
 import { prepareSandbox, sandboxBanner, sandboxConfig } from './sandbox/start.ts';
-import { openTestClock } from './sandbox/service.ts';
+import { followTestClock, openTestClock } from './sandbox/service.ts';
 import { startScheduler, stopScheduler } from './scheduler.ts';
 
 const sandbox = process.argv.includes('--sandbox');
+const SANDBOX_CLOCK_FOLLOW_MS = 1_000;
 const config = sandbox ? sandboxConfig(appConfig()) : appConfig();
 const workerOnly = process.argv.includes('--worker');
 const database = await openDatabase(config.database.dataDir);
@@ -36,6 +38,8 @@ if (sandbox) {
   registerAnswerRenderer(answerFor);
   await prepareSandbox(ctx);
 }
+/** The sandbox's clock may be moved by another process (the CLI): this one follows within a second. */
+const stopFollowingClock = ctx.clock instanceof TestClock ? followTestClock(ctx.clock, SANDBOX_CLOCK_FOLLOW_MS) : () => {};
 const scheduler = await startScheduler(ctx, { processJobs: true });
 
 /** Responses not yet finished: told to close their connection when the process stops. */
@@ -82,6 +86,7 @@ async function shutdown(signal: string): Promise<void> {
     log.error('shutdown did not finish in time');
     process.exit(1);
   }, Math.max(config.http.shutdownDrainMs, config.jobs.stopWaitMs) + 15_000).unref();
+  stopFollowingClock();
   await Promise.all([server && closeHttp(server, config.http.shutdownDrainMs), stopScheduler(ctx, scheduler, config.jobs.stopWaitMs)]);
   await mongoose.disconnect();
   await database.stop();

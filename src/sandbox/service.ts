@@ -10,6 +10,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundDay, type FundDayDocument } from '../fund/model.ts';
 import { publishYield } from '../fund/service.ts';
 import { accrueThrough } from '../income/accrual.ts';
+import { log } from '../log.ts';
 import { formatYieldPer10k } from '../money/yield.ts';
 import { advanceDueOperations } from '../operations/recovery.ts';
 import { sweepWallets } from '../sweep/service.ts';
@@ -20,8 +21,29 @@ export const SANDBOX_PUBLISHER = 'sandbox';
 
 /** The test clock where the sandbox left it: its offset is kept in the database. */
 export async function openTestClock(): Promise<TestClock> {
+  return new TestClock(await storedOffsetMs());
+}
+
+async function storedOffsetMs(): Promise<number> {
   const state = await SandboxState.findById(CLOCK_ID).lean();
-  return new TestClock(state?.offsetMs ?? 0);
+  return state?.offsetMs ?? 0;
+}
+
+/** Moves a process's test clock up to the stored one, which another process (the CLI) may have moved. */
+export async function catchUpTestClock(clock: TestClock): Promise<void> {
+  const offsetMs = await storedOffsetMs();
+  if (offsetMs > clock.offsetMs) clock.moveToOffset(offsetMs);
+}
+
+/**
+ * Keeps catching up every `everyMs` until the returned stop is called. A move elsewhere shows
+ * here within that time; this process's jobs then find the work due on the new day.
+ */
+export function followTestClock(clock: TestClock, everyMs: number): () => void {
+  const timer = setInterval(() => {
+    catchUpTestClock(clock).catch((error: unknown) => log.warn({ err: error }, 'could not read the sandbox clock'));
+  }, everyMs);
+  return () => clearInterval(timer);
 }
 
 export interface DueWork {

@@ -10,9 +10,12 @@ import { createApp } from '../../src/app.ts';
 import { TestClock } from '../../src/calendar/clock.ts';
 import { createContext } from '../../src/context.ts';
 import { CLOCK_ID, SandboxState } from '../../src/sandbox/model.ts';
+import { catchUpTestClock, followTestClock } from '../../src/sandbox/service.ts';
 import { newHolder, testApp } from '../support/api.ts';
+import { until } from '../support/until.ts';
 
 const CLOCK = '/v1/ops/sandbox/clock';
+const DAY_MS = 86_400_000;
 
 describe('sandbox test clock routes', () => {
   it('outside the sandbox answer 404 sandbox_only to ops, as the ops guard answers others', async () => {
@@ -59,5 +62,24 @@ describe('sandbox test clock routes', () => {
     assert.deepEqual(await SandboxState.findById(CLOCK_ID).lean(), stored, 'nothing stored');
     const view = (await request(app).get(CLOCK).set(ops.auth).expect(200)).body;
     assert.equal(view.offsetMs, 0);
+  });
+
+  it("a process's test clock follows a move another process stored (the CLI's), never back", async () => {
+    const storedMs = (await SandboxState.findById(CLOCK_ID).lean())?.offsetMs ?? 0;
+    const storeOffset = (offsetMs: number) => SandboxState.updateOne({ _id: CLOCK_ID }, { $max: { offsetMs } }, { upsert: true });
+    await storeOffset(storedMs + DAY_MS);
+    const behind = new TestClock(0);
+    await catchUpTestClock(behind);
+    assert.equal(behind.offsetMs, storedMs + DAY_MS);
+    const ahead = new TestClock(storedMs + 2 * DAY_MS);
+    await catchUpTestClock(ahead);
+    assert.equal(ahead.offsetMs, storedMs + 2 * DAY_MS, 'never back');
+    const stopFollowing = followTestClock(behind, 20);
+    try {
+      await storeOffset(storedMs + 3 * DAY_MS);
+      await until('the follower to catch up', 5_000, async () => behind.offsetMs === storedMs + 3 * DAY_MS);
+    } finally {
+      stopFollowing();
+    }
   });
 });
