@@ -6,6 +6,7 @@
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { failureOf, type Failure } from '../errors.ts';
+import { isAccountBusy } from './marks.ts';
 import { currentOperation, transition } from './journal.ts';
 import { Operation, type OperationDocument, type OperationType } from './model.ts';
 import { reloadOperation } from './service.ts';
@@ -29,9 +30,19 @@ export function registerMachines(table: Record<OperationType, Machine>): void {
 export async function advanceOperation(ctx: AppContext, operation: OperationDocument, mode: AdvanceMode): Promise<OperationDocument> {
   const machine = machines.get(operation.type);
   if (!machine) throw new Error(`no machine registered for ${operation.type} operations: load src/transfers/advance.ts`);
-  await machine(ctx, operation, mode);
+  try {
+    await machine(ctx, operation, mode);
+  } catch (error) {
+    if (!(mode === 'request' && isAccountBusy(error) && underway(operation))) throw error;
+    // Money already moved (a leg applied, or the card charged): the caller is told the
+    // operation is pending, not to send it again; the recovery applies the leg that waits.
+  }
   return currentOperation(operation);
 }
+
+/** A leg applied, or the card charged: what a card top-up or transfer-in does before any leg. */
+const underway = (operation: OperationDocument) =>
+  operation.steps.length > 0 || operation.type === 'top_up' || (operation.type === 'transfer_in' && operation.channel === 'bank_card');
 
 export function isDue(ctx: AppContext, op: OperationDocument): boolean {
   return op.dueDate !== null && op.dueDate !== undefined && op.dueDate <= ctx.calendar.businessDateOf(ctx.clock.now());
@@ -41,11 +52,11 @@ export async function moveTo(op: OperationDocument, from: OperationDocument['sta
   if (!(await transition(op, [from], to, at))) op.status = (await reloadOperation(op._id)).status;
 }
 
-/** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
 /** Why an operation is refused: a code, or a failure that adds facts to its code's detail. */
 export type Refusal = string | Failure;
 const failureFrom = (refusal: Refusal): Failure => (typeof refusal === 'string' ? failureOf(refusal) : refusal);
 
+/** Keeps why an operation is failing, for a recovery that finishes the failure after a crash. */
 export async function noteFailure(op: OperationDocument, refusal: Refusal): Promise<void> {
   const failure = failureFrom(refusal);
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));

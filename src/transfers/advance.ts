@@ -7,7 +7,7 @@ import { log } from '../log.ts';
 import { applyAccountLeg, closeAccountLeg, ledgerAccount as ledger } from '../accounts/legs.ts';
 import { transition } from '../operations/journal.ts';
 import { fail, isDue, moveTo, noteFailure, registerMachines, type AdvanceMode, type Machine, type Refusal } from '../operations/machine.ts';
-import { isAccountBusy, legFenced } from '../operations/marks.ts';
+import { legFenced } from '../operations/marks.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
 import { advanceReserveLease } from '../reserve/leases.ts';
@@ -43,10 +43,7 @@ async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: Advanc
   if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
   const X = op.amountFen;
   const credit = { step: 'credit', guard: walletRoom(ctx, X), inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) };
-  const credited = await unlessAccountBusy(() => applyAccountLeg(op, credit, ctx.clock.now()));
-  // The card is charged: a busy account only delays the credit, which the recovery applies.
-  if (credited === 'busy') return;
-  if (credited) {
+  if (await applyAccountLeg(op, credit, ctx.clock.now())) {
     await transition(op, ['pending'], 'completed', ctx.clock.now());
     return;
   }
@@ -55,15 +52,6 @@ async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: Advanc
   if (!(await closeAccountLeg(op, 'credit'))) return;
   await noteFailure(op, 'balance_limit_exceeded');
   await refundTopUp(ctx, op, mode);
-}
-
-async function unlessAccountBusy<T>(leg: () => Promise<T>): Promise<T | 'busy'> {
-  try {
-    return await leg();
-  } catch (error) {
-    if (isAccountBusy(error)) return 'busy';
-    throw error;
-  }
 }
 
 /**

@@ -10,7 +10,8 @@ import { Account, type AccountDocument } from '../../src/accounts/model.ts';
 import { markOf, UNFINISHED_MARKS_MAX } from '../../src/operations/marks.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
 import { recoverStuckOperations } from '../../src/operations/recovery.ts';
-import { assertProblem, idempotencyKey, newHolder, testApp, topUp } from '../support/api.ts';
+import { SimulatedBank } from '../../src/bank/simulatedBank.ts';
+import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp } from '../support/api.ts';
 
 const { app, ctx, clock } = testApp('2024-05-30T10:00:00+08:00');
 
@@ -99,5 +100,33 @@ describe('account legs: a count, and marks that leave only when finished', () =>
     const credited = await Operation.findById(answer.body.operation.id).lean<OperationDocument>();
     assert.equal(credited!.status, 'completed');
     assert.equal((await accountOf(holder.userId)).walletFen, 1500n);
+  });
+
+  it('a withdrawal the bank declined while the account is busy is answered as pending, and the recovery refunds it once', async () => {
+    const t = testApp('2024-05-30T10:00:00+08:00');
+    const holder = await newHolder(t.app);
+    await topUp(t.app, holder, '10.00');
+    let stuck: Awaited<ReturnType<typeof fillWithStuckMarks>> | undefined;
+    // The bank declines the payout after the wallet was debited, and meanwhile the account fills up.
+    t.ctx.bank = new (class extends SimulatedBank {
+      override async payout(reference: string, bankCardId: string, amountFen: bigint) {
+        stuck = await fillWithStuckMarks(holder.userId);
+        this.behaviour = { mode: 'decline', delayMs: 0 };
+        return super.payout(reference, bankCardId, amountFen);
+      }
+    })();
+    const answer = await request(t.app)
+      .post('/v1/me/withdrawals')
+      .set(holder.auth)
+      .set('Idempotency-Key', idempotencyKey())
+      .send({ amount: '4.00', bankCardId: holder.bankCardId, paymentPassword: PAYMENT_PASSWORD });
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    assert.equal((await accountOf(holder.userId)).walletFen, 600n, 'debited; the refund waits');
+    await stuck!.finish();
+    t.clock.advance(t.ctx.config.jobs.recoverAfterMs + 1);
+    await recoverStuckOperations(t.ctx);
+    const refunded = await Operation.findById(answer.body.operation.id).lean<OperationDocument>();
+    assert.deepEqual([refunded!.status, refunded!.failure?.code], ['failed', 'bank_declined']);
+    assert.equal((await accountOf(holder.userId)).walletFen, 1000n);
   });
 });
