@@ -6,7 +6,7 @@
  */
 import i18next, { type TFunction } from 'i18next';
 import { z } from 'zod';
-import { parseYuan } from '../money/fen.ts';
+import { parseScaled } from '../money/rounding.ts';
 import { groupedYuan } from './formatAmount.ts';
 import en from './locales/en.json' with { type: 'json' };
 import zhCN from './locales/zh-CN.json' with { type: 'json' };
@@ -29,8 +29,10 @@ void i18n.init({
   returnNull: false,
   interpolation: { escapeValue: false }, // JSON and text, never HTML
 });
-// `{{amount, yuan}}`: a yuan string of the answer ("10000.00") read as people write it ("10,000.00").
-i18n.services.formatter?.add('yuan', (value: unknown) => (typeof value === 'string' ? groupedYuan(parseYuan(value)) : String(value)));
+// `{{amount, yuan}}`: a yuan string of the answer ("10000.00") read as people write it
+// ("10,000.00"). Anything else is left as it is: rendering a problem must never throw.
+const YUAN = /^-?\d+\.\d{2}$/;
+i18n.services.formatter?.add('yuan', (value: unknown) => (typeof value === 'string' && YUAN.test(value) ? groupedYuan(parseScaled(value, 2)) : String(value)));
 
 export const translatorFor = (language: Language, namespace: 'problem' | 'validation' = 'problem'): TFunction => i18n.getFixedT(language, namespace);
 
