@@ -63,6 +63,24 @@ describe('Chinese and English', function () {
     assert.equal(response.body.detail, '请发送有效的 Bearer 令牌：POST /v1/sessions 可获取');
   });
 
+  it('a wrong payment password says in Chinese how many tries are left, and moves nothing', async () => {
+    const { app } = testApp();
+    const holder = await newHolder(app);
+    await topUp(app, holder, '100.00');
+    const before = await balancesOf(holder.userId);
+    const refused = await request(app)
+      .post('/v1/me/withdrawals')
+      .set(holder.auth)
+      .set(CHINESE)
+      .set('Idempotency-Key', idempotencyKey())
+      .send({ amount: '1.00', bankCardId: holder.bankCardId, paymentPassword: '000000' });
+    assertProblem(refused, 403, 'payment_password_wrong');
+    assert.equal(refused.body.title, '无权操作');
+    assert.equal(refused.body.detail, `支付密码错误；还可尝试 ${refused.body.attemptsLeft} 次，之后将锁定支付`);
+    assert.equal(typeof refused.body.attemptsLeft, 'number');
+    assert.deepEqual(await balancesOf(holder.userId), before);
+  });
+
   it('a validation 400 reads in Chinese, field names as sent, and moves nothing', async () => {
     const { app } = testApp();
     const holder = await newHolder(app);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { printed, Tabular } from '../../src/cli/output.ts';
 import { BALANCE_MAX_LIMIT_FEN } from '../../src/config/config.ts';
 import { FAILURE_DETAIL } from '../../src/errors.ts';
 import { STATUS_OF_CODE } from '../../src/http/problem.ts';
@@ -83,5 +84,20 @@ describe('amounts for people', () => {
     assert.equal(chineseYuan(1_235_000n, 1), '1.2万');
     assert.equal(chineseYuan(1_250_000n, 1), '1.3万');
     assert.equal(chineseYuan(12_345_678_901n, 4), '1.2346亿');
+  });
+});
+
+describe("the ops CLI's output", () => {
+  const report = new Tabular({ days: [] }, { filename: 'r.csv', columns: ['fund', 'amount', 'utilisationPercent'], rows: [{ fund: '余额宝', amount: '1234567.89', utilisationPercent: '1234.50' }] });
+
+  it('groups amounts for people, not percentages, and keeps the CSV plain', () => {
+    assert.deepEqual(printed(report, 'text').split('\n').map((line) => line.trim().split(/ +/)), [['fund', 'amount', 'utilisationPercent'], ['余额宝', '1,234,567.89', '1234.50'], ['']]);
+    assert.equal(printed({ available: '800.00', size: '12345.00' }, 'text'), 'available  800.00\nsize       12,345.00\n');
+    assert.equal(printed(report, 'csv'), 'fund,amount,utilisationPercent\r\n余额宝,1234567.89,1234.50\r\n');
+  });
+
+  it('starts the CSV with a UTF-8 BOM when asked', () => {
+    assert.equal(printed(report, 'csv', { bom: true }), `\uFEFF${printed(report, 'csv')}`);
+    assert.equal(Buffer.from(printed(report, 'csv', { bom: true })).subarray(0, 3).toString('hex'), 'efbbbf');
   });
 });
