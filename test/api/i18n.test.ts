@@ -40,6 +40,8 @@ describe('Chinese and English', function () {
       ['en;q=0.5, zh;q=0.8', 'zh-CN'],
       ['zh;q=0.5, en', 'en'],
       ['zh;q=0, fr', 'en'],
+      ['ZH-cn', 'zh-CN'],
+      ['zh;q=abc', 'en'], // malformed: ignored, not an error
     ];
     for (const [header, language] of cases) {
       const response = await request(app).get('/v1/no-such-route').set(header === undefined ? {} : { 'Accept-Language': header });
