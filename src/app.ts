@@ -13,6 +13,7 @@ import { requireOps, requireUser } from './http/auth.ts';
 import { rateLimits, securityHeaders } from './http/hardening.ts';
 import { healthRoutes } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
+import { negotiateLanguage } from './http/language.ts';
 import { requestLog } from './http/requestLog.ts';
 import { problemHandler, routeNotFound } from './http/problem.ts';
 import { fundCatalogueRoutes, fundRoutes } from './fund/routes.ts';
@@ -51,6 +52,7 @@ export function createApp(ctx: AppContext): Express {
   // The ops dashboard's page and assets are public; the reports it draws need an ops token.
   app.use(dashboardRoutes());
   // Ops may change holidays from any process: each process reads them again now and then.
+  app.use('/v1', negotiateLanguage);
   app.use('/v1', async (_req, _res, next) => {
     await refreshCalendarIfStale(ctx);
     next();

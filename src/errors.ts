@@ -24,8 +24,10 @@ export class DomainError extends Error {
   }
 }
 
-export const notFound = (what: string) => new DomainError('not_found', `${what} was not found`);
-export const badRequest = (detail: string, extra: Record<string, unknown> = {}) => new DomainError('invalid_request', detail, extra);
+/** `translation.key` names the variant (not_found_account, ...) when the Chinese should say what was not found. */
+export const notFound = (what: string, translation: DetailTranslation = {}) => new DomainError('not_found', `${what} was not found`, {}, translation);
+export const badRequest = (detail: string, extra: Record<string, unknown> = {}, translation: DetailTranslation = {}) =>
+  new DomainError('invalid_request', detail, extra, translation);
 
 /** Why an operation failed: stored on the operation, answered as problem+json (statuses: src/http/problem.ts). */
 export const FAILURE_DETAIL: Record<string, string> = {

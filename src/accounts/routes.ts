@@ -27,7 +27,7 @@ const historyQuery = pageQuery.extend({
 /** The history's filters as instants: a business date runs from 00:00 to 24:00 Beijing time. */
 function historyFilter(ctx: AppContext, query: z.infer<typeof historyQuery>): HistoryFilter {
   const { type, status, from, to } = query;
-  if (from && to && from > to) throw badRequest('from must not be after to');
+  if (from && to && from > to) throw badRequest('from must not be after to', {}, { key: 'invalid_request_from_after_to' });
   const startOf = (date: string) => DateTime.fromISO(date, { zone: ctx.config.zone }).toJSDate();
   return {
     type,
@@ -86,7 +86,7 @@ export function accountRoutes(ctx: AppContext): Router {
     },
     async ({ params }, res) => {
       const principal = principalOf(res);
-      if (params.userId !== principal.userId && !principal.roles.includes('ops')) throw notFound('Account');
+      if (params.userId !== principal.userId && !principal.roles.includes('ops')) throw notFound('Account', { key: 'not_found_account' });
       res.json(await accountView(ctx, params.userId));
     },
   );

@@ -12,6 +12,6 @@ export async function openAccount(userId: string, at: Date): Promise<void> {
 
 export async function findAccount(userId: string): Promise<AccountDocument> {
   const account = await accountsDriver.findOne<AccountDocument>({ _id: userId });
-  if (!account) throw notFound('Account');
+  if (!account) throw notFound('Account', { key: 'not_found_account' });
   return account;
 }

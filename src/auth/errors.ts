@@ -23,6 +23,4 @@ export const loginLocked = (lockedUntil: Date) =>
     lockedUntil: lockedUntil.toISOString(),
   });
 export const wrongPaymentPassword = (attemptsLeft: number) =>
-  new DomainError('payment_password_wrong', `Wrong payment password; ${attemptsLeft} attempt(s) left before payments lock`, {
-    attemptsLeft,
-  });
+  new DomainError('payment_password_wrong', `Wrong payment password; ${attemptsLeft} attempt(s) left before payments lock`, { attemptsLeft }, { values: { attemptsLeft } });

@@ -92,24 +92,31 @@ async function loginPasswordPasses(ctx: AppContext, userId: string, loginPasswor
 export const OPS_TOKEN_LIFETIME_HOURS_MAX = 24 * 31;
 const HOUR_MS = 3_600_000;
 
+const userNotFound = (loginId: string) => notFound(`User ${loginId}`, { key: 'not_found_user', values: { loginId } });
+
 /**
  * A session token for an ops user, for scripts and the dashboard, issued by the ops CLI
  * without the login password: only someone with access to the database can run the CLI.
  */
 export async function issueOpsToken(ctx: AppContext, loginId: string, lifetimeHours?: number) {
   if (lifetimeHours !== undefined && !(Number.isInteger(lifetimeHours) && lifetimeHours >= 1 && lifetimeHours <= OPS_TOKEN_LIFETIME_HOURS_MAX)) {
-    throw new DomainError('invalid_request', `--lifetime-hours must be a whole number from 1 to ${OPS_TOKEN_LIFETIME_HOURS_MAX}`);
+    throw new DomainError('invalid_request', `--lifetime-hours must be a whole number from 1 to ${OPS_TOKEN_LIFETIME_HOURS_MAX}`, {}, {
+      key: 'invalid_request_ops_token_lifetime',
+      values: { hoursMax: OPS_TOKEN_LIFETIME_HOURS_MAX },
+    });
   }
   const user = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
-  if (!user) throw notFound(`User ${loginId}`);
-  if (!user.roles.includes('ops')) throw new DomainError('forbidden', `${loginId} does not have the ops role: grant-ops first`);
+  if (!user) throw userNotFound(loginId);
+  if (!user.roles.includes('ops')) {
+    throw new DomainError('forbidden', `${loginId} does not have the ops role: grant-ops first`, {}, { key: 'forbidden_ops_role_missing', values: { loginId } });
+  }
   const session = await issueSession(ctx, user, lifetimeHours === undefined ? ctx.config.security.tokenLifetimeMs : lifetimeHours * HOUR_MS);
   return { token: session.token, userId: user._id, loginId, expiresAt: session.expiresAt.toISOString() };
 }
 
 export async function userIdOfLogin(loginId: string): Promise<string> {
   const user = await User.findOne({ loginId }, { _id: 1 }).lean();
-  if (!user) throw notFound(`User ${loginId}`);
+  if (!user) throw userNotFound(loginId);
   return user._id;
 }
 
@@ -346,7 +353,7 @@ function dummyHash(): Promise<string> {
 export async function setRole(loginId: string, role: Role, granted: boolean): Promise<{ userId: string; roles: Role[] }> {
   const update = granted ? { $addToSet: { roles: role } } : { $pull: { roles: role } };
   const user = await retryOnWriteConflict(() => User.findOneAndUpdate({ loginId }, update, { returnDocument: 'after' }).lean());
-  if (!user) throw notFound(`User ${loginId}`);
+  if (!user) throw userNotFound(loginId);
   return { userId: user._id, roles: await syncSessionRoles(user._id) };
 }
 

@@ -43,7 +43,7 @@ export function calendarRoutes(ctx: AppContext): Router {
     },
     ({ query: { from, to } }, res) => {
       const days = ctx.calendar.daysBetween(from, to);
-      if (days < 0 || days > RANGE_DAYS_MAX) throw badRequest(`from must not be after to, and the range at most ${RANGE_DAYS_MAX} days`);
+      if (days < 0 || days > RANGE_DAYS_MAX) throw badRequest(`from must not be after to, and the range at most ${RANGE_DAYS_MAX} days`, {}, { key: 'invalid_request_range', values: { daysMax: RANGE_DAYS_MAX } });
       res.json({ from, to, ...holidaysBetween(ctx, from, to), knownThrough: ctx.calendar.knownThrough });
     },
   );

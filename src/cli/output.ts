@@ -1,7 +1,10 @@
 /**
- * How the ops CLI prints an answer: text for people by default, the JSON the API would
- * answer with --json (for scripts: stdout holds it alone), or a report's CSV with --csv.
+ * How the ops CLI prints an answer: text for people by default (amounts grouped by thousands),
+ * the JSON the API would answer with --json (for scripts: stdout holds it alone), or a report's
+ * CSV with --csv (with a UTF-8 BOM for Excel when asked).
  */
+import { groupedYuan } from '../i18n/formatAmount.ts';
+import { parseScaled } from '../money/rounding.ts';
 import { csvText, type CsvTable } from '../reports/csv.ts';
 
 export type OutputFormat = 'text' | 'json' | 'csv';
@@ -16,10 +19,10 @@ export class Tabular {
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-export function printed(answer: unknown, format: OutputFormat): string {
+export function printed(answer: unknown, format: OutputFormat, options: { bom?: boolean } = {}): string {
   const json = answer instanceof Tabular ? answer.json : answer;
   if (format === 'json') return `${JSON.stringify(json, null, 2)}\n`;
-  if (answer instanceof Tabular) return format === 'csv' ? csvText(answer.table) : columnsText(answer.table.columns, answer.table.rows);
+  if (answer instanceof Tabular) return format === 'csv' ? csvText(answer.table, options) : columnsText(answer.table.columns, answer.table.rows);
   // The same values as the JSON (dates as ISO strings, toJSON applied), laid out for reading.
   return `${textLines(JSON.parse(JSON.stringify(json ?? null)) as Json, '').join('\n')}\n`;
 }
@@ -32,7 +35,7 @@ function textLines(value: Json, indent: string): string[] {
     const name = `${indent}${label(key)}`;
     if (Array.isArray(field) && field.some(isObject)) return [`${name}:`, ...indented(columnsText(columnsOf(field), field as Record<string, Json>[]), indent)];
     if (isObject(field)) return [`${name}:`, ...textLines(field, `${indent}  `)];
-    return [`${name.padEnd(indent.length + width)}  ${Array.isArray(field) ? field.map(scalarText).join(', ') || 'none' : scalarText(field)}`];
+    return [`${name.padEnd(indent.length + width)}  ${Array.isArray(field) ? field.map(scalarText).join(', ') || 'none' : fieldText(key, field)}`];
   });
 }
 
@@ -50,6 +53,14 @@ function scalarText(value: Json | undefined): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
+// A yuan amount as the API writes it; percentages share the shape and are told by their name.
+const YUAN = /^-?\d+\.\d{2}$/;
+
+/** An amount for people: "1234567.89" → "1,234,567.89"; every other value as scalarText. */
+function fieldText(key: string, value: Json | undefined): string {
+  return typeof value === 'string' && YUAN.test(value) && !/percent/i.test(key) ? groupedYuan(parseScaled(value, 2)) : scalarText(value);
+}
+
 function columnsOf(rows: Json[]): string[] {
   return [...new Set(rows.filter(isObject).flatMap((row) => Object.keys(row)))];
 }
@@ -62,7 +73,7 @@ const NUMERIC = /^-?[\d,]+(\.\d+)?%?$/;
 
 /** Aligned columns, columns of figures to the right; a Chinese character takes two cells of a terminal. */
 function columnsText(columns: readonly string[], rows: readonly Readonly<Record<string, unknown>>[]): string {
-  const cells = rows.map((row) => columns.map((column) => scalarText(row[column] as Json | undefined)));
+  const cells = rows.map((row) => columns.map((column) => fieldText(column, row[column] as Json | undefined)));
   const widths = columns.map((column, index) => Math.max(cellWidth(column), ...cells.map((line) => cellWidth(line[index]!))));
   const figures = columns.map((_column, index) => cells.length > 0 && cells.every((line) => NUMERIC.test(line[index]!) || line[index] === '-'));
   const lineOf = (line: readonly string[]) =>

@@ -51,8 +51,8 @@ export async function refreshCalendarIfStale(ctx: AppContext): Promise<void> {
  */
 export async function setHoliday(ctx: AppContext, date: string, holiday: boolean): Promise<{ date: string; holiday: boolean }> {
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
-  if (date <= today) throw new DomainError('date_not_in_future', `Only dates after today (${today}) can change`);
-  if (isWeekend(date)) throw new DomainError('weekend_date', `${date} is a weekend day: it never trades`);
+  if (date <= today) throw new DomainError('date_not_in_future', `Only dates after today (${today}) can change`, {}, { values: { today } });
+  if (isWeekend(date)) throw new DomainError('weekend_date', `${date} is a weekend day: it never trades`, {}, { values: { date } });
   const update = holiday
     ? { $addToSet: { added: date }, $pull: { removed: date } }
     : { $addToSet: { removed: date }, $pull: { added: date } };

@@ -79,7 +79,7 @@ function limiter(limit: { windowMs: number; max: number }, what: string, keyOf: 
     keyGenerator: keyOf,
     handler: (_req, res) => {
       const retryAfterSeconds = Number(res.getHeader('Retry-After'));
-      sendProblem(res, new DomainError('rate_limited', `Too many ${what}: try again in ${retryAfterSeconds} s`, { retryAfterSeconds }));
+      sendProblem(res, new DomainError('rate_limited', `Too many ${what}: try again in ${retryAfterSeconds} s`, { retryAfterSeconds }, { values: { retryAfterSeconds } }));
     },
   });
 }

@@ -1,6 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Answer } from '../transfers/service.ts';
 import { DomainError } from '../errors.ts';
+import { answerLanguage } from './language.ts';
+import { problemIn } from './problem.ts';
 
 const KEY_PATTERN = /^[A-Za-z0-9_.:-]{8,128}$/;
 
@@ -12,10 +14,12 @@ export function idempotencyKeyOf(req: Request): string {
   return key;
 }
 
+/** The answer as stored (a replay repeats it), a problem read in the caller's language: its code and facts never change. */
 export function sendAnswer(res: Response, answer: Answer): void {
   if (answer.replayed) res.set('Idempotent-Replayed', 'true');
+  const problem = answer.status >= 400;
   res
     .status(answer.status)
-    .type(answer.status >= 400 ? 'application/problem+json' : 'application/json')
-    .json(answer.body);
+    .type(problem ? 'application/problem+json' : 'application/json')
+    .json(problem ? problemIn(answerLanguage(res), answer.body as Record<string, unknown>) : answer.body);
 }

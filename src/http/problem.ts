@@ -1,6 +1,9 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { badRequest, DomainError } from '../errors.ts';
+import { translatorFor, type Language } from '../i18n/i18n.ts';
 import { log } from '../log.ts';
+import { answerLanguage } from './language.ts';
+import { InvalidInput, type InputIssue } from './validate.ts';
 
 /**
  * The one table from result codes to HTTP statuses. Domain code raises or stores codes
@@ -69,22 +72,6 @@ export type ProblemCode = keyof typeof STATUS_OF_CODE;
 
 export const statusOfCode = (code: string): number | undefined => (STATUS_OF_CODE as Readonly<Record<string, number>>)[code];
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  423: 'Locked',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
-
 /** A problem as served: an HTTP status and its application/problem+json body. */
 export interface Problem {
   status: number;
@@ -93,7 +80,11 @@ export interface Problem {
 
 const internalError = () => new DomainError('internal_error', 'Something went wrong on our side; nothing was charged twice');
 
-/** `status` only for what the edge itself meets with a status of its own (a body-parser failure). */
+/**
+ * A problem in English, as stored with an operation and shown in the OpenAPI examples; the
+ * English detail is the one written where the error is raised. `status` only for what the edge
+ * itself meets with a status of its own (a body-parser failure).
+ */
 export function problemOf(error: DomainError, status = statusOfCode(error.code)): Problem {
   if (status === undefined) {
     log.error({ code: error.code, detail: error.detail }, 'result code missing from STATUS_OF_CODE');
@@ -101,7 +92,7 @@ export function problemOf(error: DomainError, status = statusOfCode(error.code))
   }
   const body = {
     type: `https://moneyfund.example/problems/${error.code}`,
-    title: TITLES[status] ?? 'Error',
+    title: translatorFor('en')(`title.${status}`, { defaultValue: 'Error' }),
     status,
     code: error.code,
     detail: error.detail,
@@ -114,17 +105,49 @@ export function sendProblem(res: Parameters<RequestHandler>[1], error: DomainErr
   const { retryAfterSeconds } = error.extra;
   const problem = problemOf(error, status);
   if (typeof retryAfterSeconds === 'number') res.setHeader('Retry-After', String(retryAfterSeconds));
-  res.status(problem.status).type('application/problem+json').json(problem.body);
+  // A code missing from the table was answered as internal_error: the error's own words no longer apply.
+  const answered = problem.body.code === error.code ? error : undefined;
+  res.status(problem.status).type('application/problem+json').json(problemIn(answerLanguage(res), problem.body, answered));
+}
+
+/**
+ * A problem body as a caller reading `language` gets it: the title by status, the detail by the
+ * message of the error's key (else its code) in src/i18n/locales. The message interpolates the
+ * error's translation values and the body's own facts (remainingToday, attemptsLeft, ...), so a
+ * stored answer, which keeps only its body, reads in any language too. `code` and every other
+ * member stay as they are; a message the catalogue lacks keeps the English detail.
+ */
+export function problemIn(language: Language, body: Record<string, unknown>, error?: DomainError): Record<string, unknown> {
+  if (language === 'en') return body;
+  const t = translatorFor(language);
+  const code = String(body.code);
+  const issues = error instanceof InvalidInput ? error.issuesIn(language) : undefined;
+  const values = { ...factsOf(body), ...error?.translation.values, ...(issues ? { issues: issueListIn(language, issues) } : {}) };
+  const keys = [`detail.${error?.translation.key ?? code}`, `detail.${code}`];
+  return {
+    ...body,
+    title: t(`title.${body.status}`, { defaultValue: body.title }),
+    detail: t(keys, { replace: values, defaultValue: body.detail }),
+    ...(issues ? { issues } : {}),
+  };
+}
+
+const factsOf = (body: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(body).filter((entry): entry is [string, string | number] => ['string', 'number'].includes(typeof entry[1])));
+
+function issueListIn(language: Language, issues: readonly InputIssue[]): string {
+  const t = translatorFor(language, 'validation');
+  return issues.map(({ path, message }) => t('issue', { replace: { path: path || t('body'), message } })).join(t('separator'));
 }
 
 /** Body-parser failures carry a status and a type; everything unknown becomes a bare 500. */
 function sendParserError(res: Parameters<RequestHandler>[1], error: { status?: number; type?: string }): boolean {
   if (error.type === 'entity.too.large') sendProblem(res, new DomainError('payload_too_large', 'The request body is too large'));
-  else if (error.type === 'entity.parse.failed') sendProblem(res, badRequest('The request body is not valid JSON'));
+  else if (error.type === 'entity.parse.failed') sendProblem(res, badRequest('The request body is not valid JSON', {}, { key: 'invalid_request_json' }));
   else if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
-    sendProblem(res, new DomainError('unsupported_media_type', 'Send the body as UTF-8 JSON'));
+    sendProblem(res, new DomainError('unsupported_media_type', 'Send the body as UTF-8 JSON', {}, { key: 'unsupported_media_type_charset' }));
   } else if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-    sendProblem(res, badRequest('The request could not be read'), error.status);
+    sendProblem(res, badRequest('The request could not be read', {}, { key: 'invalid_request_unreadable' }), error.status);
   } else return false;
   return true;
 }
@@ -137,5 +160,5 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
 };
 
 export const routeNotFound: RequestHandler = (req, res) => {
-  sendProblem(res, new DomainError('route_not_found', `No route ${req.method} ${req.path}`));
+  sendProblem(res, new DomainError('route_not_found', `No route ${req.method} ${req.path}`, {}, { values: { method: req.method, path: req.path } }));
 };

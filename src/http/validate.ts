@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { isBusinessDate } from '../calendar/businessDate.ts';
 import { parsePositiveYuan, parseYuan, type Fen } from '../money/fen.ts';
 import { parseYieldPer10k } from '../money/yield.ts';
-import { badRequest, DomainError } from '../errors.ts';
+import { DomainError } from '../errors.ts';
+import { ZOD_LOCALES, translatorFor, type Language } from '../i18n/i18n.ts';
 
 /**
  * A JSON string read by a strict parser: what the parser refuses becomes the issue's message.
@@ -89,10 +90,40 @@ export function parseWith<T extends z.ZodType>(schema: T, input: unknown): z.out
   refuseControlCharacters(input);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  throw badRequest(`Invalid request: ${issues.map((issue) => `${issue.path || '(body)'}: ${issue.message}`).join('; ')}`, {
-    issues,
-  });
+  // Only a caller reading another language has the input read again, with zod's messages in it.
+  const rereadIn = (language: Language) => issuesOf(schema.safeParse(input, { error: ZOD_LOCALES[language]().localeError }).error);
+  throw new InvalidInput(issuesOf(result.error), rereadIn);
+}
+
+/** One thing wrong with the input: where (a dotted path, '' for the body itself) and what. */
+export interface InputIssue {
+  path: string;
+  message: string;
+}
+
+const issuesOf = (error: z.ZodError | undefined): InputIssue[] =>
+  (error?.issues ?? []).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+
+/**
+ * A 400 listing each issue with its path. In another language, zod's own messages come from its
+ * locale for that language and this service's (a parser's, a refinement's) from the catalogue's
+ * `validation` namespace, keyed by their English; the paths, field names, stay as sent.
+ */
+export class InvalidInput extends DomainError {
+  constructor(
+    readonly issues: readonly InputIssue[],
+    private readonly rereadIn: (language: Language) => readonly InputIssue[] = () => issues,
+  ) {
+    const list = issues.map((issue) => `${issue.path || '(body)'}: ${issue.message}`).join('; ');
+    super('invalid_request', `Invalid request: ${list}`, { issues }, { key: 'invalid_request_validation' });
+  }
+
+  issuesIn(language: Language): InputIssue[] {
+    const t = translatorFor(language, 'validation');
+    // The English messages are keys: their dots and colons are no key or namespace separators.
+    const translated = (message: string) => t(message, { keySeparator: false, nsSeparator: false, defaultValue: message });
+    return this.rereadIn(language).map(({ path, message }) => ({ path, message: translated(message) }));
+  }
 }
 
 // C0 controls and DEL. PostgreSQL (under FerretDB) refuses NUL in a string, so a NUL that
@@ -115,9 +146,4 @@ function refuseControlCharacters(input: unknown, path: string[] = []): void {
   }
 }
 
-function controlCharacterAt(path: string[]) {
-  const where = path.join('.') || '(body)';
-  return badRequest(`Invalid request: ${where}: control characters (such as NUL) are not allowed`, {
-    issues: [{ path: path.join('.'), message: 'control characters (such as NUL) are not allowed' }],
-  });
-}
+const controlCharacterAt = (path: string[]) => new InvalidInput([{ path: path.join('.'), message: 'control characters (such as NUL) are not allowed' }]);

@@ -148,7 +148,7 @@ export function forgetHolding(ctx: AppContext, userId: string): void {
 
 async function readHolding(userId: string): Promise<Holding> {
   const holding = await accountsDriver.findOne<Holding>({ _id: userId }, { projection: { fundCode: 1, incomeFoldedThrough: 1 } });
-  if (!holding) throw notFound('Account');
+  if (!holding) throw notFound('Account', { key: 'not_found_account' });
   return holding;
 }
 

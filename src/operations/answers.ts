@@ -2,7 +2,8 @@ import type { OperationDocument } from './model.ts';
 
 /**
  * A money request's answer as the HTTP edge renders it from the operation. The first final one
- * is stored with the operation, so a replay repeats it byte for byte; the engine and the
+ * is stored with the operation, so a replay repeats it byte for byte (a problem's title and
+ * detail read in the replay's language: src/http/idempotency.ts); the engine and the
  * domains only pass it on, and never read its status.
  */
 export interface RenderedAnswer {

@@ -92,7 +92,7 @@ export async function rememberFirstResponse(operation: OperationDocument, answer
 
 export async function findOwnOperation(userId: string, operationId: string): Promise<OperationDocument> {
   const operation = await Operation.findOne({ _id: operationId, userId }).lean<OperationDocument>();
-  if (!operation) throw notFound('Operation');
+  if (!operation) throw notFound('Operation', { key: 'not_found_operation' });
   return operation;
 }
 

@@ -19,9 +19,17 @@ const NEEDS_QUOTES = /[",\r\n]/;
 const FORMULA_START = /^[=+\-@\t\r]/;
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
-export function csvText(table: Pick<CsvTable, 'columns' | 'rows'>): string {
+/**
+ * Excel opens a CSV without a byte order mark in the system's ANSI code page (GBK on Chinese
+ * Windows), which garbles UTF-8 text such as a fund's or a merchant's Chinese name; with a UTF-8
+ * BOM it reads UTF-8. Off by default: other readers (scripts, databases) take the BOM as part of
+ * the first column's name.
+ */
+export const UTF8_BOM = '\uFEFF';
+
+export function csvText(table: Pick<CsvTable, 'columns' | 'rows'>, options: { bom?: boolean } = {}): string {
   const lines = [table.columns.map(csvField), ...table.rows.map((row) => table.columns.map((column) => csvField(row[column])))];
-  return lines.map((fields) => `${fields.join(',')}\r\n`).join('');
+  return (options.bom ? UTF8_BOM : '') + lines.map((fields) => `${fields.join(',')}\r\n`).join('');
 }
 
 function csvField(value: CsvValue): string {

@@ -23,7 +23,7 @@ const YIELD_WINDOW_DAYS = 7;
 type Flow = Pick<OperationDocument, 'type' | 'status' | 'amountFen'>;
 
 export async function fundDailyReport(ctx: AppContext, fundCode: string, range: ReportRange) {
-  if (!ctx.config.funds.some((fund) => fund.code === fundCode)) throw notFound(`Fund ${fundCode}`);
+  if (!ctx.config.funds.some((fund) => fund.code === fundCode)) throw notFound(`Fund ${fundCode}`, { key: 'not_found_fund', values: { fundCode } });
   const [days, flows] = await Promise.all([fundDaysWithWindow(ctx, fundCode, range), Promise.all(range.dates.map((date) => flowsOf(fundCode, date)))]);
   return {
     fundCode,

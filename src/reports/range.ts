@@ -22,7 +22,9 @@ export interface ReportRange {
 export function reportRange(ctx: AppContext, from?: string, to?: string): ReportRange {
   const range = askedOrRecentDays(ctx, from, to, DEFAULT_DAYS);
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
-  if (range.to > today) throw badRequest(`to must not be after today, ${today} in ${ctx.config.zone}`);
+  if (range.to > today) {
+    throw badRequest(`to must not be after today, ${today} in ${ctx.config.zone}`, {}, { key: 'invalid_request_to_after_today', values: { today, zone: ctx.config.zone } });
+  }
   return { ...range, dates: datesInRange(ctx, range.from, range.to, REPORT_DAYS_MAX) };
 }
 

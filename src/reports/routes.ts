@@ -17,6 +17,10 @@ const reportQuery = z.strictObject({
   from: businessDate.optional().describe('The first day, included; with to, or neither (the 30 days through today)'),
   to: businessDate.optional().describe('The last day, included: today at the latest'),
   format: z.enum(['json', 'csv']).optional().describe('csv: the same figures as text/csv, one row per item (also by Accept: text/csv)'),
+  bom: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: the CSV starts with a UTF-8 byte order mark, so Excel (on Chinese Windows too) reads its Chinese text as UTF-8; default false. No effect on JSON'),
 });
 const RANGE_PROBLEMS: ProblemDocs = { invalid_request: `from without to (or the reverse), from after to, more than ${REPORT_DAYS_MAX} days, to after today` };
 const CSV = 'With ?format=csv or Accept: text/csv: text/csv; charset=utf-8, RFC 4180, a header row, and Content-Disposition: attachment with a file name.';
@@ -125,7 +129,7 @@ export function reportRoutes(ctx: AppContext): Router {
     },
     async ({ params, query }, res) => {
       const report = await fundDailyReport(ctx, params.fundCode, reportRange(ctx, query.from, query.to));
-      sendReport(res, query.format, report, fundDailyCsv);
+      sendReport(res, query, report, fundDailyCsv);
     },
   );
   api.get(
@@ -145,7 +149,7 @@ export function reportRoutes(ctx: AppContext): Router {
       problems: RANGE_PROBLEMS,
     },
     async ({ query }, res) => {
-      sendReport(res, query.format, await reserveDailyReport(ctx, reportRange(ctx, query.from, query.to)), reserveDailyCsv);
+      sendReport(res, query, await reserveDailyReport(ctx, reportRange(ctx, query.from, query.to)), reserveDailyCsv);
     },
   );
   api.get(
@@ -159,20 +163,24 @@ export function reportRoutes(ctx: AppContext): Router {
       problems: RANGE_PROBLEMS,
     },
     async ({ query }, res) => {
-      sendReport(res, query.format, await holderStatement(ctx, principalOf(res).userId, reportRange(ctx, query.from, query.to)), statementCsv);
+      sendReport(res, query, await holderStatement(ctx, principalOf(res).userId, reportRange(ctx, query.from, query.to)), statementCsv);
     },
   );
   return api.router;
 }
 
-/** JSON, or CSV when asked by ?format=csv or by an Accept header that prefers text/csv; ?format wins. */
-function sendReport<R>(res: Response, format: 'json' | 'csv' | undefined, report: R, csvOf: (report: R) => CsvTable): void {
+/**
+ * JSON, or CSV when asked by ?format=csv or by an Accept header that prefers text/csv; ?format
+ * wins. The CSV's amounts stay plain yuan ("1234.56"), numbers a spreadsheet sums: grouping
+ * them or writing 万 would turn them into text.
+ */
+function sendReport<R>(res: Response, query: z.output<typeof reportQuery>, report: R, csvOf: (report: R) => CsvTable): void {
   res.vary('Accept');
-  if ((format ?? (res.req.accepts(['application/json', 'text/csv']) === 'text/csv' ? 'csv' : 'json')) === 'json') {
+  if ((query.format ?? (res.req.accepts(['application/json', 'text/csv']) === 'text/csv' ? 'csv' : 'json')) === 'json') {
     res.json(report);
     return;
   }
   const table = csvOf(report);
   // Quoted as the contract shows it; CsvTable file names need no escaping.
-  res.set('Content-Disposition', `attachment; filename="${table.filename}"`).type('text/csv; charset=utf-8').send(csvText(table));
+  res.set('Content-Disposition', `attachment; filename="${table.filename}"`).type('text/csv; charset=utf-8').send(csvText(table, { bom: query.bom === 'true' }));
 }

@@ -23,13 +23,18 @@ export const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/;
 export const LOCAL_INSTANT = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d$/;
 
 const notForward = (target: DateTime) =>
-  new DomainError('clock_not_forward', `The test clock only moves forward: ${target.toFormat("yyyy-MM-dd'T'HH:mm")} is not after its present`);
-const tooFar = () => new DomainError('clock_move_too_far', `The test clock moves at most ${CLOCK_MOVE_DAYS_MAX} days at a time`);
+  new DomainError('clock_not_forward', `The test clock only moves forward: ${target.toFormat("yyyy-MM-dd'T'HH:mm")} is not after its present`, {}, {
+    values: { target: target.toFormat("yyyy-MM-dd'T'HH:mm") },
+  });
+const tooFar = () =>
+  new DomainError('clock_move_too_far', `The test clock moves at most ${CLOCK_MOVE_DAYS_MAX} days at a time`, {}, { values: { daysMax: CLOCK_MOVE_DAYS_MAX } });
 
 export function clockTarget(move: ClockMove, now: Date, calendar: TradingCalendar): Date {
   const present = DateTime.fromJSDate(now, { zone: calendar.zone });
   const target = targetOf(move, present, calendar);
-  if (!target.isValid) throw badRequest(`Invalid request: to: no such day or time in ${calendar.zone}`);
+  if (!target.isValid) {
+    throw badRequest(`Invalid request: to: no such day or time in ${calendar.zone}`, {}, { key: 'invalid_request_clock_target', values: { zone: calendar.zone } });
+  }
   if (target <= present) throw notForward(target);
   if (target > present.plus({ days: CLOCK_MOVE_DAYS_MAX })) throw tooFar();
   return target.toJSDate();

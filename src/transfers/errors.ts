@@ -6,4 +6,4 @@ export const fundRequired = () =>
 export const requestInProgress = (operationId: string) =>
   new DomainError('request_in_progress', 'A request with this Idempotency-Key is still being processed', { operationId });
 export const amountAboveMaximum = (operationMaxFen: Fen) =>
-  new DomainError('amount_above_maximum', `One request moves at most ${formatYuan(operationMaxFen)} yuan`);
+  new DomainError('amount_above_maximum', `One request moves at most ${formatYuan(operationMaxFen)} yuan`, {}, { values: { maximum: formatYuan(operationMaxFen) } });

@@ -63,6 +63,7 @@ function buildDocument(routes: ServedRoute[]): JsonObject {
         'Sign in with POST /v1/sessions and send `Authorization: Bearer <token>`; routes under /v1/ops need a user with the ops role.',
         'Every request that moves money needs an Idempotency-Key: a replay returns the first answer (`Idempotent-Replayed: true`) and moves nothing.',
         'Errors are application/problem+json (RFC 9457) with a stable `code`: each response lists the codes it can carry, with an example of each.',
+        'Languages: send `Accept-Language` (q-values honoured) to choose English, the default, or Chinese (`zh`, `zh-CN`, `zh-Hans`, ...). It sets the language of a problem\'s `title` and `detail` (its `code` never changes) and of validation issues; answers under /v1, and every problem, carry `Content-Language` and `Vary: Accept-Language`. Amounts in JSON stay plain yuan strings in every language.',
       ].join('\n\n'),
       // package.json is private and names no licence.
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
