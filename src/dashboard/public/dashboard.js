@@ -328,7 +328,11 @@ function renderCards(days, reserveNow, accrual) {
   const reserveNote = [t('cards.reserveNote', { utilisation: reserveNow.utilisationPercent, size: yuan(reserveNow.size) })];
   if (reserveNow.lowWater) reserveNote.push(' · ', flag(t('cards.lowWater', { percent: reserveNow.lowWaterPercent })));
   setCard('card-reserve', headlineYuan(reserveNow.available), reserveNote, yuan(reserveNow.available));
-  const next = accrual.blocked ?? (accrual.nextDate ? t('cards.accrualNext', { date: accrual.nextDate, status: t(`accrualStatus.${accrual.nextStatus}`) }) : t('cards.accrualNothing'));
+  const next = accrual.blocked
+    ? t('cards.accrualBlocked', { date: accrual.nextDate })
+    : accrual.nextDate
+      ? t('cards.accrualNext', { date: accrual.nextDate, status: t(`accrualStatus.${accrual.nextStatus}`) })
+      : t('cards.accrualNothing');
   setCard('card-accrual', accrual.lastAccruedDate ?? t('cards.accrualNone'), [accrual.blocked ? flag(next) : next]);
 }
 
@@ -362,13 +366,12 @@ function series(days, field, label, color, options = {}) {
 }
 
 function axis(title, position = 'left', extra = {}) {
-  return {
-    position,
-    title: { display: true, text: title },
-    grid: { drawOnChartArea: position === 'left' },
-    ticks: { callback: (value) => axisNumber(value) },
-    ...extra,
-  };
+  return { position, title: { display: true, text: title }, grid: { drawOnChartArea: position === 'left' }, ...extra };
+}
+
+/** An axis of yuan: 50万 or 500K on its ticks. */
+function yuanAxis(title, position = 'left', extra = {}) {
+  return axis(title, position, { ticks: { callback: (value) => axisNumber(value) }, ...extra });
 }
 
 const xAxis = {
@@ -413,7 +416,7 @@ function renderCharts(days, reserveDays) {
     ],
     { y: axis(t('charts.yieldAxis')), percent: axis(t('charts.percentAxis'), 'right') },
   );
-  drawChart('chart-aum', 'line', labels, [series(days, 'aum', t('charts.aumSeries'), COLORS.violet, { fill: 'origin' })], { y: axis('¥') });
+  drawChart('chart-aum', 'line', labels, [series(days, 'aum', t('charts.aumSeries'), COLORS.violet, { fill: 'origin' })], { y: yuanAxis('¥') });
   // Money in stacks above the axis; money out below it, by kind: instant, payment, normal.
   const outflow = (field, color) => {
     const drawn = series(days, field, t(`charts.${field}`), color, { backgroundColor: color, stack: 'out' });
@@ -429,7 +432,7 @@ function renderCharts(days, reserveDays) {
       outflow('payments', COLORS.amber),
       outflow('normalRedemptions', COLORS.rose),
     ],
-    { y: axis('¥', 'left', { stacked: true }) },
+    { y: yuanAxis('¥', 'left', { stacked: true }) },
   );
   drawChart(
     'chart-reserve',
@@ -439,7 +442,7 @@ function renderCharts(days, reserveDays) {
       series(reserveDays, 'utilisationPercent', t('charts.utilisation'), COLORS.orange, { yAxisID: 'y', fill: 'origin' }),
       series(reserveDays, 'outstanding', t('charts.outstanding'), COLORS.blue, { type: 'bar', yAxisID: 'yuan', backgroundColor: `${COLORS.blue}55` }),
     ],
-    { y: axis(t('charts.utilisationAxis'), 'left', { beginAtZero: true }), yuan: axis(t('charts.outstandingAxis'), 'right', { beginAtZero: true }) },
+    { y: axis(t('charts.utilisationAxis'), 'left', { beginAtZero: true }), yuan: yuanAxis(t('charts.outstandingAxis'), 'right', { beginAtZero: true }) },
   );
 }
 
@@ -463,13 +466,6 @@ function badgeCell(status, text) {
   return td;
 }
 
-/** On a phone the table stacks: each cell shows its column's header beside it (CSS ::before). */
-function labelled(table, rows) {
-  const headers = [...table.tHead.rows[0].cells].map((th) => th.textContent);
-  for (const row of rows) [...row.cells].forEach((td, index) => (td.dataset.label = headers[index]));
-  table.tBodies[0].replaceChildren(...rows);
-}
-
 function renderTable(days, reserveByDate) {
   const rows = days.toReversed().map((day) => {
     const row = document.createElement('tr');
@@ -488,7 +484,7 @@ function renderTable(days, reserveByDate) {
     );
     return row;
   });
-  labelled($('days-table'), rows);
+  $('days-table').tBodies[0].replaceChildren(...rows);
 }
 
 // --- holder look-up --------------------------------------------------------------------------
@@ -558,13 +554,13 @@ function renderHolder(found) {
     );
     return row;
   });
-  labelled($('holder-operations'), operations.length ? operations : [emptyRow(4, t('holder.noOperations'))]);
+  $('holder-operations').tBodies[0].replaceChildren(...(operations.length ? operations : [emptyRow(4, t('holder.noOperations'))]));
   const income = found.income.map((day) => {
     const row = document.createElement('tr');
     row.append(cell(day.date, 'date'), cell(yuan(day.income)), cell(yuan(day.cumulativeIncome)));
     return row;
   });
-  labelled($('holder-income'), income.length ? income : [emptyRow(3, t('holder.noIncome', { days: 14 }))]);
+  $('holder-income').tBodies[0].replaceChildren(...(income.length ? income : [emptyRow(3, t('holder.noIncome', { days: 14 }))]));
 }
 
 function emptyRow(columns, text) {
