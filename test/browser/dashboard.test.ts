@@ -237,6 +237,17 @@ describe('ops dashboard in Chromium', function () {
     assert.equal(await page.getAttribute('[data-preset="last7"]', 'aria-pressed'), 'true');
     await page.click('[data-preset="lastMonth"]');
     await page.waitForFunction((range) => document.getElementById('loaded-range')?.textContent?.includes(range), '2024-05-01 → 2024-05-31');
+    // Longer than one report answers (92 days): asked in two pieces and drawn as one range.
+    await page.click('[data-preset="yearToDate"]');
+    await page.waitForFunction((range) => document.getElementById('loaded-range')?.textContent?.includes(range), '2024-01-01 → 2024-06-17');
+    const yearToDate = datesFrom(t, '2024-01-01', '2024-06-17');
+    assert.deepEqual((await chartsOf(page))['chart-aum']!.labels, yearToDate);
+    assert.deepEqual((await tableRows(page)).map((row) => row[0]), [...yearToDate].reverse());
+    const [yearCsv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csvOf = async (from: string, to: string) => (await request(t.app).get(`/v1/ops/reports/funds/${fund}/daily?from=${from}&to=${to}&format=csv`).set(ops.auth).expect(200)).text;
+    const [first, second] = [await csvOf('2024-01-01', '2024-04-01'), await csvOf('2024-04-02', '2024-06-17')];
+    assert.equal(await readFile(await yearCsv.path(), 'utf8'), first + second.slice(second.indexOf('\r\n') + 2), 'one header, then every day');
+    assert.equal(yearCsv.suggestedFilename(), `fund-${fund}-daily-2024-01-01-to-2024-06-17.csv`);
 
     await showRange(page, '2024-06-06', '2024-06-12');
     const chosen = datesFrom(t, '2024-06-06', '2024-06-12');
