@@ -68,6 +68,7 @@ export function opsDeskRoutes(ctx: AppContext): Router {
     {
       operationId: 'lookUpHolder',
       summary: 'One holder for support: account, latest operations and income, payment and sign-in locks, live sessions',
+      description: 'Found by user id first, then by login id. Reads only: a lock past its end shows as lifted.',
       params: z.object({ holder: z.string().min(1).max(64).meta({ description: 'A user id or a login id', examples: ['alice'] }) }),
       responses: { 200: { description: 'The holder', body: holderSchema } },
       problems: { not_found: 'no user with this id or login id' },
