@@ -22,6 +22,7 @@ import { merchantRoutes } from './merchants/routes.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
 import { withFaults } from './faults.ts';
 import { opsRoutes } from './operations/routes.ts';
+import { opsDeskRoutes } from './ops/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
 import { sandboxRoutes } from './sandbox/routes.ts';
@@ -63,7 +64,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
-  app.use(reportRoutes(ctx), sandboxRoutes(ctx));
+  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

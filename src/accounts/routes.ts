@@ -38,7 +38,7 @@ function historyFilter(ctx: AppContext, query: z.infer<typeof historyQuery>): Hi
 }
 
 /** What accountView answers: the holder's whole position. */
-const accountSchema = z
+export const accountSchema = z
   .object({
     userId: z.string(),
     fund: z.object({ code: z.string(), name: z.string() }).nullable().describe('The fund the first transfer-in picked'),

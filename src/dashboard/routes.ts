@@ -5,9 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { apiRoutes } from '../http/openapi.ts';
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
-/** Chart.js's self-contained browser build, served from the installed package: no CDN. */
-const chartJsDir = path.dirname(createRequire(import.meta.url).resolve('chart.js'));
+const require = createRequire(import.meta.url);
+/** Chart.js's and i18next's self-contained browser builds, served from the installed packages: no CDN. */
+const chartJsDir = path.dirname(require.resolve('chart.js'));
 const CHART_JS_FILES = new Set(['/chart.umd.js', '/chart.umd.js.map']);
+const i18nextDir = path.join(path.dirname(require.resolve('i18next/package.json')), 'dist', 'umd');
+const I18NEXT_FILES = new Set(['/i18next.min.js']);
 // Static files keep the app's `Cache-Control: no-store`: an ops console is never served stale.
 const fileOptions = { index: false, cacheControl: false, dotfiles: 'deny' } as const;
 
@@ -22,7 +25,7 @@ export function dashboardRoutes(): Router {
     {
       operationId: 'getOpsDashboardPage',
       summary: 'The ops dashboard page',
-      description: 'Signs in with POST /v1/sessions, then charts the ops reports; its scripts and styles are under /ops/assets/.',
+      description: 'Signs in with POST /v1/sessions, then shows the alerts (GET /v1/ops/alerts), charts the ops reports and looks up holders (GET /v1/ops/holders/{holder}); in Chinese by default, or English. Its scripts, styles and message catalogues are under /ops/assets/.',
       responses: { 200: { description: 'An HTML page', contentType: 'text/html' } },
     },
     (_input, res) => {
@@ -30,7 +33,9 @@ export function dashboardRoutes(): Router {
     },
   );
   const chartJs = express.static(chartJsDir, fileOptions);
+  const i18next = express.static(i18nextDir, fileOptions);
   api.router.use('/ops/assets', (req, res, next) => (CHART_JS_FILES.has(req.path) ? chartJs(req, res, next) : next()));
+  api.router.use('/ops/assets', (req, res, next) => (I18NEXT_FILES.has(req.path) ? i18next(req, res, next) : next()));
   api.router.use('/ops/assets', express.static(publicDir, fileOptions));
   return api.router;
 }

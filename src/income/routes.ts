@@ -8,7 +8,7 @@ import { businessDate } from '../http/validate.ts';
 import { askedOrRecentDays } from '../fund/service.ts';
 import { explainIncome, incomeHistory } from './explain.ts';
 
-const incomeDay = z.object({
+export const incomeDay = z.object({
   date: businessDate,
   fundCode: z.string(),
   eligibleShares: yuanText,

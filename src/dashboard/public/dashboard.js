@@ -1,18 +1,30 @@
 // The ops dashboard. It signs in through POST /v1/sessions, keeps the bearer token in
-// sessionStorage (so it dies with the tab) and draws the ops reports with Chart.js
-// (served by the service as /ops/assets/chart.umd.js, a global). No inline scripts: the
+// sessionStorage (so it dies with the tab), shows the alerts, draws the ops reports with
+// Chart.js and looks up holders for support. Chart.js and i18next are served by the service
+// from their packages (/ops/assets/chart.umd.js, /ops/assets/i18next.min.js: globals); every
+// text comes from the catalogues in /ops/assets/locales/. No inline scripts: the
 // Content-Security-Policy allows same-origin script files only.
-const { Chart } = window;
+const { Chart, i18next } = window;
 
 const TOKEN_KEY = 'moneyfund.ops.token';
 const LOGIN_KEY = 'moneyfund.ops.loginId';
-const COLORS = { blue: '#1456d8', orange: '#e8590c', teal: '#0ca678', red: '#e03131', violet: '#7048e8' };
+/** The language chosen with the switch, kept across visits. */
+const LANGUAGE_KEY = 'moneyfund.ops.language';
+const LANGUAGES = ['zh-CN', 'en'];
+// Chinese until someone picks English: the desk works in Chinese, whatever language a browser was installed in.
+const DEFAULT_LANGUAGE = 'zh-CN';
+/** The reports answer at most this many days a request: longer ranges are asked in pieces. */
+const REPORT_DAYS_MAX = 92;
+const COLORS = { blue: '#1456d8', orange: '#e8590c', teal: '#0ca678', red: '#e03131', violet: '#7048e8', amber: '#f59f00', rose: '#c2255c' };
 const EMPTY = '—';
 
 const $ = (id) => document.getElementById(id);
+const t = (key, values) => i18next.t(key, values);
 const charts = {};
-/** What the page shows now: the CSV export downloads exactly this. */
-let shown = null;
+/** The last answers drawn, so a language switch redraws them without asking again. */
+const shown = { daily: null, reserve: null, accrual: null, alerts: null, holder: null };
+/** Today in the service's zone, as the reports' default range ends: the service's clock, not the browser's. */
+let today = null;
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -23,13 +35,105 @@ class ApiError extends Error {
 }
 
 async function api(path, { method = 'GET', body, accept = 'application/json' } = {}) {
-  const headers = { Accept: accept };
+  const headers = { Accept: accept, 'Accept-Language': i18next.language };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
   return accept === 'application/json' ? response.json() : response;
+}
+
+// --- language ------------------------------------------------------------------------------
+
+async function startI18n() {
+  const stored = localStorage.getItem(LANGUAGE_KEY);
+  const language = LANGUAGES.includes(stored) ? stored : DEFAULT_LANGUAGE;
+  const catalogues = await Promise.all(LANGUAGES.map((code) => fetch(`/ops/assets/locales/${code}.json`).then((response) => response.json())));
+  const resources = Object.fromEntries(LANGUAGES.map((code, index) => [code, { translation: catalogues[index] }]));
+  // Texts go into the page as textContent, never as HTML: nothing to escape.
+  await i18next.init({ lng: language, fallbackLng: DEFAULT_LANGUAGE, resources, interpolation: { escapeValue: false } });
+  translatePage();
+}
+
+function translatePage() {
+  document.documentElement.lang = i18next.language;
+  $('language').value = i18next.language;
+  for (const element of document.querySelectorAll('[data-i18n]')) element.textContent = t(element.dataset.i18n);
+  for (const element of document.querySelectorAll('[data-i18n-label]')) element.setAttribute('aria-label', t(element.dataset.i18nLabel));
+  const loginId = sessionStorage.getItem(LOGIN_KEY);
+  if (loginId) $('session-user').textContent = t('session.signedInAs', { loginId });
+}
+
+async function switchLanguage(language) {
+  localStorage.setItem(LANGUAGE_KEY, language);
+  await i18next.changeLanguage(language);
+  translatePage();
+  if (shown.daily) render();
+  if (shown.holder) renderHolder(shown.holder);
+}
+
+// --- figures as people read them -------------------------------------------------------------
+
+const chinese = () => i18next.language === 'zh-CN';
+
+/** "1234567.891" → "1,234,567.891": grouped as text, so no digit of an exact amount is lost to a float. */
+function grouped(text) {
+  const [, sign, whole, fraction] = /^(-?)(\d+)(\.\d+)?$/.exec(String(text)) ?? [];
+  if (whole === undefined) return String(text);
+  return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction ?? ''}`;
+}
+
+/** An exact amount for tables and tooltips: the API's yuan with thousands separators. */
+const yuan = (text) => (text === null || text === undefined ? EMPTY : grouped(text));
+
+/** A headline amount: in Chinese, 万 and 亿 from 10,000 on (the exact yuan goes in a tooltip). */
+function headlineYuan(text) {
+  const amount = Number(text);
+  if (!chinese() || Math.abs(amount) < 10_000) return grouped(text);
+  return new Intl.NumberFormat('zh-CN', { notation: 'compact', maximumFractionDigits: 2 }).format(amount);
+}
+
+/** Axis ticks: short, 50万 or 500K; the tooltips carry the exact figure. */
+const axisNumber = (value) => new Intl.NumberFormat(i18next.language, { notation: 'compact', maximumFractionDigits: 2 }).format(value);
+
+/** The residual keeps 10 decimals of a yuan; 4 are shown, truncated, and the rest is in the tooltip. */
+function residual(text) {
+  if (text === null || text === undefined) return EMPTY;
+  const [whole, fraction = ''] = String(text).split('.');
+  return grouped(fraction ? `${whole}.${fraction.slice(0, 4)}` : whole);
+}
+
+/** An instant in Beijing time, as the API's twin gives it: "2024-06-17 09:00". */
+const beijingMinute = (twin) => (twin ? twin.slice(0, 16).replace('T', ' ') : EMPTY);
+
+// --- dates -----------------------------------------------------------------------------------
+
+const utc = (date) => new Date(`${date}T00:00:00Z`);
+const isoDate = (instant) => instant.toISOString().slice(0, 10);
+const addDays = (date, days) => isoDate(new Date(utc(date).getTime() + days * 86_400_000));
+
+/** The presets, all through today (the service's today) except last month. */
+const PRESETS = {
+  last7: (day) => [addDays(day, -6), day],
+  last30: (day) => [addDays(day, -29), day],
+  last90: (day) => [addDays(day, -89), day],
+  thisMonth: (day) => [`${day.slice(0, 7)}-01`, day],
+  lastMonth: (day) => {
+    const lastDay = addDays(`${day.slice(0, 7)}-01`, -1);
+    return [`${lastDay.slice(0, 7)}-01`, lastDay];
+  },
+  yearToDate: (day) => [`${day.slice(0, 4)}-01-01`, day],
+};
+
+/** from..to as ranges of at most REPORT_DAYS_MAX days, oldest first. */
+function pieces(from, to) {
+  const ranges = [];
+  for (let start = from; start <= to; start = addDays(start, REPORT_DAYS_MAX)) {
+    const end = addDays(start, REPORT_DAYS_MAX - 1);
+    ranges.push([start, end < to ? end : to]);
+  }
+  return ranges;
 }
 
 // --- signing in and out ---------------------------------------------------------------
@@ -61,7 +165,7 @@ async function signIn(event) {
     $('login-password').value = '';
     await openDashboard();
   } catch (error) {
-    showSignIn(error.status === 401 ? 'Wrong login id or password.' : error.message);
+    showSignIn(error.status === 401 ? t('signin.wrong') : error.message);
   } finally {
     submit.disabled = false;
   }
@@ -70,10 +174,9 @@ async function signIn(event) {
 /** A 401 ends the session; a 403 means the account is not ops: both go back to the sign-in form. */
 function failedAccess(error) {
   const loginId = sessionStorage.getItem(LOGIN_KEY);
-  if (error.status === 401) signOut('Your session has ended: sign in again.');
-  else if (error.status === 403) {
-    signOut(`The account ${loginId} does not have the ops role, so it cannot read the reports. Ask an administrator to grant it (npm run ops -- grant-ops ${loginId}), or sign in with an ops account.`);
-  } else return false;
+  if (error.status === 401) signOut(t('signin.ended'));
+  else if (error.status === 403) signOut(t('signin.notOps', { loginId }));
+  else return false;
   return true;
 }
 
@@ -82,31 +185,48 @@ function failedAccess(error) {
 async function openDashboard() {
   $('signin-panel').hidden = true;
   $('session').hidden = false;
-  $('session-user').textContent = `Signed in as ${sessionStorage.getItem(LOGIN_KEY)}`;
+  translatePage();
   const { funds } = await api('/v1/funds');
   $('fund').replaceChildren(...funds.map((fund) => new Option(`${fund.code} · ${fund.name}`, fund.code)));
   await refresh();
 }
 
-function rangeQuery() {
+/** The fund report for from..to, asked in pieces the API allows and put back together. */
+async function fundDaily(fundCode, range) {
+  const path = `/v1/ops/reports/funds/${encodeURIComponent(fundCode)}/daily`;
+  if (!range) return api(path);
+  const parts = await Promise.all(pieces(...range).map(([from, to]) => api(`${path}?${new URLSearchParams({ from, to })}`)));
+  return { ...parts[0], from: range[0], to: range[1], days: parts.flatMap((part) => part.days) };
+}
+
+async function reserveDaily(range) {
+  if (!range) return api('/v1/ops/reports/reserve/daily');
+  const parts = await Promise.all(pieces(...range).map(([from, to]) => api(`/v1/ops/reports/reserve/daily?${new URLSearchParams({ from, to })}`)));
+  return { ...parts.at(-1), from: range[0], to: range[1], days: parts.flatMap((part) => part.days) };
+}
+
+/** The dates asked, or none: the API's default (the 30 days through today, Beijing time). */
+function askedRange() {
   const from = $('from').value;
   const to = $('to').value;
-  // Without a range the API picks its default (the last 30 days through yesterday, Beijing time).
-  return from && to ? `?${new URLSearchParams({ from, to })}` : '';
+  return from && to ? [from, to] : null;
 }
 
 async function refresh() {
   const fundCode = $('fund').value;
-  const query = rangeQuery();
+  const range = askedRange();
   document.body.dataset.state = 'loading';
   $('apply').disabled = true;
   try {
-    const [daily, reserve, accrual] = await Promise.all([
-      api(`/v1/ops/reports/funds/${encodeURIComponent(fundCode)}/daily${query}`),
-      api(`/v1/ops/reports/reserve/daily${query}`),
+    const [daily, reserve, accrual, { alerts }] = await Promise.all([
+      fundDaily(fundCode, range),
+      reserveDaily(range),
       api(`/v1/ops/funds/${encodeURIComponent(fundCode)}/accrual`),
+      api(`/v1/ops/alerts?${new URLSearchParams({ fundCode })}`),
     ]);
-    render(daily, reserve, accrual);
+    if (!range) today = daily.to;
+    Object.assign(shown, { daily, reserve, accrual, alerts });
+    render();
     document.body.dataset.state = 'ready';
   } catch (error) {
     document.body.dataset.state = 'error';
@@ -116,30 +236,73 @@ async function refresh() {
   }
 }
 
+function choosePreset(name) {
+  if (!today) return;
+  const [from, to] = PRESETS[name](today);
+  $('from').value = from;
+  $('to').value = to;
+  refresh();
+}
+
 function showDashboardError(message) {
   $('dashboard').hidden = false;
   $('dashboard-error').hidden = false;
   $('dashboard-error').textContent = message;
 }
 
-function render(daily, reserve, accrual) {
-  shown = daily;
+function render() {
+  const { daily, reserve, accrual, alerts } = shown;
   $('dashboard').hidden = false;
   $('dashboard-error').hidden = true;
   $('from').value = daily.from;
   $('to').value = daily.to;
-  $('loaded-range').textContent = `${daily.fundCode} · ${daily.from} → ${daily.to} · ${daily.days.length} days`;
+  $('loaded-range').textContent = t('filters.loaded', { fundCode: daily.fundCode, from: daily.from, to: daily.to, count: daily.days.length });
+  for (const chip of document.querySelectorAll('[data-preset]')) {
+    const [from, to] = today ? PRESETS[chip.dataset.preset](today) : [];
+    chip.setAttribute('aria-pressed', String(from === daily.from && to === daily.to));
+  }
   const reserveByDate = new Map(reserve.days.map((day) => [day.date, day]));
+  renderAlerts(alerts);
   renderCards(daily.days, reserve.current, accrual);
   renderCharts(daily.days, reserve.days);
   renderTable(daily.days, reserveByDate);
 }
 
+// --- alert tiles ---------------------------------------------------------------------------
+
+/** The figures an alert names, as its sentence shows them: amounts grouped. */
+const ALERT_AMOUNTS = new Set(['available', 'size']);
+
+function renderAlerts(alerts) {
+  const tiles = alerts.map((alert) => {
+    const tile = document.createElement('article');
+    tile.className = `tile tile-${alert.level}`;
+    tile.dataset.kind = alert.kind;
+    tile.dataset.level = alert.level;
+    const values = Object.fromEntries(Object.entries(alert.values).map(([name, value]) => [name, ALERT_AMOUNTS.has(name) ? yuan(value) : value]));
+    const head = element('div', 'tile-head');
+    head.append(element('h3', '', t(`alerts.kind.${alert.kind}`)), element('span', 'tile-level', t(`alerts.level.${alert.level}`)));
+    tile.append(head, element('p', 'tile-reason', t(`alerts.reason.${alert.reason}`, values)));
+    return tile;
+  });
+  $('alerts').replaceChildren($('alerts-heading'), ...tiles);
+}
+
+function element(tag, className, text) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  if (text !== undefined) made.textContent = text;
+  return made;
+}
+
 // --- headline figures --------------------------------------------------------------------
 
-function setCard(id, value, note) {
+function setCard(id, value, note, exact) {
   const card = $(id);
-  card.querySelector('[data-field="value"]').textContent = value;
+  const shownValue = card.querySelector('[data-field="value"]');
+  shownValue.textContent = value;
+  if (exact) shownValue.title = `¥${exact}`;
+  else shownValue.removeAttribute('title');
   card.querySelector('[data-field="note"]').replaceChildren(...note);
 }
 
@@ -153,22 +316,28 @@ function renderCards(days, reserveNow, accrual) {
   setCard(
     'card-yield',
     yieldDay?.sevenDayYieldCompoundPercent ?? EMPTY,
-    [yieldDay ? `compound · simple ${yieldDay.sevenDayYieldSimplePercent}% · ${yieldDay.date}` : 'needs 7 published days'],
+    [yieldDay ? t('cards.yieldNote', { simple: yieldDay.sevenDayYieldSimplePercent, date: yieldDay.date }) : t('cards.yieldNone')],
   );
   const aumDay = latestWith(days, 'aum');
-  setCard('card-aum', aumDay?.aum ?? EMPTY, [aumDay ? `${aumDay.holders} holders · ${aumDay.date}` : 'no accrued day in range']);
-  const reserveNote = [`utilisation ${reserveNow.utilisationPercent}% · size ¥${reserveNow.size}`];
-  if (reserveNow.lowWater) reserveNote.push(' · ', flag(`below ${reserveNow.lowWaterPercent}% low water`));
-  setCard('card-reserve', reserveNow.available, reserveNote);
-  const next = accrual.blocked ?? (accrual.nextDate ? `next ${accrual.nextDate}: ${accrual.nextStatus}` : 'nothing published yet');
-  setCard('card-accrual', accrual.lastAccruedDate ?? 'none', [accrual.blocked ? flag(next) : next]);
+  setCard(
+    'card-aum',
+    aumDay ? headlineYuan(aumDay.aum) : EMPTY,
+    [aumDay ? t('cards.aumNote', { holders: aumDay.holders.toLocaleString(i18next.language), date: aumDay.date }) : t('cards.aumNone')],
+    aumDay && yuan(aumDay.aum),
+  );
+  const reserveNote = [t('cards.reserveNote', { utilisation: reserveNow.utilisationPercent, size: yuan(reserveNow.size) })];
+  if (reserveNow.lowWater) reserveNote.push(' · ', flag(t('cards.lowWater', { percent: reserveNow.lowWaterPercent })));
+  setCard('card-reserve', headlineYuan(reserveNow.available), reserveNote, yuan(reserveNow.available));
+  const next = accrual.blocked
+    ? t('cards.accrualBlocked', { date: accrual.nextDate })
+    : accrual.nextDate
+      ? t('cards.accrualNext', { date: accrual.nextDate, status: t(`accrualStatus.${accrual.nextStatus}`) })
+      : t('cards.accrualNothing');
+  setCard('card-accrual', accrual.lastAccruedDate ?? t('cards.accrualNone'), [accrual.blocked ? flag(next) : next]);
 }
 
 function flag(text) {
-  const span = document.createElement('span');
-  span.className = 'flag';
-  span.textContent = text;
-  return span;
+  return element('span', 'flag', text);
 }
 
 // --- charts ------------------------------------------------------------------------------
@@ -179,7 +348,7 @@ Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFami
 Chart.defaults.color = '#667085';
 Chart.defaults.plugins.legend.labels.boxWidth = 12;
 
-/** Charts plot numbers; tooltips show the API's own strings (`apiValues`). */
+/** Charts plot numbers; tooltips show the API's own strings (`apiValues`), grouped. */
 function series(days, field, label, color, options = {}) {
   const apiValues = days.map((day) => day[field]);
   return {
@@ -200,6 +369,11 @@ function axis(title, position = 'left', extra = {}) {
   return { position, title: { display: true, text: title }, grid: { drawOnChartArea: position === 'left' }, ...extra };
 }
 
+/** An axis of yuan: 50万 or 500K on its ticks. */
+function yuanAxis(title, position = 'left', extra = {}) {
+  return axis(title, position, { ticks: { callback: (value) => axisNumber(value) }, ...extra });
+}
+
 const xAxis = {
   ticks: {
     maxRotation: 0,
@@ -213,7 +387,7 @@ const xAxis = {
 
 const tooltip = {
   callbacks: {
-    label: (item) => `${item.dataset.label}: ${item.dataset.apiValues[item.dataIndex] ?? EMPTY}`,
+    label: (item) => `${item.dataset.label}: ${yuan(item.dataset.apiValues[item.dataIndex])}`,
   },
 };
 
@@ -225,7 +399,7 @@ function drawChart(id, type, labels, datasets, scales) {
     options: {
       interaction: { mode: 'index', intersect: false },
       plugins: { tooltip },
-      scales: { x: xAxis, ...scales },
+      scales: { x: { ...xAxis, stacked: type === 'bar' && datasets.some((dataset) => dataset.stack) }, ...scales },
     },
   });
 }
@@ -237,61 +411,58 @@ function renderCharts(days, reserveDays) {
     'line',
     labels,
     [
-      series(days, 'yieldPer10k', 'Yield per 10k shares ¥', COLORS.blue, { yAxisID: 'y' }),
-      series(days, 'sevenDayYieldCompoundPercent', '7-day yield (compound) %', COLORS.orange, { yAxisID: 'percent' }),
+      series(days, 'yieldPer10k', t('charts.yieldPer10k'), COLORS.blue, { yAxisID: 'y' }),
+      series(days, 'sevenDayYieldCompoundPercent', t('charts.sevenDay'), COLORS.orange, { yAxisID: 'percent' }),
     ],
-    { y: axis('per 10k shares ¥'), percent: axis('7-day yield %', 'right') },
+    { y: axis(t('charts.yieldAxis')), percent: axis(t('charts.percentAxis'), 'right') },
   );
-  drawChart('chart-aum', 'line', labels, [series(days, 'aum', 'AUM ¥', COLORS.violet, { fill: 'origin' })], { y: axis('¥') });
+  drawChart('chart-aum', 'line', labels, [series(days, 'aum', t('charts.aumSeries'), COLORS.violet, { fill: 'origin' })], { y: yuanAxis('¥') });
+  // Money in stacks above the axis; money out below it, by kind: instant, payment, normal.
+  const outflow = (field, color) => {
+    const drawn = series(days, field, t(`charts.${field}`), color, { backgroundColor: color, stack: 'out' });
+    return { ...drawn, data: drawn.data.map((value) => (value === null ? null : 0 - value)) }; // 0 - 0 is +0
+  };
   drawChart(
     'chart-flows',
     'bar',
     labels,
     [
-      series(days, 'subscriptions', 'Subscriptions ¥', COLORS.teal, { backgroundColor: COLORS.teal }),
-      series(days, 'redemptions', 'Redemptions ¥', COLORS.red, { backgroundColor: COLORS.red }),
+      series(days, 'subscriptions', t('charts.subscriptions'), COLORS.teal, { backgroundColor: COLORS.teal, stack: 'in' }),
+      outflow('instantRedemptions', COLORS.red),
+      outflow('payments', COLORS.amber),
+      outflow('normalRedemptions', COLORS.rose),
     ],
-    { y: axis('¥', 'left', { beginAtZero: true }) },
+    { y: yuanAxis('¥', 'left', { stacked: true }) },
   );
   drawChart(
     'chart-reserve',
     'line',
     reserveDays.map((day) => day.date),
     [
-      series(reserveDays, 'utilisationPercent', 'Utilisation %', COLORS.orange, { yAxisID: 'y', fill: 'origin' }),
-      series(reserveDays, 'outstanding', 'Outstanding ¥', COLORS.blue, { type: 'bar', yAxisID: 'yuan', backgroundColor: `${COLORS.blue}55` }),
+      series(reserveDays, 'utilisationPercent', t('charts.utilisation'), COLORS.orange, { yAxisID: 'y', fill: 'origin' }),
+      series(reserveDays, 'outstanding', t('charts.outstanding'), COLORS.blue, { type: 'bar', yAxisID: 'yuan', backgroundColor: `${COLORS.blue}55` }),
     ],
-    { y: axis('utilisation %', 'left', { beginAtZero: true }), yuan: axis('outstanding ¥', 'right', { beginAtZero: true }) },
+    { y: axis(t('charts.utilisationAxis'), 'left', { beginAtZero: true }), yuan: yuanAxis(t('charts.outstandingAxis'), 'right', { beginAtZero: true }) },
   );
 }
 
-// --- the table of days --------------------------------------------------------------------
+// --- tables ----------------------------------------------------------------------------------
 
-const TABLE_FIELDS = [
-  'yieldPer10k',
-  'sevenDayYieldCompoundPercent',
-  'sevenDayYieldSimplePercent',
-  'aum',
-  'holders',
-  'subscriptions',
-  'redemptions',
-  'incomeDistributed',
-  'residual',
-];
+/** The days table's amount columns after the date, in order: each shown grouped. */
+const AMOUNT_COLUMNS = ['subscriptions', 'redemptions', 'instantRedemptions', 'payments', 'normalRedemptions', 'incomeDistributed'];
 
-function cell(value, className = 'num') {
+function cell(text, className = 'num', exact) {
   const td = document.createElement('td');
-  td.className = value === null || value === undefined ? `${className} empty` : className;
-  td.textContent = value === null || value === undefined ? EMPTY : String(value);
+  const empty = text === null || text === undefined || text === EMPTY;
+  td.className = empty ? `${className} empty` : className;
+  td.textContent = empty ? EMPTY : String(text);
+  if (exact !== undefined && exact !== null) td.title = exact;
   return td;
 }
 
-function statusCell(status) {
+function badgeCell(status, text) {
   const td = document.createElement('td');
-  const badge = document.createElement('span');
-  badge.className = `status status-${status}`;
-  badge.textContent = status;
-  td.append(badge);
+  td.append(element('span', `status status-${status}`, text));
   return td;
 }
 
@@ -301,27 +472,126 @@ function renderTable(days, reserveByDate) {
     row.dataset.date = day.date;
     row.append(
       cell(day.date, 'date'),
-      ...TABLE_FIELDS.map((field) => cell(day[field])),
+      cell(day.yieldPer10k),
+      cell(day.sevenDayYieldCompoundPercent),
+      cell(day.sevenDayYieldSimplePercent),
+      cell(day.aum === null ? null : yuan(day.aum)),
+      cell(day.holders === null ? null : day.holders.toLocaleString(i18next.language)),
+      ...AMOUNT_COLUMNS.map((field) => cell(day[field] === null ? null : yuan(day[field]))),
+      cell(day.residual === null ? null : residual(day.residual), 'num', day.residual),
       cell(reserveByDate.get(day.date)?.utilisationPercent),
-      statusCell(day.accrualStatus),
+      badgeCell(day.accrualStatus, t(`accrualStatus.${day.accrualStatus}`)),
     );
     return row;
   });
   $('days-table').tBodies[0].replaceChildren(...rows);
 }
 
+// --- holder look-up --------------------------------------------------------------------------
+
+async function lookUpHolder(event) {
+  event.preventDefault();
+  const holder = $('holder-query').value.trim();
+  $('holder-submit').disabled = true;
+  $('holder').dataset.state = 'loading';
+  try {
+    shown.holder = await api(`/v1/ops/holders/${encodeURIComponent(holder)}`);
+    renderHolder(shown.holder);
+    $('holder-error').hidden = true;
+  } catch (error) {
+    if (failedAccess(error)) return;
+    shown.holder = null;
+    $('holder-result').hidden = true;
+    $('holder-error').hidden = false;
+    $('holder-error').textContent = error.status === 404 ? t('holder.notFound', { holder }) : error.message;
+  } finally {
+    $('holder-submit').disabled = false;
+    $('holder').dataset.state = 'ready';
+  }
+}
+
+function facts(list, pairs) {
+  list.replaceChildren(
+    ...pairs.flatMap(([key, value, field]) => {
+      const dd = element('dd', '', value);
+      dd.dataset.field = field;
+      return [element('dt', '', t(key)), dd];
+    }),
+  );
+}
+
+function lockText(lock) {
+  return lock.locked ? t('holder.locked', { until: beijingMinute(lock.lockedUntilBeijing) }) : t('holder.open', { wrong: lock.wrongAttempts, left: lock.attemptsLeft });
+}
+
+function renderHolder(found) {
+  const { account, security } = found;
+  $('holder-result').hidden = false;
+  $('holder-who').textContent = `${found.loginId} · ${found.userId}`;
+  facts($('holder-account'), [
+    ['holder.fund', account.fund ? `${account.fund.code} · ${account.fund.name}` : t('holder.noFund'), 'fund'],
+    ['holder.wallet', `¥${yuan(account.wallet)}`, 'wallet'],
+    ['holder.shares', `¥${yuan(account.shares)}`, 'shares'],
+    ['holder.subscribing', `¥${yuan(account.subscribing)}`, 'subscribing'],
+    ['holder.redeeming', `¥${yuan(account.redeeming)}`, 'redeeming'],
+    ['holder.owed', `¥${yuan(account.owed)}`, 'owed'],
+    ['holder.total', `¥${yuan(account.total)}`, 'total'],
+    ['holder.yesterday', `¥${yuan(account.income.yesterday)}`, 'yesterday'],
+    ['holder.cumulative', `¥${yuan(account.income.cumulative)}`, 'cumulative'],
+  ]);
+  facts($('holder-security'), [
+    ['holder.paymentPassword', security.paymentPasswordSet ? lockText(security.payment) : t('holder.notSet'), 'payment'],
+    ['holder.loginPassword', lockText(security.login), 'login'],
+    ['holder.sessions', String(security.liveSessions), 'sessions'],
+  ]);
+  const operations = found.operations.map((op) => {
+    const row = document.createElement('tr');
+    row.append(
+      cell(beijingMinute(op.createdAtBeijing), 'date'),
+      cell(t(`operationType.${op.type}`), ''),
+      badgeCell(op.status, t(`operationStatus.${op.status}`)),
+      cell(yuan(op.amount)),
+    );
+    return row;
+  });
+  $('holder-operations').tBodies[0].replaceChildren(...(operations.length ? operations : [emptyRow(4, t('holder.noOperations'))]));
+  const income = found.income.map((day) => {
+    const row = document.createElement('tr');
+    row.append(cell(day.date, 'date'), cell(yuan(day.income)), cell(yuan(day.cumulativeIncome)));
+    return row;
+  });
+  $('holder-income').tBodies[0].replaceChildren(...(income.length ? income : [emptyRow(3, t('holder.noIncome', { days: 14 }))]));
+}
+
+function emptyRow(columns, text) {
+  const row = document.createElement('tr');
+  const td = cell(text, 'empty');
+  td.colSpan = columns;
+  row.append(td);
+  return row;
+}
+
 // --- CSV export ----------------------------------------------------------------------------
 
-/** The bearer token cannot ride on a plain link, so the CSV is fetched and handed over as a blob. */
+/**
+ * The bearer token cannot ride on a plain link, so the CSV is fetched and handed over as a
+ * blob; a range longer than a report allows comes in pieces, their header rows but the first dropped.
+ */
 async function exportCsv() {
-  if (!shown) return;
-  const query = new URLSearchParams({ from: shown.from, to: shown.to, format: 'csv' });
+  const daily = shown.daily;
+  if (!daily) return;
   try {
-    const response = await api(`/v1/ops/reports/funds/${encodeURIComponent(shown.fundCode)}/daily?${query}`, { accept: 'text/csv' });
-    const name = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1];
+    const answers = await Promise.all(
+      pieces(daily.from, daily.to).map(([from, to]) =>
+        api(`/v1/ops/reports/funds/${encodeURIComponent(daily.fundCode)}/daily?${new URLSearchParams({ from, to, format: 'csv' })}`, { accept: 'text/csv' }),
+      ),
+    );
+    const texts = await Promise.all(answers.map((response) => response.text()));
+    const csv = texts.map((text, index) => (index === 0 ? text : text.slice(text.indexOf('\r\n') + 2))).join('');
+    const name = answers.length === 1 ? /filename="?([^";]+)"?/.exec(answers[0].headers.get('content-disposition') ?? '')?.[1] : undefined;
     const link = document.createElement('a');
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = name ?? `${shown.fundCode}-daily-${shown.from}-${shown.to}.csv`;
+    link.href = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+    link.download = name ?? `fund-${daily.fundCode}-daily-${daily.from}-to-${daily.to}.csv`;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   } catch (error) {
@@ -331,6 +601,8 @@ async function exportCsv() {
 
 // --- start -------------------------------------------------------------------------------------
 
+await startI18n();
+$('language').addEventListener('change', (event) => switchLanguage(event.target.value));
 $('signin-form').addEventListener('submit', signIn);
 $('sign-out').addEventListener('click', () => signOut());
 $('filters').addEventListener('submit', (event) => {
@@ -339,6 +611,8 @@ $('filters').addEventListener('submit', (event) => {
 });
 $('fund').addEventListener('change', refresh);
 $('export-csv').addEventListener('click', exportCsv);
+$('holder-form').addEventListener('submit', lookUpHolder);
+for (const chip of document.querySelectorAll('[data-preset]')) chip.addEventListener('click', () => choosePreset(chip.dataset.preset));
 
 if (sessionStorage.getItem(TOKEN_KEY)) openDashboard().catch((error) => failedAccess(error) || showDashboardError(error.message));
 else showSignIn();
