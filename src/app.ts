@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { accountRoutes } from './accounts/routes.ts';
 import { refreshCalendarIfStale } from './holidays/service.ts';
+import { TestClock } from './calendar/clock.ts';
 import { calendarRoutes } from './calendar/routes.ts';
 import { authRoutes } from './auth/routes.ts';
 import { bankRoutes } from './bank/routes.ts';
@@ -51,7 +52,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(healthRoutes(ctx), metrics.routes);
   app.use(fundCatalogueRoutes(ctx), docsRoutes());
   // The ops dashboard's page and assets are public; the reports it draws need an ops token.
-  app.use(dashboardRoutes());
+  app.use(dashboardRoutes({ sandbox: ctx.clock instanceof TestClock }));
   // Ops may change holidays from any process: each process reads them again now and then.
   app.use('/v1', negotiateLanguage);
   app.use('/v1', async (_req, _res, next) => {

@@ -1,4 +1,5 @@
 import express, { type Router } from 'express';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,8 @@ const fileOptions = { index: false, cacheControl: false, dotfiles: 'deny' } as c
  * The ops dashboard: a page and its assets (/ops/assets/), public static files. The data
  * they show comes from /v1/ops/..., which needs an ops token; the page signs in for one.
  */
-export function dashboardRoutes(): Router {
+export function dashboardRoutes(options: { sandbox: boolean }): Router {
+  const page = dashboardPage(options.sandbox);
   const api = apiRoutes({ name: 'Ops dashboard', description: 'The ops dashboard\'s page; the figures it draws come from the ops reports and need an ops token.' });
   api.get(
     '/ops/dashboard',
@@ -29,7 +31,7 @@ export function dashboardRoutes(): Router {
       responses: { 200: { description: 'An HTML page', contentType: 'text/html' } },
     },
     (_input, res) => {
-      res.sendFile('index.html', { root: publicDir, ...fileOptions });
+      res.type('html').send(page);
     },
   );
   const chartJs = express.static(chartJsDir, fileOptions);
@@ -38,4 +40,13 @@ export function dashboardRoutes(): Router {
   api.router.use('/ops/assets', (req, res, next) => (I18NEXT_FILES.has(req.path) ? i18next(req, res, next) : next()));
   api.router.use('/ops/assets', express.static(publicDir, fileOptions));
   return api.router;
+}
+
+/**
+ * The page as this service serves it: in the sandbox its body says so, and the page shows the
+ * test clock's controls (elsewhere it never asks for a clock that is not there).
+ */
+function dashboardPage(sandbox: boolean): string {
+  const page = readFileSync(path.join(publicDir, 'index.html'), 'utf8');
+  return sandbox ? page.replace('<body data-state="starting">', '<body data-state="starting" data-sandbox="true">') : page;
 }

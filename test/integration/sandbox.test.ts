@@ -15,6 +15,7 @@ import { addCalendarDays } from '../../src/calendar/businessDate.ts';
 import { SANDBOX_HOLDER, SANDBOX_MERCHANT, SANDBOX_OPS } from '../../src/sandbox/book.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { logLinesOf, spawnServerProcess, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { launchChromium, pageTrouble } from '../support/browser.ts';
 import { until } from '../support/until.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,6 +72,31 @@ async function laterMovesConfirmAndSettle(server: ServerProcess, ops: { Authoriz
   const account = await call('/v1/me/account', demo);
   assert.deepEqual([account.pendingSubscriptions, account.subscribing, account.income.lastAccruedDate], [[], '0.00', addCalendarDays(week.businessDate, -1)]);
   assert.equal((await call('/v1/ops/reserve', ops)).outstanding, '0.00', 'the settlements repaid the reserve');
+}
+
+/** The dashboard's clock panel, signed in as the sandbox's ops user: a day ahead, and the figures follow. */
+async function dashboardMovesTheClock(server: ServerProcess, ops: { Authorization: string }): Promise<void> {
+  const clockNow = async () => (await (await fetch(`${server.baseUrl}/v1/ops/sandbox/clock`, { headers: ops })).json()) as { businessDate: string };
+  const before = await clockNow();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const trouble = pageTrouble(page);
+    await page.goto(`${server.baseUrl}/ops/dashboard`);
+    await page.fill('#login-id', SANDBOX_OPS.loginId);
+    await page.fill('#login-password', SANDBOX_OPS.loginPassword);
+    await page.click('#signin-submit');
+    await page.waitForSelector('#sandbox-clock:not([hidden])');
+    await page.click('[data-clock-move="oneDay"]');
+    await page.waitForFunction(() => document.getElementById('sandbox-ran')?.textContent !== '' && document.body.dataset.state === 'ready');
+    const after = await clockNow();
+    assert.equal(after.businessDate, addCalendarDays(before.businessDate, 1));
+    assert.match((await page.textContent('#sandbox-now'))!, new RegExp(`^${after.businessDate} `));
+    assert.equal(await page.inputValue('#to'), after.businessDate, 'the figures run through the new today');
+    assert.deepEqual(trouble, []);
+  } finally {
+    await browser.close();
+  }
 }
 
 /** A newcomer's Ctrl-C in the seeding's minute, as a kill: the next start must seed afresh. */
@@ -135,6 +161,7 @@ describe('sandbox (npm run sandbox)', function () {
     const merchantAfter = await (await fetch(`${server.baseUrl}/v1/ops/merchants/${SANDBOX_MERCHANT.id}`, { headers: ops })).json();
     assert.equal(merchantAfter.wallet, '25.00', 'the book was kept, not seeded again');
     await laterMovesConfirmAndSettle(server, ops);
+    await dashboardMovesTheClock(server, ops);
     await stop(server);
     server = undefined;
   });

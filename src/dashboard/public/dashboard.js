@@ -22,7 +22,7 @@ const $ = (id) => document.getElementById(id);
 const t = (key, values) => i18next.t(key, values);
 const charts = {};
 /** The last answers drawn, so a language switch redraws them without asking again. */
-const shown = { daily: null, reserve: null, accrual: null, alerts: null, holder: null };
+const shown = { daily: null, reserve: null, accrual: null, alerts: null, holder: null, clock: null };
 /** Today in the service's zone, as the reports' default range ends: the service's clock, not the browser's. */
 let today = null;
 
@@ -71,6 +71,7 @@ async function switchLanguage(language) {
   translatePage();
   if (shown.daily) render();
   if (shown.holder) renderHolder(shown.holder);
+  renderSandboxClock();
 }
 
 // --- figures as people read them -------------------------------------------------------------
@@ -188,7 +189,46 @@ async function openDashboard() {
   translatePage();
   const { funds } = await api('/v1/funds');
   $('fund').replaceChildren(...funds.map((fund) => new Option(`${fund.code} · ${fund.name}`, fund.code)));
-  await refresh();
+  await Promise.all([refresh(), showSandboxClock()]);
+}
+
+// --- the sandbox's test clock -----------------------------------------------------------
+
+/** The moves the clock's buttons ask for (POST /v1/ops/sandbox/clock). */
+const CLOCK_MOVES = { cutoff: { to: '15:00' }, nextTradingDay: { to: 'next-trading-day' }, oneDay: { days: 1 } };
+
+/** Only the sandbox has a test clock (its page says so): elsewhere the panel stays hidden. */
+async function showSandboxClock() {
+  if (document.body.dataset.sandbox !== 'true') return;
+  shown.clock = await api('/v1/ops/sandbox/clock');
+  $('sandbox-clock').hidden = false;
+  renderSandboxClock();
+}
+
+function renderSandboxClock() {
+  const { clock } = shown;
+  if (!clock) return;
+  $('sandbox-now').textContent = t('sandbox.now', { local: clock.local.replace('T', ' '), zone: clock.zone, tradeDate: clock.tradeDate });
+  const ran = clock.ran;
+  const accrued = ran ? ran.accrued.reduce((days, fund) => days + fund.dates.length, 0) : 0;
+  $('sandbox-ran').textContent = ran ? t('sandbox.ran', { confirmed: ran.confirmed, settled: ran.settled, accrued }) : '';
+}
+
+/** Moves the clock, then shows the days through the new today (the default range). */
+async function moveSandboxClock(move) {
+  const buttons = document.querySelectorAll('[data-clock-move]');
+  for (const button of buttons) button.disabled = true;
+  try {
+    shown.clock = await api('/v1/ops/sandbox/clock', { method: 'POST', body: CLOCK_MOVES[move] });
+    renderSandboxClock();
+    $('from').value = '';
+    $('to').value = '';
+    await refresh();
+  } catch (error) {
+    if (!failedAccess(error)) showDashboardError(error.message);
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
 }
 
 /** The fund report for from..to, asked in pieces the API allows and put back together. */
@@ -613,6 +653,7 @@ $('fund').addEventListener('change', refresh);
 $('export-csv').addEventListener('click', exportCsv);
 $('holder-form').addEventListener('submit', lookUpHolder);
 for (const chip of document.querySelectorAll('[data-preset]')) chip.addEventListener('click', () => choosePreset(chip.dataset.preset));
+for (const button of document.querySelectorAll('[data-clock-move]')) button.addEventListener('click', () => moveSandboxClock(button.dataset.clockMove));
 
 if (sessionStorage.getItem(TOKEN_KEY)) openDashboard().catch((error) => failedAccess(error) || showDashboardError(error.message));
 else showSignIn();
