@@ -21,6 +21,7 @@ import { merchantRoutes } from './merchants/routes.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
 import { withFaults } from './faults.ts';
 import { opsRoutes } from './operations/routes.ts';
+import { auditRoutes } from './audit/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
 import { sandboxRoutes } from './sandbox/routes.ts';
@@ -62,6 +63,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
   app.use(reportRoutes(ctx), sandboxRoutes(ctx));
+  app.use(auditRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;
