@@ -17,6 +17,9 @@ const auditQuery = z.strictObject({
   to: businessDate.optional().describe('Only entries on this day (Beijing time) or earlier'),
 });
 
+/** What the audit keeps of a request and a result: flat facts, never a secret (no tokens, no passwords). */
+const facts = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
 export const auditEntrySchema = z
   .object({
     id: z.string(),
@@ -28,11 +31,11 @@ export const auditEntrySchema = z
     }),
     action: z.enum(AUDIT_ACTIONS),
     target: z.string().describe('What it acted on: "YEB001 2024-06-03", a fund code, a login id, a date'),
-    request: z.record(z.string(), z.unknown()).describe('What was asked'),
+    request: facts.describe('What was asked'),
     outcome: z.enum([...AUDIT_OUTCOMES, 'unknown']).describe('unknown: the process stopped before recording how it ended; look at the target'),
     code: z.string().nullable().describe('The problem code of a refusal or failure'),
     detail: z.string().nullable(),
-    result: z.record(z.string(), z.unknown()).nullable().describe('What it did, in short'),
+    result: facts.nullable().describe('What it did, in short'),
     settledAt: instantText.nullable(),
   })
   .meta({ id: 'AuditEntry' });
