@@ -102,7 +102,7 @@ const accrualSchema = z.object({
   lastAccruedDate: businessDate.nullable(),
   nextDate: businessDate.nullable().describe('The next day to accrue; null when nothing is published after the last accrued day'),
   nextStatus: z.enum([...FUND_DAY_STATUSES, 'missing']).nullable(),
-  blocked: z.string().nullable().describe('Why accrual cannot go on, when a due day has no 万份收益'),
+  blocked: z.string().nullable().describe('Why accrual cannot go on: a due day has no 万份收益, or its 万份收益 waits for a second ops user'),
   residualAccount: exactYuanText,
 });
 

@@ -5,9 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { AuditEntry } from '../../src/audit/model.ts';
+import { apiActor, audited } from '../../src/audit/service.ts';
 import { FundDay } from '../../src/fund/model.ts';
+import { newSortableId } from '../../src/ids.ts';
 import { sevenDayYields } from '../../src/fund/service.ts';
 import { assertProblem, newHolder, testApp, type Holder, type TestApp } from '../support/api.ts';
+import { uniqueId } from '../support/database.ts';
 import { accrueAt, addTestFund, fundDay, incomeOf, publish, subscribedHolder } from '../support/income.ts';
 
 /** A fund of its own whose 万份收益 outside 0.0000..3.0000 waits for a second ops user; its start day in config. */
@@ -214,6 +218,25 @@ describe('ops guard rails', function () {
     assertProblem(await request(t.app).get('/v1/ops/audit?cursor=bogus').set(opsA.auth), 400, 'invalid_cursor');
     assertProblem(await request(t.app).get('/v1/ops/audit?action=steal').set(opsA.auth), 400, 'invalid_request');
     assert.deepEqual((await auditOf(`actor=${opsA.loginId}&from=2030-01-01&to=2030-01-02`)).items, []);
+  });
+
+  it('records the entry before the action: a failure shows as failed, a crash before the outcome as unknown', async () => {
+    const actor = await apiActor(opsA.userId);
+    const target = uniqueId('target');
+    await assert.rejects(
+      audited(t.ctx, { actor, action: 'fund.start', target }, () => Promise.reject(new Error('database went away'))),
+      /database went away/,
+    );
+    // What a process that died between the action and its outcome leaves: the entry alone.
+    await AuditEntry.create({ _id: newSortableId('aud'), at: t.clock.now(), actorId: actor.id, actorLogin: actor.login, via: 'api', action: 'fund.start', target, request: {} });
+    const items = (await auditOf(`actor=${opsA.userId}&action=fund.start&limit=100`)).items.filter((item: { target: string }) => item.target === target);
+    assert.deepEqual(
+      items.map((item: { outcome: string; detail: string | null; settledAt: string | null }) => [item.outcome, item.detail, item.settledAt === null]),
+      [
+        ['unknown', null, true],
+        ['failed', 'database went away', false],
+      ],
+    );
   });
 
   it('answers 403 to a caller without the ops role on every new route, and writes nothing', async () => {
