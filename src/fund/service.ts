@@ -25,7 +25,7 @@ const yieldAlreadyAccrued = (fundCode: string, date: string, status: string) =>
       ? `The 万份收益 of ${fundCode} for ${date} has been accrued and can no longer change`
       : `The 万份收益 of ${fundCode} for ${date} is being accrued now and can no longer change`,
     {},
-    { key: `yield_already_accrued.${status}`, values: { fundCode, date } },
+    { ...(status === 'accrued' ? {} : { key: 'yield_already_accrued.accruing' }), values: { fundCode, date } },
   );
 
 const yieldDateInFuture = (ctx: AppContext, date: string) =>
@@ -190,7 +190,7 @@ function refuseConfirmation(fundCode: string, date: string, day: FundDayDocument
       'yield_not_pending',
       day ? `The 万份收益 of ${fundCode} for ${date} is ${day.status}: it waits for no confirmation` : `No 万份收益 of ${fundCode} for ${date} has been published: there is nothing to confirm`,
       {},
-      { key: day ? 'yield_not_pending.status' : 'yield_not_pending.missing', values: { ...values, status: day?.status ?? 'missing' } },
+      { ...(day ? {} : { key: 'yield_not_pending.missing' }), values: { ...values, status: day?.status ?? 'missing' } },
     );
   }
   if (day.yieldPer10k !== yieldPer10k) {
