@@ -3,6 +3,7 @@ import { accountRoutes } from './accounts/routes.ts';
 import { refreshCalendarIfStale } from './holidays/service.ts';
 import { TestClock } from './calendar/clock.ts';
 import { calendarRoutes } from './calendar/routes.ts';
+import { auditRoutes } from './audit/routes.ts';
 import { authRoutes } from './auth/routes.ts';
 import { bankRoutes } from './bank/routes.ts';
 import type { AppContext } from './context.ts';
@@ -65,7 +66,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
-  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx));
+  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx), auditRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

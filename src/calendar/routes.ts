@@ -1,6 +1,8 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
+import { apiActor, audited } from '../audit/service.ts';
+import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { badRequest } from '../errors.ts';
 import { businessDate, dateRangeQuery } from '../http/validate.ts';
@@ -75,7 +77,8 @@ export function calendarRoutes(ctx: AppContext): Router {
         problems: { date_not_in_future: 'only days after today can change', weekend_date: 'a weekend never trades' },
       },
       async ({ params }, res) => {
-        res.json(await setHoliday(ctx, params.date, holiday));
+        const actor = await apiActor(principalOf(res).userId);
+        res.json(await audited(ctx, { actor, action: 'holiday.set', target: params.date, request: { holiday } }, () => setHoliday(ctx, params.date, holiday)));
       },
     );
   }

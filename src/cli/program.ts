@@ -1,17 +1,21 @@
 /** The ops CLI's commands, options and help, on commander; `src/cli.ts` runs them. */
-import { Argument, Command, InvalidArgumentError } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { AUDIT_ACTIONS, type AuditAction } from '../audit/model.ts';
+import { audited, cliActor, listAudit, reserveAdjustmentAudit, type Actor, type AuditResult } from '../audit/service.ts';
 import { issueOpsToken, setRole, userIdOfLogin } from '../auth/service.ts';
 import { isBusinessDate } from '../calendar/businessDate.ts';
 import { appConfig } from '../config/config.ts';
 import { createContext, type AppContext } from '../context.ts';
 import { connectMongoose, disconnectMongoose } from '../db/connection.ts';
 import { runningDatabaseUri } from '../db/database.ts';
-import { accrualStatus, fundDayView, publishYield } from '../fund/service.ts';
+import { csvLines, IMPORT_ROWS_MAX, importYields } from '../fund/import.ts';
+import { accrualStatus, confirmYield, fundDayView, pendingYields, publishDay, setFundStart } from '../fund/service.ts';
 import { refreshCalendar } from '../holidays/service.ts';
 import { answerFor } from '../http/answers.ts';
 import { newId } from '../ids.ts';
-import { parsePositiveYuan } from '../money/fen.ts';
-import { parseYieldPer10k } from '../money/yield.ts';
+import { formatYuan, parsePositiveYuan } from '../money/fen.ts';
+import { formatYieldPer10k, parseYieldPer10k } from '../money/yield.ts';
 import { registerAnswerRenderer } from '../operations/answers.ts';
 import { reconcileJournal } from '../reconciliation/service.ts';
 import { fundDailyCsv, fundDailyReport } from '../reports/fundDaily.ts';
@@ -24,7 +28,14 @@ import { accrueWithProgress } from './accrual.ts';
 import { printed, Tabular, type OutputFormat } from './output.ts';
 
 interface CliOptions {
+  as?: string;
   json?: boolean;
+  fund?: string;
+  dryRun?: boolean;
+  actor?: string;
+  action?: AuditAction;
+  limit?: number;
+  cursor?: string;
   csv?: boolean;
   through?: string;
   key?: string;
@@ -63,6 +74,27 @@ function date(value: string): string {
   return value;
 }
 
+function pageSize(value: string): number {
+  const size = Number(value);
+  if (!Number.isInteger(size) || size < 1 || size > 100) throw new InvalidArgumentError('expected a whole number from 1 to 100');
+  return size;
+}
+
+/**
+ * Runs a command's action with its audit record, as the person --as names (docs/ops-audit.md).
+ * `personRequired: false` for what the holder of the database may do without an ops login.
+ */
+async function auditedCli<T>(
+  ctx: AppContext,
+  options: CliOptions,
+  entry: { action: AuditAction; target: string; request?: Record<string, unknown>; personRequired: boolean },
+  run: (actor: Actor) => Promise<T>,
+  resultOf?: (value: T) => AuditResult,
+): Promise<T> {
+  const actor = await cliActor(options.as, entry.personRequired);
+  return audited(ctx, { actor, action: entry.action, target: entry.target, request: entry.request }, () => run(actor), resultOf);
+}
+
 function lifetimeHours(value: string): number {
   const hours = Number(value);
   if (!Number.isInteger(hours)) throw new InvalidArgumentError('expected a whole number of hours');
@@ -98,11 +130,59 @@ function addReportCommands(report: Command): void {
   );
 }
 
+function addYieldCommands(yields: Command): void {
+  yields
+    .command('import')
+    .description(`publish a CSV file of 万份收益 (header date,yieldPer10k; at most ${IMPORT_ROWS_MAX} rows), or see what it would do`)
+    .addArgument(new Argument('<file>', 'the CSV file, e.g. history.csv'))
+    .requiredOption('--fund <fund>', 'fund code, e.g. YEB001')
+    .option('--dry-run', 'print what each row would do, and write nothing')
+    .action(
+      answering(async (ctx, options, file: string) => {
+        const lines = csvLines(await readFile(file, 'utf8'));
+        const run = (publishedBy: string) => importYields(ctx, { fundCode: options.fund!, lines, dryRun: options.dryRun === true, publishedBy });
+        const imported = options.dryRun
+          ? await run((await cliActor(options.as, true)).id)
+          : await auditedCli(
+              ctx,
+              options,
+              { action: 'yield.import', target: options.fund!, request: { file, lines: lines.length }, personRequired: true },
+              (actor) => run(actor.id),
+              (answer) => ({ result: answer.counts }),
+            );
+        const rows = imported.rows.map(({ reason, ...row }) => ({ ...row, reason: reason?.detail ?? null }));
+        return new Tabular(imported, { filename: 'yield-import.csv', columns: ['line', 'date', 'yieldPer10k', 'change', 'status', 'reason'], rows });
+      }),
+    );
+  yields
+    .command('pending')
+    .description('the days whose 万份收益 waits for a second ops user')
+    .addArgument(fundArgument())
+    .action(answering((ctx, _options, fundCode: string) => pendingYields(ctx, fundCode)));
+  yields
+    .command('confirm')
+    .description('confirm a pending 万份收益, as an ops user other than its publisher (--as)')
+    .addArgument(fundArgument())
+    .addArgument(new Argument('<date>', 'the day (yyyy-MM-dd)').argParser(date))
+    .addArgument(new Argument('<yieldPer10k>', 'the value waiting, as listed by yields pending: another is not confirmed'))
+    .action(
+      answering(async (ctx, options, fundCode: string, day: string, rate: string) => {
+        const yieldPer10k = parseYieldPer10k(rate);
+        const request = { yieldPer10k: formatYieldPer10k(yieldPer10k) };
+        const confirmed = await auditedCli(ctx, options, { action: 'yield.confirm', target: `${fundCode} ${day}`, request, personRequired: true }, (actor) =>
+          confirmYield(ctx, { fundCode, date: day, yieldPer10k, confirmedBy: actor.id }),
+        );
+        return fundDayView(confirmed);
+      }),
+    );
+}
+
 /** The ops CLI's commands; nothing runs until a command's action does (so --help needs no database). */
 export function opsProgram(): Command {
   const program = new Command('npm run ops --')
     .description("Ops tasks on the running service's database: roles, 万份收益, accrual, the reserve, reports.")
     .option('--json', 'print the answer as JSON, alone on stdout (for scripts)')
+    .option('--as <loginId>', 'the ops user doing this, recorded in the audit (default: the OS user name as a login id)')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -110,8 +190,19 @@ export function opsProgram(): Command {
       'after',
       '\nThe database: MONGODB_URI, or the embedded database of the service running on MONEYFUND_DATA_DIR (default: data).\nLogs go to stderr (LOG_LEVEL, default warn). Exit codes: 0 done, 1 refused or failed, 2 usage error.',
     );
-  program.command('grant-ops').description('give a user the ops role').addArgument(loginArgument()).action(answering((_ctx, _options, loginId: string) => setRole(loginId, 'ops', true)));
-  program.command('revoke-ops').description('take the ops role away').addArgument(loginArgument()).action(answering((_ctx, _options, loginId: string) => setRole(loginId, 'ops', false)));
+  for (const [name, description, granted] of [['grant-ops', 'give a user the ops role', true], ['revoke-ops', 'take the ops role away', false]] as const) {
+    program
+      .command(name)
+      .description(description)
+      .addArgument(loginArgument())
+      .action(
+        answering((ctx, options, loginId: string) =>
+          auditedCli(ctx, options, { action: granted ? 'role.grant' : 'role.revoke', target: loginId, request: { role: 'ops' }, personRequired: false }, () =>
+            setRole(loginId, 'ops', granted),
+          ),
+        ),
+      );
+  }
   program.command('reconcile').description('check the journal: postings sum to zero and every balance equals its postings').action(answering(() => reconcileJournal()));
   program
     .command('publish-yield')
@@ -120,8 +211,28 @@ export function opsProgram(): Command {
     .addArgument(new Argument('<date>', 'the day (yyyy-MM-dd)').argParser(date))
     .addArgument(new Argument('<yieldPer10k>', '万份收益 in yuan, at most 4 decimals'))
     .action(
-      answering(async (ctx, _options, fundCode: string, day: string, rate: string) =>
-        fundDayView(await publishYield(ctx, { fundCode, date: day, yieldPer10k: parseYieldPer10k(rate), publishedBy: 'ops-cli' })),
+      answering(async (ctx, options, fundCode: string, day: string, rate: string) => {
+        const yieldPer10k = parseYieldPer10k(rate);
+        const request = { yieldPer10k: formatYieldPer10k(yieldPer10k) };
+        const { day: published, change } = await auditedCli(
+          ctx,
+          options,
+          { action: 'yield.publish', target: `${fundCode} ${day}`, request, personRequired: true },
+          (actor) => publishDay(ctx, { fundCode, date: day, yieldPer10k, publishedBy: actor.id }),
+          (answer) => ({ result: { change: answer.change, status: answer.day.status } }),
+        );
+        return { ...fundDayView(published), change };
+      }),
+    );
+  addYieldCommands(program.command('yields').description('万份收益 in bulk: import a CSV file, list and confirm pending days'));
+  program
+    .command('fund-start')
+    .description("set a fund's start day, once, before any accrual: earlier days are reference")
+    .addArgument(fundArgument())
+    .addArgument(new Argument('<date>', 'the first day to accrue (yyyy-MM-dd)').argParser(date))
+    .action(
+      answering((ctx, options, fundCode: string, startDate: string) =>
+        auditedCli(ctx, options, { action: 'fund.start', target: fundCode, request: { startDate }, personRequired: true }, () => setFundStart(ctx, fundCode, startDate)),
       ),
     );
   program
@@ -132,7 +243,14 @@ export function opsProgram(): Command {
     .action(
       answering((ctx, options, fundCode: string) => {
         const yesterday = ctx.calendar.addCalendarDays(ctx.calendar.businessDateOf(ctx.clock.now()), -1);
-        return accrueWithProgress(ctx, fundCode, options.through ?? yesterday);
+        const through = options.through ?? yesterday;
+        return auditedCli(
+          ctx,
+          options,
+          { action: 'accrual.run', target: fundCode, request: { through }, personRequired: false },
+          () => accrueWithProgress(ctx, fundCode, through),
+          (run) => ({ result: { accrued: run.accrued.length, lastAccruedDate: run.status.lastAccruedDate } }),
+        );
       }),
     );
   program.command('accrual-status').description('the last accrued day, the next one, and what blocks it').addArgument(fundArgument()).action(answering((ctx, _options, fundCode: string) => accrualStatus(ctx, fundCode)));
@@ -145,8 +263,15 @@ export function opsProgram(): Command {
     .option('--key <idempotencyKey>', 'a replay with the same key moves nothing (default: a new key)')
     .action(
       answering(async (ctx, options, direction: string, amount: string) => {
-        const caller = { userId: 'ops-cli', idempotencyKey: options.key ?? newId('cli') };
-        const answer = await adjustReserve(ctx, caller, { amountFen: parsePositiveYuan(amount), direction: direction as 'increase' | 'decrease' });
+        const idempotencyKey = options.key ?? newId('cli');
+        const amountFen = parsePositiveYuan(amount);
+        const answer = await auditedCli(
+          ctx,
+          options,
+          { action: 'reserve.adjust', target: 'reserve', request: { amount: formatYuan(amountFen), direction, idempotencyKey }, personRequired: true },
+          (actor) => adjustReserve(ctx, { userId: actor.id, idempotencyKey }, { amountFen, direction: direction as 'increase' | 'decrease' }),
+          reserveAdjustmentAudit,
+        );
         if (answer.status >= 400) throw new Error((answer.body as { detail: string }).detail);
         return { ...(answer.body as object), reserve: await reserveReport(ctx) };
       }),
@@ -157,6 +282,42 @@ export function opsProgram(): Command {
     .description('a bearer token for an ops user (scripts, the dashboard)')
     .addArgument(loginArgument())
     .option('--lifetime-hours <hours>', 'how long it is valid: 1 to 744 (default: security.tokenLifetimeMs, 24 h)', lifetimeHours)
-    .action(answering((ctx, options, loginId: string) => issueOpsToken(ctx, loginId, options.lifetimeHours)));
+    .action(
+      answering((ctx, options, loginId: string) =>
+        auditedCli(
+          ctx,
+          options,
+          { action: 'opsToken.issue', target: loginId, request: { lifetimeHours: options.lifetimeHours ?? null }, personRequired: false },
+          () => issueOpsToken(ctx, loginId, options.lifetimeHours),
+          // The token itself stays out of the audit.
+          (issued) => ({ result: { expiresAt: issued.expiresAt } }),
+        ),
+      ),
+    );
+  program
+    .command('audit')
+    .description('the ops audit, newest first: who did what, when, and how it ended')
+    .option('--actor <who>', 'only what this user did: a login id, a user id, or os:<name>')
+    .addOption(new Option('--action <action>', 'only this action').choices(AUDIT_ACTIONS))
+    .option('--from <date>', 'entries on this day (Beijing time) or later', date)
+    .option('--to <date>', 'entries on this day (Beijing time) or earlier', date)
+    .option('--limit <count>', 'entries a page, 1 to 100 (default 20)', pageSize)
+    .option('--cursor <cursor>', 'nextCursor of the previous page, with the same filters')
+    .action(
+      answering(async (ctx, options) => {
+        const page = await listAudit(ctx, { actor: options.actor, action: options.action, from: options.from, to: options.to }, options.limit ?? 20, options.cursor);
+        if (options.json) return page;
+        const rows = page.items.map((item) => ({
+          at: item.at,
+          actor: item.actor.loginId ?? item.actor.userId,
+          via: item.actor.via,
+          action: item.action,
+          target: item.target,
+          outcome: item.outcome,
+          code: item.code,
+        }));
+        return new Tabular(page, { filename: 'ops-audit.csv', columns: ['at', 'actor', 'via', 'action', 'target', 'outcome', 'code'], rows });
+      }),
+    );
   return program;
 }

@@ -4,6 +4,7 @@ import config from 'config';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { isBusinessDate } from '../calendar/businessDate.ts';
+import { isYieldPer10kText, parseYieldPer10k } from '../money/yield.ts';
 
 // Integer fen as a JSON string (numbers lose exactness above 2^53); below 10^18 so
 // it fits a BSON int64.
@@ -30,10 +31,23 @@ const positiveInt = z.number().int().positive();
 export const BALANCE_MAX_LIMIT_FEN = (1n << 43n) - 1n;
 const rateLimit = z.strictObject({ windowMs: positiveInt, max: positiveInt });
 
+const yieldPer10kText = z.string().refine(isYieldPer10kText, 'expected yuan per 10,000 shares with at most 4 decimals, e.g. "0.4123"');
+
 const fundSchema = z.strictObject({
   code: z.string().regex(/^[A-Z0-9]{3,12}$/, 'expected 3 to 12 capital letters or digits'),
   name: z.string().min(1),
   sevenDayYieldMode: z.enum(['compound', 'simple']),
+  /**
+   * The fund's first accrued day (docs/ops-guard-rails.md). Days before it are reference:
+   * shown and in the 7-day yield, never accrued. Ops may set it once instead (PUT
+   * /v1/ops/funds/:fundCode/start) before any accrual; without either, the first published day.
+   */
+  startDate: z.string().refine(isBusinessDate, 'expected a yyyy-MM-dd date').optional(),
+  /** A 万份收益 outside min..max (inclusive) waits for a second ops user to confirm it. */
+  yieldPer10kBand: z
+    .strictObject({ min: yieldPer10kText, max: yieldPer10kText })
+    .refine((band) => parseYieldPer10k(band.min) <= parseYieldPer10k(band.max), 'expected min <= max')
+    .optional(),
 });
 
 const configSchema = z.strictObject({

@@ -1,7 +1,13 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 
-export const FUND_DAY_STATUSES = ['published', 'accruing', 'accrued'] as const;
+/**
+ * reference: before the fund's start day, shown and in the 7-day yield, never accrued.
+ * pending: outside the fund's plausibility band, waiting for a second ops user; counts nowhere.
+ */
+export const FUND_DAY_STATUSES = ['reference', 'pending', 'published', 'accruing', 'accrued'] as const;
 export type FundDayStatus = (typeof FUND_DAY_STATUSES)[number];
+/** A day whose 万份收益 may still change: not yet taken up by accrual. */
+export const OPEN_DAY_STATUSES = ['reference', 'pending', 'published'] as const satisfies readonly FundDayStatus[];
 
 /**
  * The fund's calendar day: the published 万份收益 and, once accrued, what the day
@@ -19,6 +25,9 @@ const fundDaySchema = new Schema(
     status: { type: String, enum: FUND_DAY_STATUSES, required: true },
     publishedAt: { type: Date, required: true },
     publishedBy: { type: String, required: true },
+    /** A pending day's confirmation by a second ops user. */
+    confirmedAt: { type: Date, default: null },
+    confirmedBy: { type: String, default: null },
     partitionCount: { type: Number, default: null },
     accrualStartedAt: { type: Date, default: null },
     accruedAt: { type: Date, default: null },
@@ -44,6 +53,8 @@ const fundBookSchema = new Schema(
   {
     _id: { type: String, required: true },
     lastAccruedDate: { type: String, default: null },
+    /** The start day ops set (before any accrual); else the fund's config startDate. */
+    startDate: { type: String, default: null },
     partitionCount: { type: Number, required: true },
     /** Every accrued day's residual (across holders and days: a decimal string, as on the day). */
     residualFen8: { type: String, default: '0' },

@@ -51,7 +51,8 @@ export async function openAccrualDay(ctx: AppContext, fundCode: string, through?
   const date = await nextDayToAccrue(ctx, book);
   if (date === null || date >= ctx.calendar.businessDateOf(ctx.clock.now()) || (through !== undefined && date > through)) return null;
   const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
-  if (!day) return null; // not published: it blocks every later day
+  // Not published, or waiting for a second ops user (reference cannot come after the start): it blocks every later day.
+  if (!day || day.status === 'pending' || day.status === 'reference') return null;
   if (day.status === 'accrued') {
     await closeBook(book, day); // a crash between closing the day and the book
     return openAccrualDay(ctx, fundCode, through);

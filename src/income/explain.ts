@@ -24,7 +24,8 @@ export async function explainIncome(ctx: AppContext, userId: string, date: strin
   const unconfirmed = await unconfirmedOn(userId, date);
   if (!fundCode) return { date, fundCode, status: 'no_holding', reasons: [noHolding(), ...unconfirmed] };
   const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
-  if (!day) return { date, fundCode, status: 'not_published', reasons: [reason('not_published', `No 万份收益 is published for ${date} yet`)] };
+  // A pending 万份收益 is not the fund's until a second ops user confirms it: not shown to holders.
+  if (!day || day.status === 'pending') return { date, fundCode, status: 'not_published', reasons: [reason('not_published', `No 万份收益 is published for ${date} yet`)] };
   const yieldPer10k = formatYieldPer10k(day.yieldPer10k);
   if (!record && day.status !== 'accrued') {
     return { date, fundCode, status: 'not_accrued', yieldPer10k, reasons: [reason('not_accrued', `${date} has not been accrued yet`)] };

@@ -24,6 +24,8 @@ export function parseYieldPer10k(text: unknown): bigint {
   return parseScaled(text, 4);
 }
 
+export const isYieldPer10kText = (text: unknown): text is string => typeof text === 'string' && YIELD_PER_10K_PATTERN.test(text);
+
 /** 4123n -> "0.4123": always 4 decimals. */
 export function formatYieldPer10k(yieldPer10kTenThousandths: bigint): string {
   return formatScaled(yieldPer10kTenThousandths, 4);

@@ -1,11 +1,13 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
+import { apiActor, audited, reserveAdjustmentAudit } from '../audit/service.ts';
 import { principalOf } from '../http/auth.ts';
 import { sendAnswer } from '../http/idempotency.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { yuanText } from '../http/openapi/schemas.ts';
 import { amountYuan, businessDate } from '../http/validate.ts';
+import { formatYuan } from '../money/fen.ts';
 import { operationAnswer } from '../operations/routes.ts';
 import { adjustReserve } from '../transfers/service.ts';
 import { reserveReport } from './service.ts';
@@ -51,8 +53,11 @@ export function reserveRoutes(ctx: AppContext): Router {
       problems: { reserve_available_insufficient: 'a decrease larger than what is available' },
     },
     async ({ body: { amount, direction }, idempotencyKey }, res) => {
-      const caller = { userId: principalOf(res).userId, idempotencyKey };
-      sendAnswer(res, await adjustReserve(ctx, caller, { amountFen: amount, direction }));
+      const actor = await apiActor(principalOf(res).userId);
+      const caller = { userId: actor.id, idempotencyKey };
+      const request = { amount: formatYuan(amount), direction, idempotencyKey };
+      const answer = await audited(ctx, { actor, action: 'reserve.adjust', target: 'reserve', request }, () => adjustReserve(ctx, caller, { amountFen: amount, direction }), reserveAdjustmentAudit);
+      sendAnswer(res, answer);
     },
   );
   return api.router;

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { TestClock } from '../calendar/clock.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
+import { apiActor, audited } from '../audit/service.ts';
+import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { sendProblem } from '../http/problem.ts';
 import { CLOCK_MOVE_DAYS_MAX, LOCAL_INSTANT, TIME_OF_DAY } from './clockMove.ts';
@@ -69,7 +71,11 @@ export function sandboxRoutes(ctx: AppContext): Router {
       problems: { clock_not_forward: 'the target is not after the clock', clock_move_too_far: `more than ${CLOCK_MOVE_DAYS_MAX} days ahead` },
     },
     async ({ body }, res) => {
-      res.json(await moveTestClock(ctx, clock, body));
+      const actor = await apiActor(principalOf(res).userId);
+      const moved = await audited(ctx, { actor, action: 'sandbox.clock', target: 'clock', request: body }, () => moveTestClock(ctx, clock, body), (answer) => ({
+        result: { now: answer.now },
+      }));
+      res.json(moved);
     },
   );
   return api.router;

@@ -437,6 +437,11 @@ describe('OpenAPI document', function () {
     await step('get', '/v1/me/account', 200);
     await step('get', `/v1/funds/${fund}/days?from=2024-05-30&to=2024-05-31`, 200, { as: null });
     await step('get', `/v1/ops/funds/${fund}/accrual`, 200, { as: ops });
+    await step('post', `/v1/ops/funds/${fund}/yields/import`, 200, { as: ops, body: { lines: ['date,yieldPer10k', '2024-05-31,0.4123'], dryRun: true } });
+    await step('get', `/v1/ops/funds/${fund}/yields/pending`, 200, { as: ops });
+    await step('post', `/v1/ops/funds/${fund}/yields/2024-05-31/confirm`, 409, { as: ops, body: { yieldPer10k: '0.4123' } });
+    await step('put', `/v1/ops/funds/${fund}/start`, 409, { as: ops, body: { startDate: '2024-05-01' } });
+    await step('get', '/v1/ops/audit?limit=1', 200, { as: ops });
     await step('get', '/v1/me/income?from=2024-05-30&to=2024-05-31', 200);
     const explained = await step('get', '/v1/me/income/2024-05-31', 200);
     assert.equal(explained.body.status, 'accrued');
@@ -536,6 +541,7 @@ const TOURED_TAGS = new Set([
   'Reserve',
   'Reconciliation',
   'Calendar',
+  'Audit',
   'Documentation',
 ]);
 

@@ -38,6 +38,13 @@ function opsWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: num
 describe('ops CLI', () => {
   const ctx = createContext();
 
+  /** An ops user for --as: the CLI records a person (docs/ops-audit.md). */
+  async function opsLogin(): Promise<string> {
+    const loginId = uniqueId('ops-cli');
+    await registerUser(ctx, loginId, 'ops-cli-password', ['user', 'ops']);
+    return loginId;
+  }
+
   it('grants and revokes the ops role by login id', async () => {
     const loginId = uniqueId('ops-cli');
     const { userId } = await registerUser(ctx, loginId, 'ops-cli-password');
@@ -82,7 +89,7 @@ describe('ops CLI', () => {
     // Every command, report's own among them, in this process: each has its usage, a description and its arguments explained.
     const commandsOf = (command: Command): Command[] => command.commands.flatMap((sub) => (sub.commands.length > 0 ? commandsOf(sub) : [sub]));
     const commands = commandsOf(opsProgram());
-    assert.equal(commands.length, 12);
+    assert.equal(commands.length, 17);
     for (const command of commands) {
       const help = command.helpInformation();
       assert.match(help, new RegExp(`^Usage: npm run ops -- ${command.parent!.parent ? `${command.parent!.name()} ` : ''}${command.name()} `), help);
@@ -118,12 +125,13 @@ describe('ops CLI', () => {
     const fund = addTestFund(t);
     const holder = await subscribedHolder(t, fund, '10000.00'); // T Thu 08-01, earns from Fri 08-02
     const env = { ...process.env, NODE_CONFIG: JSON.stringify({ funds: t.ctx.config.funds }) };
+    const publisher = await opsLogin();
     for (const date of ['2024-08-02', '2024-08-03']) {
-      const published = await opsWith(env, 'publish-yield', fund, date, '1.0000', '--json');
+      const published = await opsWith(env, 'publish-yield', fund, date, '1.0000', '--json', '--as', publisher);
       assert.equal(published.code, 0, published.stderr);
       assert.equal(JSON.parse(published.stdout).yieldPer10k, '1.0000');
     }
-    const bad = await opsWith(env, 'publish-yield', fund, '2024-08-04', '1.23456');
+    const bad = await opsWith(env, 'publish-yield', fund, '2024-08-04', '1.23456', '--as', publisher);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /at most 4 decimals/);
     // Info logs asked for: they go to stderr, each line whole, and stdout is the JSON alone.
@@ -140,10 +148,11 @@ describe('ops CLI', () => {
   it('funds and shrinks the liquidity reserve, and reports it', async () => {
     const name = uniqueId('cli').toLowerCase().replace(/[^a-z0-9-]/g, '');
     const env = { ...process.env, NODE_CONFIG: JSON.stringify({ reserve: { name } }) };
-    const funded = await opsWith(env, 'reserve-adjust', 'increase', '800.00', '--key', uniqueId('reserve-key'), '--json');
+    const treasurer = await opsLogin();
+    const funded = await opsWith(env, 'reserve-adjust', 'increase', '800.00', '--key', uniqueId('reserve-key'), '--json', '--as', treasurer);
     assert.equal(funded.code, 0, funded.stderr);
     assert.equal(JSON.parse(funded.stdout).reserve.size, '800.00');
-    const refused = await opsWith(env, 'reserve-adjust', 'decrease', '900.00');
+    const refused = await opsWith(env, 'reserve-adjust', 'decrease', '900.00', '--as', treasurer);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /not that much available/);
     const report = await opsWith(env, '--json', 'reserve');
