@@ -8,7 +8,7 @@ import { formatYieldPer10k, parseYieldPer10k, sevenDayYield } from '../money/yie
 import { FundBook, FundDay, fundDayId, OPEN_DAY_STATUSES, type FundBookDocument, type FundDayDocument, type FundDayStatus } from './model.ts';
 
 export const unknownFund = (fundCode: string) =>
-  new DomainError('unknown_fund', `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`);
+  new DomainError('unknown_fund', `No fund ${fundCode} in the catalogue: GET /v1/funds lists them`, {}, { values: { fundCode } });
 
 const yieldBeforeFundStart = (fundCode: string, date: string, lastAccruedDate: string) =>
   new DomainError(
@@ -25,7 +25,7 @@ const yieldAlreadyAccrued = (fundCode: string, date: string, status: string) =>
       ? `The 万份收益 of ${fundCode} for ${date} has been accrued and can no longer change`
       : `The 万份收益 of ${fundCode} for ${date} is being accrued now and can no longer change`,
     {},
-    { ...(status === 'accrued' ? {} : { key: 'yield_already_accrued.accruing' }), values: { fundCode, date } },
+    { ...(status === 'accrued' ? {} : { key: 'yield_already_accrued_accruing' }), values: { fundCode, date } },
   );
 
 const yieldDateInFuture = (ctx: AppContext, date: string) =>
@@ -190,7 +190,7 @@ function refuseConfirmation(fundCode: string, date: string, day: FundDayDocument
       'yield_not_pending',
       day ? `The 万份收益 of ${fundCode} for ${date} is ${day.status}: it waits for no confirmation` : `No 万份收益 of ${fundCode} for ${date} has been published: there is nothing to confirm`,
       {},
-      { ...(day ? {} : { key: 'yield_not_pending.missing' }), values: { ...values, status: day?.status ?? 'missing' } },
+      { ...(day ? {} : { key: 'yield_not_pending_missing' }), values: { ...values, status: day?.status ?? 'missing' } },
     );
   }
   if (day.yieldPer10k !== yieldPer10k) {
