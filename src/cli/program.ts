@@ -24,6 +24,11 @@ import { reserveDailyCsv, reserveDailyReport } from '../reports/reserveDaily.ts'
 import { holderStatement, statementCsv } from '../reports/statement.ts';
 import { reserveReport } from '../reserve/service.ts';
 import { adjustReserve } from '../transfers/service.ts';
+import { CLOCK_MOVE_DAYS_MAX, clockMoveRequest } from '../sandbox/clockMove.ts';
+import { moveTestClock, sandboxTestClock, testClockView } from '../sandbox/service.ts';
+import { sandboxConfig } from '../sandbox/start.ts';
+import type { TestClock } from '../calendar/clock.ts';
+import { parseWith } from '../http/validate.ts';
 import { accrueWithProgress } from './accrual.ts';
 import { printed, Tabular, type OutputFormat } from './output.ts';
 
@@ -37,6 +42,8 @@ interface CliOptions {
   limit?: number;
   cursor?: string;
   csv?: boolean;
+  bom?: boolean;
+  days?: number;
   through?: string;
   key?: string;
   from?: string;
@@ -48,7 +55,7 @@ interface CliOptions {
  * A command's action: connects to the database, runs `run` with the command's arguments and
  * its options (the program's --json among them), prints the answer and disconnects.
  */
-function answering(run: (ctx: AppContext, options: CliOptions, ...args: string[]) => Promise<unknown>) {
+function answering(run: (ctx: AppContext, options: CliOptions, ...args: string[]) => Promise<unknown>, where: { sandbox?: boolean } = {}) {
   return async (...actionArgs: unknown[]) => {
     // Commander calls an action with the arguments, the command's options, and the command.
     const command = actionArgs.at(-1) as Command;
@@ -56,13 +63,15 @@ function answering(run: (ctx: AppContext, options: CliOptions, ...args: string[]
     const args = actionArgs.slice(0, -2) as string[];
     // Commander checks conflicts between a command's own options only; --json is the program's.
     if (options.json && options.csv) command.error("error: option '--csv' cannot be used with option '--json'");
-    await connectMongoose(await runningDatabaseUri(appConfig().database.dataDir));
+    // The sandbox's commands run on its data folder and its test clock, as `npm run sandbox` does.
+    const config = where.sandbox ? sandboxConfig(appConfig()) : appConfig();
+    await connectMongoose(await runningDatabaseUri(config.database.dataDir));
     try {
-      const ctx = createContext();
+      const ctx = createContext({ config, ...(where.sandbox ? { clock: await sandboxTestClock() } : {}) });
       registerAnswerRenderer(answerFor); // reserve-adjust answers as its route does
       await refreshCalendar(ctx);
       const format: OutputFormat = options.json ? 'json' : options.csv ? 'csv' : 'text';
-      process.stdout.write(printed(await run(ctx, options, ...args), format));
+      process.stdout.write(printed(await run(ctx, options, ...args), format, { bom: options.bom }));
     } finally {
       await disconnectMongoose();
     }
@@ -109,7 +118,8 @@ function addReportCommands(report: Command): void {
     command
       .option('--from <date>', 'first day (yyyy-MM-dd); with --to', date)
       .option('--to <date>', 'last day (yyyy-MM-dd); with --from', date)
-      .option('--csv', 'print the CSV the API serves (not with --json)');
+      .option('--csv', 'print the CSV the API serves (not with --json)')
+      .option('--bom', 'start the CSV with a UTF-8 byte order mark, for Excel');
   rangeOptions(report.command('fund').description('the fund day by day (default: the 30 days through yesterday)').addArgument(fundArgument())).action(
     answering(async (ctx, options, fundCode: string) => {
       const fundReport = await fundDailyReport(ctx, fundCode, reportRange(ctx, options.from, options.to));
@@ -319,5 +329,27 @@ export function opsProgram(): Command {
         return new Tabular(page, { filename: 'ops-audit.csv', columns: ['at', 'actor', 'via', 'action', 'target', 'outcome', 'code'], rows });
       }),
     );
+  addSandboxCommands(program.command('sandbox').description('the sandbox (npm run sandbox), on its data folder: its test clock'));
   return program;
+}
+
+function addSandboxCommands(sandbox: Command): void {
+  sandbox
+    .command('clock')
+    .description('where the test clock stands; with --to or --days, move it forward and run what fell due (the running sandbox follows within a second)')
+    .option('--to <when>', '"HH:mm" (its next occurrence), next-trading-day (09:00 on it), or a local yyyy-MM-ddTHH:mm')
+    .option('--days <days>', `whole days ahead, 1 to ${CLOCK_MOVE_DAYS_MAX}`, Number)
+    .action(
+      answering(
+        async (ctx, options) => {
+          const clock = ctx.clock as TestClock;
+          if (options.to === undefined && options.days === undefined) return testClockView(ctx, clock);
+          const move = parseWith(clockMoveRequest, { to: options.to, days: options.days });
+          return auditedCli(ctx, options, { action: 'sandbox.clock', target: 'clock', request: move, personRequired: false }, () => moveTestClock(ctx, clock, move), (moved) => ({
+            result: { now: moved.now },
+          }));
+        },
+        { sandbox: true },
+      ),
+    );
 }

@@ -3,6 +3,7 @@
  * in, the target instant out, or a DomainError for a target that is not ahead.
  */
 import { DateTime } from 'luxon';
+import { z } from 'zod';
 import type { TradingCalendar } from '../calendar/tradingCalendar.ts';
 import { badRequest, DomainError } from '../errors.ts';
 
@@ -21,6 +22,20 @@ export const CLOCK_MOVE_DAYS_MAX = 31;
 const TRADING_DAY_START = '09:00';
 export const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/;
 export const LOCAL_INSTANT = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d$/;
+
+/** A move as the API and the CLI take it: exactly one of `to` and `days`. */
+export const clockMoveRequest = z
+  .strictObject({
+    to: z
+      .string()
+      .max(16)
+      .refine((to) => to === 'next-trading-day' || TIME_OF_DAY.test(to) || LOCAL_INSTANT.test(to), 'expected "HH:mm", "next-trading-day" or "yyyy-MM-ddTHH:mm"')
+      .optional()
+      .describe('A time of day ("15:00": its next occurrence), "next-trading-day" (09:00 on it) or a local "yyyy-MM-ddTHH:mm"'),
+    days: z.number().int().min(1).max(CLOCK_MOVE_DAYS_MAX).optional().describe('Whole days ahead'),
+  })
+  .refine((move) => (move.to === undefined) !== (move.days === undefined), 'expected either "to" or "days"')
+  .meta({ id: 'SandboxClockMove', examples: [{ to: '15:00' }, { to: 'next-trading-day' }, { days: 3 }] });
 
 const notForward = (target: DateTime) =>
   new DomainError('clock_not_forward', `The test clock only moves forward: ${target.toFormat("yyyy-MM-dd'T'HH:mm")} is not after its present`, {}, {

@@ -7,23 +7,11 @@ import { apiActor, audited } from '../audit/service.ts';
 import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { sendProblem } from '../http/problem.ts';
-import { CLOCK_MOVE_DAYS_MAX, LOCAL_INSTANT, TIME_OF_DAY } from './clockMove.ts';
+import { CLOCK_MOVE_DAYS_MAX, clockMoveRequest } from './clockMove.ts';
 import { moveTestClock, testClockView } from './service.ts';
 
 const CLOCK_PATH = '/v1/ops/sandbox/clock';
 
-const clockMoveRequest = z
-  .strictObject({
-    to: z
-      .string()
-      .max(16)
-      .refine((to) => to === 'next-trading-day' || TIME_OF_DAY.test(to) || LOCAL_INSTANT.test(to), 'expected "HH:mm", "next-trading-day" or "yyyy-MM-ddTHH:mm"')
-      .optional()
-      .describe('A time of day ("15:00": its next occurrence), "next-trading-day" (09:00 on it) or a local "yyyy-MM-ddTHH:mm"'),
-    days: z.number().int().min(1).max(CLOCK_MOVE_DAYS_MAX).optional().describe('Whole days ahead'),
-  })
-  .refine((move) => (move.to === undefined) !== (move.days === undefined), 'expected either "to" or "days"')
-  .meta({ id: 'SandboxClockMove', examples: [{ to: '15:00' }, { to: 'next-trading-day' }, { days: 3 }] });
 
 const clockSchema = z
   .object({

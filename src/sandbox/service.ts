@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import { TestClock } from '../calendar/clock.ts';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { DomainError } from '../errors.ts';
 import { FundDay, type FundDayDocument } from '../fund/model.ts';
 import { publishYield } from '../fund/service.ts';
 import { accrueThrough } from '../income/accrual.ts';
@@ -15,7 +16,7 @@ import { formatYieldPer10k } from '../money/yield.ts';
 import { advanceDueOperations } from '../operations/recovery.ts';
 import { sweepWallets } from '../sweep/service.ts';
 import { clockTarget, type ClockMove } from './clockMove.ts';
-import { CLOCK_ID, SandboxState } from './model.ts';
+import { BOOK_ID, CLOCK_ID, SandboxState } from './model.ts';
 
 export const SANDBOX_PUBLISHER = 'sandbox';
 
@@ -27,6 +28,14 @@ export async function openTestClock(): Promise<TestClock> {
 async function storedOffsetMs(): Promise<number> {
   const state = await SandboxState.findById(CLOCK_ID).lean();
   return state?.offsetMs ?? 0;
+}
+
+/** The test clock of the sandbox this database holds (the CLI's); a database the sandbox never seeded has none. */
+export async function sandboxTestClock(): Promise<TestClock> {
+  if (!(await SandboxState.exists({ _id: BOOK_ID }))) {
+    throw new DomainError('sandbox_only', 'This database holds no sandbox: run the CLI with the sandbox\'s data folder (data/sandbox, or its MONEYFUND_DATA_DIR) while npm run sandbox runs', {}, { key: 'sandbox_only_database' });
+  }
+  return openTestClock();
 }
 
 /** Moves a process's test clock up to the stored one, which another process (the CLI) may have moved. */

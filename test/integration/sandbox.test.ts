@@ -99,6 +99,28 @@ async function dashboardMovesTheClock(server: ServerProcess, ops: { Authorizatio
   }
 }
 
+/** `npm run ops -- sandbox clock --days 1` on the sandbox's database: the running sandbox follows. */
+async function cliMovesTheClock(server: ServerProcess, ops: { Authorization: string }, databaseName: string): Promise<void> {
+  const { stdout } = await runOps(sandboxOptions(databaseName).env, 'sandbox', 'clock', '--days', '1', '--json');
+  const moved = JSON.parse(stdout) as { businessDate: string; ran: { accrued: { dates: string[] }[] } };
+  assert.deepEqual(moved.ran.accrued[0]?.dates.length, 1, stdout);
+  await until('the running sandbox to follow the CLI', 10_000, async () => {
+    const clock = (await (await fetch(`${server.baseUrl}/v1/ops/sandbox/clock`, { headers: ops })).json()) as { businessDate: string };
+    return clock.businessDate === moved.businessDate;
+  });
+  const audit = (await (await fetch(`${server.baseUrl}/v1/ops/audit?action=sandbox.clock`, { headers: ops })).json()) as { items: { actor: { via: string } }[] };
+  assert.equal(audit.items[0]?.actor.via, 'cli', 'the move is in the audit');
+}
+
+/** The ops CLI with `env` over this process's environment. */
+function runOps(env: Record<string, string | undefined>, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      resolve({ stdout, stderr, code: error ? Number(error.code ?? 1) : 0 });
+    });
+  });
+}
+
 /** A newcomer's Ctrl-C in the seeding's minute, as a kill: the next start must seed afresh. */
 async function interruptSeeding(databaseName: string): Promise<void> {
   const seeding = await spawnServerProcess({}, sandboxOptions(databaseName));
@@ -162,6 +184,7 @@ describe('sandbox (npm run sandbox)', function () {
     assert.equal(merchantAfter.wallet, '25.00', 'the book was kept, not seeded again');
     await laterMovesConfirmAndSettle(server, ops);
     await dashboardMovesTheClock(server, ops);
+    await cliMovesTheClock(server, ops, databaseName);
     await stop(server);
     server = undefined;
   });
@@ -175,6 +198,12 @@ describe('sandbox (npm run sandbox)', function () {
     assert.match(await readFile(refused.logFile, 'utf8'), /holds a book it did not seed/);
     assert.deepEqual(await users.find({}, { projection: { _rev: 0 } }).toArray(), [{ _id: 'u_someone', loginId: 'someone' }]);
     await mongoose.connection.getClient().db(foreign).dropDatabase();
+  });
+
+  it("the CLI's sandbox clock refuses a database the sandbox never seeded", async () => {
+    const refused = await runOps({ MONGODB_URI: testDatabaseUri() }, 'sandbox', 'clock', '--days', '1');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /holds no sandbox/);
   });
 
   it('refuses to start when NODE_ENV=production', async () => {
