@@ -229,9 +229,11 @@ export async function pendingYields(ctx: AppContext, fundCode: string) {
 export async function yieldWindow(ctx: AppContext, fundCode: string, date: string): Promise<bigint[]> {
   const dates = [6, 5, 4, 3, 2, 1, 0].map((back) => ctx.calendar.addCalendarDays(date, -back));
   const days = await Promise.all(dates.map((day) => FundDay.findById(fundDayId(fundCode, day)).lean<FundDayDocument>()));
-  // Reference days are the fund's published history: they count. A pending day counts nowhere.
-  return days.filter((day) => day !== null && day.status !== 'pending').map((day) => day!.yieldPer10k);
+  return days.filter((day) => day !== null && countsInYield(day)).map((day) => day!.yieldPer10k);
 }
+
+/** Reference days are the fund's published history: they count. A pending day counts nowhere. */
+export const countsInYield = (day: Pick<FundDayDocument, 'status'>) => day.status !== 'pending';
 
 export async function sevenDayYields(ctx: AppContext, fundCode: string, date: string) {
   const rates = await yieldWindow(ctx, fundCode, date);

@@ -6,7 +6,7 @@
 import { addCalendarDays } from '../calendar/businessDate.ts';
 import type { AppContext } from '../context.ts';
 import { FundDay, fundDayId, type FundDayDocument } from '../fund/model.ts';
-import { datesInRange, fundDayView } from '../fund/service.ts';
+import { countsInYield, datesInRange, fundDayView } from '../fund/service.ts';
 import { notFound } from '../errors.ts';
 import { formatYuan, sumFen, type Fen } from '../money/fen.ts';
 import { sevenDayYield } from '../money/yield.ts';
@@ -77,7 +77,7 @@ const NOT_PUBLISHED = {
 /** A day published but not accrued yet: its 7-day yields as the accrual will fix them, from the days published so far. */
 function provisionalYields(date: string, days: Map<string, FundDayDocument>) {
   const window = Array.from({ length: YIELD_WINDOW_DAYS }, (_, index) => addCalendarDays(date, index + 1 - YIELD_WINDOW_DAYS));
-  const rates = window.flatMap((day) => (days.has(day) ? [days.get(day)!.yieldPer10k] : []));
+  const rates = window.flatMap((day) => (days.has(day) && countsInYield(days.get(day)!) ? [days.get(day)!.yieldPer10k] : []));
   return { compound: sevenDayYield(rates, 'compound'), simple: sevenDayYield(rates, 'simple') };
 }
 

@@ -151,6 +151,8 @@ describe('ops guard rails', function () {
     const shown = (await request(t.app).get(`/v1/funds/${fund}/days?from=2024-05-31&to=2024-05-31`).expect(200)).body.days;
     assert.deepEqual(shown, [{ fundCode: fund, date: '2024-05-31', status: 'pending' }]);
     assert.equal((await sevenDayYields(t.ctx, fund, '2024-05-31')).compound, null);
+    const report = (await request(t.app).get(`/v1/ops/reports/funds/${fund}/daily?from=2024-05-31&to=2024-05-31`).set(opsA.auth).expect(200)).body;
+    assert.deepEqual([report.days[0].accrualStatus, report.days[0].sevenDayYieldCompoundPercent], ['pending', null], "nor in the ops report's 7-day yield");
     assert.deepEqual(await accrueAt(t, fund, '2024-05-31'), []);
     const blocked = await accrualOf(fund);
     assert.equal(blocked.nextDate, '2024-05-31');
