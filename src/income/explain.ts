@@ -27,6 +27,10 @@ export async function explainIncome(ctx: AppContext, userId: string, date: strin
   // A pending 万份收益 is not the fund's until a second ops user confirms it: not shown to holders.
   if (!day || day.status === 'pending') return { date, fundCode, status: 'not_published', reasons: [reason('not_published', `No 万份收益 is published for ${date} yet`)] };
   const yieldPer10k = formatYieldPer10k(day.yieldPer10k);
+  if (day.status === 'reference') {
+    const detail = `${date} is before ${fundCode}'s start day here: its 万份收益 is the fund's history, and no income is paid for it`;
+    return { date, fundCode, status: 'before_fund_start', yieldPer10k, reasons: [reason('before_fund_start', detail)] };
+  }
   if (!record && day.status !== 'accrued') {
     return { date, fundCode, status: 'not_accrued', yieldPer10k, reasons: [reason('not_accrued', `${date} has not been accrued yet`)] };
   }

@@ -23,11 +23,11 @@ const incomeRangeQuery = z.strictObject({
   to: businessDate.optional().describe('The last day, included'),
 });
 
-const REASON_CODES = 'shares_confirmed, redeemed, no_eligible_shares, zero_yield, negative_yield, below_minimum, truncated, not_yet_confirmed, not_published, not_accrued';
+const REASON_CODES = 'shares_confirmed, redeemed, no_eligible_shares, zero_yield, negative_yield, below_minimum, truncated, not_yet_confirmed, not_published, not_accrued, before_fund_start';
 const explanation = z.object({
   date: businessDate,
   fundCode: z.string().nullable(),
-  status: z.enum(['accrued', 'not_published', 'not_accrued', 'no_holding']),
+  status: z.enum(['accrued', 'not_published', 'not_accrued', 'before_fund_start', 'no_holding']),
   yieldPer10k: yieldPer10kText.optional().describe('Once published'),
   eligibleShares: yuanText.optional().describe('accrued only: the shares that earned that day'),
   exactIncome: exactYuanText.optional().describe('accrued only: eligible shares × 万份收益 / 10,000, exact'),

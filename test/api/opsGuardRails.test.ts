@@ -80,6 +80,8 @@ describe('ops guard rails', function () {
     assert.equal(status.lastAccruedDate, '2024-05-31');
     assert.equal(status.blocked, null);
     assert.equal((await incomeOf(holder.userId, '2024-05-31'))!.incomeFen, 40n);
+    const history = (await request(t.app).get('/v1/me/income/2024-05-30').set(holder.auth).expect(200)).body;
+    assert.deepEqual([history.status, history.reasons[0].code], ['before_fund_start', 'before_fund_start'], 'history, not a day still to accrue');
     // The 7-day yield of the first live day counts the six reference days before it.
     assert.notEqual((await fundDay(fund, '2024-05-31')).sevenDayYieldCompoundPercent, null);
     // History can still be corrected after the fund has accrued: it never was accrued.
