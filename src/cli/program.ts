@@ -25,7 +25,7 @@ import { holderStatement, statementCsv } from '../reports/statement.ts';
 import { reserveReport } from '../reserve/service.ts';
 import { adjustReserve } from '../transfers/service.ts';
 import { CLOCK_MOVE_DAYS_MAX, clockMoveRequest } from '../sandbox/clockMove.ts';
-import { moveTestClock, sandboxTestClock, testClockView } from '../sandbox/service.ts';
+import { moveTestClock, sandboxTestClock, testClockIfSandbox, testClockView } from '../sandbox/service.ts';
 import { sandboxConfig } from '../sandbox/start.ts';
 import type { TestClock } from '../calendar/clock.ts';
 import { parseWith } from '../http/validate.ts';
@@ -63,11 +63,12 @@ function answering(run: (ctx: AppContext, options: CliOptions, ...args: string[]
     const args = actionArgs.slice(0, -2) as string[];
     // Commander checks conflicts between a command's own options only; --json is the program's.
     if (options.json && options.csv) command.error("error: option '--csv' cannot be used with option '--json'");
-    // The sandbox's commands run on its data folder and its test clock, as `npm run sandbox` does.
+    // The sandbox's commands run on its data folder, and every command on a sandbox's book on its test clock.
     const config = where.sandbox ? sandboxConfig(appConfig()) : appConfig();
     await connectMongoose(await runningDatabaseUri(config.database.dataDir));
     try {
-      const ctx = createContext({ config, ...(where.sandbox ? { clock: await sandboxTestClock() } : {}) });
+      const clock = where.sandbox ? await sandboxTestClock() : await testClockIfSandbox();
+      const ctx = createContext({ config, ...(clock ? { clock } : {}) });
       registerAnswerRenderer(answerFor); // reserve-adjust answers as its route does
       await refreshCalendar(ctx);
       const format: OutputFormat = options.json ? 'json' : options.csv ? 'csv' : 'text';

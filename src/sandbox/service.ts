@@ -30,12 +30,19 @@ async function storedOffsetMs(): Promise<number> {
   return state?.offsetMs ?? 0;
 }
 
-/** The test clock of the sandbox this database holds (the CLI's); a database the sandbox never seeded has none. */
+/**
+ * The test clock of the sandbox this database holds, else null: the CLI works on a sandbox's
+ * book in the sandbox's time (a day the test clock has begun is one real time has not).
+ */
+export async function testClockIfSandbox(): Promise<TestClock | null> {
+  return (await SandboxState.exists({ _id: BOOK_ID })) ? openTestClock() : null;
+}
+
+/** The test clock of the sandbox this database holds; a database the sandbox never seeded has none. */
 export async function sandboxTestClock(): Promise<TestClock> {
-  if (!(await SandboxState.exists({ _id: BOOK_ID }))) {
-    throw new DomainError('sandbox_only', 'This database holds no sandbox: run the CLI with the sandbox\'s data folder (data/sandbox, or its MONEYFUND_DATA_DIR) while npm run sandbox runs', {}, { key: 'sandbox_only_database' });
-  }
-  return openTestClock();
+  const clock = await testClockIfSandbox();
+  if (clock) return clock;
+  throw new DomainError('sandbox_only', 'This database holds no sandbox: run the CLI with the sandbox\'s data folder (data/sandbox, or its MONEYFUND_DATA_DIR) while npm run sandbox runs', {}, { key: 'sandbox_only_database' });
 }
 
 /** Moves a process's test clock up to the stored one, which another process (the CLI) may have moved. */

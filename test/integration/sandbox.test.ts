@@ -110,6 +110,10 @@ async function cliMovesTheClock(server: ServerProcess, ops: { Authorization: str
   });
   const audit = (await (await fetch(`${server.baseUrl}/v1/ops/audit?action=sandbox.clock`, { headers: ops })).json()) as { items: { actor: { via: string } }[] };
   assert.equal(audit.items[0]?.actor.via, 'cli', 'the move is in the audit');
+  // Any command on the sandbox's book runs in its time: its today has begun, though not in real time.
+  const published = await runOps(sandboxOptions(databaseName).env, 'publish-yield', 'YEB001', moved.businessDate, '0.4124', '--as', SANDBOX_OPS.loginId, '--json');
+  assert.equal(published.code, 0, published.stderr);
+  assert.equal(JSON.parse(published.stdout).yieldPer10k, '0.4124');
 }
 
 /** The ops CLI with `env` over this process's environment. */
