@@ -13,6 +13,7 @@ import { FixedClock } from '../calendar/clock.ts';
 import type { AppContext } from '../context.ts';
 import { ensureIndexes } from '../db/connection.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { setFundStart } from '../fund/service.ts';
 import { log } from '../log.ts';
 import { createMerchant } from '../merchants/service.ts';
 import { parsePositiveYuan } from '../money/fen.ts';
@@ -88,6 +89,8 @@ async function seedBook(ctx: AppContext): Promise<void> {
     await subscribe(pastCtx, holder, { topUpYuan, transferInYuan, fundCode: SANDBOX_FUND, key: `sandbox-${login.loginId}` });
   }
   const confirmDate = ctx.calendar.confirmDateOf(subscribeDay);
+  // A start day, so ops can try importing the fund's earlier history as reference.
+  await setFundStart(ctx, SANDBOX_FUND, confirmDate);
   await publishPlausibleYields(ctx, SANDBOX_FUND, confirmDate, ctx.calendar.addCalendarDays(today, -1));
   past.set(localInstant(ctx, confirmDate, '09:00'));
   await advanceDueOperations(pastCtx);

@@ -36,7 +36,8 @@ export function sandboxBanner(ctx: AppContext, url: string): string {
     `  holder:   ${SANDBOX_HOLDER.loginId} / ${SANDBOX_HOLDER.loginPassword}, payment password ${SANDBOX_HOLDER.paymentPassword}`,
     `  ops:      ${SANDBOX_OPS.loginId} / ${SANDBOX_OPS.loginPassword}`,
     `  merchant: ${SANDBOX_MERCHANT.id} (${SANDBOX_MERCHANT.name}); fund ${SANDBOX_FUND}`,
-    `  move the clock: POST ${url}/v1/ops/sandbox/clock {"to":"15:00"} | {"to":"next-trading-day"} | {"days":N} (as ops)`,
+    `  move the clock: POST ${url}/v1/ops/sandbox/clock {"to":"15:00"} | {"to":"next-trading-day"} | {"days":N} (as ops),`,
+    `                  the dashboard (${url}/ops/dashboard), or npm run ops -- sandbox clock --days N`,
     '',
   ].join('\n');
 }
