@@ -30,6 +30,7 @@ import { reserveRoutes } from './reserve/routes.ts';
 import { sandboxRoutes } from './sandbox/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
 
 /** Builds the HTTP app without listening, so tests drive it with supertest. */
 export function createApp(ctx: AppContext): Express {
@@ -66,7 +67,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
-  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx), auditRoutes(ctx));
+  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx), auditRoutes(ctx), webhookRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

@@ -13,6 +13,10 @@ export const AUDIT_ACTIONS = [
   'role.revoke',
   'opsToken.issue',
   'accrual.run',
+  'webhook.create',
+  'webhook.pause',
+  'webhook.resume',
+  'webhook.delete',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -29,6 +29,8 @@ import { moveTestClock, sandboxTestClock, testClockIfSandbox, testClockView } fr
 import { sandboxConfig } from '../sandbox/start.ts';
 import type { TestClock } from '../calendar/clock.ts';
 import { parseWith } from '../http/validate.ts';
+import { webhookEndpointRequest } from '../webhooks/routes.ts';
+import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookEndpoints, setWebhookEndpointStatus } from '../webhooks/service.ts';
 import { accrueWithProgress } from './accrual.ts';
 import { printed, Tabular, type OutputFormat } from './output.ts';
 
@@ -44,6 +46,8 @@ interface CliOptions {
   csv?: boolean;
   bom?: boolean;
   days?: number;
+  types?: string;
+  description?: string;
   through?: string;
   key?: string;
   from?: string;
@@ -330,8 +334,43 @@ export function opsProgram(): Command {
         return new Tabular(page, { filename: 'ops-audit.csv', columns: ['at', 'actor', 'via', 'action', 'target', 'outcome', 'code'], rows });
       }),
     );
+  addWebhookCommands(program.command('webhooks').description('the endpoints events are sent to: register, list, pause, resume, delete'));
   addSandboxCommands(program.command('sandbox').description('the sandbox (npm run sandbox), on its data folder: its test clock'));
   return program;
+}
+
+function addWebhookCommands(webhooks: Command): void {
+  webhooks
+    .command('add')
+    .description('register an endpoint; prints its signing secret, once')
+    .addArgument(new Argument('<url>', 'where deliveries go, http(s)'))
+    .requiredOption('--types <types>', 'comma-separated event types, or * for all')
+    .option('--description <text>', 'what the endpoint is for')
+    .action(
+      answering(async (ctx, options, url: string) => {
+        const input = parseWith(webhookEndpointRequest, { url, types: options.types!.split(','), description: options.description });
+        return auditedCli(ctx, options, { action: 'webhook.create', target: url, request: { url, types: input.types }, personRequired: true }, (actor) => createWebhookEndpoint(ctx, input, actor.id), (endpoint) => ({
+          result: { id: endpoint.id },
+        }));
+      }),
+    );
+  webhooks.command('list').description('the registered endpoints, without their secrets').action(answering(() => listWebhookEndpoints()));
+  for (const [verb, status] of [['pause', 'paused'], ['resume', 'enabled']] as const) {
+    webhooks
+      .command(verb)
+      .description(verb === 'pause' ? 'send an endpoint nothing until it is resumed' : 'resume a paused endpoint')
+      .addArgument(new Argument('<endpointId>', 'the endpoint, as webhooks list shows it'))
+      .action(
+        answering((ctx, options, id: string) =>
+          auditedCli(ctx, options, { action: `webhook.${verb}`, target: id, personRequired: true }, () => setWebhookEndpointStatus(ctx, id, status)),
+        ),
+      );
+  }
+  webhooks
+    .command('delete')
+    .description('delete an endpoint')
+    .addArgument(new Argument('<endpointId>', 'the endpoint, as webhooks list shows it'))
+    .action(answering((ctx, options, id: string) => auditedCli(ctx, options, { action: 'webhook.delete', target: id, personRequired: true }, () => deleteWebhookEndpoint(id))));
 }
 
 function addSandboxCommands(sandbox: Command): void {

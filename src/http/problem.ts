@@ -40,6 +40,7 @@ export const STATUS_OF_CODE = {
   interrupted: 503,
   // Requests refused before anything was written.
   login_id_taken: 409,
+  webhook_endpoints_full: 409,
   payment_password_not_set: 409,
   request_in_progress: 409,
   accrual_not_ready: 409,

@@ -89,7 +89,7 @@ describe('ops CLI', () => {
     // Every command, report's own among them, in this process: each has its usage, a description and its arguments explained.
     const commandsOf = (command: Command): Command[] => command.commands.flatMap((sub) => (sub.commands.length > 0 ? commandsOf(sub) : [sub]));
     const commands = commandsOf(opsProgram());
-    assert.equal(commands.length, 17);
+    assert.equal(commands.length, 23);
     for (const command of commands) {
       const help = command.helpInformation();
       assert.match(help, new RegExp(`^Usage: npm run ops -- ${command.parent!.parent ? `${command.parent!.name()} ` : ''}${command.name()} `), help);
@@ -174,5 +174,24 @@ describe('ops CLI', () => {
     const report = JSON.parse(result.stdout);
     assert.equal(report.postingsTotal, '0.00');
     assert.ok(report.accountsChecked > 0);
+  });
+
+  it('registers a webhook endpoint, showing its secret once, and lists, pauses and deletes it', async () => {
+    const admin = await opsLogin();
+    const added = await ops('webhooks', 'add', 'https://wallet.example/hooks', '--types', 'payment.succeeded,income.credited', '--as', admin, '--json');
+    assert.equal(added.code, 0, added.stderr);
+    const endpoint = JSON.parse(added.stdout);
+    assert.match(endpoint.secret, /^whsec_/);
+    assert.deepEqual(endpoint.types, ['payment.succeeded', 'income.credited']);
+    const listed = await ops('webhooks', 'list', '--json');
+    assert.ok(JSON.parse(listed.stdout).endpoints.some((found: { id: string }) => found.id === endpoint.id));
+    assert.equal(listed.stdout.includes(endpoint.secret), false, 'listed without its secret');
+    const paused = await ops('webhooks', 'pause', endpoint.id, '--as', admin, '--json');
+    assert.equal(JSON.parse(paused.stdout).status, 'paused');
+    const badType = await ops('webhooks', 'add', 'https://wallet.example/other', '--types', 'payment.refunded', '--as', admin);
+    assert.equal(badType.code, 1);
+    assert.match(badType.stderr, /types/);
+    assert.equal((await ops('webhooks', 'delete', endpoint.id, '--as', admin)).code, 0);
+    assert.equal((await ops('webhooks', 'delete', endpoint.id, '--as', admin)).code, 1, 'gone');
   });
 });
