@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = [
   'fund.start',
   'reserve.adjust',
   'holiday.set',
+  'merchant.create',
   'sandbox.clock',
   'role.grant',
   'role.revoke',

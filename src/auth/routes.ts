@@ -10,7 +10,11 @@ import { createSession, registerUser, setPaymentPassword, signOut, signOutEveryw
 const loginId = z.string().min(3).max(64).regex(/^[A-Za-z0-9_.@+-]+$/, 'letters, digits and _ . @ + - only');
 const loginPassword = z.string().min(8).max(128).meta({ format: 'password' });
 
-const registration = z.strictObject({ loginId, loginPassword });
+/** A user id (src/auth/service.ts): the holder look-up and the audit's actor filter take a user id or a login id, so a new login never looks like one. */
+const USER_ID_SHAPE = /^u_[A-Za-z0-9_-]{12}$/;
+const newLoginId = loginId.refine((id) => !USER_ID_SHAPE.test(id), 'must not look like a user id (u_ and 12 characters)');
+
+const registration = z.strictObject({ loginId: newLoginId, loginPassword });
 const paymentPasswordChange = z.strictObject({ loginPassword, paymentPassword });
 
 const RATE_LIMITED = 'too many attempts; try again later';

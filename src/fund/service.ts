@@ -101,7 +101,16 @@ export function planDay(ctx: AppContext, state: PublishingState, date: string, y
   if (!current && startDate === null && book.lastAccruedDate != null && date <= book.lastAccruedDate) {
     return refused(yieldBeforeFundStart(fund.code, date, book.lastAccruedDate));
   }
-  const status: FundDayStatus = !isPlausible(fund, yieldPer10k) ? 'pending' : startDate !== null && date < startDate ? 'reference' : 'published';
+  // A value a second ops user confirmed stays confirmed when published again as it is (a retried
+  // request, the same file imported twice): only a new value needs a new confirmation.
+  const confirmedAsIs = current?.confirmedBy != null && current.yieldPer10k === yieldPer10k;
+  const status: FundDayStatus = confirmedAsIs
+    ? current.status
+    : !isPlausible(fund, yieldPer10k)
+      ? 'pending'
+      : startDate !== null && date < startDate
+        ? 'reference'
+        : 'published';
   const change: YieldChange = !current ? 'new' : current.yieldPer10k === yieldPer10k && current.status === status ? 'unchanged' : 'correction';
   return { date, yieldPer10k, change, status, refusal: null, current };
 }

@@ -1,6 +1,8 @@
 import type { Router } from 'express';
 import { z } from 'zod';
+import { apiActor, audited } from '../audit/service.ts';
 import type { AppContext } from '../context.ts';
+import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { yuanText } from '../http/openapi/schemas.ts';
 import { identifier } from '../http/validate.ts';
@@ -21,7 +23,11 @@ export function merchantRoutes(ctx: AppContext): Router {
       responses: { 201: { description: 'Registered', body: merchantSchema } },
     },
     async ({ body }, res) => {
-      res.status(201).json(await createMerchant(ctx, body.name));
+      const actor = await apiActor(principalOf(res).userId);
+      const merchant = await audited(ctx, { actor, action: 'merchant.create', target: body.name, request: body }, () => createMerchant(ctx, body.name), (created) => ({
+        result: { merchantId: created.id },
+      }));
+      res.status(201).json(merchant);
     },
   );
   api.get(
