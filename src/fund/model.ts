@@ -55,6 +55,11 @@ const fundBookSchema = new Schema(
     lastAccruedDate: { type: String, default: null },
     /** The start day ops set (before any accrual); else the fund's config startDate. */
     startDate: { type: String, default: null },
+    /**
+     * The first day the accrual opened, pinned here (with the start day) before it is opened:
+     * from then on the start day is fixed. A start day set meanwhile meets it on this document.
+     */
+    firstOpenedDate: { type: String, default: null },
     partitionCount: { type: Number, required: true },
     /** Every accrued day's residual (across holders and days: a decimal string, as on the day). */
     residualFen8: { type: String, default: '0' },

@@ -246,7 +246,7 @@ export function fundRoutes(ctx: AppContext): Router {
       responses: { 200: { description: 'The start day', body: fundStart } },
       problems: [
         UNKNOWN_FUND,
-        { fund_start_already_set: 'the fund has another start day: it is set once', fund_start_fixed: 'a day of the fund has been accrued: its start is fixed' },
+        { fund_start_fixed: 'the accrual has opened a day of the fund: its start is fixed' },
       ],
     },
     async ({ params, body }, res) => {

@@ -344,26 +344,28 @@ export async function nextDayToAccrue(ctx: AppContext, book: FundBookDocument): 
 }
 
 /**
- * Ops set the fund's start day, once, before any of its days is accrued: accrual begins there
- * and the days before it are reference. Setting the same day again is a no-op that relabels
+ * Ops set the fund's start day, and may put it right until the accrual opens the fund's first
+ * day: accrual begins there and the days before it are reference. The accrual pins the day it
+ * opens on the fund's book first (firstOpenedDate), and this write requires none pinned: of the
+ * two, the later one on the book loses, never both win. Setting the fixed day again relabels
  * the days (finishing a run stopped in between).
  */
 export async function setFundStart(ctx: AppContext, fundCode: string, startDate: string): Promise<{ fundCode: string; startDate: string }> {
   requireFund(ctx, fundCode);
   const book = await fundBookOf(ctx, fundCode);
-  if (book.startDate != null && book.startDate !== startDate) {
-    throw new DomainError('fund_start_already_set', `${fundCode} starts on ${book.startDate}: a fund's start day is set once`, {}, { values: { fundCode, startDate: book.startDate } });
-  }
   const [takenUp] = await FundDay.find({ fundCode, status: { $in: ['accruing', 'accrued'] } }, { date: 1 }).sort({ date: 1 }).limit(1).lean<{ date: string }[]>();
-  if (book.startDate == null && (takenUp || book.lastAccruedDate != null)) {
-    const since = takenUp?.date ?? book.lastAccruedDate!;
-    throw new DomainError('fund_start_fixed', `${fundCode} has accrued from ${since}: its start day can no longer be chosen`, {}, { values: { fundCode, since } });
+  const fixedSince = book.firstOpenedDate ?? takenUp?.date ?? book.lastAccruedDate ?? null;
+  if (fixedSince !== null) {
+    if (startDateOf(ctx, book) === startDate) return relabelDays(fundCode, startDate);
+    throw new DomainError('fund_start_fixed', `${fundCode} has accrued from ${fixedSince}: its start day can no longer be chosen`, {}, { values: { fundCode, since: fixedSince } });
   }
-  if (book.startDate == null) {
-    const set = await retryOnWriteConflict(() => FundBook.updateOne({ _id: fundCode, lastAccruedDate: null, startDate: null }, { $set: { startDate } }));
-    if (set.matchedCount === 0) return setFundStart(ctx, fundCode, startDate); // another ops user or the first accrual came first: explain
-  }
-  // Target states, so a retry after a partial failure is safe.
+  const set = await retryOnWriteConflict(() => FundBook.updateOne({ _id: fundCode, lastAccruedDate: null, firstOpenedDate: null }, { $set: { startDate } }));
+  if (set.matchedCount === 0) return setFundStart(ctx, fundCode, startDate); // the first accrual came first: explain
+  return relabelDays(fundCode, startDate);
+}
+
+/** The days' labels for a start day; target states, so a retry after a partial failure is safe. */
+async function relabelDays(fundCode: string, startDate: string): Promise<{ fundCode: string; startDate: string }> {
   await retryOnWriteConflict(() => FundDay.updateMany({ fundCode, date: { $lt: startDate }, status: 'published' }, { $set: { status: 'reference' } }));
   await retryOnWriteConflict(() => FundDay.updateMany({ fundCode, date: { $gte: startDate }, status: 'reference' }, { $set: { status: 'published' } }));
   return { fundCode, startDate };

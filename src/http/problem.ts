@@ -49,7 +49,6 @@ export const STATUS_OF_CODE = {
   yield_not_pending: 409,
   yield_changed: 409,
   yield_import_refused: 409,
-  fund_start_already_set: 409,
   fund_start_fixed: 409,
   yield_confirmation_own: 403,
   invalid_csv: 400,

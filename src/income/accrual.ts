@@ -51,8 +51,14 @@ export async function openAccrualDay(ctx: AppContext, fundCode: string, through?
   const date = await nextDayToAccrue(ctx, book);
   if (date === null || date >= ctx.calendar.businessDateOf(ctx.clock.now()) || (through !== undefined && date > through)) return null;
   const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
-  // Not published, or waiting for a second ops user (reference cannot come after the start): it blocks every later day.
-  if (!day || day.status === 'pending' || day.status === 'reference') return null;
+  // Not published, or waiting for a second ops user: it blocks every later day.
+  if (!day || day.status === 'pending') return null;
+  if (day.status === 'reference') {
+    // At or after the start day: a relabelling cut off after the start day moved. Published, then.
+    await retryOnWriteConflict(() => FundDay.updateOne({ _id: day._id, status: 'reference' }, { $set: { status: 'published' } }));
+    return openAccrualDay(ctx, fundCode, through);
+  }
+  if (book.lastAccruedDate == null && book.firstOpenedDate == null && !(await pinFirstDay(book, date))) return openAccrualDay(ctx, fundCode, through);
   if (day.status === 'accrued') {
     await closeBook(book, day); // a crash between closing the day and the book
     return openAccrualDay(ctx, fundCode, through);
@@ -82,6 +88,17 @@ export async function openAccrualDay(ctx: AppContext, fundCode: string, through?
     })),
   );
   return { fundCode, date, partitionCount: book.partitionCount };
+}
+
+/**
+ * Fixes the fund's start day at the first day the accrual opens, on the fund's book, before it
+ * opens it: false when a start day was set meanwhile (the caller looks again).
+ */
+async function pinFirstDay(book: FundBookDocument, date: string): Promise<boolean> {
+  const pinned = await retryOnWriteConflict(() =>
+    FundBook.updateOne({ _id: book._id, lastAccruedDate: null, firstOpenedDate: null, startDate: book.startDate ?? null }, { $set: { firstOpenedDate: date } }),
+  );
+  return pinned.matchedCount === 1;
 }
 
 export async function openPartitions(fundCode: string, date: string): Promise<number[]> {

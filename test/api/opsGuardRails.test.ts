@@ -89,11 +89,11 @@ describe('ops guard rails', function () {
     assert.deepEqual([corrected.rows[0].change, corrected.rows[0].status], ['correction', 'reference']);
   });
 
-  it('sets a start day once, and never after the fund has accrued', async () => {
+  it('sets a start day, puts it right while nothing is accrued, and never after the fund has accrued', async () => {
     const fund = addTestFund(t);
     await setStart(fund, '2024-06-03').expect(200);
     await setStart(fund, '2024-06-03').expect(200); // the same day again: no change
-    assertProblem(await setStart(fund, '2024-06-04'), 409, 'fund_start_already_set');
+    await setStart(fund, '2024-06-04').expect(200, { fundCode: fund, startDate: '2024-06-04' });
     const accrued = addTestFund(t);
     await publish(t, opsA, accrued, '2024-05-29', '0.4000');
     await accrueAt(t, accrued, '2024-05-29');

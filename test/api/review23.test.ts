@@ -69,7 +69,7 @@ describe('review of issue 23: guard rails, audit, holder look-up', function () {
     assert.equal((await publishAs(opsA, fund, '2024-06-01', '5.1000').expect(200)).body.status, 'pending');
   });
 
-  it('OPEN DEFECT: a mistyped start day can be put right while nothing has been accrued', async () => {
+  it('a mistyped start day can be put right while nothing has been accrued (was final)', async () => {
     const fund = addTestFund(t);
     await publish(t, opsA, fund, '2024-06-01', '0.4000');
     // 2099 for 2024: accepted, and every published day is now reference, nothing will accrue for 75 years.
@@ -79,7 +79,7 @@ describe('review of issue 23: guard rails, audit, holder look-up', function () {
     assert.equal(fixed.status, 200, `no day accrued, yet the typo is final: ${fixed.body.code} ${fixed.body.detail}`);
   });
 
-  it('OPEN DEFECT: a start day set while the first accrual opens its day never strands the fund', async () => {
+  it('a start day set while the first accrual opens its day never strands the fund (was stranded)', async () => {
     const fund = addTestFund(t);
     await publish(t, opsA, fund, '2024-05-30', '0.4000');
     await publish(t, opsA, fund, '2024-05-31', '0.4000');
@@ -97,7 +97,8 @@ describe('review of issue 23: guard rails, audit, holder look-up', function () {
       return updateOne.apply(FundBook, args);
     } as typeof updateOne;
     try {
-      await setFundStart(t.ctx, fund, '2024-06-01');
+      // The accrual pinned its first day on the book first: the start day meets it there and is refused.
+      await assert.rejects(setFundStart(t.ctx, fund, '2024-06-01'), (error: { code?: string }) => error.code === 'fund_start_fixed');
     } finally {
       FundBook.updateOne = updateOne;
     }
@@ -107,7 +108,7 @@ describe('review of issue 23: guard rails, audit, holder look-up', function () {
     await closeAccrualDay(t.ctx, fund, '2024-05-30');
     await publish(t, opsA, fund, '2024-06-01', '0.4000');
     await accrueAt(t, fund, '2024-06-01');
-    // Either the start day was refused (05-30 was being accrued) or the fund accrues from it: never stuck.
+    // The start day was refused (05-30 was being accrued), and the fund accrues on: never stuck.
     const status = (await request(t.app).get(`/v1/ops/funds/${fund}/accrual`).set(opsA.auth).expect(200)).body;
     assert.equal(
       status.lastAccruedDate,
