@@ -242,7 +242,7 @@ export function opsProgram(): Command {
   addYieldCommands(program.command('yields').description('万份收益 in bulk: import a CSV file, list and confirm pending days'));
   program
     .command('fund-start')
-    .description("set a fund's start day, once, before any accrual: earlier days are reference")
+    .description("set a fund's start day (or put it right) until the accrual opens its first day: earlier days are reference")
     .addArgument(fundArgument())
     .addArgument(new Argument('<date>', 'the first day to accrue (yyyy-MM-dd)').argParser(date))
     .action(

@@ -239,7 +239,7 @@ export function fundRoutes(ctx: AppContext): Router {
     '/v1/ops/funds/:fundCode/start',
     {
       operationId: 'setFundStart',
-      summary: 'Set the fund\'s start day, once, before any of its days is accrued',
+      summary: 'Set the fund\'s start day, or put it right, until the accrual opens its first day',
       description: 'Accrual begins on the start day; days before it are reference (shown, in the 7-day yield, never accrued, never blocking). Without one, the config\'s funds[].startDate, else the first published day, is the start.',
       params: z.object({ fundCode }),
       body: z.strictObject({ startDate: businessDate }),
