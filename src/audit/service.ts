@@ -13,6 +13,8 @@ export interface Actor {
   id: string;
   login: string | null;
   via: 'api' | 'cli';
+  /** Signed in (the API), or the CLI's --as proven by its login password: who the two-person rule may count. */
+  proven: boolean;
 }
 
 /** How an action ended, when it did not throw: a refusal it answered with, and what to keep of its result. */
@@ -26,7 +28,7 @@ export interface AuditResult {
 /** The caller of an ops route: the signed-in user, with its login id for the reader. */
 export async function apiActor(userId: string): Promise<Actor> {
   const user = await User.findById(userId, { loginId: 1 }).lean();
-  return { id: userId, login: user?.loginId ?? null, via: 'api' };
+  return { id: userId, login: user?.loginId ?? null, via: 'api', proven: true };
 }
 
 /**
@@ -34,12 +36,15 @@ export async function apiActor(userId: string): Promise<Actor> {
  * hold the ops role. `required: false` (grants, tokens, accrual runs: what the one holding the
  * database may always do) falls back to the OS account when no such ops login exists.
  */
-export async function cliActor(asLogin: string | undefined, required: boolean): Promise<Actor> {
+export async function cliActor(asLogin: string | undefined, required: boolean, proof?: (loginId: string) => Promise<void>): Promise<Actor> {
   const osUser = os.userInfo().username;
   const loginId = asLogin ?? osUser;
   const user = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
-  if (user?.roles.includes('ops')) return { id: user._id, login: loginId, via: 'cli' };
-  if (asLogin === undefined && !required) return { id: `os:${osUser}`, login: null, via: 'cli' };
+  if (user?.roles.includes('ops')) {
+    await proof?.(loginId);
+    return { id: user._id, login: loginId, via: 'cli', proven: proof !== undefined };
+  }
+  if (asLogin === undefined && !required) return { id: `os:${osUser}`, login: null, via: 'cli', proven: false };
   throw new DomainError(
     'forbidden',
     user

@@ -54,6 +54,11 @@ export async function registerUser(ctx: AppContext, loginId: string, loginPasswo
  * the holder learns of the lock where they are known (PUT /v1/me/payment-password).
  */
 export async function createSession(ctx: AppContext, loginId: string, loginPassword: string) {
+  return issueSession(ctx, await provenUser(ctx, loginId, loginPassword), ctx.config.security.tokenLifetimeMs);
+}
+
+/** The user a login id and its password prove, counted on the login's attempts and lock as a sign-in is. */
+export async function provenUser(ctx: AppContext, loginId: string, loginPassword: string) {
   const user = await withHashingSlot(ctx, async () => {
     const found = await User.findOne({ loginId }, { _id: 1, roles: 1 }).lean();
     const passes = found ? await loginPasswordPasses(ctx, found._id, loginPassword) : 'unknown';
@@ -62,7 +67,7 @@ export async function createSession(ctx: AppContext, loginId: string, loginPassw
     return passes === true ? found : null;
   });
   if (!user) throw errors.wrongLogin();
-  return issueSession(ctx, user, ctx.config.security.tokenLifetimeMs);
+  return user;
 }
 
 const loginRule = (ctx: AppContext): AttemptRule => ({

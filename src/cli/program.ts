@@ -3,14 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { AUDIT_ACTIONS, type AuditAction } from '../audit/model.ts';
 import { audited, cliActor, listAudit, reserveAdjustmentAudit, type Actor, type AuditResult } from '../audit/service.ts';
-import { issueOpsToken, setRole, userIdOfLogin } from '../auth/service.ts';
+import { issueOpsToken, provenUser, setRole, userIdOfLogin } from '../auth/service.ts';
 import { isBusinessDate } from '../calendar/businessDate.ts';
 import { appConfig } from '../config/config.ts';
 import { createContext, type AppContext } from '../context.ts';
 import { connectMongoose, disconnectMongoose } from '../db/connection.ts';
+
 import { runningDatabaseUri } from '../db/database.ts';
+import { DomainError } from '../errors.ts';
 import { csvLines, IMPORT_ROWS_MAX, importYields } from '../fund/import.ts';
-import { accrualStatus, confirmYield, fundDayView, pendingYields, publishDay, setFundStart } from '../fund/service.ts';
+import { accrualStatus, confirmYield, fundDayView, isPlausible, pendingYields, publishDay, requireFund, setFundStart } from '../fund/service.ts';
 import { refreshCalendar } from '../holidays/service.ts';
 import { answerFor } from '../http/answers.ts';
 import { newId } from '../ids.ts';
@@ -46,6 +48,7 @@ interface CliOptions {
   csv?: boolean;
   bom?: boolean;
   days?: number;
+  passwordStdin?: boolean;
   types?: string;
   description?: string;
   through?: string;
@@ -101,13 +104,49 @@ function pageSize(value: string): number {
 async function auditedCli<T>(
   ctx: AppContext,
   options: CliOptions,
-  entry: { action: AuditAction; target: string; request?: Record<string, unknown>; personRequired: boolean },
+  entry: { action: AuditAction; target: string; request?: Record<string, unknown>; personRequired: boolean; proofRequired?: boolean },
   run: (actor: Actor) => Promise<T>,
   resultOf?: (value: T) => AuditResult,
 ): Promise<T> {
-  const actor = await cliActor(options.as, entry.personRequired);
-  return audited(ctx, { actor, action: entry.action, target: entry.target, request: entry.request }, () => run(actor), resultOf);
+  const actor = await actingPerson(ctx, options, entry.personRequired);
+  return audited(
+    ctx,
+    { actor, action: entry.action, target: entry.target, request: entry.request },
+    () => {
+      if (entry.proofRequired && !actor.proven) throw unproven();
+      return run(actor);
+    },
+    resultOf,
+  );
 }
+
+/** The person --as (or `login`) names, proven by the login password on stdin when --password-stdin asks for it. */
+function actingPerson(ctx: AppContext, options: CliOptions, personRequired: boolean, login = options.as): Promise<Actor> {
+  const proof = options.passwordStdin ? async (loginId: string) => void (await provenUser(ctx, loginId, await passwordFromStdin())) : undefined;
+  return cliActor(login, personRequired, proof);
+}
+
+async function passwordFromStdin(): Promise<string> {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk as string;
+  return text.replace(/\r?\n$/, '');
+}
+
+const tokenUnproven = (loginId: string) =>
+  new DomainError('forbidden', `A token is ${loginId}'s credential: give their login password with --password-stdin`, {}, { key: 'forbidden_token_unproven', values: { loginId } });
+
+/**
+ * The two-person rule counts people, and --as alone is a claim anyone with the database can
+ * make: a 万份收益 outside the band, and its confirmation, need the person proven.
+ */
+const unproven = () =>
+  new DomainError(
+    'forbidden',
+    'A 万份收益 outside the band and its confirmation count toward the two-person rule: prove who --as names with --password-stdin (the login password on stdin), or use the API signed in',
+    {},
+    { key: 'forbidden_unproven' },
+  );
 
 function lifetimeHours(value: string): number {
   const hours = Number(value);
@@ -155,14 +194,18 @@ function addYieldCommands(yields: Command): void {
     .action(
       answering(async (ctx, options, file: string) => {
         const lines = csvLines(await readFile(file, 'utf8'));
-        const run = (publishedBy: string) => importYields(ctx, { fundCode: options.fund!, lines, dryRun: options.dryRun === true, publishedBy });
+        const run = (publishedBy: string, dryRun: boolean) => importYields(ctx, { fundCode: options.fund!, lines, dryRun, publishedBy });
         const imported = options.dryRun
-          ? await run((await cliActor(options.as, true)).id)
+          ? await run((await actingPerson(ctx, options, true)).id, true)
           : await auditedCli(
               ctx,
               options,
               { action: 'yield.import', target: options.fund!, request: { file, lines: lines.length }, personRequired: true },
-              (actor) => run(actor.id),
+              async (actor) => {
+                // Rows outside the band would wait for a second person: this one must be proven.
+                if (!actor.proven && (await run(actor.id, true)).counts.pending > 0) throw unproven();
+                return run(actor.id, false);
+              },
               (answer) => ({ result: answer.counts }),
             );
         const rows = imported.rows.map(({ reason, ...row }) => ({ ...row, reason: reason?.detail ?? null }));
@@ -184,7 +227,8 @@ function addYieldCommands(yields: Command): void {
       answering(async (ctx, options, fundCode: string, day: string, rate: string) => {
         const yieldPer10k = parseYieldPer10k(rate);
         const request = { yieldPer10k: formatYieldPer10k(yieldPer10k) };
-        const confirmed = await auditedCli(ctx, options, { action: 'yield.confirm', target: `${fundCode} ${day}`, request, personRequired: true }, (actor) =>
+        const entry = { action: 'yield.confirm' as const, target: `${fundCode} ${day}`, request, personRequired: true, proofRequired: true };
+        const confirmed = await auditedCli(ctx, options, entry, (actor) =>
           confirmYield(ctx, { fundCode, date: day, yieldPer10k, confirmedBy: actor.id }),
         );
         return fundDayView(confirmed);
@@ -198,6 +242,7 @@ export function opsProgram(): Command {
     .description("Ops tasks on the running service's database: roles, 万份收益, accrual, the reserve, reports.")
     .option('--json', 'print the answer as JSON, alone on stdout (for scripts)')
     .option('--as <loginId>', 'the ops user doing this, recorded in the audit (default: the OS user name as a login id)')
+    .option('--password-stdin', "prove --as with its login password on stdin: a 万份收益 outside the band and its confirmation need it")
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -232,7 +277,7 @@ export function opsProgram(): Command {
         const { day: published, change } = await auditedCli(
           ctx,
           options,
-          { action: 'yield.publish', target: `${fundCode} ${day}`, request, personRequired: true },
+          { action: 'yield.publish', target: `${fundCode} ${day}`, request, personRequired: true, proofRequired: !isPlausible(requireFund(ctx, fundCode), yieldPer10k) },
           (actor) => publishDay(ctx, { fundCode, date: day, yieldPer10k, publishedBy: actor.id }),
           (answer) => ({ result: { change: answer.change, status: answer.day.status } }),
         );
@@ -294,20 +339,25 @@ export function opsProgram(): Command {
   addReportCommands(program.command('report').description('fund, reserve and statement reports, as text, JSON (--json) or CSV (--csv)'));
   program
     .command('ops-token')
-    .description('a bearer token for an ops user (scripts, the dashboard)')
+    .description("a bearer token for an ops user (scripts, the dashboard), given that user's login password with --password-stdin")
     .addArgument(loginArgument())
     .option('--lifetime-hours <hours>', 'how long it is valid: 1 to 744 (default: security.tokenLifetimeMs, 24 h)', lifetimeHours)
     .action(
-      answering((ctx, options, loginId: string) =>
-        auditedCli(
+      answering(async (ctx, options, loginId: string) => {
+        // A token is the person's credential: the one it is for proves themselves, as a sign-in does.
+        const actor = await actingPerson(ctx, options, true, loginId);
+        const request = { lifetimeHours: options.lifetimeHours ?? null };
+        return audited(
           ctx,
-          options,
-          { action: 'opsToken.issue', target: loginId, request: { lifetimeHours: options.lifetimeHours ?? null }, personRequired: false },
-          () => issueOpsToken(ctx, loginId, options.lifetimeHours),
+          { actor, action: 'opsToken.issue', target: loginId, request },
+          () => {
+            if (!actor.proven) throw tokenUnproven(loginId);
+            return issueOpsToken(ctx, loginId, options.lifetimeHours);
+          },
           // The token itself stays out of the audit.
           (issued) => ({ result: { expiresAt: issued.expiresAt } }),
-        ),
-      ),
+        );
+      }),
     );
   program
     .command('audit')

@@ -1,10 +1,9 @@
 /** The ops CLI, run as ops would run it, against the database the tests use. */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { User } from '../../src/auth/model.ts';
 import { registerUser } from '../../src/auth/service.ts';
@@ -14,8 +13,7 @@ import { latestReconciliation, runReconciliation } from '../../src/reconciliatio
 import { testApp } from '../support/api.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runOps } from '../support/opsCli.ts';
 
 /** The PID of a process that has ended. */
 function deadPid(): Promise<number> {
@@ -27,13 +25,7 @@ function ops(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   return opsWith(process.env, ...args);
 }
 
-function opsWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const opsWith = (env: NodeJS.ProcessEnv, ...args: string[]) => runOps(env, args);
 
 describe('ops CLI', () => {
   const ctx = createContext();

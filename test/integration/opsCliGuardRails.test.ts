@@ -1,25 +1,18 @@
 /** The ops CLI's guard rails, run as ops would run it: CSV import, a second person for an outlier, and the audit of who did each. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { registerUser } from '../../src/auth/service.ts';
 import { FundDay } from '../../src/fund/model.ts';
 import { testApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
 import { addTestFund } from '../support/income.ts';
+import { runOps } from '../support/opsCli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function opsWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const opsWith = (env: NodeJS.ProcessEnv, ...args: string[]) => runOps(env, args);
+const opsReading = (stdin: string, env: NodeJS.ProcessEnv, ...args: string[]) => runOps(env, args, stdin);
+const PASSWORD = 'ops-cli-password';
 
 describe('ops CLI guard rails', function () {
   this.timeout(120_000);
@@ -78,17 +71,23 @@ describe('ops CLI guard rails', function () {
   });
 
   it('keeps an outlier pending until a second ops user confirms it, and the audit shows who did each', async () => {
-    const published = json(await opsWith(env, 'publish-yield', fund, '2024-08-01', '9.0000', '--as', alice, '--json'));
+    // Outside the band, --as is not enough: the person is proven by the login password.
+    const claimed = await opsWith(env, 'publish-yield', fund, '2024-08-01', '9.0000', '--as', alice);
+    assert.equal(claimed.code, 1);
+    assert.match(claimed.stderr, /prove who --as names with --password-stdin/);
+    const published = json(await opsReading(`${PASSWORD}\n`, env, 'publish-yield', fund, '2024-08-01', '9.0000', '--as', alice, '--password-stdin', '--json'));
     assert.deepEqual([published.status, published.change], ['pending', 'new']);
     const pending = json(await opsWith(env, 'yields', 'pending', fund, '--json'));
     assert.deepEqual(pending.days.map((day: { date: string; yieldPer10k: string }) => [day.date, day.yieldPer10k]), [['2024-08-01', '9.0000']]);
     const blocked = json(await opsWith(env, 'accrual-status', fund, '--json'));
     assert.match(blocked.blocked, /waits for a second ops user/);
 
-    const own = await opsWith(env, 'yields', 'confirm', fund, '2024-08-01', '9.0000', '--as', alice);
+    const own = await opsReading(PASSWORD, env, 'yields', 'confirm', fund, '2024-08-01', '9.0000', '--as', alice, '--password-stdin');
     assert.equal(own.code, 1);
     assert.match(own.stderr, /a second ops user must confirm it/);
-    const confirmed = json(await opsWith(env, 'yields', 'confirm', fund, '2024-08-01', '9.0000', '--as', bob, '--json'));
+    const wrongPassword = await opsReading('not-bobs', env, 'yields', 'confirm', fund, '2024-08-01', '9.0000', '--as', bob, '--password-stdin');
+    assert.equal(wrongPassword.code, 1);
+    const confirmed = json(await opsReading(PASSWORD, env, 'yields', 'confirm', fund, '2024-08-01', '9.0000', '--as', bob, '--password-stdin', '--json'));
     assert.equal(confirmed.status, 'published');
     const accrued = json(await opsWith(env, 'accrue', fund, '--through', '2024-08-01', '--json'));
     assert.deepEqual(accrued.accrued, ['2024-08-01']);
@@ -105,6 +104,7 @@ describe('ops CLI guard rails', function () {
       [
         ['yield.import', fund, 'done', alice, 'cli'],
         ['yield.import', fund, 'refused', alice, 'cli'],
+        ['yield.publish', `${fund} 2024-08-01`, 'refused', alice, 'cli'],
         ['yield.publish', `${fund} 2024-08-01`, 'done', alice, 'cli'],
         ['yield.confirm', `${fund} 2024-08-01`, 'refused', alice, 'cli'],
       ],

@@ -1,17 +1,15 @@
 /** The ops CLI's reports and ops tokens, run as ops would run them, against the database the tests use. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { Session } from '../../src/auth/model.ts';
 import { accrueThrough } from '../../src/income/accrual.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
-import { idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
+import { idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { addTestFund, publishDays, subscribedHolder } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+import { runOps } from '../support/opsCli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOUR_MS = 3_600_000;
 
 describe('ops CLI: reports and ops tokens', function () {
@@ -22,16 +20,14 @@ describe('ops CLI: reports and ops tokens', function () {
   let fund: string;
   let env: NodeJS.ProcessEnv;
 
-  function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-      });
-    });
-  }
+  const cli = (...args: string[]) => runOps(env, args);
 
   async function succeeded(...args: string[]): Promise<string> {
-    const result = await cli(...args);
+    return succeededReading('', ...args);
+  }
+
+  async function succeededReading(stdin: string, ...args: string[]): Promise<string> {
+    const result = await runOps(env, args, stdin);
     assert.equal(result.code, 0, result.stderr);
     return result.stdout;
   }
@@ -99,7 +95,7 @@ describe('ops CLI: reports and ops tokens', function () {
 
   it('issues an ops token that the API accepts, for as long as asked', async () => {
     const before = Date.now();
-    const issued = JSON.parse(await succeeded('ops-token', ops.loginId, '--lifetime-hours', '2', '--json'));
+    const issued = JSON.parse(await succeededReading(LOGIN_PASSWORD, 'ops-token', ops.loginId, '--lifetime-hours', '2', '--password-stdin', '--json'));
     const after = Date.now();
     assert.deepEqual(Object.keys(issued).sort(), ['expiresAt', 'loginId', 'token', 'userId']);
     assert.equal(issued.userId, ops.userId);
@@ -111,15 +107,15 @@ describe('ops CLI: reports and ops tokens', function () {
     assert.equal(report.body.days.length, 30);
     const lifetimeMs = t.ctx.config.security.tokenLifetimeMs;
     const beforeDefault = Date.now();
-    const standard = Date.parse(JSON.parse(await succeeded('ops-token', ops.loginId, '--json')).expiresAt);
+    const standard = Date.parse(JSON.parse(await succeededReading(LOGIN_PASSWORD, 'ops-token', ops.loginId, '--password-stdin', '--json')).expiresAt);
     assert.ok(standard >= beforeDefault + lifetimeMs && standard <= Date.now() + lifetimeMs, 'security.tokenLifetimeMs by default');
   });
 
   it('refuses a holder without the ops role, bad arguments and bad ranges, saying why (2: a usage error)', async () => {
     const refusals: [string[], number, RegExp][] = [
       [['ops-token', holder.loginId], 1, /does not have the ops role/],
-      [['ops-token', 'nobody-at-all'], 1, /was not found/],
-      [['ops-token', ops.loginId, '--lifetime-hours', '0'], 1, /--lifetime-hours must be a whole number from 1 to 744/],
+      [['ops-token', 'nobody-at-all'], 1, /No user nobody-at-all/],
+      [['ops-token', ops.loginId], 1, /give their login password with --password-stdin/],
       [['ops-token', ops.loginId, '--lifetime-hours', '1.5'], 2, /'--lifetime-hours <hours>' argument '1.5' is invalid/],
       [['report', 'fund'], 2, /missing required argument 'fund'/],
       [['report', 'weekly'], 2, /unknown command 'weekly'/],
@@ -136,5 +132,9 @@ describe('ops CLI: reports and ops tokens', function () {
       assert.equal(result.stdout, '');
     }
     assert.equal(await Session.countDocuments({ userId: holder.userId }), 1, 'only the sign-in of newHolder');
+    const wrong = await runOps(env, ['ops-token', ops.loginId, '--password-stdin'], 'not the password');
+    assert.equal(wrong.code, 1, 'a wrong password mints nothing');
+    const zero = await runOps(env, ['ops-token', ops.loginId, '--lifetime-hours', '0', '--password-stdin'], LOGIN_PASSWORD);
+    assert.match(zero.stderr, /--lifetime-hours must be a whole number from 1 to 744/);
   });
 });

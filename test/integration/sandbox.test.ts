@@ -17,6 +17,7 @@ import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { logLinesOf, spawnServerProcess, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 import { launchChromium, pageTrouble } from '../support/browser.ts';
 import { until } from '../support/until.ts';
+import { runOps } from '../support/opsCli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README_URL = 'http://127.0.0.1:3000';
@@ -101,7 +102,7 @@ async function dashboardMovesTheClock(server: ServerProcess, ops: { Authorizatio
 
 /** `npm run ops -- sandbox clock --days 1` on the sandbox's database: the running sandbox follows. */
 async function cliMovesTheClock(server: ServerProcess, ops: { Authorization: string }, databaseName: string): Promise<void> {
-  const { stdout } = await runOps(sandboxOptions(databaseName).env, 'sandbox', 'clock', '--days', '1', '--json');
+  const { stdout } = await opsOn(sandboxOptions(databaseName).env, 'sandbox', 'clock', '--days', '1', '--json');
   const moved = JSON.parse(stdout) as { businessDate: string; ran: { accrued: { dates: string[] }[] } };
   assert.deepEqual(moved.ran.accrued[0]?.dates.length, 1, stdout);
   await until('the running sandbox to follow the CLI', 10_000, async () => {
@@ -111,19 +112,13 @@ async function cliMovesTheClock(server: ServerProcess, ops: { Authorization: str
   const audit = (await (await fetch(`${server.baseUrl}/v1/ops/audit?action=sandbox.clock`, { headers: ops })).json()) as { items: { actor: { via: string } }[] };
   assert.equal(audit.items[0]?.actor.via, 'cli', 'the move is in the audit');
   // Any command on the sandbox's book runs in its time: its today has begun, though not in real time.
-  const published = await runOps(sandboxOptions(databaseName).env, 'publish-yield', 'YEB001', moved.businessDate, '0.4124', '--as', SANDBOX_OPS.loginId, '--json');
+  const published = await opsOn(sandboxOptions(databaseName).env, 'publish-yield', 'YEB001', moved.businessDate, '0.4124', '--as', SANDBOX_OPS.loginId, '--json');
   assert.equal(published.code, 0, published.stderr);
   assert.equal(JSON.parse(published.stdout).yieldPer10k, '0.4124');
 }
 
 /** The ops CLI with `env` over this process's environment. */
-function runOps(env: Record<string, string | undefined>, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-      resolve({ stdout, stderr, code: error ? Number(error.code ?? 1) : 0 });
-    });
-  });
-}
+const opsOn = (env: Record<string, string | undefined>, ...args: string[]) => runOps({ ...process.env, ...env }, args);
 
 /** A newcomer's Ctrl-C in the seeding's minute, as a kill: the next start must seed afresh. */
 async function interruptSeeding(databaseName: string): Promise<void> {
@@ -205,7 +200,7 @@ describe('sandbox (npm run sandbox)', function () {
   });
 
   it("the CLI's sandbox clock refuses a database the sandbox never seeded", async () => {
-    const refused = await runOps({ MONGODB_URI: testDatabaseUri() }, 'sandbox', 'clock', '--days', '1');
+    const refused = await opsOn({ MONGODB_URI: testDatabaseUri() }, 'sandbox', 'clock', '--days', '1');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /holds no sandbox/);
   });
