@@ -12,15 +12,7 @@ import { newSortableId } from '../../src/ids.ts';
 import { sevenDayYields } from '../../src/fund/service.ts';
 import { assertProblem, newHolder, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
-import { accrueAt, addTestFund, fundDay, incomeOf, publish, subscribedHolder } from '../support/income.ts';
-
-/** A fund of its own whose 万份收益 outside 0.0000..3.0000 waits for a second ops user; its start day in config. */
-function addBandedFund(t: TestApp, startDate?: string): string {
-  const fundCode = addTestFund(t);
-  const band = { yieldPer10kBand: { min: '0.0000', max: '3.0000' }, ...(startDate ? { startDate } : {}) };
-  t.ctx.config = { ...t.ctx.config, funds: t.ctx.config.funds.map((fund) => (fund.code === fundCode ? { ...fund, ...band } : fund)) };
-  return fundCode;
-}
+import { accrueAt, addBandedFund, addTestFund, fundDay, incomeOf, publish, subscribedHolder } from '../support/income.ts';
 
 /** A `date,yieldPer10k` file of every day from..to, the rate moving a little each day. */
 function yieldCsv(t: TestApp, from: string, to: string): string {

@@ -13,15 +13,7 @@ import { accruePartition, closeAccrualDay, openAccrualDay, openPartitions } from
 import { Merchant } from '../../src/merchants/model.ts';
 import { assertProblem, LOGIN_PASSWORD, newHolder, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { uniqueId } from '../support/database.ts';
-import { accrueAt, addTestFund, publish } from '../support/income.ts';
-
-/** A fund of its own whose 万份收益 outside 0.0000..3.0000 waits for a second ops user. */
-function addBandedFund(t: TestApp): string {
-  const fundCode = addTestFund(t);
-  const band = { yieldPer10kBand: { min: '0.0000', max: '3.0000' } };
-  t.ctx.config = { ...t.ctx.config, funds: t.ctx.config.funds.map((fund) => (fund.code === fundCode ? { ...fund, ...band } : fund)) };
-  return fundCode;
-}
+import { accrueAt, addBandedFund, addTestFund, publish } from '../support/income.ts';
 
 describe('review of issue 23: guard rails, audit, holder look-up', function () {
   this.timeout(120_000);

@@ -16,6 +16,14 @@ export function addTestFund(t: TestApp, sevenDayYieldMode: 'compound' | 'simple'
   return code;
 }
 
+/** A fund of its own whose 万份收益 outside 0.0000..3.0000 waits for a second ops user; a start day if given. */
+export function addBandedFund(t: TestApp, startDate?: string): string {
+  const fundCode = addTestFund(t);
+  const band = { yieldPer10kBand: { min: '0.0000', max: '3.0000' }, ...(startDate ? { startDate } : {}) };
+  t.ctx.config = { ...t.ctx.config, funds: t.ctx.config.funds.map((fund) => (fund.code === fundCode ? { ...fund, ...band } : fund)) };
+  return fundCode;
+}
+
 /** Publishes the day's 万份收益 at 20:00 that day (or now, if later), then puts the clock back. */
 export async function publish(t: TestApp, ops: Holder, fundCode: string, date: string, yieldPer10k: string): Promise<void> {
   const now = t.clock.now();
