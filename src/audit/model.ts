@@ -9,6 +9,7 @@ export const AUDIT_ACTIONS = [
   'reserve.adjust',
   'holiday.set',
   'merchant.create',
+  'holder.lookup',
   'sandbox.clock',
   'role.grant',
   'role.revoke',

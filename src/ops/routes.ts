@@ -1,7 +1,9 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { accountSchema } from '../accounts/routes.ts';
+import { apiActor, audited } from '../audit/service.ts';
 import type { AppContext } from '../context.ts';
+import { principalOf } from '../http/auth.ts';
 import { requireFund } from '../fund/service.ts';
 import { apiRoutes } from '../http/openapi.ts';
 import { instantText } from '../http/openapi/schemas.ts';
@@ -74,7 +76,9 @@ export function opsDeskRoutes(ctx: AppContext): Router {
       problems: { not_found: 'no user with this id or login id' },
     },
     async ({ params }, res) => {
-      res.json(await lookUpHolder(ctx, params.holder));
+      // Support reading a holder's data is on the record, as every ops action is.
+      const actor = await apiActor(principalOf(res).userId);
+      res.json(await audited(ctx, { actor, action: 'holder.lookup', target: params.holder }, () => lookUpHolder(ctx, params.holder), (found) => ({ result: { userId: found.userId } })));
     },
   );
   return api.router;

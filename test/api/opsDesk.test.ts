@@ -147,6 +147,12 @@ describe('ops desk: holder look-up', () => {
     const byLogin = await request(t.app).get(`/v1/ops/holders/${holder.loginId}`).set(ops.auth).expect(200);
     const byId = await request(t.app).get(`/v1/ops/holders/${holder.userId}`).set(ops.auth).expect(200);
     assert.deepEqual(byLogin.body, byId.body);
+    const lookups = (await request(t.app).get(`/v1/ops/audit?actor=${ops.userId}&action=holder.lookup`).set(ops.auth).expect(200)).body.items;
+    assert.deepEqual(
+      lookups.slice(0, 2).map((item: { target: string; result: { userId: string } }) => [item.target, item.result.userId]),
+      [[holder.userId, holder.userId], [holder.loginId, holder.userId]],
+      'support reading a holder is on the record',
+    );
     const found = byLogin.body;
     assert.deepEqual([found.userId, found.loginId, found.roles], [holder.userId, holder.loginId, ['user']]);
     const own = await request(t.app).get('/v1/me/account').set(holder.auth).expect(200);
