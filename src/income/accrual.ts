@@ -17,6 +17,7 @@ import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { FundBook, FundDay, fundDayId, type FundBookDocument, type FundDayDocument } from '../fund/model.ts';
 import { fundBookOf, nextDayToAccrue, requireFund, sevenDayYields } from '../fund/service.ts';
 import { log } from '../log.ts';
+import { Operation } from '../operations/model.ts';
 import { dailyIncomeFen, FEN8_PER_FEN } from '../money/yield.ts';
 import { shareChanges } from './effects.ts';
 import {
@@ -42,7 +43,12 @@ export interface AccrualDay {
  * accrued one, once it has ended and its 万份收益 is published. Idempotent: a day already
  * open is returned as it is, so a coordinator that crashed half-way finishes the opening.
  */
-export async function openAccrualDay(ctx: AppContext, fundCode: string, through?: string): Promise<AccrualDay | null> {
+export async function openAccrualDay(
+  ctx: AppContext,
+  fundCode: string,
+  through?: string,
+  onEmptyDayClosed: (date: string) => void = () => {},
+): Promise<AccrualDay | null> {
   requireFund(ctx, fundCode);
   const book = await fundBookOf(ctx, fundCode);
   if (book.partitionCount !== ctx.config.accrual.partitions) {
@@ -56,13 +62,16 @@ export async function openAccrualDay(ctx: AppContext, fundCode: string, through?
   if (day.status === 'reference') {
     // At or after the start day: a relabelling cut off after the start day moved. Published, then.
     await retryOnWriteConflict(() => FundDay.updateOne({ _id: day._id, status: 'reference' }, { $set: { status: 'published' } }));
-    return openAccrualDay(ctx, fundCode, through);
+    return openAccrualDay(ctx, fundCode, through, onEmptyDayClosed);
   }
-  if (book.lastAccruedDate == null && book.firstOpenedDate == null && !(await pinFirstDay(book, date))) return openAccrualDay(ctx, fundCode, through);
+  if (book.lastAccruedDate == null && book.firstOpenedDate == null && !(await pinFirstDay(book, date))) return openAccrualDay(ctx, fundCode, through, onEmptyDayClosed);
   if (day.status === 'accrued') {
     await closeBook(book, day); // a crash between closing the day and the book
-    return openAccrualDay(ctx, fundCode, through);
+    return openAccrualDay(ctx, fundCode, through, onEmptyDayClosed);
   }
+  const empty = day.status === 'published' ? await closedAsEmpty(ctx, book, day) : 'not_empty';
+  if (empty === 'closed') onEmptyDayClosed(date);
+  if (empty !== 'not_empty') return openAccrualDay(ctx, fundCode, through, onEmptyDayClosed);
   if (day.status === 'published') {
     await retryOnWriteConflict(() =>
       FundDay.updateOne(
@@ -88,6 +97,35 @@ export async function openAccrualDay(ctx: AppContext, fundCode: string, through?
     })),
   );
   return { fundCode, date, partitionCount: book.partitionCount };
+}
+
+/**
+ * A day nobody holds anything on is closed at once, without partitions or jobs: the day before
+ * ended with no holder, and no operation changes earning shares on it (the look-ups the
+ * partitions would make). Its figures are zeros; its 7-day yields are any day's. `changed`
+ * when the day moved meanwhile (a correction of its 万份收益 makes the compare-and-set miss;
+ * another process may have closed it): the caller looks again.
+ */
+async function closedAsEmpty(ctx: AppContext, book: FundBookDocument, day: FundDayDocument): Promise<'closed' | 'changed' | 'not_empty'> {
+  // The first day reads every earlier operation of the fund: never an empty day.
+  if (book.lastAccruedDate == null) return 'not_empty';
+  const previous = await FundDay.findById(fundDayId(day.fundCode, book.lastAccruedDate)).lean<FundDayDocument>();
+  if (previous?.holders !== 0) return 'not_empty';
+  const keys = Array.from({ length: book.partitionCount }, (_, partition) => bookKey(day.fundCode, day.date, partition));
+  if ((await Promise.all(keys.map((key) => Operation.exists({ sharesEffectKey: key })))).some(Boolean)) return 'not_empty';
+  const yields = await sevenDayYields(ctx, day.fundCode, day.date);
+  const now = ctx.clock.now();
+  const figures = { ...storedTotals(emptyTotals()), sevenDayYieldCompoundPercent: yields.compound, sevenDayYieldSimplePercent: yields.simple };
+  const closed = await retryOnWriteConflict(() =>
+    FundDay.updateOne(
+      { _id: day._id, status: 'published', yieldPer10k: day.yieldPer10k },
+      { $set: { status: 'accrued', partitionCount: book.partitionCount, accrualStartedAt: now, accruedAt: now, ...figures } },
+    ),
+  );
+  if (closed.matchedCount === 0) return 'changed';
+  await closeBook(book, (await FundDay.findById(day._id).lean<FundDayDocument>())!);
+  log.info({ fundCode: day.fundCode, date: day.date, holders: 0 }, 'fund day accrued (nobody held anything)');
+  return 'closed';
 }
 
 /**
@@ -369,8 +407,12 @@ export async function accrueThrough(
   onProgress: (progress: AccrualProgress) => void = () => {},
 ): Promise<string[]> {
   const accrued: string[] = [];
+  const closedEmpty = (date: string) => {
+    onProgress({ date, partitionsDone: 0, partitionCount: 0 });
+    accrued.push(date);
+  };
   for (;;) {
-    const day = await openAccrualDay(ctx, fundCode, through);
+    const day = await openAccrualDay(ctx, fundCode, through, closedEmpty);
     if (!day) return accrued;
     const open = await openPartitions(fundCode, day.date);
     let partitionsDone = day.partitionCount - open.length;

@@ -25,6 +25,28 @@ describe('daily income accrual', function () {
     ops = await newHolder(t.app, { ops: true });
   });
 
+  it('closes a day nobody holds anything on at once, without partitions, and accrues as usual from the day shares arrive', async () => {
+    const fundCode = addTestFund(t);
+    await publishDays(t, ops, fundCode, '2024-05-28', '2024-05-30', '0.4000');
+    const holder = await subscribedHolder(t, fundCode, '10000.00'); // T Thu 05-30, earns from Fri 05-31
+    await publishDays(t, ops, fundCode, '2024-05-31', '2024-06-01', '0.4000');
+    assert.deepEqual(await accrueAt(t, fundCode, '2024-06-01'), ['2024-05-28', '2024-05-29', '2024-05-30', '2024-05-31', '2024-06-01']);
+    const partitionsOf = (date: string) => AccrualPartition.countDocuments({ dayKey: dayKey(fundCode, date) });
+    // The first day reads every earlier operation, and 05-31 confirms the holder's shares: partitions.
+    assert.deepEqual(
+      await Promise.all(['2024-05-28', '2024-05-29', '2024-05-30', '2024-05-31', '2024-06-01'].map(partitionsOf)),
+      [t.ctx.config.accrual.partitions, 0, 0, t.ctx.config.accrual.partitions, t.ctx.config.accrual.partitions],
+    );
+    // The same figures as the first day's, accrued through its partitions with nobody in them.
+    const figures = ({ status, holders, eligibleSharesFen, distributedFen, residualFen8 }: Awaited<ReturnType<typeof fundDay>>) => [status, holders, eligibleSharesFen, distributedFen, residualFen8];
+    const throughPartitions = figures(await fundDay(fundCode, '2024-05-28'));
+    assert.deepEqual(throughPartitions.slice(0, 2), ['accrued', 0]);
+    for (const date of ['2024-05-29', '2024-05-30']) assert.deepEqual(figures(await fundDay(fundCode, date)), throughPartitions, date);
+    assert.equal((await incomeOf(holder.userId, '2024-05-31'))!.incomeFen, 40n);
+    assert.equal((await incomeOf(holder.userId, '2024-06-01'))!.incomeFen, 40n);
+    assert.equal((await FundBook.findById(fundCode).lean())!.lastAccruedDate, '2024-06-01');
+  });
+
   // The exact product, 999,999,999,999 × 99,999,999 ≈ 2^66, passes int64: only its remainder is stored.
   it('accrual of a holder at the balance maximum at the highest 万份收益 completes with exact figures', async () => {
     const maxFen = 1_000_000_000_000n; // 10,000,000,000.00 yuan, the default balance maximum
