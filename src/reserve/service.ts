@@ -150,8 +150,9 @@ async function outstandingBySettleDate(reserveName: string): Promise<Map<string,
     Pick<OperationDocument, 'dueDate' | 'amountFen' | 'leaseId'>[]
   >();
   const leaseIds = [...new Set(awaiting.map((op) => op.leaseId!))];
-  const ownLeases = await Operation.find({ _id: { $in: leaseIds }, userId: `reserve:${reserveName}` }, { _id: 1 }).lean<{ _id: string }[]>();
-  const own = new Set(ownLeases.map((lease) => lease._id));
+  // One lookup by _id a lease (a few): FerretDB serves equality from an index, and `$in` after a scan.
+  const leases = await Promise.all(leaseIds.map((leaseId) => Operation.findById(leaseId, { userId: 1 }).lean<{ _id: string; userId: string }>()));
+  const own = new Set(leases.filter((lease) => lease?.userId === `reserve:${reserveName}`).map((lease) => lease!._id));
   const byDate = new Map<string, { amountFen: Fen; count: number }>();
   for (const { dueDate, amountFen } of awaiting.filter((op) => own.has(op.leaseId!))) {
     const row = byDate.get(dueDate!) ?? { amountFen: 0n, count: 0 };
