@@ -148,6 +148,12 @@ const unproven = () =>
     { key: 'forbidden_unproven' },
   );
 
+/** A 万份收益 argument, and the request the audit keeps of it. */
+function yieldArgument(rate: string) {
+  const yieldPer10k = parseYieldPer10k(rate);
+  return { yieldPer10k, request: { yieldPer10k: formatYieldPer10k(yieldPer10k) } };
+}
+
 function lifetimeHours(value: string): number {
   const hours = Number(value);
   if (!Number.isInteger(hours)) throw new InvalidArgumentError('expected a whole number of hours');
@@ -225,8 +231,7 @@ function addYieldCommands(yields: Command): void {
     .addArgument(new Argument('<yieldPer10k>', 'the value waiting, as listed by yields pending: another is not confirmed'))
     .action(
       answering(async (ctx, options, fundCode: string, day: string, rate: string) => {
-        const yieldPer10k = parseYieldPer10k(rate);
-        const request = { yieldPer10k: formatYieldPer10k(yieldPer10k) };
+        const { yieldPer10k, request } = yieldArgument(rate);
         const entry = { action: 'yield.confirm' as const, target: `${fundCode} ${day}`, request, personRequired: true, proofRequired: true };
         const confirmed = await auditedCli(ctx, options, entry, (actor) =>
           confirmYield(ctx, { fundCode, date: day, yieldPer10k, confirmedBy: actor.id }),
@@ -272,8 +277,7 @@ export function opsProgram(): Command {
     .addArgument(new Argument('<yieldPer10k>', '万份收益 in yuan, at most 4 decimals'))
     .action(
       answering(async (ctx, options, fundCode: string, day: string, rate: string) => {
-        const yieldPer10k = parseYieldPer10k(rate);
-        const request = { yieldPer10k: formatYieldPer10k(yieldPer10k) };
+        const { yieldPer10k, request } = yieldArgument(rate);
         const { day: published, change } = await auditedCli(
           ctx,
           options,
