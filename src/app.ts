@@ -31,6 +31,7 @@ import { sandboxRoutes } from './sandbox/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
+import { eventRoutes } from './events/routes.ts';
 
 /** Builds the HTTP app without listening, so tests drive it with supertest. */
 export function createApp(ctx: AppContext): Express {
@@ -67,7 +68,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
   app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
-  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx), auditRoutes(ctx), webhookRoutes(ctx));
+  app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx), auditRoutes(ctx), webhookRoutes(ctx), eventRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);
   return app;

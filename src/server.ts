@@ -24,6 +24,8 @@ import { registerAnswerRenderer } from './operations/answers.ts';
 import { prepareSandbox, sandboxBanner, sandboxConfig } from './sandbox/start.ts';
 import { followTestClock, openTestClock } from './sandbox/service.ts';
 import { startScheduler, stopScheduler } from './scheduler.ts';
+import { startEventRelay } from './events/log.ts';
+import './events/sources.ts';
 
 const sandbox = process.argv.includes('--sandbox');
 const SANDBOX_CLOCK_FOLLOW_MS = 1_000;
@@ -41,6 +43,7 @@ if (sandbox) {
 /** The sandbox's clock may be moved by another process (the CLI): this one follows within a second. */
 const stopFollowingClock = ctx.clock instanceof TestClock ? followTestClock(ctx.clock, SANDBOX_CLOCK_FOLLOW_MS) : () => {};
 const scheduler = await startScheduler(ctx, { processJobs: true });
+const stopEventRelay = startEventRelay(config.events.relayEveryMs);
 
 /** Responses not yet finished: told to close their connection when the process stops. */
 const inFlight = new Set<ServerResponse>();
@@ -87,7 +90,7 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, Math.max(config.http.shutdownDrainMs, config.jobs.stopWaitMs) + 15_000).unref();
   stopFollowingClock();
-  await Promise.all([server && closeHttp(server, config.http.shutdownDrainMs), stopScheduler(ctx, scheduler, config.jobs.stopWaitMs)]);
+  await Promise.all([server && closeHttp(server, config.http.shutdownDrainMs), stopScheduler(ctx, scheduler, config.jobs.stopWaitMs), stopEventRelay()]);
   await mongoose.disconnect();
   await database.stop();
   log.info({ signal }, 'stopped');

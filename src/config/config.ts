@@ -143,6 +143,10 @@ const configSchema = z.strictObject({
     /** Names of the jobs this process runs (e.g. dedicated accrual workers); null runs them all. */
     only: z.array(z.string().min(1)).nullable(),
   }),
+  events: z.strictObject({
+    /** How often each process copies filed events into the event log (src/events/log.ts). */
+    relayEveryMs: positiveInt,
+  }),
   accrual: z.strictObject({
     /** Hash buckets of the book; fixed for the life of a fund's book (records carry it). */
     partitions: z.number().int().min(1).max(256),

@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { outboxPaths } from '../events/outbox.ts';
 
 /**
  * reference: before the fund's start day, shown and in the 7-day yield, never accrued.
@@ -40,10 +41,13 @@ const fundDaySchema = new Schema(
     residualFen8: { type: String, default: null },
     sevenDayYieldCompoundPercent: { type: String, default: null },
     sevenDayYieldSimplePercent: { type: String, default: null },
+    /** `fund_day.accrued`, filed with the close until relayed (src/income/events.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
 fundDaySchema.index({ fundCode: 1 });
+fundDaySchema.index({ eventsDue: 1 });
 
 /**
  * Where a fund's accrual stands: the last day accrued (days go strictly in order), the

@@ -19,7 +19,9 @@ import { fundBookOf, nextDayToAccrue, requireFund, sevenDayYields } from '../fun
 import { log } from '../log.ts';
 import { Operation } from '../operations/model.ts';
 import { dailyIncomeFen, FEN8_PER_FEN } from '../money/yield.ts';
+import { withEvent } from '../events/outbox.ts';
 import { shareChanges } from './effects.ts';
+import { accruedDayEvent } from './events.ts';
 import {
   AccrualPartition,
   IncomeRecord,
@@ -116,11 +118,9 @@ async function closedAsEmpty(ctx: AppContext, book: FundBookDocument, day: FundD
   const yields = await sevenDayYields(ctx, day.fundCode, day.date);
   const now = ctx.clock.now();
   const figures = { ...storedTotals(emptyTotals()), sevenDayYieldCompoundPercent: yields.compound, sevenDayYieldSimplePercent: yields.simple };
+  const accrued = { status: 'accrued' as const, partitionCount: book.partitionCount, accrualStartedAt: now, accruedAt: now, ...figures };
   const closed = await retryOnWriteConflict(() =>
-    FundDay.updateOne(
-      { _id: day._id, status: 'published', yieldPer10k: day.yieldPer10k },
-      { $set: { status: 'accrued', partitionCount: book.partitionCount, accrualStartedAt: now, accruedAt: now, ...figures } },
-    ),
+    FundDay.updateOne({ _id: day._id, status: 'published', yieldPer10k: day.yieldPer10k }, withEvent({ $set: accrued }, accruedDayEvent({ ...day, ...accrued }))),
   );
   if (closed.matchedCount === 0) return 'changed';
   await closeBook(book, (await FundDay.findById(day._id).lean<FundDayDocument>())!);
@@ -311,20 +311,15 @@ export async function closeAccrualDay(ctx: AppContext, fundCode: string, date: s
   if (day.status === 'accruing') {
     const totals = parts.map(totalsOf).reduce(addTotals, emptyTotals());
     const yields = await sevenDayYields(ctx, fundCode, date);
-    await retryOnWriteConflict(() =>
-      FundDay.updateOne(
-        { _id: day._id, status: 'accruing' },
-        {
-          $set: {
-            status: 'accrued',
-            accruedAt: ctx.clock.now(),
-            ...storedTotals(totals),
-            sevenDayYieldCompoundPercent: yields.compound,
-            sevenDayYieldSimplePercent: yields.simple,
-          },
-        },
-      ),
-    );
+    const accrued = {
+      status: 'accrued' as const,
+      accruedAt: ctx.clock.now(),
+      ...storedTotals(totals),
+      sevenDayYieldCompoundPercent: yields.compound,
+      sevenDayYieldSimplePercent: yields.simple,
+    };
+    // The day's event goes with the close: it exists if and only if the day is accrued.
+    await retryOnWriteConflict(() => FundDay.updateOne({ _id: day._id, status: 'accruing' }, withEvent({ $set: accrued }, accruedDayEvent({ ...day, ...accrued }))));
   }
   const closed = (await FundDay.findById(day._id).lean<FundDayDocument>())!;
   await closeBook((await FundBook.findById(fundCode).lean<FundBookDocument>())!, closed);

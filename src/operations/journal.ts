@@ -4,6 +4,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { newId } from '../ids.ts';
 import type { Fen } from '../money/fen.ts';
 import { faultPoint } from '../faults.ts';
+import { withEvent, type EventDraft } from '../events/outbox.ts';
 import { Operation, type OperationDocument, type OperationStatus } from './model.ts';
 
 export interface PostingDraft {
@@ -20,6 +21,18 @@ const operationUpdates = groupUpdates(rawCollection(Operation), { transitionId: 
 const staleOperations = new WeakSet<OperationDocument>();
 /** How a request answers once its operation leaves `pending`: kept by the first transition. */
 const answerers = new WeakMap<OperationDocument, (operation: OperationDocument) => unknown>();
+
+/**
+ * The event a transition files with itself, if any (src/transfers/events.ts registers the
+ * rule): `announceFailure` when the failure was decided after the request that asked for the
+ * operation had ended, so nobody has told its holder yet.
+ */
+type TransitionEvents = (after: OperationDocument, from: OperationStatus[], announceFailure: boolean) => EventDraft | null;
+let eventOfTransition: TransitionEvents = () => null;
+
+export function registerTransitionEvents(rule: TransitionEvents): void {
+  eventOfTransition = rule;
+}
 
 /** The first transition out of `pending` also stores the answer, so replays get it verbatim. */
 export function answerOnTransition(operation: OperationDocument, answerOf: (operation: OperationDocument) => unknown): void {
@@ -50,16 +63,19 @@ export async function transition(
   to: OperationStatus,
   at: Date,
   extra: Record<string, unknown> = {},
+  announceFailure = false,
 ): Promise<boolean> {
   const answerOf = to === 'pending' ? undefined : answerers.get(operation);
   // One try only: after a lost race the answer may already be stored by another actor.
   answerers.delete(operation);
   const changes = { status: to, updatedAt: at, transitionId: newId('tr'), ...extra };
   if (answerOf) Object.assign(changes, { response: answerOf({ ...operation, ...changes }) });
+  const event = eventOfTransition({ ...operation, ...changes } as OperationDocument, from, announceFailure);
   await faultPoint('transition:before');
   const moved = await operationUpdates({
     filter: { _id: operation._id, status: { $in: from } },
-    update: { $set: changes },
+    // The event goes in the write that makes the change: it exists if and only if the change does.
+    update: withEvent({ $set: changes }, event),
     applied: (stored) => stored.transitionId === changes.transitionId,
   });
   if (!moved) {

@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { outboxPaths } from '../events/outbox.ts';
 
 export const OPERATION_TYPES = [
   'top_up',
@@ -88,6 +89,8 @@ const operationSchema = new Schema(
     updatedAt: { type: Date, required: true },
     /** Set by each transition: a writer that sent several at once tells its own by it. */
     transitionId: { type: String, default: null },
+    /** The events its transitions filed, until relayed (src/events/outbox.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -99,6 +102,7 @@ operationSchema.index({ leaseId: 1 });
 // Reports select by equality: a fund's flows of one trade date, the instant advances of a
 // trade date, every reserve adjustment (type alone uses the prefix).
 operationSchema.index({ type: 1, tradeDate: 1 });
+operationSchema.index({ eventsDue: 1 });
 
 export type OperationDocument = InferSchemaType<typeof operationSchema> & { _id: string };
 export type Posting = InferSchemaType<typeof postingSchema>;

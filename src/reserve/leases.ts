@@ -274,7 +274,14 @@ async function writeNote(lease: OpenLease): Promise<boolean> {
   }
 }
 
-const noteOf = (leaseId: string, operationIds: string[]) => ({ _id: newSortableId('note'), leaseId, operationIds: operationIds.join(' ') });
+/** Due for the event relay from the start: the note is what makes its operations stand. */
+const noteOf = (leaseId: string, operationIds: string[]) => ({
+  _id: newSortableId('note'),
+  leaseId,
+  operationIds: operationIds.join(' '),
+  eventsDue: true,
+  outboxToken: newSortableId('ob'),
+});
 
 /** A closer's note of the operations it checked and found standing, before the lease closes. */
 export async function noteStanding(leaseId: string, operationIds: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { outboxPaths } from '../events/outbox.ts';
 
 /**
  * One slice of the liquidity reserve. Every instant redemption takes its advance from one
@@ -41,10 +42,13 @@ const leaseNoteSchema = new Schema(
     _id: { type: String, required: true },
     leaseId: { type: String, required: true },
     operationIds: { type: String, required: true },
+    /** Its operations' success events, until relayed (src/transfers/events.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
 leaseNoteSchema.index({ leaseId: 1 });
+leaseNoteSchema.index({ eventsDue: 1 });
 
 export type LeaseNoteDocument = InferSchemaType<typeof leaseNoteSchema> & { _id: string };
 export const LeaseNote = mongoose.model('LeaseNote', leaseNoteSchema, 'lease_notes');

@@ -12,6 +12,7 @@ import type { OperationDocument } from '../operations/model.ts';
 import { advanceReserveAdjustment } from '../reserve/adjustment.ts';
 import { advanceReserveLease } from '../reserve/leases.ts';
 import { advanceInstant } from './instant.ts';
+import './events.ts';
 import { limitRefusal, limitShapes, releaseFundQuota, reserveFundQuota, walletRoom } from './limits.ts';
 
 /**

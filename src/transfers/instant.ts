@@ -154,7 +154,7 @@ async function voidIfLate(ctx: AppContext, op: OperationDocument): Promise<boole
     log.error({ operationId: op._id, leaseId: op.leaseId }, 'instant redemption of a closed lease applied unnoted: left standing');
     return false;
   }
-  await voidRedemption(ctx, op, failureOf('interrupted'));
+  await voidRedemption(ctx, op, failureOf('interrupted'), true);
   return true;
 }
 
@@ -173,7 +173,7 @@ export async function verifyRedemptions(ctx: AppContext, leaseId: string): Promi
   for (const op of redemptions.filter((found) => found.status === 'awaiting_settlement')) {
     if (!settled.has(op._id)) {
       if (await closeAccountLeg(op, 'redeem')) {
-        await voidRedemption(ctx, op, failureOf('interrupted'));
+        await voidRedemption(ctx, op, failureOf('interrupted'), true);
         continue;
       }
       if (op.type === 'payment') await creditMerchant(op);
@@ -202,10 +202,11 @@ registerLegFinality(['instant_redemption', 'payment'], 'redeem', async (op) => {
 /**
  * Its leg never applied: failed, with no steps. Any answer stored with it goes (operations
  * written before answers were rebuilt carry one): the request stores its own, and a replay
- * after recovery is answered from the failure.
+ * after recovery is answered from the failure. `afterRequest`: decided by a closer or the
+ * settlement, after its request ended without an answer, so its holder is told by an event.
  */
-async function voidRedemption(ctx: AppContext, op: OperationDocument, failure: Failure): Promise<void> {
-  await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure, response: null });
+async function voidRedemption(ctx: AppContext, op: OperationDocument, failure: Failure, afterRequest = false): Promise<void> {
+  await transition(op, ['awaiting_settlement'], 'failed', ctx.clock.now(), { steps: [], postings: [], failure, response: null }, afterRequest);
 }
 
 async function creditMerchant(op: OperationDocument): Promise<void> {

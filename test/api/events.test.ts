@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { appendEvents, relayEvents } from '../../src/events/log.ts';
+import { Event, type EventDocument } from '../../src/events/model.ts';
+import { eventDraft } from '../../src/events/outbox.ts';
+import '../../src/events/sources.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
+import { Operation } from '../../src/operations/model.ts';
+import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { accrueAt, addTestFund, publish, redeem, subscribedHolder } from '../support/income.ts';
+import { closeAllLeases, holderWithShares, instant } from '../support/instant.ts';
+import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+
+interface ReadEvent {
+  id: string;
+  type: string;
+  holderId: string | null;
+  data: Record<string, { id?: string; status?: string } & Record<string, unknown>>;
+}
+
+/** Relays what is due, then reads every page of the holder's events. */
+async function eventsOf(t: TestApp, holder: Holder, query = ''): Promise<ReadEvent[]> {
+  await relayEvents();
+  const events: ReadEvent[] = [];
+  let after = '';
+  for (;;) {
+    const page = await request(t.app).get(`/v1/me/events?limit=2${query}${after && `&after=${after}`}`).set(holder.auth).expect(200);
+    events.push(...page.body.events);
+    if (page.body.events.length === 0) return events;
+    after = page.body.next;
+  }
+}
+
+const typesOf = (events: ReadEvent[]) => events.map((event) => event.type);
+
+describe('events', function () {
+  this.timeout(180_000);
+  let t: TestApp;
+  let ops: Holder;
+
+  beforeEach(async () => {
+    t = testApp('2024-06-03T10:00:00+08:00');
+    useOwnReserve(t);
+    ops = await newHolder(t.app, { ops: true });
+  });
+
+  it('tells a holder of each change that stands, in order, and of nothing a refused request asked for', async () => {
+    await adjustReserve(t, ops, '50000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '5000.00'); // top-up, transfer-in accepted, confirmed
+    t.clock.set('2024-06-04T10:00:00+08:00');
+    await instant(t, holder, '100.00').expect(201);
+    await instant(t, holder, '6000.00').expect(409); // refused: nothing moved
+    await request(t.app).post('/v1/me/withdrawals').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '9000.00', bankCardId: holder.bankCardId, paymentPassword: PAYMENT_PASSWORD });
+    const redemption = await redeem(t.app, holder, '200.00');
+    await closeAllLeases(t); // the lease notes its redemption: it stands
+    t.clock.set('2024-06-05T10:00:00+08:00');
+    await advanceDueOperations(t.ctx);
+    const events = await eventsOf(t, holder);
+    assert.deepEqual(typesOf(events), [
+      'top_up.succeeded',
+      'transfer_in.accepted',
+      'transfer_in.confirmed',
+      'redemption.accepted',
+      'instant_redemption.succeeded',
+      'redemption.settled',
+    ]);
+    assert.equal(events[3]!.data.operation!.id, redemption.id);
+    assert.equal(events[5]!.data.operation!.status, 'completed', 'the object as it stands after the change');
+    assert.ok(events.every((event) => event.holderId === holder.userId));
+    const ids = events.map((event) => event.id);
+    assert.deepEqual([...ids].sort(), ids, 'ids sort in the order of the log');
+    // Filtered by type, and read on from a cursor.
+    assert.deepEqual(typesOf(await eventsOf(t, holder, '&types=redemption.accepted,redemption.settled')), ['redemption.accepted', 'redemption.settled']);
+    const rest = await request(t.app).get(`/v1/me/events?after=${ids[3]}`).set(holder.auth).expect(200);
+    assert.deepEqual(rest.body.events.map((event: ReadEvent) => event.id), ids.slice(4));
+  });
+
+  it('credits income as one event per holder and day, read out of the accrual\'s own records, with the day for ops', async () => {
+    const fundCode = addTestFund(t);
+    t.clock.set('2024-06-03T10:00:00+08:00');
+    const holders = [await subscribedHolder(t, fundCode, '10000.00'), await subscribedHolder(t, fundCode, '20000.00')];
+    for (const date of ['2024-06-04', '2024-06-05']) await publish(t, ops, fundCode, date, '1.0000');
+    await accrueAt(t, fundCode, '2024-06-05');
+    for (const [index, holder] of holders.entries()) {
+      const income = await eventsOf(t, holder, '&types=income.credited');
+      assert.deepEqual(income.map((event) => event.data.income!.date), ['2024-06-04', '2024-06-05']);
+      assert.equal(income[0]!.data.income!.income, index === 0 ? '1.00' : '2.00');
+    }
+    const all = await request(t.app).get('/v1/ops/events?types=fund_day.accrued,income.credited&limit=500').set(ops.auth).expect(200);
+    const ofFund = all.body.events.filter((event: ReadEvent) => JSON.stringify(event.data).includes(fundCode));
+    assert.deepEqual(
+      ofFund.map((event: ReadEvent) => event.type),
+      ['fund_day.accrued', 'income.credited', 'income.credited', 'fund_day.accrued', 'income.credited', 'income.credited'],
+    );
+  });
+
+  it('numbers events without holes and logs each change once, however many relays run at once', async () => {
+    const drafts = Array.from({ length: 60 }, (_, index) => eventDraft('session.created', `u_relay${index % 7}`, new Date(), { index }));
+    const counts = await Promise.all([appendEvents(drafts), appendEvents(drafts.slice(20)), appendEvents([...drafts].reverse())]);
+    assert.equal(counts.reduce((sum, count) => sum + count, 0), 60);
+    const logged = await Event.find({ sourceKey: { $in: drafts.map((draft) => draft.sourceKey) } }).lean<EventDocument[]>();
+    assert.equal(logged.length, 60);
+    const numbers = (await Event.find({}, { _id: 1 }).lean<EventDocument[]>()).map((event) => event._id).sort((a, b) => a - b);
+    assert.deepEqual(numbers, Array.from({ length: numbers.length }, (_, index) => index + 1), 'every number from 1 on, none twice');
+  });
+
+  it('answers a cursor or a type it does not know with a 400 problem', async () => {
+    const holder = await newHolder(t.app);
+    assertProblem(await request(t.app).get('/v1/me/events?after=op_123').set(holder.auth), 400, 'invalid_cursor');
+    assertProblem(await request(t.app).get('/v1/me/events?types=money.printed').set(holder.auth), 400, 'invalid_request');
+    assertProblem(await request(t.app).get('/v1/me/events?types=fund_day.accrued').set(holder.auth), 400, 'invalid_request');
+    await request(t.app).get('/v1/ops/events').set(holder.auth).expect(403);
+    await topUp(t.app, holder, '1.00');
+    assert.ok(await Operation.exists({ userId: holder.userId, eventsDue: true }), 'filed with the change, due for the relay');
+  });
+});
