@@ -13,7 +13,8 @@
  * nothing is pending, and the books are checked: fen created or lost (money held, merchants'
  * receipts included, = money that came in: bank charges, reserve funding, income
  * distributed), reconciliation breaks, negative balances, operations left pending, holders
- * over the daily instant cap. All must be 0. Bounded in time and count; loopback only; the
+ * over the daily instant cap; and the event log against the operations and income that stand
+ * (scripts/chaos/events.ts): events missing or extra. All must be 0. Bounded in time and count; loopback only; the
  * database belongs to this process, never to one it kills.
  */
 import { parseArgs } from 'node:util';
@@ -31,6 +32,7 @@ import { Operation } from '../src/operations/model.ts';
 import { reconcileJournal } from '../src/reconciliation/service.ts';
 import { ReserveShard } from '../src/reserve/model.ts';
 import { recoverStuckOperations } from '../src/operations/recovery.ts';
+import { compareEvents } from './chaos/events.ts';
 import { Processes } from './chaos/processes.ts';
 import { offsetAcrossMidnightMs, SCENARIOS, scenariosFor, type Scenario, type ScenarioName, type World } from './chaos/scenarios.ts';
 import { log, randomYuan, Sender, type MoneyRequest } from './chaos/traffic.ts';
@@ -145,6 +147,7 @@ async function run(uri: string): Promise<number> {
   await recoverStuckOperations(ctx);
   await processes.stopAll();
   const books = await checkBooks();
+  const events = await compareEvents();
   const figures: Record<string, Record<string, number | string>> = {};
   for (const scenario of scenarios) figures[scenario.name] = { requests: sender.sentBy[scenario.name] ?? 0, ...(await scenario.figures()) };
   const summary = {
@@ -156,6 +159,7 @@ async function run(uri: string): Promise<number> {
     noApiMs: processes.noApiMs,
     seconds: Math.round((Date.now() - startedAtMs) / 1000),
     ...books,
+    events: { expected: events.expected, logged: events.logged, missing: events.missing.length, extra: events.extra.length, interruptedTold: events.interruptedTold, missingFound: events.missing.slice(0, 20), extraFound: events.extra.slice(0, 20) },
     scenarios: figures,
     outcomes: sender.outcomes,
     resentAfter: sender.resentAfter,
@@ -163,9 +167,10 @@ async function run(uri: string): Promise<number> {
   };
   const capBreaks = Number(figures['midnight']?.['capBreaks'] ?? 0);
   console.log(`operations ${summary.operations} (answered ${summary.answered}), kills ${summary.kills}, freezes ${summary.freezes}, fen created ${summary.createdFen}, fen lost ${summary.lostFen}, breaks ${summary.breaks}, negative balances ${summary.negatives}, fen owed after negative days ${summary.owedFen}, pending ${summary.pending}, ${summary.seconds} s`);
+  console.log(`  events: expected ${events.expected}, logged ${events.logged}, missing ${events.missing.length}, extra ${events.extra.length} (interrupted instant failures told: ${events.interruptedTold})`);
   for (const [name, scenarioFigures] of Object.entries(figures)) console.log(`  ${name}: ${Object.entries(scenarioFigures).map(([key, value]) => `${key} ${value}`).join(', ')}`);
   if (values.json) console.log(JSON.stringify(summary));
-  const clean = summary.createdFen === 0 && summary.lostFen === 0 && summary.breaks === 0 && summary.negatives === 0 && summary.pending === 0 && capBreaks === 0;
+  const clean = summary.createdFen === 0 && summary.lostFen === 0 && summary.breaks === 0 && summary.negatives === 0 && summary.pending === 0 && capBreaks === 0 && events.missing.length === 0 && events.extra.length === 0;
   return clean ? 0 : 1;
 }
 

@@ -6,7 +6,8 @@
  * it past every timeout while the clock moves on, replays and recovery close what it left,
  * and then let it go on). Then recovery and settlement run, and the books must hold: no
  * reconciliation break, nothing negative, every answered 201 standing, every failure moving
- * nothing, nothing pending. Used by `npm run explore` and, for a few seeds, by the tests.
+ * nothing, nothing pending, and each operation's events exactly those of what stands (none
+ * lost to a crash, none for a change that did not happen). Used by `npm run explore` and, for a few seeds, by the tests.
  */
 import request from 'supertest';
 import { Account, type AccountDocument } from '../src/accounts/model.ts';
@@ -23,6 +24,8 @@ import { LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD, topUp, type Holder, type T
 import { uniqueId } from '../test/support/database.ts';
 import { adjustReserve } from '../test/support/reserve.ts';
 import { NO_FAULTS, type FaultPoints } from '../src/faults.ts';
+import { Event, type EventDocument } from '../src/events/model.ts';
+import { eventKeyOf, expectedEventsOf, relayEverything } from './chaos/events.ts';
 
 const FUND = 'YEB001';
 const HOLDERS = 3;
@@ -285,13 +288,35 @@ async function checkBooks(world: World, sent: Sent[]): Promise<string[]> {
       if (shard[field] < 0n) failures.push(`negative ${field} on ${shard._id}: ${shard[field]}`);
     }
   }
+  await relayEverything();
+  const logged = await loggedEventKeys([...ids]);
   for (const entry of sent) {
     const op = await Operation.findOne({ userId: entry.action.holder.userId, idempotencyKey: entry.key }).lean<OperationDocument>();
+    if (op) failures.push(...eventFailures(op, logged));
     if (entry.status === 201 && (!op || op.status === 'failed')) failures.push(`answered 201 but ${op ? `failed (${op.failure?.code})` : 'no operation'}: ${entry.key}`);
     if (op?.status === 'failed' && !movesNothing(op)) failures.push(`failed but moved money: ${op._id}`);
     if (op?.status === 'pending') failures.push(`still pending: ${op._id} (${op.type})`);
   }
   return failures;
+}
+
+/** Each holder's logged events, keyed `<operation>:<type>`, counted. */
+async function loggedEventKeys(holderIds: string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const event of (await Promise.all(holderIds.map((audience) => Event.find({ audience }).lean<EventDocument[]>()))).flat()) {
+    const key = eventKeyOf(event.type, event.data as Record<string, unknown>);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The operation's events against what stands: each expected once; none other, but an interrupted instant failure's. */
+function eventFailures(op: OperationDocument, logged: Map<string, number>): string[] {
+  const expected = expectedEventsOf(op);
+  const failures = expected.filter((key) => logged.get(key) !== 1).map((key) => `event ${key} logged ${logged.get(key) ?? 0} times`);
+  const told = [...logged.keys()].filter((key) => key.startsWith(`${op._id}:`) && !expected.includes(key));
+  const excused = op.status === 'failed' && op.failure?.code === 'interrupted' ? [`${op._id}:${op.type}.failed`] : [];
+  return [...failures, ...told.filter((key) => !excused.includes(key)).map((key) => `event ${key} logged for what did not happen`)];
 }
 
 /** Every ledger account's postings of the operation net to zero. */

@@ -53,6 +53,11 @@ export async function relayEvents(): Promise<number> {
   return appended;
 }
 
+/** Whether any change waits for the relay. */
+export async function eventsDue(): Promise<boolean> {
+  return (await Promise.all(sources.map((source) => source.model.exists({ eventsDue: true })))).some(Boolean);
+}
+
 async function clearOutbox(model: Model<never>, document: SourceDocument): Promise<void> {
   // A push renews the token: an event filed after the read keeps the document due.
   await retryOnWriteConflict(() =>
