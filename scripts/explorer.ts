@@ -25,7 +25,8 @@ import { uniqueId } from '../test/support/database.ts';
 import { adjustReserve } from '../test/support/reserve.ts';
 import { NO_FAULTS, type FaultPoints } from '../src/faults.ts';
 import { Event, type EventDocument } from '../src/events/model.ts';
-import { eventKeyOf, expectedEventsOf, relayEverything } from './chaos/events.ts';
+import { relayAll } from '../src/events/log.ts';
+import { eventKeyOf, expectedEventsOf } from './chaos/events.ts';
 
 const FUND = 'YEB001';
 const HOLDERS = 3;
@@ -288,7 +289,7 @@ async function checkBooks(world: World, sent: Sent[]): Promise<string[]> {
       if (shard[field] < 0n) failures.push(`negative ${field} on ${shard._id}: ${shard[field]}`);
     }
   }
-  await relayEverything();
+  await relayAll();
   const logged = await loggedEventKeys([...ids]);
   for (const entry of sent) {
     const op = await Operation.findOne({ userId: entry.action.holder.userId, idempotencyKey: entry.key }).lean<OperationDocument>();

@@ -6,7 +6,7 @@
  * record of an accrued day is one income.credited, every accrued day one fund_day.accrued.
  * Both sides are keyed `<object>:<type>`; a key logged twice counts as extra.
  */
-import { eventsDue, relayEvents } from '../../src/events/log.ts';
+import { relayAll } from '../../src/events/log.ts';
 import '../../src/events/sources.ts';
 import { anyType, LOG_START, readLog } from '../../src/events/feed.ts';
 import { FundDay, type FundDayDocument } from '../../src/fund/model.ts';
@@ -51,14 +51,9 @@ export function expectedEventsOf(op: OperationDocument): string[] {
 
 const COMPARED = /^(top_up|withdrawal|transfer_in|redemption|instant_redemption|payment|auto_sweep|income|fund_day)\./;
 
-/** The processes are gone; what they filed is not: relayed here until nothing is due. */
-export async function relayEverything(): Promise<void> {
-  do await relayEvents();
-  while (await eventsDue());
-}
-
 export async function compareEvents(): Promise<EventVerdict> {
-  await relayEverything();
+  // The processes are gone; what they filed is not: relayed here until nothing is due.
+  await relayAll();
   const expected = new Set<string>();
   const interrupted = new Set<string>();
   for await (const found of Operation.find().lean<OperationDocument[]>().cursor()) {

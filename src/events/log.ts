@@ -14,6 +14,7 @@
 import type { Model } from 'mongoose';
 import { MongoBulkWriteError } from 'mongodb';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
+import { faultPoint } from '../faults.ts';
 import { log } from '../log.ts';
 import { Event, EventLogHead, EVENTS_PER_PAGE, type EventDocument } from './model.ts';
 import type { EventDraft, OutboxFields } from './outbox.ts';
@@ -49,13 +50,20 @@ export async function relayEvents(): Promise<number> {
   }
   // In the order the changes happened, across sources, within a pass (a stable sort).
   const appended = await appendEvents(drafts.sort((a, b) => a.at.getTime() - b.at.getTime()));
+  await faultPoint('relay:before-clear');
   for (const { source, due } of taken) for (const document of due) await clearOutbox(source.model, document);
   return appended;
 }
 
 /** Whether any change waits for the relay. */
-export async function eventsDue(): Promise<boolean> {
+async function eventsDue(): Promise<boolean> {
   return (await Promise.all(sources.map((source) => source.model.exists({ eventsDue: true })))).some(Boolean);
+}
+
+/** Relays until nothing is due (tests, the chaos verdict, a process that stops). */
+export async function relayAll(): Promise<void> {
+  do await relayEvents();
+  while (await eventsDue());
 }
 
 async function clearOutbox(model: Model<never>, document: SourceDocument): Promise<void> {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { appendEvents, relayEvents } from '../../src/events/log.ts';
+import { appendEvents, relayAll, relayEvents } from '../../src/events/log.ts';
 import { Event, type EventDocument } from '../../src/events/model.ts';
-import { eventDraft } from '../../src/events/outbox.ts';
+import { eventDraft, withEvent, type EventDraft } from '../../src/events/outbox.ts';
+import { withFaults, type FaultPoints } from '../../src/faults.ts';
 import '../../src/events/sources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { Operation } from '../../src/operations/model.ts';
@@ -20,7 +21,7 @@ interface ReadEvent {
 
 /** Relays what is due, then reads every page of the holder's events. */
 async function eventsOf(t: TestApp, holder: Holder, query = ''): Promise<ReadEvent[]> {
-  await relayEvents();
+  await relayAll();
   const events: ReadEvent[] = [];
   let after = '';
   for (;;) {
@@ -102,6 +103,27 @@ describe('events', function () {
     assert.equal(logged.length, 60);
     const numbers = (await Event.find({}, { _id: 1 }).lean<EventDocument[]>()).map((event) => event._id).sort((a, b) => a - b);
     assert.deepEqual(numbers, Array.from({ length: numbers.length }, (_, index) => index + 1), 'every number from 1 on, none twice');
+  });
+
+  it('logs a change once when a relay died after logging it, and keeps due what was filed while a relay worked', async () => {
+    await relayAll(); // earlier tests' changes: this one's passes then see only its own
+    const holder = await newHolder(t.app);
+    await topUp(t.app, holder, '10.00');
+    const filed = (await Operation.findOne({ userId: holder.userId, eventsDue: true }).lean())!;
+    await appendEvents(filed.outbox as EventDraft[]); // a relay that died before clearing the outbox
+    // Another change is filed on the document between a relay's read and its clearing.
+    const late = eventDraft('top_up.succeeded', holder.userId, new Date(), { late: true }, `${filed._id}:late`);
+    const fileLate: FaultPoints = {
+      hit: async (point) => {
+        if (point === 'relay:before-clear') await Operation.updateOne({ _id: filed._id }, withEvent({ $set: {} }, late));
+      },
+    };
+    await withFaults(fileLate, () => relayEvents());
+    assert.equal(await Event.countDocuments({ sourceKey: `${filed._id}:top_up.succeeded` }), 1, 'logged once');
+    assert.ok(await Operation.exists({ _id: filed._id, eventsDue: true }), 'the late change stays due');
+    await relayEvents();
+    assert.equal(await Event.countDocuments({ sourceKey: late.sourceKey }), 1);
+    assert.equal(await Operation.exists({ _id: filed._id, eventsDue: true }), null);
   });
 
   it('answers a cursor or a type it does not know with a 400 problem', async () => {
