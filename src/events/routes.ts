@@ -3,7 +3,10 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
 import { apiRoutes } from '../http/openapi.ts';
-import { instantText } from '../http/openapi/schemas.ts';
+import { instantText, yieldPer10kText, yuanText } from '../http/openapi/schemas.ts';
+import { businessDate } from '../http/validate.ts';
+import { fundDaySchema } from '../fund/routes.ts';
+import { operationSchema } from '../operations/routes.ts';
 import { EVENT_TYPES, HOLDER_EVENT_TYPES, type EventType } from './catalogue.ts';
 import { anyType, holderPage, logPage, LOG_START, parseEventId, type TypeFilter } from './feed.ts';
 
@@ -26,13 +29,43 @@ const eventsQuery = (types: readonly string[]) =>
     limit: z.coerce.number().int().min(1).max(EVENTS_PER_PAGE_MAX).default(100).describe('Events per page'),
   });
 
+/** A security or ops event's facts: flat, and never a secret. */
+const facts = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
+const incomeSchema = z
+  .object({
+    holderId: z.string(),
+    fundCode: z.string(),
+    date: businessDate,
+    income: yuanText.describe('Credited for the day'),
+    eligibleShares: yuanText.describe('The shares that earned it'),
+    cumulativeIncome: yuanText,
+    yieldPer10k: yieldPer10kText,
+    sevenDayYieldCompoundPercent: z.string().nullable(),
+  })
+  .meta({ id: 'IncomeCredited' });
+
+/** The object as it stands after the change: one member, named after what changed. */
+const eventData = z
+  .object({
+    operation: operationSchema.optional().describe('Operation events (transfer_in, redemption, instant_redemption, payment, top_up, withdrawal, auto_sweep)'),
+    income: incomeSchema.optional().describe('income.credited'),
+    fundDay: fundDaySchema.optional().describe('fund_day.accrued'),
+    paymentPassword: facts.optional().describe('payment_password.*'),
+    session: facts.optional().describe('session.*'),
+    reserve: facts.optional().describe('reserve.*'),
+    reconciliation: facts.optional().describe('reconciliation.break'),
+    calendar: facts.optional().describe('calendar.coverage_ending'),
+  })
+  .describe('The object as it stands after the change');
+
 export const eventSchema = z
   .object({
     id: z.string().describe('Sortable: later events have greater ids; the same id a webhook delivery carries'),
     type: z.enum(EVENT_TYPES),
     createdAt: instantText,
     holderId: z.string().nullable().describe('The holder it concerns; null for ops events'),
-    data: z.record(z.string(), z.unknown()).describe('The object as it stands after the change: `operation`, `income`, `fundDay`, ...'),
+    data: eventData,
   })
   .meta({ id: 'Event' });
 

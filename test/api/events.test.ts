@@ -7,7 +7,9 @@ import { withFaults, type FaultPoints } from '../../src/faults.ts';
 import '../../src/events/sources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { Operation } from '../../src/operations/model.ts';
-import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { EVENT_TYPES } from '../../src/events/catalogue.ts';
+import { eventSchema } from '../../src/events/routes.ts';
+import { assertProblem, withoutBeijingTwins, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { accrueAt, addTestFund, publish, redeem, subscribedHolder } from '../support/income.ts';
 import { closeAllLeases, holderWithShares, instant } from '../support/instant.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
@@ -26,6 +28,8 @@ async function eventsOf(t: TestApp, holder: Holder, query = ''): Promise<ReadEve
   let after = '';
   for (;;) {
     const page = await request(t.app).get(`/v1/me/events?limit=2${query}${after && `&after=${after}`}`).set(holder.auth).expect(200);
+    // As documented: the same schema the OpenAPI document gives the events and the webhooks.
+    for (const event of page.body.events) eventSchema.parse(withoutBeijingTwins(event));
     events.push(...page.body.events);
     if (page.body.events.length === 0) return events;
     after = page.body.next;
@@ -124,6 +128,16 @@ describe('events', function () {
     await relayEvents();
     assert.equal(await Event.countDocuments({ sourceKey: late.sourceKey }), 1);
     assert.equal(await Operation.exists({ _id: filed._id, eventsDue: true }), null);
+  });
+
+  it('documents every event type for webhook receivers, with an example that is what the service sends', async () => {
+    const document = (await request(t.app).get('/openapi.json').expect(200)).body;
+    assert.deepEqual(Object.keys(document.webhooks), [...EVENT_TYPES]);
+    for (const type of EVENT_TYPES) {
+      const example = document.webhooks[type].post.requestBody.content['application/json'].example;
+      assert.equal(example.type, type);
+      eventSchema.parse(example);
+    }
   });
 
   it('answers a cursor or a type it does not know with a 400 problem', async () => {

@@ -24,6 +24,7 @@ interface OpenApi {
   openapi: string;
   info: { title: string; version: string };
   paths: Record<string, Record<string, Operation>>;
+  webhooks: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, Json>; parameters: Record<string, Parameter>; securitySchemes: Record<string, Json> };
 }
 interface Operation {
@@ -517,7 +518,7 @@ describe('OpenAPI document', function () {
       // Swagger UI's red box of warnings about the document (a jsonSchemaDialect it does not support, ...).
       assert.deepEqual(await page.$$eval('.errors-wrapper', (boxes) => boxes.map((box) => box.textContent)), [], 'no warning box');
       const shown = await page.$$eval('.opblock', (blocks) => blocks.length);
-      assert.equal(shown, documentedOperations(document).length, 'one block per operation');
+      assert.equal(shown, documentedOperations(document).length + Object.keys(document.webhooks).length, 'one block per operation and per webhook');
       const title = await page.textContent('.info .title');
       assert.ok(title?.startsWith(document.info.title) && title.includes(document.info.version) && title.includes('OAS 3.1'), `the title: ${title}`);
       assert.deepEqual(trouble, []);

@@ -8,6 +8,9 @@ import { accessOf, routeDocOf, type Access, type DocumentedHandler, type Method,
 import { problemOf, STATUS_OF_CODE, type ProblemCode } from '../problem.ts';
 import { BEIJING_TWIN_SUFFIX } from '../beijingTime.ts';
 import { problemSchema } from './schemas.ts';
+import { EVENT_TYPES } from '../../events/catalogue.ts';
+import { exampleEvent } from '../../events/examples.ts';
+import { eventSchema } from '../../events/routes.ts';
 
 /**
  * The OpenAPI 3.1 document of an app, built from the routes it actually serves: each one
@@ -72,6 +75,7 @@ function buildDocument(routes: ServedRoute[]): JsonObject {
     servers: [{ url: '/', description: 'This service' }],
     tags: tagsOf(routes),
     paths,
+    webhooks: webhooksOf(schemas),
     components: {
       schemas: schemas.components,
       securitySchemes: {
@@ -80,11 +84,43 @@ function buildDocument(routes: ServedRoute[]): JsonObject {
           scheme: 'bearer',
           description: 'A session token from POST /v1/sessions. An operation that lists the role `ops` needs a user with the ops role.',
         },
+        webhookSignature: WEBHOOK_SIGNATURE,
       },
       parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
     },
   };
 }
+
+/**
+ * What a webhook endpoint is sent (docs/webhooks.md): one POST per event, its body the event as
+ * GET /v1/ops/events reads it, signed in the Moneyfund-Signature header.
+ */
+function webhooksOf(schemas: SchemaComponents): Record<string, JsonObject> {
+  const eventBody = schemas.convertAnswer(eventSchema);
+  return Object.fromEntries(
+    EVENT_TYPES.map((type, index) => [
+      type,
+      {
+        post: {
+          operationId: `receive_${type.replace('.', '_')}`,
+          summary: `${type}: sent to endpoints that asked for it (or for *)`,
+          tags: ['Webhooks'],
+          security: [{ webhookSignature: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: eventBody, example: exampleEvent(type, index + 1) } } },
+          responses: { '200': { description: 'Received: any 2xx within the timeout ends the retries; anything else is retried with back-off' } },
+        },
+      },
+    ]),
+  );
+}
+
+/** How a receiver knows a delivery is ours (src/webhooks/signature.ts). */
+const WEBHOOK_SIGNATURE = {
+  type: 'apiKey',
+  in: 'header',
+  name: 'Moneyfund-Signature',
+  description: 'Webhook deliveries only: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the endpoint\'s secret>`. Verify it, and refuse a t more than 300 s old.',
+};
 
 /** Each module's tag once; two modules sharing a name must describe it alike. */
 function tagsOf(routes: ServedRoute[]): TagDoc[] {
