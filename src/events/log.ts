@@ -35,6 +35,13 @@ export function registerEventSource(source: EventSource): void {
   if (!sources.some((known) => known.name === source.name)) sources.push(source);
 }
 
+/**
+ * Documents per ordered insert. FerretDB 1.24 inserts a command's documents in batches of 100
+ * and, after a duplicate key, stops only the batch it is in: the next batches are inserted
+ * anyway, past the hole (docs/database.md). One batch per command keeps the insert ordered.
+ */
+export const ORDERED_INSERT_MAX = 100;
+
 /** Due documents one relay pass takes from each source. */
 const DUE_PER_PASS = 100;
 const HEAD_ID = 'events';
@@ -79,7 +86,7 @@ export async function appendEvents(drafts: EventDraft[]): Promise<number> {
   let appended = 0;
   while (pending.length > 0) {
     const first = await firstFreeNumber();
-    const documents = pending.map((draft, index) => logDocument(draft, first + index));
+    const documents = pending.slice(0, ORDERED_INSERT_MAX).map((draft, index) => logDocument(draft, first + index));
     const inserted = await insertInOrder(documents);
     appended += inserted;
     await retryOnWriteConflict(() => EventLogHead.updateOne({ _id: HEAD_ID }, { $max: { next: first + inserted } }, { upsert: true }));
