@@ -103,13 +103,22 @@ class EndpointRun {
   /** Sends every due event after the cursor, until the log's end, a failure that must wait, or the lease is lost. */
   async deliver(stopping: () => boolean): Promise<void> {
     for await (const step of stepsAfter(this.#position, wantsOf(this.#read.types))) {
-      if (this.#mustRenew() && !(await this.#write(false))) return;
+      if (this.#mustRenew() && !(await this.#keep())) return;
       if (step.event && !(await this.#attempt(step.event))) break;
       this.#position = step.position;
-      if (this.#entries.length >= DELIVERIES_PER_FLUSH && !(await this.#write(false))) return;
+      if (this.#entries.length >= DELIVERIES_PER_FLUSH && !(await this.#keep())) return;
       if (stopping()) break;
     }
     await this.#write(true);
+  }
+
+  /** Writes what was done and renews the lease; false when the worker must stop (given back when paused). */
+  async #keep(): Promise<boolean> {
+    const written = await this.#write(false);
+    if (written?.status === 'enabled') return true;
+    // Paused: its place kept, the endpoint given back so that a resume is served at once.
+    if (written) await this.#write(true);
+    return false;
   }
 
   /** At half the lease: renewed before the next send, so the lease outlives the send (timeoutMs <= leaseMs / 2). */
@@ -137,10 +146,9 @@ class EndpointRun {
   /**
    * Writes the cursor, the retry state and the entries' numbers by compare-and-set on what was
    * read (lease holder, cursor, entries numbered), renewing the lease or giving it back; then
-   * appends the entries. False when refused (the lease was lost, the endpoint replayed or
-   * deleted) or when the endpoint is paused: the worker stops.
+   * appends the entries. Null when refused: the lease was lost, the endpoint replayed or deleted.
    */
-  async #write(release: boolean): Promise<boolean> {
+  async #write(release: boolean): Promise<WebhookEndpointDocument | null> {
     const read = this.#read;
     const now = this.#ctx.clock.now();
     const next = {
@@ -159,12 +167,12 @@ class EndpointRun {
     );
     if (!written) {
       log.info({ endpointId: read._id, workerId: this.#workerId }, 'webhook endpoint taken over, replayed or deleted: this worker stops');
-      return false;
+      return null;
     }
     await appendEntries(this.#entries, read.deliveriesLogged);
     this.#entries = [];
     this.#read = written;
-    return written.status === 'enabled';
+    return written;
   }
 }
 

@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { AppConfig } from '../../src/config/config.ts';
-import { relayEvents } from '../../src/events/log.ts';
+import { appendEvents, relayEvents } from '../../src/events/log.ts';
+import { eventDraft } from '../../src/events/outbox.ts';
 import '../../src/events/sources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
@@ -330,6 +331,21 @@ describe('webhook deliveries', function () {
     await deliverWebhooks(t.ctx);
     const mine = ofHolders(hooks.accepted, people);
     assert.deepEqual(mine.map((delivery) => delivery.holderId), [people[0]!.userId, people[1]!.userId]);
+
+    // Paused while a worker is at it: the worker stops at its next write and gives the endpoint back.
+    const drafts = Array.from({ length: 150 }, (_, index) => eventDraft('session.created', people[index % 2]!.userId, t.clock.now(), { index }));
+    await appendEvents(drafts);
+    hooks.answer = async (_delivery, index) => {
+      if (index === 2) await request(t.app).post(`${ENDPOINTS}/${id}/pause`).set(ops.auth).expect(200);
+      return 200;
+    };
+    await deliverWebhooks(t.ctx);
+    const sentBeforePause = hooks.requests.length;
+    assert.ok(sentBeforePause < 2 + drafts.length, `stopped once it saw the pause: ${sentBeforePause}`);
+    await request(t.app).post(`${ENDPOINTS}/${id}/resume`).set(ops.auth).expect(200);
+    await deliverWebhooks(t.ctx);
+    assert.equal(hooks.accepted.length, 2 + drafts.length, 'resumed at once from where it stopped');
+    assert.deepEqual(idsOf(hooks.accepted), idsOf(hooks.accepted).sort());
   });
 
   it('does not let a hung or refusing endpoint hold another', async () => {
