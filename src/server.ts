@@ -26,6 +26,7 @@ import { followTestClock, openTestClock } from './sandbox/service.ts';
 import { startScheduler, stopScheduler } from './scheduler.ts';
 import { startEventRelay } from './events/log.ts';
 import './events/sources.ts';
+import { startWebhookDelivery } from './webhooks/delivery.ts';
 
 const sandbox = process.argv.includes('--sandbox');
 const SANDBOX_CLOCK_FOLLOW_MS = 1_000;
@@ -44,6 +45,8 @@ if (sandbox) {
 const stopFollowingClock = ctx.clock instanceof TestClock ? followTestClock(ctx.clock, SANDBOX_CLOCK_FOLLOW_MS) : () => {};
 const scheduler = await startScheduler(ctx, { processJobs: true });
 const stopEventRelay = startEventRelay(config.events.relayEveryMs);
+// Like the relay, every process delivers: an endpoint's lease keeps one worker on it at a time.
+const stopWebhookDelivery = startWebhookDelivery(ctx);
 
 /** Responses not yet finished: told to close their connection when the process stops. */
 const inFlight = new Set<ServerResponse>();
@@ -90,7 +93,7 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, Math.max(config.http.shutdownDrainMs, config.jobs.stopWaitMs) + 15_000).unref();
   stopFollowingClock();
-  await Promise.all([server && closeHttp(server, config.http.shutdownDrainMs), stopScheduler(ctx, scheduler, config.jobs.stopWaitMs), stopEventRelay()]);
+  await Promise.all([server && closeHttp(server, config.http.shutdownDrainMs), stopScheduler(ctx, scheduler, config.jobs.stopWaitMs), stopEventRelay(), stopWebhookDelivery()]);
   await mongoose.disconnect();
   await database.stop();
   log.info({ signal }, 'stopped');

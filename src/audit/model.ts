@@ -19,6 +19,7 @@ export const AUDIT_ACTIONS = [
   'webhook.pause',
   'webhook.resume',
   'webhook.delete',
+  'webhook.replay',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

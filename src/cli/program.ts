@@ -31,8 +31,8 @@ import { moveTestClock, sandboxTestClock, testClockIfSandbox, testClockView } fr
 import { sandboxConfig } from '../sandbox/start.ts';
 import type { TestClock } from '../calendar/clock.ts';
 import { parseWith } from '../http/validate.ts';
-import { webhookEndpointRequest } from '../webhooks/routes.ts';
-import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookEndpoints, setWebhookEndpointStatus } from '../webhooks/service.ts';
+import { webhookEndpointRequest, webhookReplayRequest } from '../webhooks/routes.ts';
+import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookDeliveries, listWebhookEndpoints, replayWebhookEndpoint, setWebhookEndpointStatus } from '../webhooks/service.ts';
 import { accrueWithProgress } from './accrual.ts';
 import { printed, Tabular, type OutputFormat } from './output.ts';
 
@@ -56,6 +56,7 @@ interface CliOptions {
   from?: string;
   to?: string;
   lifetimeHours?: number;
+  failed?: boolean;
 }
 
 /**
@@ -388,7 +389,7 @@ export function opsProgram(): Command {
         return new Tabular(page, { filename: 'ops-audit.csv', columns: ['at', 'actor', 'via', 'action', 'target', 'outcome', 'code'], rows });
       }),
     );
-  addWebhookCommands(program.command('webhooks').description('the endpoints events are sent to: register, list, pause, resume, delete'));
+  addWebhookCommands(program.command('webhooks').description('the endpoints events are sent to: register, list, pause, resume, delete, deliveries, replay'));
   addSandboxCommands(program.command('sandbox').description('the sandbox (npm run sandbox), on its data folder: its test clock'));
   return program;
 }
@@ -425,6 +426,32 @@ function addWebhookCommands(webhooks: Command): void {
     .description('delete an endpoint')
     .addArgument(new Argument('<endpointId>', 'the endpoint, as webhooks list shows it'))
     .action(answering((ctx, options, id: string) => auditedCli(ctx, options, { action: 'webhook.delete', target: id, personRequired: true }, () => deleteWebhookEndpoint(id))));
+  webhooks
+    .command('deliveries')
+    .description("an endpoint's delivery log, oldest first: one line per attempt")
+    .addArgument(new Argument('<endpointId>', 'the endpoint, as webhooks list shows it'))
+    .option('--failed', 'only the attempts given up (replay sends them again)')
+    .option('--limit <count>', 'attempts a page, 1 to 100 (default 100)', pageSize)
+    .option('--cursor <cursor>', 'next of the previous page')
+    .action(
+      answering(async (_ctx, options, id: string) => {
+        const page = await listWebhookDeliveries(id, options.cursor, options.limit ?? 100, options.failed ? 'failed' : undefined);
+        if (options.json) return page;
+        const columns = ['at', 'eventId', 'eventType', 'attempt', 'outcome', 'httpStatus', 'error', 'latencyMs'] as const;
+        return new Tabular(page, { filename: 'webhook-deliveries.csv', columns: [...columns], rows: page.deliveries });
+      }),
+    );
+  webhooks
+    .command('replay')
+    .description('send an endpoint every event of its types again, from an event on (its cursor moves back)')
+    .addArgument(new Argument('<endpointId>', 'the endpoint, as webhooks list shows it'))
+    .requiredOption('--from <eventId>', 'the first event to send again, e.g. from webhooks deliveries --failed')
+    .action(
+      answering((ctx, options, id: string) => {
+        const { from } = parseWith(webhookReplayRequest, { from: options.from });
+        return auditedCli(ctx, options, { action: 'webhook.replay', target: id, request: { from }, personRequired: true }, () => replayWebhookEndpoint(ctx, id, from));
+      }),
+    );
 }
 
 function addSandboxCommands(sandbox: Command): void {

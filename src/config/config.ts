@@ -147,6 +147,23 @@ const configSchema = z.strictObject({
     /** How often each process copies filed events into the event log (src/events/log.ts). */
     relayEveryMs: positiveInt,
   }),
+  webhooks: z
+    .strictObject({
+      /** How often each process looks for endpoints with events to send (src/webhooks/delivery.ts). */
+      deliverEveryMs: positiveInt,
+      /** A delivery not answered in this time failed (and is tried again). */
+      timeoutMs: positiveInt,
+      /** Waits after the 1st, 2nd, ... failed attempt at an event; the last repeats. */
+      retryDelaysMs: z.array(positiveInt).min(1),
+      /** An event is tried until it is this old, then recorded as failed (3 days). */
+      retryWindowMs: positiveInt,
+      /** A worker's hold on an endpoint, renewed at half-time while it delivers. */
+      leaseMs: positiveInt,
+    })
+    .refine((webhooks) => webhooks.timeoutMs * 2 <= webhooks.leaseMs, {
+      path: ['leaseMs'],
+      message: 'expected at least twice webhooks.timeoutMs: a lease renewed at half-time must outlive one delivery',
+    }),
   accrual: z.strictObject({
     /** Hash buckets of the book; fixed for the life of a fund's book (records carry it). */
     partitions: z.number().int().min(1).max(256),

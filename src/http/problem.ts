@@ -41,6 +41,7 @@ export const STATUS_OF_CODE = {
   // Requests refused before anything was written.
   login_id_taken: 409,
   webhook_endpoints_full: 409,
+  replay_ahead_of_cursor: 409,
   payment_password_not_set: 409,
   request_in_progress: 409,
   accrual_not_ready: 409,
@@ -59,6 +60,7 @@ export const STATUS_OF_CODE = {
   unknown_fund: 422,
   unknown_bank_card: 422,
   unknown_merchant: 422,
+  unknown_event: 422,
   idempotency_key_reused: 422,
   date_not_in_future: 422,
   weekend_date: 422,

@@ -14,6 +14,19 @@ import { testApp } from '../support/api.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';
 import { runOps } from '../support/opsCli.ts';
+import { appendEvents } from '../../src/events/log.ts';
+import { eventId } from '../../src/events/feed.ts';
+import { Event } from '../../src/events/model.ts';
+import { eventDraft } from '../../src/events/outbox.ts';
+import { WebhookEndpoint } from '../../src/webhooks/model.ts';
+
+/** Appends `count` events to the log; their ids. */
+async function appendedEvents(count: number): Promise<string[]> {
+  const drafts = Array.from({ length: count }, () => eventDraft('session.created', uniqueId('u'), new Date(), {}));
+  await appendEvents(drafts);
+  const logged = await Promise.all(drafts.map((draft) => Event.findOne({ sourceKey: draft.sourceKey }).lean()));
+  return logged.map((event) => eventId({ seq: event!._id }));
+}
 
 /** The PID of a process that has ended. */
 function deadPid(): Promise<number> {
@@ -81,7 +94,7 @@ describe('ops CLI', () => {
     // Every command, report's own among them, in this process: each has its usage, a description and its arguments explained.
     const commandsOf = (command: Command): Command[] => command.commands.flatMap((sub) => (sub.commands.length > 0 ? commandsOf(sub) : [sub]));
     const commands = commandsOf(opsProgram());
-    assert.equal(commands.length, 23);
+    assert.equal(commands.length, 25);
     for (const command of commands) {
       const help = command.helpInformation();
       assert.match(help, new RegExp(`^Usage: npm run ops -- ${command.parent!.parent ? `${command.parent!.name()} ` : ''}${command.name()} `), help);
@@ -185,5 +198,25 @@ describe('ops CLI', () => {
     assert.match(badType.stderr, /types/);
     assert.equal((await ops('webhooks', 'delete', endpoint.id, '--as', admin)).code, 0);
     assert.equal((await ops('webhooks', 'delete', endpoint.id, '--as', admin)).code, 1, 'gone');
+  });
+
+  it("lists an endpoint's delivery log and replays it from an event", async () => {
+    const admin = await opsLogin();
+    const added = JSON.parse((await ops('webhooks', 'add', 'http://127.0.0.1:9/hooks', '--types', 'session.created', '--as', admin, '--json')).stdout);
+    const [first, second] = await appendedEvents(2);
+    const empty = await ops('webhooks', 'deliveries', added.id, '--failed', '--json');
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.deepEqual(JSON.parse(empty.stdout), { deliveries: [], next: null });
+    const ahead = await ops('webhooks', 'replay', added.id, '--from', second!, '--as', admin);
+    assert.equal(ahead.code, 1, 'not reached yet');
+    assert.match(ahead.stderr, /only goes back/);
+    assert.equal((await ops('webhooks', 'replay', added.id, '--from', 'nope', '--as', admin)).code, 1);
+    await WebhookEndpoint.updateOne({ _id: added.id }, { $set: { cursor: second } }); // as if both were sent
+    const replayed = await ops('webhooks', 'replay', added.id, '--from', first!, '--as', admin, '--json');
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.ok(JSON.parse(replayed.stdout).delivery.cursor < first!, 'just before the event');
+    const text = await ops('webhooks', 'deliveries', added.id);
+    assert.equal(text.code, 0, text.stderr);
+    await ops('webhooks', 'delete', added.id, '--as', admin);
   });
 });
