@@ -9,7 +9,7 @@ import { DomainError } from '../errors.ts';
 import { incomeAudience, incomeCredited, INCOME_BATCH, type IncomeBatchData } from '../income/events.ts';
 import { IncomeRecord, incomeRecordId, partitionOf, type IncomeRecordDocument } from '../income/model.ts';
 import type { EventType } from './catalogue.ts';
-import { Event, EVENTS_PER_PAGE, type EventDocument } from './model.ts';
+import { Event, EVENT_LOG_HEAD_ID, EventLogHead, EVENTS_PER_PAGE, type EventDocument } from './model.ts';
 
 export interface PublicEvent {
   id: string;
@@ -65,7 +65,11 @@ export async function* readLog(after: LogPosition, wants: TypeFilter): AsyncGene
   for (let page = Math.floor(after.seq / EVENTS_PER_PAGE); ; page++) {
     const events = await Event.find({ page, _id: { $gte: after.seq } }).sort({ _id: 1 }).lean<EventDocument[]>();
     for (const event of events) {
-      if (event.type === INCOME_BATCH) yield* readBatch(event, event._id === after.seq ? after.recordId : undefined, wants);
+      // `after` at a batch's own number, without a record, is past the whole batch.
+      if (event.type === INCOME_BATCH) {
+        if (event._id > after.seq) yield* readBatch(event, undefined, wants);
+        else if (after.recordId !== undefined) yield* readBatch(event, after.recordId, wants);
+      }
       else if (event._id > after.seq) yield { position: { seq: event._id }, event: wants(event.type as EventType) ? publicEvent(event) : null };
     }
     // The numbers form a run with no holes: a page that is not full is the end of the log.
@@ -133,4 +137,12 @@ export async function holderPage(ctx: AppContext, userId: string, after: LogPosi
     position = { seq: event._id, recordId: record._id };
   }
   return { events, next: eventId(position) };
+}
+
+/** Where the log ends now: the head's hint, read on to the last event (the hint may lag). */
+export async function endOfLog(): Promise<LogPosition> {
+  const head = await EventLogHead.findById(EVENT_LOG_HEAD_ID).lean<{ next: number }>();
+  let end: LogPosition = { seq: Math.max((head?.next ?? 1) - 1, 0) };
+  for await (const step of readLog(end, () => false)) end = { seq: step.position.seq };
+  return end;
 }

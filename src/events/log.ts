@@ -16,7 +16,7 @@ import { MongoBulkWriteError } from 'mongodb';
 import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { faultPoint } from '../faults.ts';
 import { log } from '../log.ts';
-import { Event, EventLogHead, EVENTS_PER_PAGE, type EventDocument } from './model.ts';
+import { Event, EVENT_LOG_HEAD_ID, EventLogHead, EVENTS_PER_PAGE, type EventDocument } from './model.ts';
 import type { EventDraft, OutboxFields } from './outbox.ts';
 
 type SourceDocument = OutboxFields & { _id: string };
@@ -44,7 +44,6 @@ export const ORDERED_INSERT_MAX = 100;
 
 /** Due documents one relay pass takes from each source. */
 const DUE_PER_PASS = 100;
-const HEAD_ID = 'events';
 
 /** One pass: every due document's events into the log, then its outbox cleared. Returns the events appended. */
 export async function relayEvents(): Promise<number> {
@@ -89,7 +88,7 @@ export async function appendEvents(drafts: EventDraft[]): Promise<number> {
     const documents = pending.slice(0, ORDERED_INSERT_MAX).map((draft, index) => logDocument(draft, first + index));
     const inserted = await insertInOrder(documents);
     appended += inserted;
-    await retryOnWriteConflict(() => EventLogHead.updateOne({ _id: HEAD_ID }, { $max: { next: first + inserted } }, { upsert: true }));
+    await retryOnWriteConflict(() => EventLogHead.updateOne({ _id: EVENT_LOG_HEAD_ID }, { $max: { next: first + inserted } }, { upsert: true }));
     // Stopped at a taken number: the draft there is either logged already (drop it) or lost
     // its number to another relay (try it again at the next free one).
     const stoppedAt = pending[inserted];
@@ -113,7 +112,7 @@ async function insertInOrder(documents: EventDocument[]): Promise<number> {
 
 /** The first number not yet taken, from the head's hint on: numbers are taken in order, so it is the end of the run. */
 async function firstFreeNumber(): Promise<number> {
-  const head = await EventLogHead.findById(HEAD_ID).lean<{ next: number }>();
+  const head = await EventLogHead.findById(EVENT_LOG_HEAD_ID).lean<{ next: number }>();
   let number = head?.next ?? 1;
   while (await Event.exists({ _id: number })) number++;
   return number;

@@ -32,6 +32,7 @@ eventSchema.index({ audience: 1 });
 const eventLogHeadSchema = new Schema({ _id: { type: String, required: true }, next: { type: Number, required: true } }, { versionKey: false, strict: 'throw' });
 
 export const EVENTS_PER_PAGE = 100;
+export const EVENT_LOG_HEAD_ID = 'events';
 export type EventDocument = InferSchemaType<typeof eventSchema> & { _id: number };
 export const Event = mongoose.model('Event', eventSchema, 'events');
 export const EventLogHead = mongoose.model('EventLogHead', eventLogHeadSchema, 'event_log_head');

@@ -18,11 +18,12 @@
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import type { EventType } from '../events/catalogue.ts';
-import type { LogPosition, PublicEvent, TypeFilter } from '../events/feed.ts';
+import { withBeijingTwins } from '../http/beijingTime.ts';
+import { readLog, type LogPosition, type PublicEvent, type TypeFilter } from '../events/feed.ts';
 import { Event } from '../events/model.ts';
 import { newId } from '../ids.ts';
 import { log } from '../log.ts';
-import { cursorOf, cursorPosition, stepsAfter } from './logPosition.ts';
+import { cursorOf, cursorPosition } from './logPosition.ts';
 import { DELIVERIES_PER_PAGE, WebhookDelivery, WebhookEndpoint, type DeliveryOutcome, type WebhookDeliveryDocument, type WebhookEndpointDocument } from './model.ts';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.ts';
 
@@ -42,9 +43,12 @@ interface AttemptResult {
   latencyMs: number;
 }
 
-/** One signed POST of one event; never throws. The signature's time is the real one: receivers check it against theirs. */
-async function post(endpoint: WebhookEndpointDocument, event: PublicEvent, timeoutMs: number): Promise<AttemptResult> {
-  const body = JSON.stringify(event);
+/**
+ * One signed POST of one event, serialized as the API answers it (each instant with its Beijing
+ * twin); never throws. The signature's time is the real one: receivers check it against theirs.
+ */
+async function post(endpoint: WebhookEndpointDocument, event: PublicEvent, timeoutMs: number, zone: string): Promise<AttemptResult> {
+  const body = JSON.stringify(event, withBeijingTwins(zone));
   const started = performance.now();
   const latencyMs = () => Math.round(performance.now() - started);
   try {
@@ -102,7 +106,7 @@ class EndpointRun {
 
   /** Sends every due event after the cursor, until the log's end, a failure that must wait, or the lease is lost. */
   async deliver(stopping: () => boolean): Promise<void> {
-    for await (const step of stepsAfter(this.#position, wantsOf(this.#read.types))) {
+    for await (const step of readLog(this.#position, wantsOf(this.#read.types))) {
       if (this.#mustRenew() && !(await this.#keep())) return;
       if (step.event && !(await this.#attempt(step.event))) break;
       this.#position = step.position;
@@ -130,7 +134,7 @@ class EndpointRun {
   async #attempt(event: PublicEvent): Promise<boolean> {
     const { timeoutMs, retryWindowMs } = this.#ctx.config.webhooks;
     const attempt = this.#retry.failingEventId === event.id ? this.#retry.failedAttempts + 1 : 1;
-    const { ok, httpStatus, error, latencyMs } = await post(this.#read, event, timeoutMs);
+    const { ok, httpStatus, error, latencyMs } = await post(this.#read, event, timeoutMs, this.#ctx.config.zone);
     const now = this.#ctx.clock.now();
     const expired = now.getTime() - Date.parse(event.createdAt) >= retryWindowMs;
     const outcome: DeliveryOutcome = ok ? 'delivered' : expired ? 'failed' : 'retrying';

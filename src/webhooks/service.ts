@@ -6,7 +6,8 @@ import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { comparePositions, cursorOf, cursorPosition, endOfLog, positionBefore } from './logPosition.ts';
+import { endOfLog } from '../events/feed.ts';
+import { comparePositions, cursorOf, cursorPosition, positionBefore } from './logPosition.ts';
 import { newWebhookSecret } from './signature.ts';
 import {
   DELIVERIES_PER_PAGE,

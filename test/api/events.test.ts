@@ -7,6 +7,8 @@ import { withFaults, type FaultPoints } from '../../src/faults.ts';
 import '../../src/events/sources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { Operation } from '../../src/operations/model.ts';
+import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';
+import { until } from '../support/until.ts';
 import { EVENT_TYPES } from '../../src/events/catalogue.ts';
 import { eventSchema } from '../../src/events/routes.ts';
 import { assertProblem, withoutBeijingTwins, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
@@ -53,11 +55,16 @@ describe('events', function () {
     await adjustReserve(t, ops, '50000.00', 'increase').expect(201);
     const holder = await holderWithShares(t, '5000.00'); // top-up, transfer-in accepted, confirmed
     t.clock.set('2024-06-04T10:00:00+08:00');
-    await instant(t, holder, '100.00').expect(201);
+    const instantId = (await instant(t, holder, '100.00').expect(201)).body.operation.id as string;
     await instant(t, holder, '6000.00').expect(409); // refused: nothing moved
     await request(t.app).post('/v1/me/withdrawals').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '9000.00', bankCardId: holder.bankCardId, paymentPassword: PAYMENT_PASSWORD });
     const redemption = await redeem(t.app, holder, '200.00');
-    await closeAllLeases(t); // the lease notes its redemption: it stands
+    await closeAllLeases(t);
+    // Its lease's owner notes it a moment after its request (a timer), or its closer does: then it stands.
+    const { leaseId } = (await Operation.findById(instantId).lean())!;
+    await until('the instant redemption noted on its lease', 10_000, async () =>
+      (await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>()).some((note) => note.operationIds.split(' ').includes(instantId)),
+    );
     t.clock.set('2024-06-05T10:00:00+08:00');
     await advanceDueOperations(t.ctx);
     const events = await eventsOf(t, holder);

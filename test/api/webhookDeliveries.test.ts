@@ -195,7 +195,7 @@ describe('webhook deliveries', function () {
     assert.equal(hooks.requests.length, hooks.accepted.length, 'each sent once');
     const nowSeconds = Math.floor(Date.now() / 1000);
     for (const delivery of hooks.requests) assert.equal(verifySignature(secret, delivery.signature, delivery.body, nowSeconds), 'valid', delivery.id);
-    assert.deepEqual(Object.keys(JSON.parse(hooks.requests[0]!.body)), ['id', 'type', 'createdAt', 'holderId', 'data'], 'the public event');
+    assert.deepEqual(Object.keys(JSON.parse(hooks.requests[0]!.body)), ['id', 'type', 'createdAt', 'createdAtBeijing', 'holderId', 'data'], 'the public event, as the API answers it');
 
     const log = await deliveriesOf(id);
     assert.deepEqual(idsOf(hooks.accepted), log.map((entry: { eventId: string }) => entry.eventId));
