@@ -14,7 +14,8 @@
  * receipts included, = money that came in: bank charges, reserve funding, income
  * distributed), reconciliation breaks, negative balances, operations left pending, holders
  * over the daily instant cap; and the event log against the operations and income that stand
- * (scripts/chaos/events.ts): events missing or extra. All must be 0. Bounded in time and count; loopback only; the
+ * (scripts/chaos/events.ts): events missing or extra, in the log and at a webhook receiver
+ * attached for the run (deduplicated by id, signatures checked). All must be 0. Bounded in time and count; loopback only; the
  * database belongs to this process, never to one it kills.
  */
 import { parseArgs } from 'node:util';
@@ -32,7 +33,7 @@ import { Operation } from '../src/operations/model.ts';
 import { reconcileJournal } from '../src/reconciliation/service.ts';
 import { ReserveShard } from '../src/reserve/model.ts';
 import { recoverStuckOperations } from '../src/operations/recovery.ts';
-import { compareEvents } from './chaos/events.ts';
+import { ChaosReceiver, compareEvents } from './chaos/events.ts';
 import { Processes } from './chaos/processes.ts';
 import { offsetAcrossMidnightMs, SCENARIOS, scenariosFor, type Scenario, type ScenarioName, type World } from './chaos/scenarios.ts';
 import { log, randomYuan, Sender, type MoneyRequest } from './chaos/traffic.ts';
@@ -44,6 +45,8 @@ const CLIENT_PATIENCE_MS = 3_000;
 /** Requests still resending after the traffic may take this long to get their answer. */
 const ANSWER_GRACE_MS = 90_000;
 const SETTLE_TIMEOUT_MS = 120_000;
+/** After the run, how long this process may take to deliver what the workers left to the receiver. */
+const RECEIVER_DRAIN_MS = 180_000;
 
 const { values } = parseArgs({
   options: {
@@ -121,6 +124,8 @@ async function run(uri: string): Promise<number> {
   const ctx = createContext({ config });
   const processes = new Processes(uri, { ...overrides, clock: { offsetMs } });
   await processes.startAll();
+  const receiver = new ChaosReceiver();
+  await receiver.register(processes.apiUrls[0]!, market.ops.auth);
   const deadlineMs = Date.now() + trafficMs;
   const sender = new Sender(processes, Number(values.operations), deadlineMs + ANSWER_GRACE_MS);
   const holders = market.holders.slice(0, baseHolders);
@@ -148,6 +153,9 @@ async function run(uri: string): Promise<number> {
   await processes.stopAll();
   const books = await checkBooks();
   const events = await compareEvents();
+  const receiverDrained = await receiver.drain(ctx, RECEIVER_DRAIN_MS);
+  const received = await receiver.compare();
+  receiver.close();
   const figures: Record<string, Record<string, number | string>> = {};
   for (const scenario of scenarios) figures[scenario.name] = { requests: sender.sentBy[scenario.name] ?? 0, ...(await scenario.figures()) };
   const summary = {
@@ -159,6 +167,7 @@ async function run(uri: string): Promise<number> {
     noApiMs: processes.noApiMs,
     seconds: Math.round((Date.now() - startedAtMs) / 1000),
     ...books,
+    webhooks: { drained: receiverDrained, ...received },
     events: { expected: events.expected, logged: events.logged, missing: events.missing.length, extra: events.extra.length, interruptedTold: events.interruptedTold, missingFound: events.missing.slice(0, 20), extraFound: events.extra.slice(0, 20) },
     scenarios: figures,
     outcomes: sender.outcomes,
@@ -168,10 +177,12 @@ async function run(uri: string): Promise<number> {
   const capBreaks = Number(figures['midnight']?.['capBreaks'] ?? 0);
   console.log(`operations ${summary.operations} (answered ${summary.answered}), kills ${summary.kills}, freezes ${summary.freezes}, fen created ${summary.createdFen}, fen lost ${summary.lostFen}, breaks ${summary.breaks}, negative balances ${summary.negatives}, fen owed after negative days ${summary.owedFen}, pending ${summary.pending}, ${summary.seconds} s`);
   console.log(`  events: expected ${events.expected}, logged ${events.logged}, missing ${events.missing.length}, extra ${events.extra.length} (interrupted instant failures told: ${events.interruptedTold})`);
+  console.log(`  webhook receiver: ${received.received} received (${received.resent} resent, deduplicated by id), missing ${received.missing}, extra ${received.extra}, bad signatures ${received.badSignatures}${receiverDrained ? '' : ', NOT DRAINED'}`);
   for (const [name, scenarioFigures] of Object.entries(figures)) console.log(`  ${name}: ${Object.entries(scenarioFigures).map(([key, value]) => `${key} ${value}`).join(', ')}`);
   if (values.json) console.log(JSON.stringify(summary));
   const clean = summary.createdFen === 0 && summary.lostFen === 0 && summary.breaks === 0 && summary.negatives === 0 && summary.pending === 0 && capBreaks === 0 && events.missing.length === 0 && events.extra.length === 0;
-  return clean ? 0 : 1;
+  const hooksClean = receiverDrained && received.missing === 0 && received.extra === 0 && received.badSignatures === 0;
+  return clean && hooksClean ? 0 : 1;
 }
 
 /** A second merchant: the hot one gets most payments, this one the rest. */

@@ -4,11 +4,21 @@
  * engine's rule): a status reached means its event; a failure means one only when money had
  * moved; a sweep's refusal is told; an instant operation that stands succeeded. Every income
  * record of an accrued day is one income.credited, every accrued day one fund_day.accrued.
- * Both sides are keyed `<object>:<type>`; a key logged twice counts as extra.
+ * Both sides are keyed `<object>:<type>`; a key logged twice counts as extra. A webhook receiver
+ * attached to the run is held to the same keys.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createContext, type AppContext } from '../../src/context.ts';
 import { relayAll } from '../../src/events/log.ts';
+import { Event } from '../../src/events/model.ts';
+import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
+import { WebhookEndpoint } from '../../src/webhooks/model.ts';
+import { replayWebhookEndpoint } from '../../src/webhooks/service.ts';
+import { verifySignature } from '../../src/webhooks/signature.ts';
 import '../../src/events/sources.ts';
-import { anyType, LOG_START, readLog } from '../../src/events/feed.ts';
+import { anyType, endOfLog, eventId, LOG_START, readLog } from '../../src/events/feed.ts';
 import { FundDay, type FundDayDocument } from '../../src/fund/model.ts';
 import { IncomeRecord, holderOfRecord } from '../../src/income/model.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
@@ -51,24 +61,30 @@ export function expectedEventsOf(op: OperationDocument): string[] {
 
 const COMPARED = /^(top_up|withdrawal|transfer_in|redemption|instant_redemption|payment|auto_sweep|income|fund_day)\./;
 
-export async function compareEvents(): Promise<EventVerdict> {
-  // The processes are gone; what they filed is not: relayed here until nothing is due.
-  await relayAll();
-  const expected = new Set<string>();
+/** What stands, as event keys: from each operation's final state, each accrued day and its income records. */
+async function expectedKeys(): Promise<{ keys: Set<string>; interrupted: Set<string> }> {
+  const keys = new Set<string>();
   const interrupted = new Set<string>();
   for await (const found of Operation.find().lean<OperationDocument[]>().cursor()) {
     const op = found as unknown as OperationDocument;
-    for (const key of expectedEventsOf(op)) expected.add(key);
+    for (const key of expectedEventsOf(op)) keys.add(key);
     if (op.status === 'failed' && op.failure?.code === 'interrupted') interrupted.add(`${op._id}:${op.type}.failed`);
   }
   for (const day of await FundDay.find({ status: 'accrued' }).lean<FundDayDocument[]>()) {
-    expected.add(`${day.fundCode}:${day.date}:fund_day.accrued`);
+    keys.add(`${day.fundCode}:${day.date}:fund_day.accrued`);
     for (let partition = 0; partition < (day.partitionCount ?? 0); partition++) {
       for (const record of await IncomeRecord.find({ bookKey: `${day.fundCode}:${day.date}:${partition}` }, { _id: 1 }).lean()) {
-        expected.add(`${holderOfRecord(record._id)}:${day.fundCode}:${day.date}:income.credited`);
+        keys.add(`${holderOfRecord(record._id)}:${day.fundCode}:${day.date}:income.credited`);
       }
     }
   }
+  return { keys, interrupted };
+}
+
+export async function compareEvents(): Promise<EventVerdict> {
+  // The processes are gone; what they filed is not: relayed here until nothing is due.
+  await relayAll();
+  const { keys: expected, interrupted } = await expectedKeys();
   const logged = new Set<string>();
   const extra: string[] = [];
   let interruptedTold = 0;
@@ -90,4 +106,77 @@ export function eventKeyOf(type: string, data: Record<string, unknown>): string 
   if (income) return `${income.holderId}:${income.fundCode}:${income.date}:${type}`;
   const day = data.fundDay as { fundCode: string; date: string };
   return `${day.fundCode}:${day.date}:${type}`;
+}
+
+/**
+ * A webhook receiver on loopback for the run: registered for every type before the traffic,
+ * replayed from the log's first event (the seeding's events came before it), it keeps each
+ * delivery whose signature checks, by event id (at least once: a resend is the same id).
+ */
+export class ChaosReceiver {
+  readonly byId = new Map<string, { type: string; data: Record<string, unknown> }>();
+  deliveries = 0;
+  badSignatures = 0;
+  #server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk)).on('end', () => {
+      this.deliveries++;
+      if (verifySignature(this.#secret, String(req.headers['moneyfund-signature']), body, Math.floor(Date.now() / 1000)) !== 'valid') {
+        this.badSignatures++;
+        res.writeHead(400).end();
+        return;
+      }
+      const event = JSON.parse(body) as { id: string; type: string; data: Record<string, unknown> };
+      this.byId.set(event.id, { type: event.type, data: event.data });
+      res.writeHead(200).end();
+    });
+  });
+  #secret = '';
+  #endpointId = '';
+
+  async register(apiUrl: string, auth: Record<string, string>): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const { port } = this.#server.address() as AddressInfo;
+    const response = await fetch(`${apiUrl}/v1/ops/webhook-endpoints`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `http://127.0.0.1:${port}/hooks`, types: ['*'], description: 'chaos receiver' }),
+    });
+    if (response.status !== 201) throw new Error(`registering the receiver answered ${response.status}`);
+    const endpoint = (await response.json()) as { id: string; secret: string };
+    [this.#secret, this.#endpointId] = [endpoint.secret, endpoint.id];
+    await relayAll();
+    if (await Event.exists({ _id: 1 })) await replayWebhookEndpoint(createContext(), this.#endpointId, eventId({ seq: 1 }));
+  }
+
+  /** The processes are gone: this process delivers until the endpoint's cursor is at the end of the log. */
+  async drain(ctx: AppContext, timeoutMs: number): Promise<boolean> {
+    const end = eventId(await endOfLog());
+    const giveUpAt = Date.now() + timeoutMs;
+    while (Date.now() < giveUpAt) {
+      await deliverWebhooks(ctx);
+      if ((await WebhookEndpoint.findById(this.#endpointId).lean())?.cursor === end) return true;
+      await sleep(1_000);
+    }
+    return false;
+  }
+
+  /** What the receiver got against what stands: the same keys as the log's verdict. */
+  async compare(): Promise<{ received: number; missing: number; extra: number; badSignatures: number; resent: number }> {
+    const expected = await expectedKeys();
+    const received = new Set<string>();
+    let extra = 0;
+    for (const { type, data } of this.byId.values()) {
+      if (!COMPARED.test(type)) continue;
+      const key = eventKeyOf(type, data);
+      if (received.has(key) || (!expected.keys.has(key) && !expected.interrupted.has(key))) extra++;
+      received.add(key);
+    }
+    const missing = [...expected.keys].filter((key) => !received.has(key)).length;
+    return { received: received.size, missing, extra, badSignatures: this.badSignatures, resent: this.deliveries - this.byId.size - this.badSignatures };
+  }
+
+  close(): void {
+    this.#server.close();
+  }
 }
