@@ -10,7 +10,7 @@ import type { AppContext } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { answerFor } from './http/answers.ts';
-import { withBeijingTwins } from './http/beijingTime.ts';
+import { withBeijingTwins } from './calendar/beijingTime.ts';
 import { requireOps, requireUser } from './http/auth.ts';
 import { rateLimits, securityHeaders } from './http/hardening.ts';
 import { healthRoutes } from './http/health.ts';

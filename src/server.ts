@@ -25,7 +25,7 @@ import { prepareSandbox, sandboxBanner, sandboxConfig } from './sandbox/start.ts
 import { followTestClock, openTestClock } from './sandbox/service.ts';
 import { startScheduler, stopScheduler } from './scheduler.ts';
 import { startEventRelay } from './events/log.ts';
-import './events/sources.ts';
+import './eventSources.ts';
 import { startWebhookDelivery } from './webhooks/delivery.ts';
 
 const sandbox = process.argv.includes('--sandbox');

@@ -17,7 +17,7 @@ import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint } from '../../src/webhooks/model.ts';
 import { replayWebhookEndpoint } from '../../src/webhooks/service.ts';
 import { verifySignature } from '../../src/webhooks/signature.ts';
-import '../../src/events/sources.ts';
+import '../../src/eventSources.ts';
 import { anyType, endOfLog, eventId, LOG_START, readLog } from '../../src/events/feed.ts';
 import { FundDay, type FundDayDocument } from '../../src/fund/model.ts';
 import { IncomeRecord, holderOfRecord } from '../../src/income/model.ts';

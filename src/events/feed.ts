@@ -1,13 +1,12 @@
 /**
  * Reading the event log: every event in order (ops, the webhook deliveries), or one holder's.
- * An event's id is its number, `evt_<12 digits>`; a holder's `income.credited` is read out of
- * its day's batch (src/income/events.ts) and numbered after it, `evt_<batch>_<income record>`,
- * so ids sort in the log's order and a cursor is simply the last id read.
+ * An event's id is its number, `evt_<12 digits>`. A batch (one entry standing for many events,
+ * such as a day's income: src/income/events.ts registers its reader) is read out member by
+ * member, each numbered after it, `evt_<batch>_<member key>`, so ids sort in the log's order
+ * and a cursor is simply the last id read.
  */
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
-import { incomeAudience, incomeCredited, INCOME_BATCH, type IncomeBatchData } from '../income/events.ts';
-import { IncomeRecord, incomeRecordId, partitionOf, type IncomeRecordDocument } from '../income/model.ts';
 import type { EventType } from './catalogue.ts';
 import { Event, EVENT_LOG_HEAD_ID, EventLogHead, EVENTS_PER_PAGE, type EventDocument } from './model.ts';
 
@@ -35,7 +34,7 @@ export function parseEventId(id: string): LogPosition {
   return { seq: Number(match[1]), ...(match[2] ? { recordId: match[2] } : {}) };
 }
 
-const publicEvent = (event: EventDocument): PublicEvent => ({
+export const publicEvent = (event: EventDocument): PublicEvent => ({
   id: eventId({ seq: event._id }),
   type: event.type as EventType,
   createdAt: event.createdAt.toISOString(),
@@ -43,9 +42,27 @@ const publicEvent = (event: EventDocument): PublicEvent => ({
   data: event.data as Record<string, unknown>,
 });
 
-function incomeEvent(batch: EventDocument, record: IncomeRecordDocument): PublicEvent {
-  const income = incomeCredited(batch.data as IncomeBatchData, record);
-  return { id: eventId({ seq: batch._id, recordId: record._id }), type: 'income.credited', createdAt: batch.createdAt.toISOString(), holderId: income.holderId, data: { income } };
+export interface BatchMember {
+  key: string;
+  event: PublicEvent;
+}
+
+/** How the log's entries of one batch type are read out (registered by the domain that writes them). */
+export interface BatchReader {
+  /** The type of the events a batch stands for. */
+  memberType: EventType;
+  /** Every member after `afterKey`, in key order. */
+  members(batch: EventDocument, afterKey: string | undefined): AsyncIterable<BatchMember>;
+  /** The audiences under which a holder's batches are logged. */
+  audiencesOf(ctx: AppContext, holderId: string): string[];
+  /** The holder's member of a batch, if it has one. */
+  memberOf(batch: EventDocument, holderId: string): Promise<BatchMember | null>;
+}
+
+const batchReaders = new Map<string, BatchReader>();
+
+export function registerBatchReader(batchType: string, reader: BatchReader): void {
+  batchReaders.set(batchType, reader);
 }
 
 /** What a reader passes over: an event it wants, or only the place (an event of a type it does not). */
@@ -65,10 +82,11 @@ export async function* readLog(after: LogPosition, wants: TypeFilter): AsyncGene
   for (let page = Math.floor(after.seq / EVENTS_PER_PAGE); ; page++) {
     const events = await Event.find({ page, _id: { $gte: after.seq } }).sort({ _id: 1 }).lean<EventDocument[]>();
     for (const event of events) {
-      // `after` at a batch's own number, without a record, is past the whole batch.
-      if (event.type === INCOME_BATCH) {
-        if (event._id > after.seq) yield* readBatch(event, undefined, wants);
-        else if (after.recordId !== undefined) yield* readBatch(event, after.recordId, wants);
+      const reader = batchReaders.get(event.type);
+      // `after` at a batch's own number, without a member, is past the whole batch.
+      if (reader) {
+        if (event._id > after.seq) yield* readBatch(reader, event, undefined, wants);
+        else if (after.recordId !== undefined) yield* readBatch(reader, event, after.recordId, wants);
       }
       else if (event._id > after.seq) yield { position: { seq: event._id }, event: wants(event.type as EventType) ? publicEvent(event) : null };
     }
@@ -77,13 +95,9 @@ export async function* readLog(after: LogPosition, wants: TypeFilter): AsyncGene
   }
 }
 
-async function* readBatch(batch: EventDocument, afterRecordId: string | undefined, wants: TypeFilter): AsyncGenerator<LogStep> {
-  if (wants('income.credited')) {
-    const { bookKey } = batch.data as IncomeBatchData;
-    const filter = { bookKey, ...(afterRecordId ? { _id: { $gt: afterRecordId } } : {}) };
-    for await (const record of IncomeRecord.collection.find<IncomeRecordDocument>(filter as object, { batchSize: 1_000 }).sort({ _id: 1 })) {
-      yield { position: { seq: batch._id, recordId: record._id }, event: incomeEvent(batch, record) };
-    }
+async function* readBatch(reader: BatchReader, batch: EventDocument, afterKey: string | undefined, wants: TypeFilter): AsyncGenerator<LogStep> {
+  if (wants(reader.memberType)) {
+    for await (const { key, event } of reader.members(batch, afterKey)) yield { position: { seq: batch._id, recordId: key }, event };
   }
   yield { position: { seq: batch._id }, event: null };
 }
@@ -113,11 +127,11 @@ export async function logPage(after: LogPosition, limit: number, wants: TypeFilt
 
 /**
  * One holder's events after `after`: its own (its audience) merged, in log order, with its
- * income, one record look-up per batch of its partition of each fund.
+ * members of batches (its income: one record look-up per batch of its partition of each fund).
  */
 export async function holderPage(ctx: AppContext, userId: string, after: LogPosition, limit: number, wants: TypeFilter): Promise<EventPage> {
-  const partition = partitionOf(userId, ctx.config.accrual.partitions);
-  const audiences = [userId, ...(wants('income.credited') ? ctx.config.funds.map((fund) => incomeAudience(fund.code, partition)) : [])];
+  const readers = [...batchReaders.values()].filter((reader) => wants(reader.memberType));
+  const audiences = [userId, ...readers.flatMap((reader) => reader.audiencesOf(ctx, userId))];
   // One look-up per audience: FerretDB answers equality from an index, $in by a full scan.
   const lists = await Promise.all(audiences.map((audience) => Event.find({ audience, _id: { $gt: after.seq } }).lean<EventDocument[]>()));
   const found = lists.flat().sort((a, b) => a._id - b._id);
@@ -126,15 +140,15 @@ export async function holderPage(ctx: AppContext, userId: string, after: LogPosi
   for (const event of found) {
     if (events.length >= limit) break;
     position = { seq: event._id };
-    if (event.type !== INCOME_BATCH) {
+    const reader = batchReaders.get(event.type);
+    if (!reader) {
       if (wants(event.type as EventType)) events.push(publicEvent(event));
       continue;
     }
-    const batch = event.data as IncomeBatchData;
-    const record = await IncomeRecord.findById(incomeRecordId(userId, batch.date)).lean<IncomeRecordDocument>();
-    if (record?.bookKey !== batch.bookKey) continue;
-    events.push(incomeEvent(event, record));
-    position = { seq: event._id, recordId: record._id };
+    const member = await reader.memberOf(event, userId);
+    if (!member) continue;
+    events.push(member.event);
+    position = { seq: event._id, recordId: member.key };
   }
   return { events, next: eventId(position) };
 }

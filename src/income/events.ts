@@ -3,14 +3,17 @@
  * marks it accrued; the relay then logs one `income.batch` per partition that credited
  * anybody. A batch stands for the `income.credited` of each holder whose income record carries
  * its book key: the records the accrual appends are the events' source, so a million holders
- * cost the log 16 entries a day, not a million (src/events/feed.ts reads them out one per holder).
+ * cost the log 16 entries a day, not a million (the batch reader below reads them out, one per holder).
  */
+import type { AppContext } from '../context.ts';
+import { eventId, registerBatchReader, type BatchMember } from '../events/feed.ts';
 import { registerEventSource } from '../events/log.ts';
+import type { EventDocument } from '../events/model.ts';
 import { eventDraft, type EventDraft, type OutboxFields } from '../events/outbox.ts';
 import { fundDayView } from '../fund/service.ts';
 import { FundDay, type FundDayDocument } from '../fund/model.ts';
 import { formatYuan } from '../money/fen.ts';
-import { AccrualPartition, dayKey, holderOfRecord, type AccrualPartitionDocument, type IncomeRecordDocument } from './model.ts';
+import { AccrualPartition, dayKey, holderOfRecord, IncomeRecord, incomeRecordId, partitionOf, type AccrualPartitionDocument, type IncomeRecordDocument } from './model.ts';
 
 export const INCOME_BATCH = 'income.batch';
 
@@ -62,5 +65,29 @@ registerEventSource({
     const filed = day.outbox ?? [];
     const accrued = filed.find((draft) => draft.type === 'fund_day.accrued');
     return accrued ? [...filed, ...(await batchesOf(day, accrued.at))] : filed;
+  },
+});
+
+/** A holder's income.credited, read out of its day's batch: numbered after the batch, by record. */
+function incomeMember(batch: EventDocument, record: IncomeRecordDocument): BatchMember {
+  const income = incomeCredited(batch.data as IncomeBatchData, record);
+  const event = { id: eventId({ seq: batch._id, recordId: record._id }), type: 'income.credited' as const, createdAt: batch.createdAt.toISOString(), holderId: income.holderId, data: { income } };
+  return { key: record._id, event };
+}
+
+registerBatchReader(INCOME_BATCH, {
+  memberType: 'income.credited',
+  async *members(batch, afterKey) {
+    const { bookKey } = batch.data as IncomeBatchData;
+    const filter = { bookKey, ...(afterKey ? { _id: { $gt: afterKey } } : {}) };
+    for await (const record of IncomeRecord.collection.find<IncomeRecordDocument>(filter as object, { batchSize: 1_000 }).sort({ _id: 1 })) {
+      yield incomeMember(batch, record);
+    }
+  },
+  audiencesOf: (ctx: AppContext, holderId: string) => ctx.config.funds.map((fund) => incomeAudience(fund.code, partitionOf(holderId, ctx.config.accrual.partitions))),
+  async memberOf(batch, holderId) {
+    const data = batch.data as IncomeBatchData;
+    const record = await IncomeRecord.findById(incomeRecordId(holderId, data.date)).lean<IncomeRecordDocument>();
+    return record?.bookKey === data.bookKey ? incomeMember(batch, record) : null;
   },
 });

@@ -18,7 +18,7 @@
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import type { EventType } from '../events/catalogue.ts';
-import { withBeijingTwins } from '../http/beijingTime.ts';
+import { withBeijingTwins } from '../calendar/beijingTime.ts';
 import { readLog, type LogPosition, type PublicEvent, type TypeFilter } from '../events/feed.ts';
 import { Event } from '../events/model.ts';
 import { newId } from '../ids.ts';

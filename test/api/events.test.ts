@@ -4,7 +4,7 @@ import { appendEvents, relayAll, relayEvents } from '../../src/events/log.ts';
 import { Event, type EventDocument } from '../../src/events/model.ts';
 import { eventDraft, withEvent, type EventDraft } from '../../src/events/outbox.ts';
 import { withFaults, type FaultPoints } from '../../src/faults.ts';
-import '../../src/events/sources.ts';
+import '../../src/eventSources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';

@@ -11,7 +11,7 @@ import request from 'supertest';
 import type { AppConfig } from '../../src/config/config.ts';
 import { appendEvents, relayEvents } from '../../src/events/log.ts';
 import { eventDraft } from '../../src/events/outbox.ts';
-import '../../src/events/sources.ts';
+import '../../src/eventSources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint, type WebhookEndpointDocument } from '../../src/webhooks/model.ts';

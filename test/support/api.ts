@@ -91,7 +91,7 @@ export async function runDueJobsAround(t: TestApp, date: string, userId: string)
 }
 
 /**
- * An answer without the Beijing-time twins the serializer adds (src/http/beijingTime.ts), each
+ * An answer without the Beijing-time twins the serializer adds (src/calendar/beijingTime.ts), each
  * checked to be its instant: for the zod schemas of src, which describe the UTC instants only.
  */
 export function withoutBeijingTwins(value: unknown): unknown {

@@ -6,7 +6,7 @@ import { DomainError, FAILURE_DETAIL } from '../../errors.ts';
 import { PROJECT_ROOT } from '../../projectRoot.ts';
 import { accessOf, routeDocOf, type Access, type DocumentedHandler, type Method, type ProblemDocs, type RouteDoc, type TagDoc } from '../openapi.ts';
 import { problemOf, STATUS_OF_CODE, type ProblemCode } from '../problem.ts';
-import { BEIJING_TWIN_SUFFIX } from '../beijingTime.ts';
+import { BEIJING_TWIN_SUFFIX } from '../../calendar/beijingTime.ts';
 import { problemSchema } from './schemas.ts';
 import { EVENT_TYPES } from '../../events/catalogue.ts';
 import { exampleEvent } from '../../events/examples.ts';
@@ -339,7 +339,7 @@ class SchemaComponents {
     return pointAtComponents(adjust(json)) as JsonObject;
   }
 
-  /** An answer as the app serializes it: each instant with its Beijing-time twin (src/http/beijingTime.ts). */
+  /** An answer as the app serializes it: each instant with its Beijing-time twin (src/calendar/beijingTime.ts). */
   convertAnswer(schema: z.ZodType): JsonObject {
     return this.convert(schema, withDocumentedTwins);
   }

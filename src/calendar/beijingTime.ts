@@ -1,9 +1,9 @@
 /**
  * Business dates are Beijing dates, and instants are answered in UTC: each instant an answer
  * carries (`createdAt`, `lockedUntil`, a report's `at`, ...) comes with its twin in Beijing
- * time, `<name>Beijing` (ISO 8601 with +08:00), placed right after it. Added in one place, the
- * app's JSON serializer, so no route can forget one; the OpenAPI document adds the same twins
- * (src/http/openapi/document.ts).
+ * time, `<name>Beijing` (ISO 8601 with +08:00), placed right after it. Added by the JSON
+ * serializer of the app and of the webhook deliveries, so no answer or event can forget one;
+ * the OpenAPI document adds the same twins (src/http/openapi/document.ts).
  */
 import { DateTime } from 'luxon';
 
