@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { outboxPaths } from '../events/outbox.ts';
 
 export type Role = 'user' | 'ops';
 
@@ -21,9 +22,12 @@ const userSchema = new Schema(
     loginLockedUntil: { type: Date, default: null },
     roles: { type: [String], default: ['user'] },
     createdAt: { type: Date, required: true },
+    /** The payment password's events (locked, unlocked, reset), filed with the writes that make them (src/auth/events.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
+userSchema.index({ eventsDue: 1 });
 
 export type UserDocument = InferSchemaType<typeof userSchema>;
 export const User = mongoose.model('User', userSchema, 'users');
@@ -40,9 +44,16 @@ const sessionSchema = new Schema(
     signedOutAt: { type: Date, default: null },
     /** The user's roles, kept in step by setRole, so a request reads one document, not two. */
     roles: { type: [String], default: undefined },
+    /** Absent on sessions issued before events. */
+    createdAt: { type: Date, default: undefined },
+    /** Why a sign-out ended it, set with `signedOutAt`: told in its `session.revoked`. */
+    signOutReason: { type: String, default: undefined },
+    /** Its `session.created`, filed by the insert (src/auth/events.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
+sessionSchema.index({ eventsDue: 1 });
 
 export type SessionDocument = InferSchemaType<typeof sessionSchema>;
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');
