@@ -16,6 +16,8 @@ export interface AttemptRule {
   lockMs: number;
   /** Raised with the lock, so money-out legs checked before it are refused (src/auth/epochs.ts). */
   epoch?: 'paymentPasswordEpoch';
+  /** Set with the lock, unset with its lift: what finds stored locks by equality (the payment password's). */
+  lockedMarker?: 'paymentLocked';
   /** The holder's events of the lock, filed in the writes that set and lift it (the payment password's: src/auth/events.ts). */
   events?: {
     locked(userId: string, at: Date, lockedUntil: Date, failedAttempts: number): EventDraft;
@@ -89,7 +91,7 @@ export async function lockOf(ctx: AppContext, userId: string, rule: AttemptRule)
   const lockedUntil = (await User.findById(userId, { [rule.lockedUntil]: 1 }).lean())?.[rule.lockedUntil] ?? null;
   const now = ctx.clock.now();
   if (!lockedUntil || lockedUntil > now) return lockedUntil;
-  const lift = { $set: { [rule.lockedUntil]: null, [rule.failures]: 0 } };
+  const lift = { $set: { [rule.lockedUntil]: null, [rule.failures]: 0 }, ...(rule.lockedMarker ? { $unset: { [rule.lockedMarker]: '' } } : {}) };
   await retryOnWriteConflict(() =>
     User.updateOne({ _id: userId, [rule.lockedUntil]: lockedUntil }, withEvent(lift, rule.events?.unlocked(userId, now, lockedUntil) ?? null)),
   );
@@ -106,7 +108,7 @@ async function lockHeldAttempts(ctx: AppContext, userId: string, rule: AttemptRu
     retryOnWriteConflict(() =>
       User.findOneAndUpdate(
         { _id: userId, [rule.lockedUntil]: null, [rule.failures]: { $gte: rule.attemptsMax }, ...epochFilter },
-        withEvent({ $set: { [rule.lockedUntil]: lockedUntil, ...raise } }, locked),
+        withEvent({ $set: { [rule.lockedUntil]: lockedUntil, ...(rule.lockedMarker ? { [rule.lockedMarker]: true } : {}), ...raise } }, locked),
       ).lean(),
     );
   const epochField = rule.epoch;

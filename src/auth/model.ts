@@ -15,6 +15,8 @@ const userSchema = new Schema(
      */
     paymentFailures: { type: Number, default: 0 },
     paymentLockedUntil: { type: Date, default: null },
+    /** True while a payment lock is stored: the minute job finds the locks to lift by equality (src/auth/service.ts). */
+    paymentLocked: { type: Boolean, default: undefined },
     /** Raised with each reset and lock, in the same update; copied to the account (src/auth/epochs.ts). */
     paymentPasswordEpoch: { type: Number, default: 0 },
     /** The same for the login password, shared by every check of it (sign-in, payment-password reset). */
@@ -28,6 +30,7 @@ const userSchema = new Schema(
   { versionKey: false, strict: 'throw' },
 );
 userSchema.index({ eventsDue: 1 });
+userSchema.index({ paymentLocked: 1 });
 
 export type UserDocument = InferSchemaType<typeof userSchema>;
 export const User = mongoose.model('User', userSchema, 'users');

@@ -273,7 +273,7 @@ async function storePaymentPassword(ctx: AppContext, userId: string, paymentPass
     const at = ctx.clock.now();
     const { paymentLockedUntil } = before;
     const events = [paymentPasswordReset(userId, at, before.paymentPasswordHash != null), ...(paymentLockedUntil ? [paymentPasswordUnlocked(userId, at, paymentLockedUntil)] : [])];
-    const update = withEvent({ $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null, paymentPasswordEpoch: next } }, events);
+    const update = withEvent({ $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null, paymentPasswordEpoch: next }, $unset: { paymentLocked: '' } }, events);
     const stored = await retryOnWriteConflict(() => User.findOneAndUpdate({ _id: userId, paymentPasswordEpoch: epoch, paymentLockedUntil }, update).lean());
     // Not stored: the epoch moved (decided again by the caller) or a lock was lifted meanwhile (read again).
     if (stored) return stored;
@@ -321,8 +321,26 @@ const paymentRule = (ctx: AppContext): AttemptRule => ({
   attemptsMax: ctx.config.security.paymentPasswordMaxAttempts,
   lockMs: ctx.config.security.paymentLockMs,
   epoch: 'paymentPasswordEpoch',
+  lockedMarker: 'paymentLocked',
   events: { locked: paymentPasswordLocked, unlocked: paymentPasswordUnlocked },
 });
+
+/** Locks one look lifts at most: the next minute takes the rest. */
+const LOCKS_PER_LOOK = 1_000;
+
+/**
+ * The minute job's look at stored payment locks: each one run out is lifted as the first check
+ * to read it would lift it (lockOf: a compare-and-set on the lock, filing
+ * `payment_password.unlocked`), so a holder who tries nothing hears of the end within a minute
+ * of it. Found by equality on the marker the lock sets, so a look reads only the locked.
+ */
+export async function liftRunOutPaymentLocks(ctx: AppContext): Promise<number> {
+  const locked = await User.find({ paymentLocked: true }, { paymentLockedUntil: 1 }).limit(LOCKS_PER_LOOK).lean();
+  const now = ctx.clock.now();
+  const runOut = locked.filter((user) => user.paymentLockedUntil && user.paymentLockedUntil <= now);
+  for (const user of runOut) await lockOf(ctx, user._id, paymentRule(ctx));
+  return runOut.length;
+}
 
 async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<number> {
   const rule = paymentRule(ctx);

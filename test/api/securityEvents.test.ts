@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { User } from '../../src/auth/model.ts';
+import { liftRunOutPaymentLocks } from '../../src/auth/service.ts';
 import { assertProblem, LOGIN_PASSWORD, newHolder, testApp, withoutBeijingTwins, type Holder, type TestApp } from '../support/api.ts';
 import { eventsOf, typesOf, type ReadEvent } from '../support/events.ts';
 import { holderWithShares, instant } from '../support/instant.ts';
@@ -109,15 +110,32 @@ describe('security events', function () {
     assert.deepEqual(since(await eventsOf(t, holder), seen), ['session.created', 'session.revoked']);
   });
 
-  it('files one lock for racing wrong passwords, and one unlock for racing requests that find it run out', async () => {
+  it('files one lock for racing wrong passwords, and one unlock for racing requests and job looks that find it run out', async () => {
     const seen = (await eventsOf(t, holder)).length;
     const wrong = await Promise.all(Array.from({ length: 6 }, () => instant(t, holder, '1.00', undefined, WRONG)));
     assert.ok(wrong.some((response) => response.status === 423));
     t.clock.advance(t.ctx.config.security.paymentLockMs + 1_000);
-    const right = await Promise.all(Array.from({ length: 4 }, () => instant(t, holder, '1.00')));
+    const [right] = await Promise.all([
+      Promise.all(Array.from({ length: 4 }, () => instant(t, holder, '1.00'))),
+      liftRunOutPaymentLocks(t.ctx),
+      liftRunOutPaymentLocks(t.ctx),
+    ]);
     assert.ok(right.every((response) => response.status === 201), JSON.stringify(right.map((response) => response.body)));
-    const security = since(await eventsOf(t, holder), seen).filter((type) => type.startsWith('payment_password.'));
-    assert.deepEqual(security, ['payment_password.locked', 'payment_password.unlocked']);
-    assert.equal((await User.findById(holder.userId).lean())?.paymentLockedUntil, null);
+    assert.deepEqual(since(await eventsOf(t, holder), seen), ['payment_password.locked', 'payment_password.unlocked']);
+    const user = await User.findById(holder.userId).lean();
+    assert.deepEqual([user?.paymentLockedUntil, user?.paymentLocked], [null, undefined]);
+  });
+
+  it('tells of a lock\'s end within the minute job\'s look, though the holder tries nothing', async () => {
+    for (const expected of [403, 403, 423]) assert.equal((await instant(t, holder, '1.00', undefined, WRONG)).status, expected);
+    const seen = (await eventsOf(t, holder)).length;
+    await liftRunOutPaymentLocks(t.ctx);
+    assert.notEqual((await User.findById(holder.userId).lean())?.paymentLockedUntil, null, 'a lock still running is left alone');
+    t.clock.advance(t.ctx.config.security.paymentLockMs);
+    assert.ok((await liftRunOutPaymentLocks(t.ctx)) >= 1);
+    const [unlocked] = securityOf(await eventsOf(t, holder), seen);
+    assert.equal(unlocked?.type, 'payment_password.unlocked');
+    assert.equal(unlocked.data.endedBy, 'time');
+    assert.equal((await User.findById(holder.userId).lean())?.paymentLocked, undefined, 'the marker goes with the lock');
   });
 });
