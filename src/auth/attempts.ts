@@ -85,7 +85,7 @@ export async function attemptFailed(ctx: AppContext, userId: string, rule: Attem
  * itself that also starts the count afresh, so only the first request to see it lifts it and
  * no attempt reserved in between is lost. That write is the lock's end as stored, so it files
  * the rule's `unlocked` event: the end of a timed lock is announced by whoever first reads it
- * run out (src/auth/events.ts), once.
+ * run out (a check, or the minute job's look: liftRunOutPaymentLocks), once.
  */
 export async function lockOf(ctx: AppContext, userId: string, rule: AttemptRule): Promise<Date | null> {
   const lockedUntil = (await User.findById(userId, { [rule.lockedUntil]: 1 }).lean())?.[rule.lockedUntil] ?? null;

@@ -53,8 +53,8 @@ const sessionView = (session: StoredSession) => ({
 });
 
 /** A session has one creation and one end: its id keys each, however often filed. */
-export const sessionCreated = (session: StoredSession): EventDraft =>
-  eventDraft('session.created', session.userId, session.createdAt ?? session.expiresAt, { session: sessionView(session) }, `${session._id}:session.created`);
+export const sessionCreated = (session: StoredSession & { createdAt: Date }): EventDraft =>
+  eventDraft('session.created', session.userId, session.createdAt, { session: sessionView(session) }, `${session._id}:session.created`);
 
 /**
  * What a sign-out's epoch raise files for the sessions it finishes (each marked signed out):

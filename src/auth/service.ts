@@ -325,17 +325,14 @@ const paymentRule = (ctx: AppContext): AttemptRule => ({
   events: { locked: paymentPasswordLocked, unlocked: paymentPasswordUnlocked },
 });
 
-/** Locks one look lifts at most: the next minute takes the rest. */
-const LOCKS_PER_LOOK = 1_000;
-
 /**
  * The minute job's look at stored payment locks: each one run out is lifted as the first check
  * to read it would lift it (lockOf: a compare-and-set on the lock, filing
  * `payment_password.unlocked`), so a holder who tries nothing hears of the end within a minute
- * of it. Found by equality on the marker the lock sets, so a look reads only the locked.
+ * of it. Found by equality on the marker the lock sets, so a look reads only the locked (few).
  */
 export async function liftRunOutPaymentLocks(ctx: AppContext): Promise<number> {
-  const locked = await User.find({ paymentLocked: true }, { paymentLockedUntil: 1 }).limit(LOCKS_PER_LOOK).lean();
+  const locked = await User.find({ paymentLocked: true }, { paymentLockedUntil: 1 }).lean();
   const now = ctx.clock.now();
   const runOut = locked.filter((user) => user.paymentLockedUntil && user.paymentLockedUntil <= now);
   for (const user of runOut) await lockOf(ctx, user._id, paymentRule(ctx));
