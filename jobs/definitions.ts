@@ -2,6 +2,8 @@
  * Agenda job definitions: a name, when, how many at once, and one service call.
  * No business logic lives here: the jobs call the same service functions as the API.
  */
+import { watchOpsAlerts } from '../src/alertStates/watch.ts';
+import { liftRunOutPaymentLocks } from '../src/auth/service.ts';
 import type { AppContext } from '../src/context.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
 import { runReconciliation } from '../src/reconciliation/job.ts';
@@ -50,6 +52,20 @@ export const JOBS: JobDefinition[] = [
     every: () => '1 hour',
     concurrency: 1,
     run: runReconciliation,
+  },
+  {
+    // Files ops events when the reserve crosses its low-water mark or the holiday schedule starts to end.
+    name: 'watch-ops-alerts',
+    every: () => '1 minute',
+    concurrency: 1,
+    run: watchOpsAlerts,
+  },
+  {
+    // Lifts payment locks whose time ran out, so their holders hear of it within a minute.
+    name: 'lift-run-out-payment-locks',
+    every: () => '1 minute',
+    concurrency: 1,
+    run: liftRunOutPaymentLocks,
   },
   {
     // Early each morning: wallet money above what holders keep moves into their fund.

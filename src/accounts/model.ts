@@ -1,5 +1,6 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { driverCollection } from '../db/driver.ts';
+import { outboxPaths } from '../events/outbox.ts';
 
 /**
  * A holder's money in one document: wallet, confirmed shares and the amounts in flight, so
@@ -48,6 +49,8 @@ const accountSchema = new Schema(
      */
     sessionsEpoch: { type: Number, default: 0 },
     paymentPasswordEpoch: { type: Number, default: 0 },
+    /** The `session.revoked` events a sign-out files with the raise of `sessionsEpoch` (src/auth/events.ts). */
+    ...outboxPaths,
     /** The marks and fences of legs not yet finished (src/operations/marks.ts), space-separated. */
     unfinishedMarks: { type: String, default: '' },
     createdAt: { type: Date, required: true },
@@ -55,6 +58,7 @@ const accountSchema = new Schema(
   { versionKey: false, strict: 'throw' },
 );
 accountSchema.index({ autoSweepOn: 1 });
+accountSchema.index({ eventsDue: 1 });
 
 
 export type AccountDocument = InferSchemaType<typeof accountSchema> & { _id: string };

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { withEvent, type EventDraft } from '../events/outbox.ts';
 import { withRaisedPaymentPasswordEpoch } from './epochs.ts';
 import { User, type UserDocument } from './model.ts';
 
@@ -15,6 +16,13 @@ export interface AttemptRule {
   lockMs: number;
   /** Raised with the lock, so money-out legs checked before it are refused (src/auth/epochs.ts). */
   epoch?: 'paymentPasswordEpoch';
+  /** Set with the lock, unset with its lift: what finds stored locks by equality (the payment password's). */
+  lockedMarker?: 'paymentLocked';
+  /** The holder's events of the lock, filed in the writes that set and lift it (the payment password's: src/auth/events.ts). */
+  events?: {
+    locked(userId: string, at: Date, lockedUntil: Date, failedAttempts: number): EventDraft;
+    unlocked(userId: string, at: Date, lockedUntil: Date): EventDraft;
+  };
 }
 
 export type Reservation = { reserved: UserDocument; ordinal: number } | { lockedUntil: Date };
@@ -75,25 +83,32 @@ export async function attemptFailed(ctx: AppContext, userId: string, rule: Attem
 /**
  * The live lock: one that has run out is lifted here, by a compare-and-set on the stored lock
  * itself that also starts the count afresh, so only the first request to see it lifts it and
- * no attempt reserved in between is lost.
+ * no attempt reserved in between is lost. That write is the lock's end as stored, so it files
+ * the rule's `unlocked` event: the end of a timed lock is announced by whoever first reads it
+ * run out (a check, or the minute job's look: liftRunOutPaymentLocks), once.
  */
 export async function lockOf(ctx: AppContext, userId: string, rule: AttemptRule): Promise<Date | null> {
   const lockedUntil = (await User.findById(userId, { [rule.lockedUntil]: 1 }).lean())?.[rule.lockedUntil] ?? null;
-  if (!lockedUntil || lockedUntil > ctx.clock.now()) return lockedUntil;
+  const now = ctx.clock.now();
+  if (!lockedUntil || lockedUntil > now) return lockedUntil;
+  const lift = { $set: { [rule.lockedUntil]: null, [rule.failures]: 0 }, ...(rule.lockedMarker ? { $unset: { [rule.lockedMarker]: '' } } : {}) };
   await retryOnWriteConflict(() =>
-    User.updateOne({ _id: userId, [rule.lockedUntil]: lockedUntil }, { $set: { [rule.lockedUntil]: null, [rule.failures]: 0 } }),
+    User.updateOne({ _id: userId, [rule.lockedUntil]: lockedUntil }, withEvent(lift, rule.events?.unlocked(userId, now, lockedUntil) ?? null)),
   );
   return null;
 }
 
 /** Locks when every attempt is used (each held one counted as failed); keeps a lock already set. */
 async function lockHeldAttempts(ctx: AppContext, userId: string, rule: AttemptRule): Promise<Date | null> {
-  const lockedUntil = new Date(ctx.clock.now().getTime() + rule.lockMs);
+  const now = ctx.clock.now();
+  const lockedUntil = new Date(now.getTime() + rule.lockMs);
+  // The filter holds the count at attemptsMax (reservations stop there): the lock's event says so.
+  const locked = rule.events?.locked(userId, now, lockedUntil, rule.attemptsMax) ?? null;
   const lock = (raise: Record<string, number> = {}, epochFilter: Record<string, number> = {}) =>
     retryOnWriteConflict(() =>
       User.findOneAndUpdate(
         { _id: userId, [rule.lockedUntil]: null, [rule.failures]: { $gte: rule.attemptsMax }, ...epochFilter },
-        { $set: { [rule.lockedUntil]: lockedUntil, ...raise } },
+        withEvent({ $set: { [rule.lockedUntil]: lockedUntil, ...(rule.lockedMarker ? { [rule.lockedMarker]: true } : {}), ...raise } }, locked),
       ).lean(),
     );
   const epochField = rule.epoch;

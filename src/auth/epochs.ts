@@ -1,5 +1,6 @@
 import { Account, accountsDriver, type AccountDocument } from '../accounts/model.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
+import { withEvent, type EventDraft } from '../events/outbox.ts';
 import { faultPoint } from '../faults.ts';
 import { User } from './model.ts';
 
@@ -47,10 +48,13 @@ export async function sessionsEpochOf(userId: string): Promise<number> {
   return (await Account.findById(userId, { sessionsEpoch: 1 }).lean())?.sessionsEpoch ?? 0;
 }
 
-/** Ends every session issued so far for money: returns the epoch sessions issued from now on carry. */
-export async function raiseSessionsEpoch(userId: string): Promise<number> {
+/**
+ * Ends every session issued so far for money: returns the epoch sessions issued from now on
+ * carry. `events`: the sign-out's, filed in this very write (src/auth/events.ts).
+ */
+export async function raiseSessionsEpoch(userId: string, events: EventDraft[] = []): Promise<number> {
   const account = await retryOnWriteConflict(() =>
-    Account.findOneAndUpdate({ _id: userId }, { $inc: { sessionsEpoch: 1 } }, { returnDocument: 'after' }).lean(),
+    Account.findOneAndUpdate({ _id: userId }, withEvent({ $inc: { sessionsEpoch: 1 } }, events), { returnDocument: 'after' }).lean(),
   );
   return account?.sessionsEpoch ?? 0;
 }

@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { outboxPaths } from '../events/outbox.ts';
 
 export type Role = 'user' | 'ops';
 
@@ -14,6 +15,8 @@ const userSchema = new Schema(
      */
     paymentFailures: { type: Number, default: 0 },
     paymentLockedUntil: { type: Date, default: null },
+    /** True while a payment lock is stored: the minute job finds the locks to lift by equality (src/auth/service.ts). */
+    paymentLocked: { type: Boolean, default: undefined },
     /** Raised with each reset and lock, in the same update; copied to the account (src/auth/epochs.ts). */
     paymentPasswordEpoch: { type: Number, default: 0 },
     /** The same for the login password, shared by every check of it (sign-in, payment-password reset). */
@@ -21,9 +24,13 @@ const userSchema = new Schema(
     loginLockedUntil: { type: Date, default: null },
     roles: { type: [String], default: ['user'] },
     createdAt: { type: Date, required: true },
+    /** The payment password's events (locked, unlocked, reset), filed with the writes that make them (src/auth/events.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
+userSchema.index({ eventsDue: 1 });
+userSchema.index({ paymentLocked: 1 });
 
 export type UserDocument = InferSchemaType<typeof userSchema>;
 export const User = mongoose.model('User', userSchema, 'users');
@@ -40,9 +47,16 @@ const sessionSchema = new Schema(
     signedOutAt: { type: Date, default: null },
     /** The user's roles, kept in step by setRole, so a request reads one document, not two. */
     roles: { type: [String], default: undefined },
+    /** Absent on sessions issued before events. */
+    createdAt: { type: Date, default: undefined },
+    /** Why a sign-out ended it, set with `signedOutAt`: told in its `session.revoked`. */
+    signOutReason: { type: String, default: undefined },
+    /** Its `session.created`, filed by the insert (src/auth/events.ts). */
+    ...outboxPaths,
   },
   { versionKey: false, strict: 'throw' },
 );
+sessionSchema.index({ eventsDue: 1 });
 
 export type SessionDocument = InferSchemaType<typeof sessionSchema>;
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');

@@ -7,7 +7,9 @@ import { isDuplicateKey, retryOnWriteConflict } from '../db/writeConflict.ts';
 import { DomainError, notFound } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
 import { newId } from '../ids.ts';
+import { filedOnInsert, withEvent } from '../events/outbox.ts';
 import { attemptFailed, attemptPassed, lockOf, reserveAttempt, type AttemptRule } from './attempts.ts';
+import { paymentPasswordLocked, paymentPasswordReset, paymentPasswordUnlocked, revocationDrafts, sessionCreated, type SignOutReason } from './events.ts';
 import { catchUpPaymentPasswordEpoch, raiseSessionsEpoch, sessionsEpochOf, withRaisedPaymentPasswordEpoch } from './epochs.ts';
 import * as errors from './errors.ts';
 import { Session, User, type Role, type SessionDocument, type UserDocument } from './model.ts';
@@ -130,7 +132,8 @@ async function issueSession(ctx: AppContext, user: { _id: string; roles: string[
   const expiresAt = new Date(ctx.clock.now().getTime() + lifetimeMs);
   const id = tokenHash(token);
   const epoch = await sessionsEpochOf(user._id);
-  await Session.create({ _id: id, userId: user._id, expiresAt, roles: user.roles, epoch });
+  const session = { _id: id, userId: user._id, expiresAt, roles: user.roles, epoch, createdAt: ctx.clock.now() };
+  await Session.create({ ...session, ...filedOnInsert([sessionCreated(session)]) });
   // A sign-out everywhere since the read above may have missed this session: it is newer.
   const epochNow = await sessionsEpochOf(user._id);
   if (epochNow !== epoch) await retryOnWriteConflict(() => Session.updateOne({ _id: id }, { $set: { epoch: epochNow } }));
@@ -158,7 +161,7 @@ export async function authenticate(ctx: AppContext, token: string, sessionRead: 
  * holder's sessions epoch rises, and the holder's other sessions move up to it.
  */
 export async function signOut(ctx: AppContext, principal: Pick<Principal, 'userId' | 'sessionId'>): Promise<void> {
-  await endSessions(ctx, principal.userId, { _id: principal.sessionId });
+  await endSessions(ctx, principal.userId, { _id: principal.sessionId }, 'sign_out');
   cachedSessions(ctx).forget(principal.sessionId);
 }
 
@@ -167,13 +170,13 @@ export async function signOut(ctx: AppContext, principal: Pick<Principal, 'userI
  * them applies any more, whatever another process remembers (src/auth/epochs.ts).
  */
 export async function signOutEverywhere(ctx: AppContext, principal: Principal): Promise<void> {
-  await endSessions(ctx, principal.userId, {});
+  await endSessions(ctx, principal.userId, {}, 'sign_out_everywhere');
   cachedSessions(ctx).forget(principal.sessionId);
 }
 
 /** Ends every session of the holder but `keptSessionId`, which moves to the raised epoch. */
 async function signOutOthers(ctx: AppContext, userId: string, keptSessionId: string): Promise<void> {
-  await endSessions(ctx, userId, { _id: { $ne: keptSessionId } });
+  await endSessions(ctx, userId, { _id: { $ne: keptSessionId } }, 'payment_password_reset');
   cachedSessions(ctx).forget(keptSessionId);
 }
 
@@ -181,8 +184,9 @@ async function signOutOthers(ctx: AppContext, userId: string, keptSessionId: str
  * Ends the holder's sessions that `ending` selects, in an order that is safe at every crash:
  * they are marked signed out (refused from then on), then the sign-out is finished.
  */
-async function endSessions(ctx: AppContext, userId: string, ending: Record<string, unknown>): Promise<void> {
-  await retryOnWriteConflict(() => Session.updateMany({ ...ending, userId }, { $set: { signedOutAt: ctx.clock.now() } }));
+async function endSessions(ctx: AppContext, userId: string, ending: Record<string, unknown>, reason: SignOutReason): Promise<void> {
+  // A target state, over sessions not yet marked: safe to retry after a partial failure.
+  await retryOnWriteConflict(() => Session.updateMany({ ...ending, userId, signedOutAt: null }, { $set: { signedOutAt: ctx.clock.now(), signOutReason: reason } }));
   await faultPoint('security:after-sign-out-mark');
   await finishSignOuts(userId);
 }
@@ -192,12 +196,16 @@ async function endSessions(ctx: AppContext, userId: string, ending: Record<strin
  * refused), the sessions not signed out move up to it, and the signed-out ones go. Safe to
  * repeat: a sign-out that died part-way is finished by the next request that meets one of
  * its marked sessions (requireLive); a live session left behind catches up after a refusal.
+ * The raise is what makes a sign-out stand for money, so it files `session.revoked` for each
+ * marked session read before it; only those are deleted after it (one by `_id` each: a session
+ * marked meanwhile waits for the raise of its own sign-out, which files its event).
  */
 async function finishSignOuts(userId: string): Promise<void> {
-  const epoch = await raiseSessionsEpoch(userId);
+  const ended = await Session.find({ userId, signedOutAt: { $ne: null } }).lean<(SessionDocument & { _id: string })[]>();
+  const epoch = await raiseSessionsEpoch(userId, revocationDrafts(ended));
   await faultPoint('security:between-session-writes');
   await moveLiveSessionsUp(userId, epoch);
-  await retryOnWriteConflict(() => Session.deleteMany({ userId, signedOutAt: { $ne: null } }));
+  await Promise.all(ended.map((session) => retryOnWriteConflict(() => Session.deleteOne({ _id: session._id }))));
 }
 
 /** A session that is not live is refused (401); one a sign-out marked but did not finish is finished first, so its token moves no money anywhere. */
@@ -248,16 +256,28 @@ export async function setPaymentPassword(ctx: AppContext, principal: Principal, 
     if (passes !== true) throw errors.wrongLoginPassword();
     return hashSecret(paymentPassword);
   });
-  await withRaisedPaymentPasswordEpoch(userId, (epoch, next) =>
-    retryOnWriteConflict(() =>
-      User.findOneAndUpdate(
-        { _id: userId, paymentPasswordEpoch: epoch },
-        { $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null, paymentPasswordEpoch: next } },
-      ).lean(),
-    ),
-  );
+  await withRaisedPaymentPasswordEpoch(userId, (epoch, next) => storePaymentPassword(ctx, userId, paymentPasswordHash, epoch, next));
   cachedPasswordStates(ctx).forget(userId);
   await signOutOthers(ctx, userId, principal.sessionId);
+}
+
+/**
+ * The reset itself, from epoch `epoch` to `next` (null once another change raised it): a
+ * compare-and-set on the epoch and on the stored lock, so the write knows whether it lifts a
+ * lock and files `payment_password.unlocked` with its `payment_password.reset` exactly then.
+ */
+async function storePaymentPassword(ctx: AppContext, userId: string, paymentPasswordHash: string, epoch: number, next: number) {
+  for (;;) {
+    const before = await User.findById(userId, { paymentPasswordHash: 1, paymentLockedUntil: 1, paymentPasswordEpoch: 1 }).lean();
+    if (before?.paymentPasswordEpoch !== epoch) return null;
+    const at = ctx.clock.now();
+    const { paymentLockedUntil } = before;
+    const events = [paymentPasswordReset(userId, at, before.paymentPasswordHash != null), ...(paymentLockedUntil ? [paymentPasswordUnlocked(userId, at, paymentLockedUntil)] : [])];
+    const update = withEvent({ $set: { paymentPasswordHash, paymentFailures: 0, paymentLockedUntil: null, paymentPasswordEpoch: next }, $unset: { paymentLocked: '' } }, events);
+    const stored = await retryOnWriteConflict(() => User.findOneAndUpdate({ _id: userId, paymentPasswordEpoch: epoch, paymentLockedUntil }, update).lean());
+    // Not stored: the epoch moved (decided again by the caller) or a lock was lifted meanwhile (read again).
+    if (stored) return stored;
+  }
 }
 
 /**
@@ -301,7 +321,23 @@ const paymentRule = (ctx: AppContext): AttemptRule => ({
   attemptsMax: ctx.config.security.paymentPasswordMaxAttempts,
   lockMs: ctx.config.security.paymentLockMs,
   epoch: 'paymentPasswordEpoch',
+  lockedMarker: 'paymentLocked',
+  events: { locked: paymentPasswordLocked, unlocked: paymentPasswordUnlocked },
 });
+
+/**
+ * The minute job's look at stored payment locks: each one run out is lifted as the first check
+ * to read it would lift it (lockOf: a compare-and-set on the lock, filing
+ * `payment_password.unlocked`), so a holder who tries nothing hears of the end within a minute
+ * of it. Found by equality on the marker the lock sets, so a look reads only the locked (few).
+ */
+export async function liftRunOutPaymentLocks(ctx: AppContext): Promise<number> {
+  const locked = await User.find({ paymentLocked: true }, { paymentLockedUntil: 1 }).lean();
+  const now = ctx.clock.now();
+  const runOut = locked.filter((user) => user.paymentLockedUntil && user.paymentLockedUntil <= now);
+  for (const user of runOut) await lockOf(ctx, user._id, paymentRule(ctx));
+  return runOut.length;
+}
 
 async function checkPaymentPassword(ctx: AppContext, userId: string, paymentPassword: string): Promise<number> {
   const rule = paymentRule(ctx);

@@ -34,6 +34,8 @@ import { parseWith } from '../http/validate.ts';
 import { webhookEndpointRequest, webhookReplayRequest } from '../webhooks/routes.ts';
 import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookDeliveries, listWebhookEndpoints, replayWebhookEndpoint, setWebhookEndpointStatus } from '../webhooks/service.ts';
 import { accrueWithProgress } from './accrual.ts';
+import { eventId } from '../events/feed.ts';
+import { eventIdOption, eventTypesOption, tailEvents, tailStart, type TailOptions } from './eventsTail.ts';
 import { printed, Tabular, type OutputFormat } from './output.ts';
 
 interface CliOptions {
@@ -364,6 +366,27 @@ export function opsProgram(): Command {
         );
       }),
     );
+  program
+    .command('events')
+    .description('the event log (docs/events.md)')
+    .command('tail')
+    .description('print events as they are logged, one line each (--json: one JSON object a line), until Ctrl-C; from the end of the log unless --from or --all')
+    .option('--types <types>', 'only these event types, comma-separated', eventTypesOption)
+    .addOption(new Option('--from <eventId>', 'start after this event').argParser(eventIdOption).conflicts('all'))
+    .option('--all', 'start at the beginning of the log')
+    .action(async (options: Omit<TailOptions, 'json'>, command: Command) => {
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      await connectMongoose(await runningDatabaseUri(appConfig().database.dataDir));
+      try {
+        const from = await tailStart(options);
+        // On stderr, so stdout holds the events alone.
+        process.stderr.write(`events tail: after ${eventId(from)}; Ctrl-C stops\n`);
+        await tailEvents(from, { ...options, json: command.optsWithGlobals<CliOptions>().json }, (text) => process.stdout.write(text), stop.signal);
+      } finally {
+        await disconnectMongoose();
+      }
+    });
   program
     .command('audit')
     .description('the ops audit, newest first: who did what, when, and how it ended')

@@ -41,12 +41,18 @@ export function eventDraft(type: EventType, userId: string | null, at: Date, dat
   return { sourceKey, type, userId, audience: userId ?? 'ops', at, data };
 }
 
-/** The update that makes a change, with its event filed: one write, atomic on one document. */
-export function withEvent<U extends { $set?: object; $push?: object }>(update: U, draft: EventDraft | null): U {
-  if (!draft) return update;
+/** The update that makes a change, with its events filed: one write, atomic on one document. */
+export function withEvent<U extends { $set?: object; $push?: object; $inc?: object }>(update: U, filed: EventDraft | EventDraft[] | null): U {
+  const drafts = [filed ?? []].flat();
+  if (drafts.length === 0) return update;
   return {
     ...update,
     $set: { ...update.$set, eventsDue: true, outboxToken: newId('ob') },
-    $push: { ...update.$push, outbox: draft },
+    $push: { ...update.$push, outbox: drafts.length === 1 ? drafts[0] : { $each: drafts } },
   };
+}
+
+/** The outbox fields of a document inserted with its events: the insert is the change. */
+export function filedOnInsert(drafts: EventDraft[]): Required<OutboxFields> {
+  return { outbox: drafts, eventsDue: true, outboxToken: newId('ob') };
 }

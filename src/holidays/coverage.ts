@@ -1,3 +1,4 @@
+import { observeAlert } from '../alertStates/service.ts';
 import type { AppContext } from '../context.ts';
 import { scheduleCoverageOn, type ScheduleCoverage } from '../calendar/holidaySchedule.ts';
 
@@ -25,4 +26,16 @@ export function scheduleWarningOf({ knownThrough, daysRemaining, status }: Sched
   const remedy = 'upgrade the chinese-days package or add the coming holidays to the config `holidays`';
   if (status === 'ended') return `calendar: the known holiday schedule ended on ${knownThrough}; later weekdays are treated as trading days: ${remedy}`;
   return `calendar: the known holiday schedule ends on ${knownThrough}, in ${daysRemaining} days: ${remedy}`;
+}
+
+export const CALENDAR_ALERT_KEY = 'calendar:coverage';
+
+/**
+ * `calendar.coverage_ending`: filed when the schedule starts to end (SCHEDULE_ALARM_DAYS before
+ * its last known day, or already past it) by the minute job's look; once per crossing, and
+ * again only after new holidays made it known again.
+ */
+export async function watchScheduleCoverage(ctx: AppContext): Promise<void> {
+  const coverage = checkScheduleCoverage(ctx);
+  await observeAlert(CALENDAR_ALERT_KEY, coverage.status !== 'known', { firing: 'calendar.coverage_ending' }, ctx.clock.now(), { coverage });
 }

@@ -1,4 +1,5 @@
 import mongoose, { Schema } from 'mongoose';
+import { observeAlert } from '../alertStates/service.ts';
 import type { AppContext } from '../context.ts';
 import { newSortableId } from '../ids.ts';
 import { log } from '../log.ts';
@@ -37,11 +38,27 @@ export async function runReconciliation(ctx: AppContext) {
     reserveLowWater: reserve.lowWater,
   };
   await ReconciliationReport.create(report);
-  if (!journal.balanced || journal.breaks.length > 0) {
+  const broken = !journal.balanced || journal.breaks.length > 0 || journal.unbalancedOperations.length > 0;
+  if (broken) {
     log.error({ breaks: journal.breaks.length, balanced: journal.balanced, unbalancedOperations: journal.unbalancedOperations.length }, 'reconciliation found breaks');
   }
+  await observeAlert(RECONCILIATION_ALERT_KEY, broken, { firing: 'reconciliation.break' }, report.at, { reconciliation: reconciliationSummary(report) });
   return report;
 }
+
+/**
+ * `reconciliation.break`: filed by the first run that finds breaks after a clean one (the
+ * alert's state moves then), not by every run while they last; a clean run rearms it.
+ */
+export const RECONCILIATION_ALERT_KEY = 'reconciliation:breaks';
+
+const reconciliationSummary = (report: { _id: string; at: Date; balanced: boolean; breaks: unknown[]; unbalancedOperations: unknown[] }) => ({
+  id: report._id,
+  at: report.at.toISOString(),
+  balanced: report.balanced,
+  breaks: report.breaks.length,
+  unbalancedOperations: report.unbalancedOperations.length,
+});
 
 export async function latestReconciliation() {
   const [latest] = await ReconciliationReport.find().sort({ _id: -1 }).limit(1).lean();

@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import { fail, moveTo, noteFailure, type AdvanceMode } from '../operations/machine.ts';
+import { lookAtReserve } from './lowWater.ts';
 import { applyShardLeg, closeShardLeg, openReserve, reserveLedger, shardShares } from './service.ts';
 
 /**
@@ -25,6 +26,7 @@ export async function advanceReserveAdjustment(ctx: AppContext, op: OperationDoc
   }
   if (refused) return undo(ctx, op, shards, amounts, sign);
   await moveTo(op, 'pending', 'completed', ctx.clock.now());
+  await lookAtReserve(ctx);
 }
 
 async function undo(ctx: AppContext, op: OperationDocument, shards: string[], amounts: bigint[], sign: bigint): Promise<void> {

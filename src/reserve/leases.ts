@@ -24,6 +24,7 @@ import { retryOnWriteConflict } from '../db/writeConflict.ts';
 import { groupInserts } from '../db/groupCommit.ts';
 import { SharedFreshRead } from '../db/sharedRead.ts';
 import { usageOf } from './leaseUsage.ts';
+import { lookAtReserve } from './lowWater.ts';
 import { LeaseNote } from './model.ts';
 import { applyShardLeg, closeShardLeg, openReserve, reserveLedger } from './service.ts';
 
@@ -211,6 +212,7 @@ async function openLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, du
     const lease = await takeLease(ctx, shard._id, sliceFen > amountFen ? sliceFen : amountFen, dueDate);
     if (lease) {
       book.leases.push(lease);
+      void lookAtReserve(ctx); // in the background: no request waits for it
       return true;
     }
   }

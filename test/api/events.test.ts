@@ -4,7 +4,6 @@ import { appendEvents, relayAll, relayEvents } from '../../src/events/log.ts';
 import { Event, type EventDocument } from '../../src/events/model.ts';
 import { eventDraft, withEvent, type EventDraft } from '../../src/events/outbox.ts';
 import { withFaults, type FaultPoints } from '../../src/faults.ts';
-import '../../src/eventSources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';
@@ -15,30 +14,7 @@ import { assertProblem, withoutBeijingTwins, idempotencyKey, newHolder, PAYMENT_
 import { accrueAt, addTestFund, publish, redeem, subscribedHolder } from '../support/income.ts';
 import { closeAllLeases, holderWithShares, instant } from '../support/instant.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
-
-interface ReadEvent {
-  id: string;
-  type: string;
-  holderId: string | null;
-  data: Record<string, { id?: string; status?: string } & Record<string, unknown>>;
-}
-
-/** Relays what is due, then reads every page of the holder's events. */
-async function eventsOf(t: TestApp, holder: Holder, query = ''): Promise<ReadEvent[]> {
-  await relayAll();
-  const events: ReadEvent[] = [];
-  let after = '';
-  for (;;) {
-    const page = await request(t.app).get(`/v1/me/events?limit=2${query}${after && `&after=${after}`}`).set(holder.auth).expect(200);
-    // As documented: the same schema the OpenAPI document gives the events and the webhooks.
-    for (const event of page.body.events) eventSchema.parse(withoutBeijingTwins(event));
-    events.push(...page.body.events);
-    if (page.body.events.length === 0) return events;
-    after = page.body.next;
-  }
-}
-
-const typesOf = (events: ReadEvent[]) => events.map((event) => event.type);
+import { eventsOf, typesOf, type ReadEvent } from '../support/events.ts';
 
 describe('events', function () {
   this.timeout(180_000);
@@ -69,6 +45,8 @@ describe('events', function () {
     await advanceDueOperations(t.ctx);
     const events = await eventsOf(t, holder);
     assert.deepEqual(typesOf(events), [
+      'session.created', // newHolder signs in and sets the payment password
+      'payment_password.reset',
       'top_up.succeeded',
       'transfer_in.accepted',
       'transfer_in.confirmed',
@@ -76,15 +54,15 @@ describe('events', function () {
       'instant_redemption.succeeded',
       'redemption.settled',
     ]);
-    assert.equal(events[3]!.data.operation!.id, redemption.id);
-    assert.equal(events[5]!.data.operation!.status, 'completed', 'the object as it stands after the change');
+    assert.equal(events[5]!.data.operation!.id, redemption.id);
+    assert.equal(events[7]!.data.operation!.status, 'completed', 'the object as it stands after the change');
     assert.ok(events.every((event) => event.holderId === holder.userId));
     const ids = events.map((event) => event.id);
     assert.deepEqual([...ids].sort(), ids, 'ids sort in the order of the log');
     // Filtered by type, and read on from a cursor.
     assert.deepEqual(typesOf(await eventsOf(t, holder, '&types=redemption.accepted,redemption.settled')), ['redemption.accepted', 'redemption.settled']);
-    const rest = await request(t.app).get(`/v1/me/events?after=${ids[3]}`).set(holder.auth).expect(200);
-    assert.deepEqual(rest.body.events.map((event: ReadEvent) => event.id), ids.slice(4));
+    const rest = await request(t.app).get(`/v1/me/events?after=${ids[5]}`).set(holder.auth).expect(200);
+    assert.deepEqual(rest.body.events.map((event: ReadEvent) => event.id), ids.slice(6));
   });
 
   it('credits income as one event per holder and day, read out of the accrual\'s own records, with the day for ops', async () => {

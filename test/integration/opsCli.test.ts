@@ -6,14 +6,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { User } from '../../src/auth/model.ts';
-import { registerUser } from '../../src/auth/service.ts';
+import { createSession, registerUser } from '../../src/auth/service.ts';
+import { relayEvents } from '../../src/events/log.ts';
+import '../../src/eventSources.ts';
 import { opsProgram } from '../../src/cli/program.ts';
 import { createContext } from '../../src/context.ts';
 import { latestReconciliation, runReconciliation } from '../../src/reconciliation/job.ts';
 import { testApp } from '../support/api.ts';
 import { testDatabaseUri, uniqueId } from '../support/database.ts';
 import { addTestFund, incomeOf, subscribedHolder } from '../support/income.ts';
-import { runOps } from '../support/opsCli.ts';
+import { printedUntil, runOps, spawnOps } from '../support/opsCli.ts';
 import { appendEvents } from '../../src/events/log.ts';
 import { eventId } from '../../src/events/feed.ts';
 import { Event } from '../../src/events/model.ts';
@@ -94,7 +96,7 @@ describe('ops CLI', () => {
     // Every command, report's own among them, in this process: each has its usage, a description and its arguments explained.
     const commandsOf = (command: Command): Command[] => command.commands.flatMap((sub) => (sub.commands.length > 0 ? commandsOf(sub) : [sub]));
     const commands = commandsOf(opsProgram());
-    assert.equal(commands.length, 25);
+    assert.equal(commands.length, 26);
     for (const command of commands) {
       const help = command.helpInformation();
       assert.match(help, new RegExp(`^Usage: npm run ops -- ${command.parent!.parent ? `${command.parent!.name()} ` : ''}${command.name()} `), help);
@@ -171,6 +173,39 @@ describe('ops CLI', () => {
     assert.equal(report.balanced, true);
     assert.deepEqual(report.breaks, []);
     assert.equal((await latestReconciliation())?._id, report._id);
+  });
+
+  it('tails the event log: a line for each new event, a JSON object a line with --json, until SIGINT', async () => {
+    const tail = spawnOps(process.env, ['events', 'tail', '--types', 'session.created']);
+    const exited = new Promise<number | null>((resolve) => tail.once('exit', resolve));
+    try {
+      await printedUntil(tail.stderr!, /events tail: after evt_\d{12}/);
+      const loginId = uniqueId('tailed');
+      const { userId } = await registerUser(ctx, loginId, 'tailed-password');
+      await createSession(ctx, loginId, 'tailed-password');
+      await relayEvents(); // the API's and the worker's relay, here
+      const printed = await printedUntil(tail.stdout!, new RegExp(`session\\.created  ${userId}  .*idEnd=`));
+      const line = printed.split('\n').find((text) => text.includes(userId))!;
+      const id = line.split('  ')[0]!;
+      tail.kill('SIGINT');
+      assert.equal(await exited, 0);
+      // From the event before it, as JSON lines.
+      const before = `evt_${String(Number(id.slice(4)) - 1).padStart(12, '0')}`;
+      const json = spawnOps(process.env, ['--json', 'events', 'tail', '--types', 'session.created', '--from', before]);
+      const jsonExited = new Promise<number | null>((resolve) => json.once('exit', resolve));
+      const first = (await printedUntil(json.stdout!, /\n/)).split('\n')[0]!;
+      json.kill('SIGINT');
+      assert.equal(await jsonExited, 0);
+      assert.deepEqual(
+        (({ id: eventId, type, holderId }) => ({ id: eventId, type, holderId }))(JSON.parse(first)),
+        { id, type: 'session.created', holderId: userId },
+      );
+      const unknown = await ops('events', 'tail', '--types', 'money.printed');
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /unknown event types: money\.printed/);
+    } finally {
+      tail.kill('SIGKILL');
+    }
   });
 
   it('reconciles the journal', async () => {
