@@ -36,8 +36,9 @@ const ACCRUED_DATE = '2024-06-03';
 const { values } = parseArgs({ options: { holders: { type: 'string', default: '100000' }, workers: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
 const holders = Number(values.holders);
 const workerCount = Number(values.workers);
-// The worker command exactly as `npm run worker` runs it (exec keeps the pid the node process's).
-const WORKER_COMMAND = `exec ${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker}`;
+// The worker command exactly as `npm run worker` runs it; it begins with exec, so the pid is the node process's.
+const WORKER_COMMAND: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker;
+if (!WORKER_COMMAND.startsWith('exec ')) throw new Error('npm run worker must exec node: the bench reads the peak RSS of the pid it spawns');
 const sharesFenOf = (index: number) => BigInt(100_000 + ((index * 7_919) % 10_000_000));
 
 interface Figures {
