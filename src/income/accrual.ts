@@ -172,6 +172,13 @@ export async function leaseDayRun(day: AccrualDay, runner: string, leaseMs: numb
   return leased.matchedCount === 1;
 }
 
+/** Gives the day's lease up (a run that stops early), so the next coordinator need not wait for it to lapse. */
+export async function releaseDayRun(day: AccrualDay, runner: string): Promise<void> {
+  await retryOnWriteConflict(() =>
+    FundDay.updateOne({ _id: fundDayId(day.fundCode, day.date), inlineRunner: runner }, { $set: { inlineRunner: null, inlineRunUntil: null } }),
+  );
+}
+
 export async function openPartitions(fundCode: string, date: string): Promise<number[]> {
   const partitions = await AccrualPartition.find({ dayKey: dayKey(fundCode, date) }, { partition: 1, status: 1 }).lean<
     Pick<AccrualPartitionDocument, 'partition' | 'status'>[]

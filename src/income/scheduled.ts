@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { AppContext } from '../context.ts';
 import { log } from '../log.ts';
-import { accrueDayInline, accruePartition, closeAccrualDay, holdersBound, leaseDayRun, openAccrualDay, openPartitions, type AccrualDay } from './accrual.ts';
+import { accrueDayInline, accruePartition, closeAccrualDay, holdersBound, leaseDayRun, openAccrualDay, openPartitions, releaseDayRun, type AccrualDay } from './accrual.ts';
 
 /** What a job may ask of the scheduler: extend its lock, and queue a job once per key. */
 export interface JobControl {
@@ -68,7 +68,11 @@ async function accrueInline(ctx: AppContext, day: AccrualDay, control: JobContro
     log.info({ fundCode: day.fundCode, date: day.date, closed, durationMs: Date.now() - startedAt }, 'accrual day run inline by the coordinator');
     return closed;
   } catch (error) {
-    if (!(error instanceof DayLeasedElsewhere)) throw error;
+    if (!(error instanceof DayLeasedElsewhere)) {
+      // Stopping or failing: the job is handed over or retried, and need not wait for the lease.
+      await releaseDayRun(day, runner).catch((releaseError: unknown) => log.warn({ err: releaseError }, 'accrual day lease left to lapse'));
+      throw error;
+    }
     log.warn({ fundCode: day.fundCode, date: day.date }, 'accrual day taken over by another coordinator: this run stops');
     return false;
   }
