@@ -21,7 +21,7 @@ import { createContext } from '../../src/context.ts';
 import { FundDay, fundDayId, type FundDayDocument } from '../../src/fund/model.ts';
 import { accruePartition, accrueThrough, openAccrualDay } from '../../src/income/accrual.ts';
 import { AccrualPartition, dayKey, type AccrualPartitionDocument } from '../../src/income/model.ts';
-import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB } from '../../src/income/scheduled.ts';
+import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual } from '../../src/income/scheduled.ts';
 import { JOBS_COLLECTION, startScheduler, stopScheduler } from '../../src/scheduler.ts';
 import { testApp, type TestApp } from '../support/api.ts';
 import { seedBook } from '../support/book.ts';
@@ -122,6 +122,33 @@ describe('accrual workers', function () {
     const parts = await AccrualPartition.find({ dayKey: dayKey(inline, DAY) }).lean<AccrualPartitionDocument[]>();
     assert.ok(parts.length === t.ctx.config.accrual.partitions && parts.every((part) => part.status === 'done' && part.workerPid === process.pid));
     await assertSameDay(t, inline, partitioned, holders);
+  });
+
+  it('a coordinator stopped while it runs a day itself ends after its batches in flight and gives the day up at once', async () => {
+    const t = testApp('2024-07-02T20:00:00+08:00');
+    const holders = 400;
+    const [stopped, clean] = await twinFunds(t, holders);
+    await accrueThrough(t.ctx, clean, DAY);
+    const base = t.ctx.config;
+    const funds = base.funds.filter((fund) => fund.code === stopped);
+    const ctx = createContext({
+      clock: t.clock,
+      config: { ...base, funds, jobs: { ...base.jobs, only: [ACCRUE_INCOME_JOB] }, accrual: { ...base.accrual, batchSize: 5, pauseBetweenBatchesMs: 300 } },
+    });
+    const agenda = await startScheduler(ctx, { processJobs: true });
+    await agenda.now(ACCRUE_INCOME_JOB);
+    await until('a partition half written by the coordinator', 30_000, () => AccrualPartition.findOne({ dayKey: dayKey(stopped, DAY), status: 'open', checkpointHolderId: { $ne: null } }).lean());
+    await stopScheduler(ctx, agenda, 10_000);
+    const day = (await FundDay.findById(fundDayId(stopped, DAY)).lean<FundDayDocument>())!;
+    assert.equal(day.status, 'accruing');
+    assert.equal(day.inlineRunner, null, 'the lease is given up');
+    const done = await AccrualPartition.countDocuments({ dayKey: dayKey(stopped, DAY), status: 'done' });
+    assert.ok(done < base.accrual.partitions, 'stopped before the end of the day');
+    // The next coordinator (here, this process) need not wait for the lease to lapse.
+    const next = createContext({ clock: t.clock, config: { ...base, funds } });
+    await coordinateAccrual(next, { touch: async () => {}, enqueue: async () => assert.fail('no partition job') });
+    assert.equal((await FundDay.findById(fundDayId(stopped, DAY)).lean<FundDayDocument>())!.status, 'accrued');
+    await assertSameDay(t, stopped, clean, holders);
   });
 
   it('three workers, one killed mid-partition: the others finish after the lock lifetime, as one clean run would', async () => {
