@@ -135,9 +135,11 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   const idleRssMb = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
   progress(`workers idle at a peak RSS of ${Math.round(idleRssMb)} MB`);
   progress(`job: ${workerCount} workers accrue ${size} holders (worker log: ${logFile})`);
+  // The bench's own Agenda client connects (and checks its indexes) before the clock starts: not the job's cost.
+  const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
+  await agenda.ready;
   const startedAt = performance.now();
   await publishYield(ctx, { fundCode, date: ACCRUED_DATE, yieldPer10k: 4123n, publishedBy: 'bench' });
-  const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
   await agenda.now(ACCRUE_INCOME_JOB);
   await waitForAccrued(fundCode);
   const jobSeconds = (performance.now() - startedAt) / 1000;
