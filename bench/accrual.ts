@@ -104,6 +104,13 @@ async function startWorkers(uri: string, fundCode: string, logFile: string): Pro
   return workers;
 }
 
+/** Waits for the 'jobs started' line of every worker in the log. */
+async function workersStarted(logFile: string, workers: ChildProcess[]): Promise<void> {
+  const started = () =>
+    new Set(readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"msg":"jobs started"')).map((line) => JSON.parse(line).pid as number));
+  while (!workers.every((worker) => started().has(worker.pid!))) await sleep(100);
+}
+
 /** Peak resident set (VmHWM) of a live process, in MB. */
 function peakRssMb(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -131,7 +138,10 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   const ctx = createContext({ config: { ...config, funds: [...config.funds, { code: fundCode, name: 'bench', sevenDayYieldMode: 'compound' }] } });
   const logFile = path.join(os.tmpdir(), `bench-accrual-${process.pid}.log`);
   const workers = await startWorkers(uri, fundCode, logFile);
-  await sleep(5_000); // let the workers start, connect and idle before the clock starts
+  // Started, connected, then idle a moment before the clock starts: on a busy machine a worker
+  // can take many seconds to boot, which is not the job's time.
+  await workersStarted(logFile, workers);
+  await sleep(2_000);
   const idleRssMb = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
   progress(`workers idle at a peak RSS of ${Math.round(idleRssMb)} MB`);
   progress(`job: ${workerCount} workers accrue ${size} holders (worker log: ${logFile})`);

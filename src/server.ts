@@ -41,6 +41,7 @@ if (sandbox) {
 /** The sandbox's clock may be moved by another process (the CLI): this one follows within a second. */
 const stopFollowingClock = ctx.clock instanceof TestClock ? followTestClock(ctx.clock, SANDBOX_CLOCK_FOLLOW_MS) : () => {};
 const scheduler = await startScheduler(ctx, { processJobs: true });
+log.info({ worker: workerOnly }, 'jobs started');
 
 /** Responses not yet finished: told to close their connection when the process stops. */
 const inFlight = new Set<ServerResponse>();
