@@ -1,7 +1,8 @@
 /**
  * `npm run bench:accrual -- --holders N [--workers W] [--json]`: one fund day accrued through
- * the real job path (Agenda, partitions, W `npm run worker` processes) for a book of N
- * holders, then 10 × N; against, in the same run and on the same server, the floor: the
+ * the real job path (Agenda, W `npm run worker` processes: the coordinator job runs a day of
+ * up to accrual.inlineHoldersMax holders itself, a bigger one through partition jobs) for a
+ * book of N holders, then 10 × N; against, in the same run and on the same server, the floor: the
  * raw driver reading N holder documents with a cursor and appending N income documents
  * (same indexes as income_records) with unordered insertMany, 1,000 a batch.
  * Prints holders/s for both, their ratio and the workers' peak RSS; with --json the last
