@@ -107,8 +107,9 @@ describe('accrual workers', function () {
   this.timeout(240_000);
   const workers: ChildProcess[] = [];
 
-  after(() => {
-    for (const worker of workers) worker.kill('SIGKILL');
+  // A test's workers know only its funds: left running, they would take the next test's coordinator job.
+  afterEach(() => {
+    for (const worker of workers.splice(0)) worker.kill('SIGKILL');
   });
 
   it('a small day is run by the coordinator itself, with no partition job, and ends as the partition jobs end it', async () => {
