@@ -1,7 +1,8 @@
 /**
  * `npm run bench:accrual -- --holders N [--workers W] [--json]`: one fund day accrued through
- * the real job path (Agenda, partitions, W `npm run worker` processes) for a book of N
- * holders, then 10 × N; against, in the same run and on the same server, the floor: the
+ * the real job path (Agenda, W `npm run worker` processes: the coordinator job runs a day of
+ * up to accrual.inlineHoldersMax holders itself, a bigger one through partition jobs) for a
+ * book of N holders, then 10 × N; against, in the same run and on the same server, the floor: the
  * raw driver reading N holder documents with a cursor and appending N income documents
  * (same indexes as income_records) with unordered insertMany, 1,000 a batch.
  * Prints holders/s for both, their ratio and the workers' peak RSS; with --json the last
@@ -36,8 +37,9 @@ const ACCRUED_DATE = '2024-06-03';
 const { values } = parseArgs({ options: { holders: { type: 'string', default: '100000' }, workers: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
 const holders = Number(values.holders);
 const workerCount = Number(values.workers);
-// The worker command exactly as `npm run worker` runs it (exec keeps the pid the node process's).
-const WORKER_COMMAND = `exec ${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker}`;
+// The worker command exactly as `npm run worker` runs it; it begins with exec, so the pid is the node process's.
+const WORKER_COMMAND: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker;
+if (!WORKER_COMMAND.startsWith('exec ')) throw new Error('npm run worker must exec node: the bench reads the peak RSS of the pid it spawns');
 const sharesFenOf = (index: number) => BigInt(100_000 + ((index * 7_919) % 10_000_000));
 
 interface Figures {
@@ -103,6 +105,13 @@ async function startWorkers(uri: string, fundCode: string, logFile: string): Pro
   return workers;
 }
 
+/** Waits for the 'jobs started' line of every worker in the log. */
+async function workersStarted(logFile: string, workers: ChildProcess[]): Promise<void> {
+  const started = () =>
+    new Set(readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"msg":"jobs started"')).map((line) => JSON.parse(line).pid as number));
+  while (!workers.every((worker) => started().has(worker.pid!))) await sleep(100);
+}
+
 /** Peak resident set (VmHWM) of a live process, in MB. */
 function peakRssMb(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -130,13 +139,18 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   const ctx = createContext({ config: { ...config, funds: [...config.funds, { code: fundCode, name: 'bench', sevenDayYieldMode: 'compound' }] } });
   const logFile = path.join(os.tmpdir(), `bench-accrual-${process.pid}.log`);
   const workers = await startWorkers(uri, fundCode, logFile);
-  await sleep(5_000); // let the workers start, connect and idle before the clock starts
+  // Started, connected, then idle a moment before the clock starts: on a busy machine a worker
+  // can take many seconds to boot, which is not the job's time.
+  await workersStarted(logFile, workers);
+  await sleep(2_000);
   const idleRssMb = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
   progress(`workers idle at a peak RSS of ${Math.round(idleRssMb)} MB`);
   progress(`job: ${workerCount} workers accrue ${size} holders (worker log: ${logFile})`);
+  // The bench's own Agenda client connects (and checks its indexes) before the clock starts: not the job's cost.
+  const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
+  await agenda.ready;
   const startedAt = performance.now();
   await publishYield(ctx, { fundCode, date: ACCRUED_DATE, yieldPer10k: 4123n, publishedBy: 'bench' });
-  const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
   await agenda.now(ACCRUE_INCOME_JOB);
   await waitForAccrued(fundCode);
   const jobSeconds = (performance.now() - startedAt) / 1000;

@@ -47,6 +47,7 @@ const scheduler = await startScheduler(ctx, { processJobs: true });
 const stopEventRelay = startEventRelay(config.events.relayEveryMs);
 // Like the relay, every process delivers: an endpoint's lease keeps one worker on it at a time.
 const stopWebhookDelivery = startWebhookDelivery(ctx);
+log.info({ worker: workerOnly }, 'jobs started');
 
 /** Responses not yet finished: told to close their connection when the process stops. */
 const inFlight = new Set<ServerResponse>();

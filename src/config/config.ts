@@ -172,6 +172,13 @@ const configSchema = z.strictObject({
     pauseBetweenBatchesMs: z.number().int().min(0),
     /** How often the coordinator looks for a day to open (Agenda interval text). */
     checkEvery: z.string().min(1),
+    /**
+     * A day of at most this many holders (the day before's, plus the share changes filed under
+     * the day) is accrued by the coordinator itself, without partition jobs; 0: always jobs.
+     */
+    inlineHoldersMax: z.number().int().min(0),
+    /** Partitions one process accrues at once when it runs a whole day (coordinator, CLI). */
+    inlinePartitionsAtOnce: z.number().int().min(1).max(16),
   }),
   reserve: z.strictObject({
     name: z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected 1 to 32 of a-z 0-9 -'),

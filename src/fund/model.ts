@@ -31,6 +31,9 @@ const fundDaySchema = new Schema(
     confirmedBy: { type: String, default: null },
     partitionCount: { type: Number, default: null },
     accrualStartedAt: { type: Date, default: null },
+    /** The coordinator run accruing the day by itself, and until when (real time) others leave the day to it. */
+    inlineRunner: { type: String, default: null },
+    inlineRunUntil: { type: Date, default: null },
     accruedAt: { type: Date, default: null },
     holders: { type: Number, default: null },
     // Totals across holders, as decimal strings (no int64 bound): read them with BigInt(),

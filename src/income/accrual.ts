@@ -139,6 +139,46 @@ async function pinFirstDay(book: FundBookDocument, date: string): Promise<boolea
   return pinned.matchedCount === 1;
 }
 
+/**
+ * At most how many holders the open day can have, from what is cheap to read: the day before's
+ * holders plus the operations filed under the day (one equality look-up per partition, as an
+ * empty day's check makes). Null when the day before has no count: a fund's first day reads
+ * every earlier operation, and a book seeded without one is taken as big.
+ */
+export async function holdersBound(ctx: AppContext, day: AccrualDay): Promise<number | null> {
+  const previousDate = ctx.calendar.addCalendarDays(day.date, -1);
+  const previous = await FundDay.findById(fundDayId(day.fundCode, previousDate), { status: 1, holders: 1 }).lean<Pick<FundDayDocument, 'status' | 'holders'>>();
+  if (previous?.status !== 'accrued' || typeof previous.holders !== 'number') return null;
+  const keys = Array.from({ length: day.partitionCount }, (_, partition) => bookKey(day.fundCode, day.date, partition));
+  const filed = await Promise.all(keys.map((key) => Operation.find({ sharesEffectKey: key }, { _id: 1 }).lean()));
+  return filed.reduce((bound, operations) => bound + operations.length, previous.holders);
+}
+
+/**
+ * Leases an open day to one coordinator running it by itself, until `leaseMs` from now (real
+ * time, as the job locks it goes with), or renews the lease this runner holds: false when
+ * another runner's lease is live, and the caller leaves the day to it. Two runs of one day
+ * would both be exact (partitions meet on their checkpoints); the lease spares the second's
+ * work, and a run that stalled past its lease learns at its next renewal that it is replaced.
+ */
+export async function leaseDayRun(day: AccrualDay, runner: string, leaseMs: number): Promise<boolean> {
+  const now = new Date();
+  const leased = await retryOnWriteConflict(() =>
+    FundDay.updateOne(
+      { _id: fundDayId(day.fundCode, day.date), status: 'accruing', $or: [{ inlineRunner: runner }, { inlineRunUntil: null }, { inlineRunUntil: { $lte: now } }] },
+      { $set: { inlineRunner: runner, inlineRunUntil: new Date(now.getTime() + leaseMs) } },
+    ),
+  );
+  return leased.matchedCount === 1;
+}
+
+/** Gives the day's lease up (a run that stops early), so the next coordinator need not wait for it to lapse. */
+export async function releaseDayRun(day: AccrualDay, runner: string): Promise<void> {
+  await retryOnWriteConflict(() =>
+    FundDay.updateOne({ _id: fundDayId(day.fundCode, day.date), inlineRunner: runner }, { $set: { inlineRunner: null, inlineRunUntil: null } }),
+  );
+}
+
 export async function openPartitions(fundCode: string, date: string): Promise<number[]> {
   const partitions = await AccrualPartition.find({ dayKey: dayKey(fundCode, date) }, { partition: 1, status: 1 }).lean<
     Pick<AccrualPartitionDocument, 'partition' | 'status'>[]
@@ -390,6 +430,38 @@ export interface AccrualProgress {
   partitionCount: number;
 }
 
+export interface InlineDayHooks extends PartitionHooks {
+  /** Called as each partition is done (by this process or another). */
+  onPartitionDone?: (partitionsDone: number) => void;
+}
+
+/**
+ * Accrues an open day in this process, `inlinePartitionsAtOnce` partitions at a time (the
+ * database waits of one overlap the computing of another), then closes it. Safe beside
+ * partition jobs or another process doing the same: partitions meet on their checkpoint's
+ * compare-and-set. A failure (a job told to stop at its touch) waits for the partitions in
+ * flight, so nothing runs on after it, and is thrown. False when the day is left unclosed.
+ */
+export async function accrueDayInline(ctx: AppContext, day: AccrualDay, hooks: InlineDayHooks = {}): Promise<boolean> {
+  const open = await openPartitions(day.fundCode, day.date);
+  let partitionsDone = day.partitionCount - open.length;
+  const queue = [...open];
+  const failures: unknown[] = [];
+  const lane = async () => {
+    for (let partition = queue.shift(); partition !== undefined && failures.length === 0; partition = queue.shift()) {
+      try {
+        await accruePartition(ctx, day.fundCode, day.date, partition, hooks);
+        hooks.onPartitionDone?.(++partitionsDone);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ctx.config.accrual.inlinePartitionsAtOnce, open.length) }, lane));
+  if (failures.length > 0) throw failures[0];
+  return closeAccrualDay(ctx, day.fundCode, day.date);
+}
+
 /**
  * Accrues every due day up to `through` in this process, in date order (the CLI's catch-up
  * and backfill, and tests): the same partitions and closing as the jobs, so it may run
@@ -409,13 +481,8 @@ export async function accrueThrough(
   for (;;) {
     const day = await openAccrualDay(ctx, fundCode, through, closedEmpty);
     if (!day) return accrued;
-    const open = await openPartitions(fundCode, day.date);
-    let partitionsDone = day.partitionCount - open.length;
-    for (const partition of open) {
-      await accruePartition(ctx, fundCode, day.date, partition);
-      onProgress({ date: day.date, partitionsDone: ++partitionsDone, partitionCount: day.partitionCount });
-    }
-    if (!(await closeAccrualDay(ctx, fundCode, day.date))) throw new Error(`${fundCode} ${day.date}: partitions left open`);
+    const onPartitionDone = (partitionsDone: number) => onProgress({ date: day.date, partitionsDone, partitionCount: day.partitionCount });
+    if (!(await accrueDayInline(ctx, day, { onPartitionDone }))) throw new Error(`${fundCode} ${day.date}: partitions left open`);
     accrued.push(day.date);
   }
 }

@@ -44,6 +44,7 @@ export async function seedBook(seed: BookSeed): Promise<void> {
     date: seed.date,
     yieldPer10k: 0n,
     status: 'accrued',
+    holders: seed.holders,
     publishedAt: new Date(),
     publishedBy: 'seed',
     residualFen8: 0n,
