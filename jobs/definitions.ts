@@ -2,9 +2,10 @@
  * Agenda job definitions: a name, when, how many at once, and one service call.
  * No business logic lives here: the jobs call the same service functions as the API.
  */
-import { watchOpsAlerts } from '../src/alertStates/watch.ts';
 import { liftRunOutPaymentLocks } from '../src/auth/service.ts';
 import type { AppContext } from '../src/context.ts';
+import { watchScheduleCoverage } from '../src/holidays/coverage.ts';
+import { watchReserve } from '../src/reserve/lowWater.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
 import { runReconciliation } from '../src/reconciliation/job.ts';
 import { sweepWallets } from '../src/sweep/service.ts';
@@ -58,7 +59,11 @@ export const JOBS: JobDefinition[] = [
     name: 'watch-ops-alerts',
     every: () => '1 minute',
     concurrency: 1,
-    run: watchOpsAlerts,
+    // The reconciliation reports its own crossing, from its hourly run.
+    run: async (ctx) => {
+      await watchReserve(ctx);
+      await watchScheduleCoverage(ctx);
+    },
   },
   {
     // Lifts payment locks whose time ran out, so their holders hear of it within a minute.
