@@ -1,14 +1,17 @@
 /**
- * `npm run bench:accrual -- --holders N [--workers W] [--json]`: one fund day accrued through
+ * `npm run bench:accrual -- --holders N [--workers W] [--webhook] [--json]`: one fund day accrued through
  * the real job path (Agenda, W `npm run worker` processes: the coordinator job runs a day of
  * up to accrual.inlineHoldersMax holders itself, a bigger one through partition jobs) for a
  * book of N holders, then 10 × N; against, in the same run and on the same server, the floor: the
  * raw driver reading N holder documents with a cursor and appending N income documents
  * (same indexes as income_records) with unordered insertMany, 1,000 a batch.
- * Prints holders/s for both, their ratio and the workers' peak RSS; with --json the last
- * line is one JSON object.
+ * Prints holders/s for both, their ratio and the workers' peak RSS; with --webhook, a webhook
+ * endpoint for every event type is registered (its receiver on loopback) and the rate at which
+ * the day's income.credited reached it; with --json the last line is one JSON object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,20 +24,24 @@ import { MongoBackend } from '@agendajs/mongo-backend';
 import mongoose from 'mongoose';
 import { MongoClient, type Db } from 'mongodb';
 import { appConfig } from '../src/config/config.ts';
-import { createContext } from '../src/context.ts';
+import { createContext, type AppContext } from '../src/context.ts';
 import { connectMongoose, ensureIndexes } from '../src/db/connection.ts';
 import { startEmbeddedStack } from '../src/db/embedded/stack.ts';
 import { FundDay, fundDayId } from '../src/fund/model.ts';
 import { publishYield } from '../src/fund/service.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB } from '../src/income/scheduled.ts';
 import { seedBook } from '../test/support/book.ts';
+import { createWebhookEndpoint, deleteWebhookEndpoint } from '../src/webhooks/service.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BATCH = 1_000;
+const DELIVERY_WAIT_MS = 600_000;
 const SEEDED_DATE = '2024-06-02';
 const ACCRUED_DATE = '2024-06-03';
 
-const { values } = parseArgs({ options: { holders: { type: 'string', default: '100000' }, workers: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { holders: { type: 'string', default: '100000' }, workers: { type: 'string', default: '2' }, webhook: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+});
 const holders = Number(values.holders);
 const workerCount = Number(values.workers);
 // The worker command exactly as `npm run worker` runs it; it begins with exec, so the pid is the node process's.
@@ -49,6 +56,36 @@ interface Figures {
   ratio: number;
   peakRssMb: number;
   jobSeconds: number;
+  /** With --webhook: the day's income.credited events a receiver on loopback got per second, from the day's close. */
+  deliveredPerS?: number;
+}
+
+/**
+ * With --webhook, an endpoint for every event type, registered before the day is published (so
+ * the relay, the log and the deliveries all run beside the accrual), and its receiver on loopback.
+ */
+class BenchReceiver {
+  incomeEvents = 0;
+  lastAtMs = 0;
+  readonly #server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk)).on('end', () => {
+      if ((JSON.parse(body) as { type: string }).type === 'income.credited') [this.incomeEvents, this.lastAtMs] = [this.incomeEvents + 1, performance.now()];
+      res.writeHead(200).end();
+    });
+  });
+  #endpointId = '';
+
+  async register(ctx: AppContext): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const { port } = this.#server.address() as AddressInfo;
+    this.#endpointId = (await createWebhookEndpoint(ctx, { url: `http://127.0.0.1:${port}/hooks`, types: ['*'] }, 'bench')).id;
+  }
+
+  async close(): Promise<void> {
+    await deleteWebhookEndpoint(this.#endpointId);
+    this.#server.close();
+  }
 }
 
 function progress(text: string): void {
@@ -149,16 +186,29 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   // The bench's own Agenda client connects (and checks its indexes) before the clock starts: not the job's cost.
   const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
   await agenda.ready;
+  const receiver = values.webhook ? new BenchReceiver() : null;
+  await receiver?.register(ctx);
   const startedAt = performance.now();
   await publishYield(ctx, { fundCode, date: ACCRUED_DATE, yieldPer10k: 4123n, publishedBy: 'bench' });
   await agenda.now(ACCRUE_INCOME_JOB);
   await waitForAccrued(fundCode);
-  const jobSeconds = (performance.now() - startedAt) / 1000;
+  const accruedAt = performance.now();
+  const jobSeconds = (accruedAt - startedAt) / 1000;
+  const deliveredPerS = receiver ? await deliveredPerSecond(receiver, size, accruedAt) : undefined;
+  await receiver?.close();
   const peak = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
   for (const worker of workers) worker.kill('SIGTERM');
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
   const jobPerS = size / jobSeconds;
-  return { holders: size, jobHoldersPerS: Math.round(jobPerS), floorHoldersPerS: Math.round(floor), ratio: round2(jobPerS / floor), peakRssMb: Math.round(peak), jobSeconds: round2(jobSeconds) };
+  return { holders: size, jobHoldersPerS: Math.round(jobPerS), floorHoldersPerS: Math.round(floor), ratio: round2(jobPerS / floor), peakRssMb: Math.round(peak), jobSeconds: round2(jobSeconds), deliveredPerS };
+}
+
+/** Waits (at most DELIVERY_WAIT_MS) for the receiver to get every holder's income.credited. */
+async function deliveredPerSecond(receiver: BenchReceiver, size: number, accruedAtMs: number): Promise<number> {
+  const giveUpAt = Date.now() + DELIVERY_WAIT_MS;
+  while (receiver.incomeEvents < size && Date.now() < giveUpAt) await sleep(200);
+  if (receiver.incomeEvents < size) progress(`the receiver got ${receiver.incomeEvents} of ${size} income events in ${DELIVERY_WAIT_MS / 1000} s`);
+  return Math.round(receiver.incomeEvents / ((receiver.lastAtMs - accruedAtMs) / 1000));
 }
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
@@ -171,9 +221,9 @@ async function main(): Promise<void> {
   try {
     const base = await measure(stack.uri, client.db(), holders);
     const tenX = await measure(stack.uri, client.db(), holders * 10);
-    console.log('holders | job holders/s | floor holders/s | ratio | worker peak RSS MB | job s');
+    console.log(`holders | job holders/s | floor holders/s | ratio | worker peak RSS MB | job s${values.webhook ? ' | income events delivered/s' : ''}`);
     for (const row of [base, tenX]) {
-      console.log(`${row.holders} | ${row.jobHoldersPerS} | ${row.floorHoldersPerS} | ${row.ratio} | ${row.peakRssMb} | ${row.jobSeconds}`);
+      console.log(`${row.holders} | ${row.jobHoldersPerS} | ${row.floorHoldersPerS} | ${row.ratio} | ${row.peakRssMb} | ${row.jobSeconds}${values.webhook ? ` | ${row.deliveredPerS}` : ''}`);
     }
     const timeRatio = round2(tenX.jobSeconds / base.jobSeconds);
     console.log(`10× the holders took ${timeRatio}× the time`);

@@ -76,36 +76,24 @@ const eventPage = z.object({
 
 const typeFilter = (types: string[] | undefined): TypeFilter => (types ? (type: EventType) => types.includes(type) : anyType);
 
+/** The doc of a page of events; `types` are those the caller may ask for. */
+const pageDoc = (operationId: string, summary: string, types: readonly string[]) => ({
+  operationId,
+  summary,
+  query: eventsQuery(types),
+  responses: { 200: { description: 'A page of events', body: eventPage } },
+  problems: { invalid_cursor: 'after is not an event id this service gave out' },
+});
+
+const afterOf = (after: string | undefined) => (after ? parseEventId(after) : LOG_START);
+
 export function eventRoutes(ctx: AppContext): Router {
   const api = apiRoutes({ name: 'Events', description: 'What happened, in order: the same events the webhooks send (docs/events.md).' });
-  api.get(
-    '/v1/me/events',
-    {
-      operationId: 'listMyEvents',
-      summary: 'My events, oldest first, after a cursor',
-      query: eventsQuery(HOLDER_EVENT_TYPES),
-      responses: { 200: { description: 'A page of events', body: eventPage } },
-      problems: { invalid_cursor: 'after is not an event id this service gave out' },
-    },
-    async ({ query }, res) => {
-      const after = query.after ? parseEventId(query.after) : LOG_START;
-      const page = await holderPage(ctx, principalOf(res).userId, after, query.limit, typeFilter(query.types));
-      res.json(page);
-    },
-  );
-  api.get(
-    '/v1/ops/events',
-    {
-      operationId: 'listEvents',
-      summary: 'Every event, oldest first, after a cursor (ops)',
-      query: eventsQuery(EVENT_TYPES),
-      responses: { 200: { description: 'A page of events', body: eventPage } },
-      problems: { invalid_cursor: 'after is not an event id this service gave out' },
-    },
-    async ({ query }, res) => {
-      const page = await logPage(query.after ? parseEventId(query.after) : LOG_START, query.limit, typeFilter(query.types));
-      res.json(page);
-    },
-  );
+  api.get('/v1/me/events', pageDoc('listMyEvents', 'My events, oldest first, after a cursor', HOLDER_EVENT_TYPES), async ({ query }, res) => {
+    res.json(await holderPage(ctx, principalOf(res).userId, afterOf(query.after), query.limit, typeFilter(query.types)));
+  });
+  api.get('/v1/ops/events', pageDoc('listEvents', 'Every event, oldest first, after a cursor (ops)', EVENT_TYPES), async ({ query }, res) => {
+    res.json(await logPage(afterOf(query.after), query.limit, typeFilter(query.types)));
+  });
   return api.router;
 }
