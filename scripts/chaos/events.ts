@@ -104,8 +104,9 @@ export function eventKeyOf(type: string, data: Record<string, unknown>): string 
   if (operation) return `${operation.id}:${type}`;
   const income = data.income as { holderId: string; fundCode: string; date: string } | undefined;
   if (income) return `${income.holderId}:${income.fundCode}:${income.date}:${type}`;
-  const day = data.fundDay as { fundCode: string; date: string };
-  return `${day.fundCode}:${day.date}:${type}`;
+  const day = data.fundDay as { fundCode: string; date: string } | undefined;
+  // Security and ops events are not compared: keyed by type alone.
+  return day ? `${day.fundCode}:${day.date}:${type}` : type;
 }
 
 /**
