@@ -81,22 +81,36 @@ async function expectedKeys(): Promise<{ keys: Set<string>; interrupted: Set<str
   return { keys, interrupted };
 }
 
+interface Tally {
+  seen: Set<string>;
+  missing: string[];
+  extra: string[];
+  interruptedTold: number;
+}
+
+/** Events (from the log or a receiver) against what stands: each expected key once, none other but an interrupted failure's. */
+function tally(events: Iterable<{ type: string; data: Record<string, unknown> }>, expected: { keys: Set<string>; interrupted: Set<string> }): Tally {
+  const seen = new Set<string>();
+  const extra: string[] = [];
+  let interruptedTold = 0;
+  for (const { type, data } of events) {
+    if (!COMPARED.test(type)) continue;
+    const key = eventKeyOf(type, data);
+    if (expected.interrupted.has(key)) interruptedTold++;
+    else if (seen.has(key) || !expected.keys.has(key)) extra.push(key);
+    seen.add(key);
+  }
+  return { seen, missing: [...expected.keys].filter((key) => !seen.has(key)), extra, interruptedTold };
+}
+
 export async function compareEvents(): Promise<EventVerdict> {
   // The processes are gone; what they filed is not: relayed here until nothing is due.
   await relayAll();
-  const { keys: expected, interrupted } = await expectedKeys();
-  const logged = new Set<string>();
-  const extra: string[] = [];
-  let interruptedTold = 0;
-  for await (const { event } of readLog(LOG_START, anyType)) {
-    if (!event || !COMPARED.test(event.type)) continue;
-    const key = eventKeyOf(event.type, event.data);
-    if (interrupted.has(key)) interruptedTold++;
-    else if (logged.has(key) || !expected.has(key)) extra.push(key);
-    logged.add(key);
-  }
-  const missing = [...expected].filter((key) => !logged.has(key));
-  return { expected: expected.size, logged: logged.size, missing, extra, interruptedTold };
+  const expected = await expectedKeys();
+  const logged = [];
+  for await (const { event } of readLog(LOG_START, anyType)) if (event) logged.push(event);
+  const { seen, missing, extra, interruptedTold } = tally(logged, expected);
+  return { expected: expected.keys.size, logged: seen.size, missing, extra, interruptedTold };
 }
 
 export function eventKeyOf(type: string, data: Record<string, unknown>): string {
@@ -164,17 +178,8 @@ export class ChaosReceiver {
 
   /** What the receiver got against what stands: the same keys as the log's verdict. */
   async compare(): Promise<{ received: number; missing: number; extra: number; badSignatures: number; resent: number }> {
-    const expected = await expectedKeys();
-    const received = new Set<string>();
-    let extra = 0;
-    for (const { type, data } of this.byId.values()) {
-      if (!COMPARED.test(type)) continue;
-      const key = eventKeyOf(type, data);
-      if (received.has(key) || (!expected.keys.has(key) && !expected.interrupted.has(key))) extra++;
-      received.add(key);
-    }
-    const missing = [...expected.keys].filter((key) => !received.has(key)).length;
-    return { received: received.size, missing, extra, badSignatures: this.badSignatures, resent: this.deliveries - this.byId.size - this.badSignatures };
+    const { seen, missing, extra } = tally(this.byId.values(), await expectedKeys());
+    return { received: seen.size, missing: missing.length, extra: extra.length, badSignatures: this.badSignatures, resent: this.deliveries - this.byId.size - this.badSignatures };
   }
 
   close(): void {
