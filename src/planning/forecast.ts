@@ -117,8 +117,6 @@ class Timeline {
   readonly contexts: DayContext[] = [];
   readonly features: Float64Array[] = [];
   readonly festivalNames: string[];
-  /** Per channel: what is added before the log, so a day of zero has a finite one. */
-  readonly offsets: PerChannel<number>;
   readonly #calendar: PlanningCalendar;
   readonly #options: Omit<ForecastOptions, 'fromDate' | 'days'>;
 
@@ -128,7 +126,6 @@ class Timeline {
     this.festivalNames = (options.festivals ?? DEFAULT_FESTIVALS).map((festival) => festival.name);
     this.startDate = days[0]?.date ?? '1970-01-01';
     for (const day of days) this.observed[this.indexOf(day.date)] = perChannel((channel) => Number(day.totalsFen[channel]));
-    this.offsets = perChannel((channel) => logOffset(days.map((day) => Number(day.totalsFen[channel]))));
     if (days.length > 0) this.extendThrough(days.at(-1)!.date);
   }
 
@@ -151,25 +148,35 @@ class Timeline {
     }
   }
 
-  /** Days with history before the index. */
+  /** The indexes of the days with history that a forecast from `index` learns from, oldest first. */
+  trainingDays(index: number): number[] {
+    const days: number[] = [];
+    for (let at = Math.max(0, index - TRAINING_DAYS_MAX); at < Math.min(index, this.observed.length); at++) if (this.observed[at]) days.push(at);
+    return days;
+  }
+
   observedBefore(index: number): number {
-    let count = 0;
-    for (let at = Math.max(0, index - TRAINING_DAYS_MAX); at < Math.min(index, this.observed.length); at++) if (this.observed[at]) count++;
-    return count;
-  }
-
-  logTotal(index: number, channel: FlowChannel): number | undefined {
-    const totals = this.observed[index];
-    return totals ? Math.log(totals[channel] + this.offsets[channel]) : undefined;
+    return this.trainingDays(index).length;
   }
 }
 
-/** A hundredth of the channel's median day, and at least a yuan: small beside a normal day, large beside a missing one. */
-function logOffset(totalsFen: number[]): number {
-  const positive = totalsFen.filter((total) => total > 0).sort((a, b) => a - b);
+/**
+ * How a channel's totals go on the log scale for the days a forecast learns from: log(total + ε),
+ * ε a hundredth of the median day (at least a yuan), so a day of zero has a finite log far
+ * below a normal day's. A channel that never flowed on those days is forecast at zero.
+ */
+interface LogScale {
+  offset: number;
+  flowed: boolean;
+}
+
+function logScaleOf(timeline: Timeline, days: readonly number[], channel: FlowChannel): LogScale {
+  const positive = days.map((at) => timeline.observed[at]![channel]).filter((total) => total > 0).sort((a, b) => a - b);
   const median = positive.length > 0 ? positive[Math.floor(positive.length / 2)]! : 0;
-  return Math.max(100, median / 100);
+  return { offset: Math.max(100, median / 100), flowed: positive.length > 0 };
 }
+
+const logTotal = (timeline: Timeline, at: number, channel: FlowChannel, scale: LogScale) => Math.log(timeline.observed[at]![channel] + scale.offset);
 
 /** The features of a day; the intercept and the trend are added by the fit. */
 export const CALENDAR_FEATURES = [
@@ -202,30 +209,35 @@ function calendarFeatures(day: DayContext, festivalNames: readonly string[]): Fl
   return Float64Array.from(values);
 }
 
-/** One origin's fitted coefficients per channel: intercept, trend (per year from the origin), then the calendar features. */
-type ChannelFits = PerChannel<Float64Array>;
+/** A channel's fit at one origin: its log scale and coefficients (intercept, trend per year from the origin, then the calendar features). */
+interface ChannelFit {
+  scale: LogScale;
+  coefficients: Float64Array;
+}
+type ChannelFits = PerChannel<ChannelFit>;
 
 /** The fit on the days before `origin`, or null when they are too few. */
 function fitOrigin(timeline: Timeline, origin: number): ChannelFits | null {
-  if (timeline.observedBefore(origin) < FIT_DAYS_MIN) return null;
+  const days = timeline.trainingDays(origin);
+  if (days.length < FIT_DAYS_MIN) return null;
+  const scales = perChannel((channel) => logScaleOf(timeline, days, channel));
   const width = 2 + timeline.features[0]!.length;
   const gram = new Float64Array(width * width);
   const moments = perChannel(() => new Float64Array(width));
   const row = new Float64Array(width);
-  for (let at = Math.max(0, origin - TRAINING_DAYS_MAX); at < origin; at++) {
-    if (!timeline.observed[at]) continue;
+  for (const at of days) {
     const weight = 0.5 ** ((origin - at) / WEIGHT_HALF_LIFE_DAYS);
     fillRow(row, timeline, at, origin);
     for (let i = 0; i < width; i++) {
       const weighted = weight * row[i]!;
       if (weighted === 0) continue;
       for (let j = i; j < width; j++) gram[i * width + j]! += weighted * row[j]!;
-      for (const channel of FLOW_CHANNELS) moments[channel][i]! += weighted * timeline.logTotal(at, channel)!;
+      for (const channel of FLOW_CHANNELS) moments[channel][i]! += weighted * logTotal(timeline, at, channel, scales[channel]);
     }
   }
   for (let i = 0; i < width; i++) for (let j = 0; j < i; j++) gram[i * width + j] = gram[j * width + i]!;
   for (let i = 2; i < width; i++) gram[i * width + i]! += RIDGE_PENALTY;
-  return perChannel((channel) => solveSymmetric(gram, moments[channel], width));
+  return perChannel((channel) => ({ scale: scales[channel], coefficients: solveSymmetric(gram, moments[channel], width) }));
 }
 
 function fillRow(row: Float64Array, timeline: Timeline, at: number, origin: number): void {
@@ -234,11 +246,11 @@ function fillRow(row: Float64Array, timeline: Timeline, at: number, origin: numb
   row.set(timeline.features[at]!, 2);
 }
 
-function predictLog(fit: Float64Array, timeline: Timeline, at: number, origin: number): number {
-  const row = new Float64Array(fit.length);
+function predictLog({ coefficients }: ChannelFit, timeline: Timeline, at: number, origin: number): number {
+  const row = new Float64Array(coefficients.length);
   fillRow(row, timeline, at, origin);
   let sum = 0;
-  for (let i = 0; i < fit.length; i++) sum += fit[i]! * row[i]!;
+  for (let i = 0; i < coefficients.length; i++) sum += coefficients[i]! * row[i]!;
   return sum;
 }
 
@@ -279,10 +291,12 @@ function regressionForecast(
   const horizonMax = Math.min(Math.max(count, 1), CALIBRATION_HORIZON_DAYS_MAX);
   const errors = calibrationErrors(timeline, fitAt, origin, horizonMax);
   return perChannel((channel) => {
+    const { scale } = fit[channel];
+    if (!scale.flowed) return Array.from({ length: count }, () => NOTHING);
     const [lowerError, upperError] = errorQuantiles(errors[channel], coveragePercent);
     return Array.from({ length: count }, (_, offset) => {
       const logPoint = predictLog(fit[channel], timeline, origin + offset, origin);
-      return amountsOf(logPoint, logPoint + lowerError, logPoint + upperError, timeline.offsets[channel]);
+      return amountsOf(logPoint, logPoint + lowerError, logPoint + upperError, scale.offset);
     });
   });
 }
@@ -296,7 +310,7 @@ function calibrationErrors(timeline: Timeline, fitAt: (origin: number) => Channe
     if (!fit) break;
     for (let at = pastOrigin; at < Math.min(origin, pastOrigin + horizonMax); at++) {
       if (!timeline.observed[at]) continue;
-      for (const channel of FLOW_CHANNELS) errors[channel].push(timeline.logTotal(at, channel)! - predictLog(fit[channel], timeline, at, pastOrigin));
+      for (const channel of FLOW_CHANNELS) errors[channel].push(logTotal(timeline, at, channel, fit[channel].scale) - predictLog(fit[channel], timeline, at, pastOrigin));
     }
   }
   return errors;
@@ -331,11 +345,10 @@ function amountsOf(logPoint: number, logLower: number, logUpper: number, offset:
  * cannot show them, so a holiday eve in the next days is forecast as a plain day.
  */
 function weekdayMeanForecast(timeline: Timeline, origin: number, count: number, coveragePercent: number): PerChannel<ChannelForecast[]> {
-  const seen: number[] = [];
-  for (let at = Math.max(0, origin - TRAINING_DAYS_MAX); at < Math.min(origin, timeline.observed.length); at++) if (timeline.observed[at]) seen.push(at);
+  const seen = timeline.trainingDays(origin);
   return perChannel((channel) => {
-    const offset = timeline.offsets[channel];
-    if (seen.length === 0) return Array.from({ length: count }, () => NOTHING);
+    const { offset, flowed } = logScaleOf(timeline, seen, channel);
+    if (!flowed) return Array.from({ length: count }, () => NOTHING);
     const totalOf = (at: number) => timeline.observed[at]![channel];
     const byWeekday = new Map<number, number[]>();
     for (const at of seen) byWeekday.set(timeline.contexts[at]!.weekday, [...(byWeekday.get(timeline.contexts[at]!.weekday) ?? []), at]);

@@ -127,8 +127,9 @@ export async function storeDays(ctx: AppContext, days: readonly DailyFlow[], sou
 /**
  * The days from `fromDate` to `toDate` (or yesterday, if earlier: today is not over), oldest
  * first. A closed day not stored yet is rolled up now. Where both sources have a day, the
- * service's own wins if it counted any request; a day it saw nothing on is taken from the
- * import. Days before the first one with any flow are left out: the fund had no history yet.
+ * service's own wins if it counted any request, else the import's. A day neither speaks for is
+ * a day of zero flows from the service's first day with a request on, and left out before it
+ * (the fund was not here yet: a gap, not a day of nothing).
  */
 export async function flowHistory(ctx: AppContext, range: { fromDate: string; toDate: string }): Promise<DailyFlow[]> {
   const lastClosed = addCalendarDays(todayOf(ctx), -1);
@@ -142,13 +143,13 @@ export async function flowHistory(ctx: AppContext, range: { fromDate: string; to
   const stored = await storedDays(dates);
   const missing = dates.filter((date) => !stored.has(flowDayId(date, 'service')));
   const rolled = new Map((await rollUpFlowDays(ctx, missing)).map((day) => [day.flow.date, day.flow]));
-  const days = dates.map((date) => {
-    const service = rolled.get(date) ?? flowOf(stored.get(flowDayId(date, 'service'))!);
-    const imported = stored.get(flowDayId(date, 'import'));
-    return countsAny(service) || !imported ? service : flowOf(imported);
+  const service = dates.map((date) => rolled.get(date) ?? flowOf(stored.get(flowDayId(date, 'service'))!));
+  const serviceStart = service.find(countsAny)?.date;
+  return service.flatMap((day) => {
+    const imported = stored.get(flowDayId(day.date, 'import'));
+    if (countsAny(day) || (!imported && serviceStart !== undefined && day.date >= serviceStart)) return [day];
+    return imported ? [flowOf(imported)] : [];
   });
-  const first = days.findIndex((day) => countsAny(day) || FLOW_CHANNELS.some((channel) => day.totalsFen[channel] !== 0n));
-  return first < 0 ? [] : days.slice(first);
 }
 
 const countsAny = (day: DailyFlow) => FLOW_CHANNELS.some((channel) => day.counts[channel] > 0);
