@@ -5,7 +5,7 @@
  * - a multiplicative seasonal baseline: log(total + ε) fitted by weighted ridge least squares
  *   on calendar features (weekday, days inside a long break, the working days before and after
  *   one, make-up working days, month and quarter ends, paydays, each shopping festival) and a
- *   linear trend, the older days weighing less;
+ *   linear trend, the older days weighing less, and the level of the last three weeks;
  * - intervals from the empirical quantiles of out-of-sample errors: the same model fitted at
  *   each of the last weeks' origins and compared with the days that followed (split conformal),
  *   so the stated coverage is what such forecasts achieved, not what the model believes;
@@ -54,6 +54,8 @@ export const FORECAST_DAYS_MAX = 366;
 const WEIGHT_HALF_LIFE_DAYS = 365;
 /** Ridge penalty on each calendar effect (in recent days' weight): keeps an effect seen once or never from running wild. */
 const RIDGE_PENALTY = 0.3;
+/** The days whose mean error sets the level the forecast starts from: three weeks. */
+const LEVEL_DAYS = 21;
 /** Weekly origins whose out-of-sample errors size the intervals: a quarter of them. */
 const CALIBRATION_ORIGINS = 13;
 const CALIBRATION_STEP_DAYS = 7;
@@ -237,7 +239,20 @@ function fitOrigin(timeline: Timeline, origin: number): ChannelFits | null {
   }
   for (let i = 0; i < width; i++) for (let j = 0; j < i; j++) gram[i * width + j] = gram[j * width + i]!;
   for (let i = 2; i < width; i++) gram[i * width + i]! += RIDGE_PENALTY;
-  return perChannel((channel) => ({ scale: scales[channel], coefficients: solveSymmetric(gram, moments[channel], width) }));
+  return perChannel((channel) => withRecentLevel(timeline, days, origin, { scale: scales[channel], coefficients: solveSymmetric(gram, moments[channel], width) }, channel));
+}
+
+/**
+ * The fit moved to the level of the last LEVEL_DAYS days: their mean error is added to the
+ * intercept. The trend follows the year; this follows a level that wanders for weeks (a
+ * promotion of the fund, a competitor's yield), which the days' weights alone react to slowly.
+ */
+function withRecentLevel(timeline: Timeline, days: readonly number[], origin: number, fit: ChannelFit, channel: FlowChannel): ChannelFit {
+  const recent = days.slice(-LEVEL_DAYS);
+  let errorSum = 0;
+  for (const at of recent) errorSum += logTotal(timeline, at, channel, fit.scale) - predictLog(fit, timeline, at, origin);
+  fit.coefficients[0] = fit.coefficients[0]! + errorSum / recent.length;
+  return fit;
 }
 
 function fillRow(row: Float64Array, timeline: Timeline, at: number, origin: number): void {
