@@ -28,7 +28,7 @@ export interface SyntheticOptions {
   days: number;
   seed: number;
   calendar: PlanningCalendar;
-  /** Multiplies every amount and count: 1 is a fund with some 2.5 million yuan of instant redemptions a day. */
+  /** Multiplies every amount: 1 is a fund with some 2.5 million yuan of instant redemptions a day. Requests keep their size, so counts follow. */
   scale?: number;
   festivals?: readonly SyntheticFestival[];
   paydays?: readonly number[];
@@ -130,7 +130,7 @@ export function syntheticHistory(options: SyntheticOptions): DailyFlow[] {
     return {
       date: day.date,
       totalsFen,
-      counts: perChannel((channel) => requestCount(totalsFen[channel], scale * PROFILES[channel].meanRequestYuan)),
+      counts: perChannel((channel) => requestCount(totalsFen[channel], PROFILES[channel].meanRequestYuan)),
       hourlyFen: perChannel((channel) => splitByHour(totalsFen[channel], hourlyWeights(channel, day, random, noise))),
     };
   });

@@ -63,6 +63,7 @@ describe('reserve planning: synthetic history', () => {
     }
     const scaled = syntheticHistory({ fromDate: '2023-01-01', days: 30, seed: 7, calendar, scale: 0.01 });
     assert.ok(Math.abs(yuan(scaled[5]!.totalsFen.transfer_in) / yuan(history[5]!.totalsFen.transfer_in) - 0.01) < 1e-6);
+    assert.ok(Math.abs(scaled[5]!.counts.transfer_in / history[5]!.counts.transfer_in - 0.01) < 0.01, 'a hundredth of the requests, of the same size');
     assert.deepEqual(splitByHour(10n, [1, ...new Array(23).fill(0)]), [10n, ...new Array(23).fill(0n)]);
   });
 
