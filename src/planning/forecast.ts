@@ -48,7 +48,7 @@ const FIT_DAYS_MIN = 56;
 export const REGRESSION_DAYS_MIN = FIT_DAYS_MIN + 28;
 /** Days fitted: older ones add little and cost time. */
 const TRAINING_DAYS_MAX = 3 * 366;
-/** Days the fit is never more than this old when it sizes an interval. */
+/** A forecast reaches a year ahead at most. */
 export const FORECAST_DAYS_MAX = 366;
 /** A day a year older weighs half as much: effects drift, the rare ones still need last year. */
 const WEIGHT_HALF_LIFE_DAYS = 365;
@@ -67,11 +67,14 @@ const WEEKDAY_MEAN_WEEKS = 4;
 const FALLBACK_ERRORS_MIN = 10;
 const DAYS_PER_YEAR = 365.25;
 
-/** Which method the forecast uses for a history: the regression needs REGRESSION_DAYS_MIN days before the first day forecast. */
+/** Which method the forecast uses for a history: the regression needs REGRESSION_DAYS_MIN days within TRAINING_DAYS_MAX before the first day forecast. */
 export function forecastMethodOf(history: readonly DailyFlow[], fromDate: string): ForecastMethod {
-  const usable = history.filter((day) => day.date < fromDate).length;
-  return usable >= REGRESSION_DAYS_MIN ? 'calendar_regression' : usable > 0 ? 'weekday_means' : 'no_history';
+  const since = addCalendarDays(fromDate, -TRAINING_DAYS_MAX);
+  return methodFor(history.filter((day) => since <= day.date && day.date < fromDate).length);
 }
+
+const methodFor = (trainingDays: number): ForecastMethod =>
+  trainingDays >= REGRESSION_DAYS_MIN ? 'calendar_regression' : trainingDays > 0 ? 'weekday_means' : 'no_history';
 
 export function forecastFlows(history: readonly DailyFlow[], calendar: PlanningCalendar, options: ForecastOptions): DailyForecast[] {
   return createForecaster(history, calendar, options).forecast(options.fromDate, options.days);
@@ -102,8 +105,8 @@ export function createForecaster(history: readonly DailyFlow[], calendar: Planni
       if (days.length === 0) return Array.from({ length: count }, (_, offset) => ({ date: addCalendarDays(fromDate, offset), channels: perChannel(() => NOTHING) }));
       timeline.extendThrough(addCalendarDays(fromDate, count));
       const origin = timeline.indexOf(fromDate);
-      const method = timeline.observedBefore(origin) >= REGRESSION_DAYS_MIN ? 'calendar_regression' : 'other';
-      const channels = method === 'calendar_regression' ? regressionForecast(timeline, fitAt, origin, count, coveragePercent) : weekdayMeanForecast(timeline, origin, count, coveragePercent);
+      const regression = methodFor(timeline.trainingDays(origin).length) === 'calendar_regression';
+      const channels = regression ? regressionForecast(timeline, fitAt, origin, count, coveragePercent) : weekdayMeanForecast(timeline, origin, count, coveragePercent);
       return Array.from({ length: count }, (_, offset) => ({
         date: addCalendarDays(fromDate, offset),
         channels: perChannel((channel) => channels[channel][offset]!),
@@ -155,10 +158,6 @@ class Timeline {
     const days: number[] = [];
     for (let at = Math.max(0, index - TRAINING_DAYS_MAX); at < Math.min(index, this.observed.length); at++) if (this.observed[at]) days.push(at);
     return days;
-  }
-
-  observedBefore(index: number): number {
-    return this.trainingDays(index).length;
   }
 }
 

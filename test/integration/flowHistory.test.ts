@@ -4,7 +4,7 @@ import { DomainError } from '../../src/errors.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { importFlowCsv } from '../../src/planning/csv.ts';
 import { FLOW_CHANNELS, perChannel, type DailyFlow } from '../../src/planning/flows.ts';
-import { flowHistory, rollUpFlowDay } from '../../src/planning/history.ts';
+import { flowHistory, rollUpFlowDay, rollUpYesterday } from '../../src/planning/history.ts';
 import { FlowDay } from '../../src/planning/model.ts';
 import { newHolder, topUp, testApp, type TestApp } from '../support/api.ts';
 import { redeem, transferIn } from '../support/income.ts';
@@ -66,8 +66,9 @@ describe('flow history', function () {
     });
     for (const channel of FLOW_CHANNELS) assert.equal(after.hourlyFen![channel]!.reduce((sum, amount) => sum + amount, 0n), after.totalsFen[channel], `${channel}: the hours add up to the day`);
 
+    t.clock.set('2024-07-10T00:20:00+08:00');
+    assert.deepEqual(await rollUpYesterday(t.ctx), after, 'the nightly job rolls up the day just over');
     t.clock.set('2024-07-11T08:00:00+08:00');
-    await rollUpFlowDay(t.ctx, DAY);
     await rollUpFlowDay(t.ctx, DAY);
     const stored = await FlowDay.find({ date: DAY }).lean();
     assert.deepEqual(stored.map((day) => day._id), [`${DAY}:service`], 'one document however often it is rolled up');
