@@ -9,9 +9,9 @@
  * pending one is still in flight, and a day that has one is answered but not stored, so it is
  * rolled up again once recovery has settled it.
  *
- * Reads are equality lookups on the operations' { type, tradeDate } index: a request made on D
- * has a trade date from D to the first trading day after D, so those trade dates are read and
- * each operation kept by its createdAt. Ops may add a holiday after the day (the trade dates
+ * Reads are equality lookups on the operations' trade date (its { type, tradeDate } index): a
+ * request made on D has a trade date from D to the first trading day after D, so those trade
+ * dates are read and each operation kept by its createdAt. Ops may add a holiday after the day (the trade dates
  * read reach the current next trading day, past it); a holiday removed after the day can leave
  * a request dated to a day beyond the current next trading day, which this reading misses.
  */
@@ -88,7 +88,8 @@ async function flowsRequestedOn(ctx: AppContext, dates: readonly string[]): Prom
     const last = ctx.calendar.nextTradingDay(date);
     for (let tradeDate = date; tradeDate <= last; tradeDate = addCalendarDays(tradeDate, 1)) tradeDates.add(tradeDate);
   }
-  const filters = [...tradeDates].flatMap((tradeDate) => FLOW_CHANNELS.map((type) => ({ type, tradeDate })));
+  // Equality on the trade date is what FerretDB pushes down; the types are sorted out after the fetch (as the fund's daily report reads).
+  const filters = [...tradeDates].map((tradeDate) => ({ tradeDate, type: { $in: [...FLOW_CHANNELS] } }));
   const found: Flow[] = [];
   for (let first = 0; first < filters.length; first += READS_IN_FLIGHT) {
     const batch = filters.slice(first, first + READS_IN_FLIGHT);
