@@ -17,7 +17,7 @@
  */
 import { DateTime } from 'luxon';
 import type { AnyBulkWriteOperation } from 'mongoose';
-import { addCalendarDays, daysBetween } from '../calendar/businessDate.ts';
+import { addCalendarDays, daysBetween, isBusinessDate } from '../calendar/businessDate.ts';
 import type { AppContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { retryOnWriteConflict } from '../db/writeConflict.ts';
@@ -135,6 +135,8 @@ export async function storeDays(ctx: AppContext, days: readonly DailyFlow[], sou
 export async function flowHistory(ctx: AppContext, range: { fromDate: string; toDate: string }): Promise<DailyFlow[]> {
   const lastClosed = addCalendarDays(todayOf(ctx), -1);
   const toDate = range.toDate < lastClosed ? range.toDate : lastClosed;
+  const badDate = [range.fromDate, range.toDate].find((date) => !isBusinessDate(date));
+  if (badDate !== undefined) throw badRequest(`${JSON.stringify(badDate)} is not a yyyy-MM-dd date`);
   const dayCount = daysBetween(range.fromDate, range.toDate) + 1;
   if (dayCount < 1 || dayCount > FLOW_HISTORY_DAYS_MAX) {
     throw badRequest(`fromDate must not be after toDate, and the range at most ${FLOW_HISTORY_DAYS_MAX} days`, {}, { key: 'invalid_request_range', values: { daysMax: FLOW_HISTORY_DAYS_MAX } });

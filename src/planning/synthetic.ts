@@ -66,7 +66,6 @@ interface ChannelProfile {
   hourly: readonly number[];
 }
 
-// prettier-ignore
 const HOURLY = {
   instant: [2, 1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 8, 7, 6, 6, 6, 6, 6, 6, 7, 8, 8, 6, 4],
   payment: [2, 1, 1, 0.5, 0.5, 0.5, 1, 3, 5, 5, 5, 6, 9, 8, 5, 4, 4, 5, 8, 9, 8, 6, 4, 3],

@@ -123,5 +123,9 @@ describe('flow history', function () {
       });
     }
     assert.equal(await FlowDay.countDocuments({ month: '2018-04' }), 0, 'not even the good rows before the bad one');
+
+    for (const range of [{ fromDate: '2019-03-10', toDate: '2019-03-01' }, { fromDate: '2016-01-01', toDate: '2019-03-01' }, { fromDate: '2019-02-30', toDate: '2019-03-01' }]) {
+      await assert.rejects(flowHistory(t.ctx, range), (error: unknown) => error instanceof DomainError && error.code === 'invalid_request', JSON.stringify(range));
+    }
   });
 });
