@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { EVENT_TYPES } from '../../src/events/catalogue.ts';
+import { EVENT_TYPES, type EventType } from '../../src/events/catalogue.ts';
+import { exampleEvent } from '../../src/events/examples.ts';
 import type { AppConfig } from '../../src/config/config.ts';
 import { appendEvents, relayEvents } from '../../src/events/log.ts';
 import { eventDraft } from '../../src/events/outbox.ts';
@@ -15,7 +16,7 @@ import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint, type WebhookEndpointDocument } from '../../src/webhooks/model.ts';
 import { verifySignature } from '../../src/webhooks/signature.ts';
-import { assertProblem, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { assertProblem, newHolder, withoutBeijingTwins, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { accrueAt, addTestFund, publish, redeem, subscribedHolder } from '../support/income.ts';
 import { closeAllLeases, holderWithShares, instant } from '../support/instant.ts';
 import { uniqueId } from '../support/database.ts';
@@ -53,6 +54,24 @@ async function breakReconciliation(t: TestApp): Promise<void> {
     await Operation.deleteOne({ _id: operationId });
   }
   await runReconciliation(t.ctx);
+}
+
+/**
+ * The keys of a payload, nested, with the kind of each leaf: what a documented example must
+ * share with the real one. A null stands for any kind (a field that is null until it is known).
+ */
+function shapeOf(value: unknown, like: unknown): unknown {
+  if (value === null || like === null) return 'nullable';
+  if (typeof value !== 'object') return typeof value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, inner]) => [key, shapeOf(inner, (like as Record<string, unknown>)?.[key])]));
+}
+
+/** Each payload has the shape of its type's documented example (the OpenAPI webhooks section). */
+function assertDocumented(deliveries: Received[]): void {
+  for (const delivery of deliveries) {
+    const [sent, documented] = [withoutBeijingTwins(delivery.data), exampleEvent(delivery.type as EventType, 1).data];
+    assert.deepEqual(shapeOf(sent, documented), shapeOf(documented, sent), `the documented example of ${delivery.type}`);
+  }
 }
 
 const idsOf = (events: { id: string }[]) => events.map((event) => event.id);
@@ -150,6 +169,7 @@ describe('webhook deliveries', function () {
       'redemption.settled',
     ]));
     assert.deepEqual(idsOf(mine), idsOf(await eventsOf(holder)), 'the events the API reads, in its order');
+    assertDocumented(mine);
     const accrued = hooks.accepted.filter((delivery) => delivery.type === 'fund_day.accrued' && JSON.stringify(delivery.data).includes(fundCode));
     assert.equal(accrued.length, 1);
     const ids = idsOf(hooks.accepted);
@@ -190,6 +210,7 @@ describe('webhook deliveries', function () {
 
     const mine = hooks.accepted.filter((delivery) => delivery.holderId === holder.userId || isOurs(delivery, reserveName));
     assert.deepEqual(new Set(mine.map((delivery) => delivery.type)), new Set(SECURITY_AND_OPS_TYPES));
+    assertDocumented(mine);
     const nowSeconds = Math.floor(Date.now() / 1000);
     for (const delivery of hooks.requests) assert.equal(verifySignature(secret, delivery.signature, delivery.body, nowSeconds), 'valid', delivery.id);
   });
