@@ -132,6 +132,11 @@ export async function grantAdvance(ctx: AppContext, amountFen: bigint, dueDate: 
   return null;
 }
 
+/** A lease is renewed ahead once three quarters of its life are over. */
+export function isRenewalDue(nowMs: number, usableUntilMs: number, lifetimeMs: number): boolean {
+  return nowMs >= usableUntilMs - lifetimeMs / 4;
+}
+
 function usableLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDate: string): OpenLease | undefined {
   const nowMs = ctx.clock.now().getTime();
   const reserveName = ctx.config.reserve.name;
@@ -143,8 +148,7 @@ function usableLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, dueDat
 
 /** Past three quarters of its life, with no later lease for the same reserve and settle date. */
 function needsSuccessor(ctx: AppContext, book: LeaseBook, lease: OpenLease): boolean {
-  const lifetimeMs = ctx.config.reserve.leaseLifetimeMs;
-  if (ctx.clock.now().getTime() < lease.usableUntilMs - lifetimeMs / 4) return false;
+  if (!isRenewalDue(ctx.clock.now().getTime(), lease.usableUntilMs, ctx.config.reserve.leaseLifetimeMs)) return false;
   return !book.leases.some((other) => other.reserveName === lease.reserveName && other.dueDate === lease.dueDate && other.usableUntilMs > lease.usableUntilMs);
 }
 
@@ -207,9 +211,7 @@ async function openLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, du
   await closeIdleLeases(ctx, book);
   const shards = (await openReserve(ctx)).filter((shard) => shard.availableFen >= amountFen).sort(() => Math.random() - 0.5);
   for (const shard of shards) {
-    const halfFen = shard.availableFen / 2n;
-    const sliceFen = halfFen < ctx.config.reserve.leaseMaxFen ? halfFen : ctx.config.reserve.leaseMaxFen;
-    const lease = await takeLease(ctx, shard._id, sliceFen > amountFen ? sliceFen : amountFen, dueDate);
+    const lease = await takeLease(ctx, shard._id, leaseSliceFen(shard.availableFen, ctx.config.reserve.leaseMaxFen, amountFen), dueDate);
     if (lease) {
       book.leases.push(lease);
       void lookAtReserve(ctx); // in the background: no request waits for it
@@ -217,6 +219,16 @@ async function openLease(ctx: AppContext, book: LeaseBook, amountFen: bigint, du
     }
   }
   return false;
+}
+
+/**
+ * The slice a lease takes of a shard with `availableFen` (which covers `amountFen`): at most
+ * half of it, and at most `leaseMaxFen`, but the amount at least.
+ */
+export function leaseSliceFen(availableFen: bigint, leaseMaxFen: bigint, amountFen: bigint): bigint {
+  const halfFen = availableFen / 2n;
+  const sliceFen = halfFen < leaseMaxFen ? halfFen : leaseMaxFen;
+  return sliceFen > amountFen ? sliceFen : amountFen;
 }
 
 async function takeLease(ctx: AppContext, shard: string, sizeFen: bigint, dueDate: string): Promise<OpenLease | null> {

@@ -22,6 +22,14 @@ export interface DailyCounter {
   amountField: 'instantTodayFen' | 'transferInTodayFen';
 }
 
+/** The instant-redemption cap's counter (config limits.instantRedeemDailyMaxFen). */
+export const INSTANT_COUNTER: DailyCounter = { dateField: 'instantDate', amountField: 'instantTodayFen' };
+
+/** Instant redemptions count toward the cap; payments when config limits.paymentsCountTowardInstantCap says so. */
+export function countsTowardInstantCap(type: 'instant_redemption' | 'payment', paymentsCountTowardInstantCap: boolean): boolean {
+  return type === 'instant_redemption' || paymentsCountTowardInstantCap;
+}
+
 export type LegRules = Pick<AccountLeg, 'guard' | 'inc' | 'set'>;
 
 /** The shapes of a leg of `amountFen` on `day` under `maxFen`; none when it exceeds the maximum alone. */
@@ -38,10 +46,28 @@ export function dailyCounterShapes(counter: DailyCounter, day: string, amountFen
   ];
 }
 
+/** A daily counter's state: the natural day it counts (none yet) and the amount counted on it. */
+export interface DayCount {
+  date: string | null;
+  amountFen: Fen;
+}
+
+export const dayCountOf = (counter: DailyCounter, account: AccountDocument): DayCount => ({ date: account[counter.dateField] ?? null, amountFen: account[counter.amountField] });
+
 /** What is already counted on the day a leg of `day` counts toward (that day, or a later one), as the shapes see it. */
-export function countedFen(counter: DailyCounter, account: AccountDocument, day: string): Fen {
-  const date = account[counter.dateField];
-  return date != null && date >= day ? account[counter.amountField] : 0n;
+export function countedOnDay(count: DayCount, day: string): Fen {
+  return count.date !== null && count.date >= day ? count.amountFen : 0n;
+}
+
+/** What is left of a daily maximum for a leg of `day` (negative when the maximum was lowered below the count). */
+export function dailyLeftFen(maxFen: Fen, count: DayCount, day: string): Fen {
+  return maxFen - countedOnDay(count, day);
+}
+
+/** The counter after a leg of `amountFen` on `day` applied: the effect of the shape that matched (see dailyCounterShapes). */
+export function countAfterLeg(count: DayCount, day: string, amountFen: Fen): DayCount {
+  if (count.date === null || count.date < day) return { date: day, amountFen };
+  return { date: count.date, amountFen: count.amountFen + amountFen };
 }
 
 /**

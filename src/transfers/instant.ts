@@ -32,7 +32,7 @@ import { reloadOperation } from '../operations/service.ts';
 import { leaseClosed, noteStanding, registerLeaseRedemptions, type AdvanceGrant } from '../reserve/leases.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../reserve/model.ts';
 import { advancePostings, repayAdvance } from '../reserve/service.ts';
-import { capRefusal, countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
+import { capRefusal, countsTowardInstantCap, dailyCounterShapes, dailyLeftFen, dayCountOf, INSTANT_COUNTER, type LegRules } from './dailyCounter.ts';
 import { FAILURE_DETAIL, failureOf, type Failure } from '../errors.ts';
 import { formatYuan, type Fen } from '../money/fen.ts';
 import { isDue, moveTo, type AdvanceMode } from '../operations/machine.ts';
@@ -259,13 +259,11 @@ async function applyRedeemLeg(ctx: AppContext, op: OperationDocument, decidedOn:
 }
 
 function countsTowardCap(ctx: AppContext, op: OperationDocument): boolean {
-  return op.type === 'instant_redemption' || ctx.config.limits.paymentsCountTowardInstantCap;
+  return countsTowardInstantCap(op.type as 'instant_redemption' | 'payment', ctx.config.limits.paymentsCountTowardInstantCap);
 }
 
 /** The natural day in Beijing of the request (not of a later recovery). */
 const capDay = (ctx: AppContext, op: OperationDocument) => ctx.calendar.businessDateOf(op.createdAt);
-
-const INSTANT_COUNTER: DailyCounter = { dateField: 'instantDate', amountField: 'instantTodayFen' };
 
 /** The day's instant total within the cap: the daily counter's shapes (see dailyCounter.ts). */
 function capShapes(ctx: AppContext, op: OperationDocument): LegRules[] {
@@ -278,7 +276,7 @@ function refusalOf(ctx: AppContext, op: OperationDocument, account: AccountDocum
   if (account.fundCode !== op.fundCode || account.sharesFen < op.amountFen) return failureOf('insufficient_shares');
   if (op.type === 'instant_redemption' && account.walletFen + op.amountFen > ctx.config.limits.balanceMaxFen) return failureOf('balance_limit_exceeded');
   if (!countsTowardCap(ctx, op)) return undefined;
-  const leftFen = ctx.config.limits.instantRedeemDailyMaxFen - countedFen(INSTANT_COUNTER, account, capDay(ctx, op));
+  const leftFen = dailyLeftFen(ctx.config.limits.instantRedeemDailyMaxFen, dayCountOf(INSTANT_COUNTER, account), capDay(ctx, op));
   return op.amountFen > leftFen ? capRefusal('instant_daily_limit_exceeded', leftFen) : undefined;
 }
 

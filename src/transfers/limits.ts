@@ -6,7 +6,7 @@ import type { Fen } from '../money/fen.ts';
 import { recordStep } from '../operations/journal.ts';
 import type { OperationDocument } from '../operations/model.ts';
 import type { Refusal } from '../operations/machine.ts';
-import { capRefusal, countedFen, dailyCounterShapes, type DailyCounter, type LegRules } from './dailyCounter.ts';
+import { capRefusal, dailyCounterShapes, dailyLeftFen, dayCountOf, type DailyCounter, type LegRules } from './dailyCounter.ts';
 import { FundQuota } from './model.ts';
 
 /** The guard of a wallet credit: the wallet stays at or under the balance maximum. */
@@ -40,7 +40,7 @@ export function limitRefusal(ctx: AppContext, op: OperationDocument, account: Ac
   const X = op.amountFen;
   if (account.holdingFen + X > holdingMaxOf(ctx)) return 'holding_limit_exceeded';
   if (transferInDailyMaxFen === null) return undefined;
-  const leftFen = transferInDailyMaxFen - countedFen(TRANSFER_IN_COUNTER, account, requestDay(ctx, op));
+  const leftFen = dailyLeftFen(transferInDailyMaxFen, dayCountOf(TRANSFER_IN_COUNTER, account), requestDay(ctx, op));
   return X > leftFen ? capRefusal('transfer_in_daily_limit_exceeded', leftFen) : undefined;
 }
 
