@@ -10,6 +10,7 @@
  * approximate them, as they would approximate real flows.
  */
 import { dayContexts, DEFAULT_FESTIVALS, DEFAULT_PAYDAYS, MAJOR_BREAK_DAYS_MIN, type DayContext, type Festival, type PlanningCalendar } from './calendarEffects.ts';
+import { seededRandom } from './random.ts';
 import { perChannel, type DailyFlow, type FlowChannel, type PerChannel } from './flows.ts';
 
 /** A festival and how much it multiplies the day's payments (instant redemptions rise by a third of that). */
@@ -112,7 +113,7 @@ export function syntheticHistory(options: SyntheticOptions): DailyFlow[] {
   const { fromDate, days, seed, calendar, scale = 1, festivals = SYNTHETIC_FESTIVALS, paydays = DEFAULT_PAYDAYS, trendPerYear = 0.1, noise = 1 } = options;
   if (!Number.isInteger(days) || days < 0 || days > SYNTHETIC_DAYS_MAX) throw new RangeError(`syntheticHistory: days must be a whole number from 0 to ${SYNTHETIC_DAYS_MAX}`);
   if (!(scale > 0) || !(noise >= 0)) throw new RangeError('syntheticHistory: scale must be positive and noise not negative');
-  const random = seededRandom(seed);
+  const random = seededNormal(seed);
   const multiplierOf = new Map(festivals.map((festival) => [festival.name, festival.paymentMultiplier]));
   const contexts = dayContexts(calendar, fromDate, days, { festivals, paydays });
   const level = perChannel(() => 0);
@@ -161,7 +162,7 @@ function requestCount(totalFen: bigint, meanRequestYuan: number): number {
   return Math.max(1, Math.round(Number(totalFen) / (meanRequestYuan * 100)));
 }
 
-function hourlyWeights(channel: FlowChannel, day: DayContext, random: SeededRandom, noise: number): number[] {
+function hourlyWeights(channel: FlowChannel, day: DayContext, random: NormalSource, noise: number): number[] {
   const weights = PROFILES[channel].hourly.map((weight) => weight * Math.exp(noise * HOURLY_NOISE_SIGMA * random.normal()));
   if (day.festival && PROFILES[channel].festivalShare > 0) {
     const sum = weights.reduce((total, weight) => total + weight, 0);
@@ -182,24 +183,13 @@ export function splitByHour(totalFen: bigint, weights: readonly number[]): bigin
   return hours;
 }
 
-interface SeededRandom {
-  /** Uniform in [0, 1). */
-  next(): number;
+interface NormalSource {
   /** Standard normal. */
   normal(): number;
 }
 
-/** mulberry32: small, fast and good enough for test data; the same seed gives the same stream. */
-function seededRandom(seed: number): SeededRandom {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-  // Box-Muller; 1 - next() is never 0, so the log is finite.
-  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  return { next, normal };
+/** Normal draws from the planner's seeded source (Box-Muller; 1 - uniform is never 0, so the log is finite). */
+function seededNormal(seed: number): NormalSource {
+  const uniform = seededRandom(seed);
+  return { normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) };
 }
