@@ -52,10 +52,14 @@ const eventData = z
     income: incomeSchema.optional().describe('income.credited'),
     fundDay: fundDaySchema.optional().describe('fund_day.accrued'),
     paymentPassword: facts.optional().describe('payment_password.*'),
+    previouslySet: z.boolean().optional().describe('payment_password.reset: whether a payment password was set before'),
+    lockEndedAt: instantText.optional().describe('payment_password.unlocked: when the lock ended'),
+    endedBy: z.enum(['time', 'reset']).optional().describe('payment_password.unlocked: its time ran out, or a reset lifted it'),
     session: facts.optional().describe('session.*'),
+    reason: z.string().optional().describe('session.revoked: sign_out, sign_out_everywhere or payment_password_reset'),
     reserve: facts.optional().describe('reserve.*'),
     reconciliation: facts.optional().describe('reconciliation.break'),
-    calendar: facts.optional().describe('calendar.coverage_ending'),
+    coverage: facts.optional().describe('calendar.coverage_ending'),
   })
   .describe('The object as it stands after the change');
 
