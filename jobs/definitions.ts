@@ -6,6 +6,7 @@ import { liftRunOutPaymentLocks } from '../src/auth/service.ts';
 import type { AppContext } from '../src/context.ts';
 import { watchScheduleCoverage } from '../src/holidays/coverage.ts';
 import { watchReserve } from '../src/reserve/lowWater.ts';
+import { watchReserveForecast } from '../src/planning/alert.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
 import { runReconciliation } from '../src/reconciliation/job.ts';
 import { sweepWallets } from '../src/sweep/service.ts';
@@ -65,6 +66,13 @@ export const JOBS: JobDefinition[] = [
       await watchReserve(ctx);
       await watchScheduleCoverage(ctx);
     },
+  },
+  {
+    // Files an ops event when the reserve stops (or starts again) covering the forecast's upper band for the next trading days.
+    name: 'watch-reserve-forecast',
+    every: (ctx) => ctx.config.planning.checkEvery,
+    concurrency: 1,
+    run: watchReserveForecast,
   },
   {
     // Lifts payment locks whose time ran out, so their holders hear of it within a minute.

@@ -27,6 +27,7 @@ import { opsRoutes } from './operations/routes.ts';
 import { opsDeskRoutes } from './ops/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { reserveRoutes } from './reserve/routes.ts';
+import { planningRoutes } from './planning/routes.ts';
 import { sandboxRoutes } from './sandbox/routes.ts';
 import { sweepRoutes } from './sweep/routes.ts';
 import { transferRoutes } from './transfers/routes.ts';
@@ -67,7 +68,7 @@ export function createApp(ctx: AppContext): Express {
   app.use('/v1/ops', requireOps);
   app.use(rateLimits(ctx));
   app.use(authRoutes(ctx), accountRoutes(ctx), bankRoutes(ctx), transferRoutes(ctx), opsRoutes(), calendarRoutes(ctx));
-  app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx));
+  app.use(fundRoutes(ctx), incomeRoutes(ctx), sweepRoutes(ctx), merchantRoutes(ctx), reserveRoutes(ctx), planningRoutes(ctx));
   app.use(reportRoutes(ctx), sandboxRoutes(ctx), opsDeskRoutes(ctx), auditRoutes(ctx), webhookRoutes(ctx), eventRoutes(ctx));
   app.use(routeNotFound);
   app.use(problemHandler);

@@ -38,6 +38,11 @@ export async function observeAlert(key: string, firing: boolean, events: AlertEv
   return moved.modifiedCount === 1;
 }
 
+/** The stored status, or null before anyone looked. */
+export async function alertStatus(key: string): Promise<AlertStatus | null> {
+  return (await AlertState.findById(key, { status: 1 }).lean<Pick<AlertStateDocument, 'status'>>())?.status ?? null;
+}
+
 /** The stored state, created `ok` on first look (racing creations: one insert wins, the others read it). */
 async function alertState(key: string): Promise<AlertStateDocument> {
   const found = await AlertState.findById(key).lean<AlertStateDocument>();

@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'webhook.resume',
   'webhook.delete',
   'webhook.replay',
+  'flows.import',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

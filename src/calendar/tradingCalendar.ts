@@ -55,6 +55,11 @@ export class TradingCalendar {
     this.#makeUpWorkdays = new Set(makeUpWorkdays);
   }
 
+  /** What it was built with: a worker thread builds the same calendar from it (src/planning/planWorker.ts). */
+  get options(): Required<TradingCalendarOptions> {
+    return { holidays: [...this.#holidays], makeUpWorkdays: [...this.#makeUpWorkdays], knownThrough: this.knownThrough, cutoff: this.cutoff, zone: this.zone };
+  }
+
   /** The calendar day of the instant in the calendar's zone. */
   businessDateOf(instant: Date): string {
     return this.#localMinute(instant).businessDate;

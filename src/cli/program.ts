@@ -37,6 +37,9 @@ import { accrueWithProgress } from './accrual.ts';
 import { eventId } from '../events/feed.ts';
 import { eventIdOption, eventTypesOption, tailEvents, tailStart, type TailOptions } from './eventsTail.ts';
 import { printed, Tabular, type OutputFormat } from './output.ts';
+import { planWithProgress, syntheticFlowsCsv } from './reservePlan.ts';
+import { FLOW_CSV_AMOUNT_COLUMNS, importFlowCsv } from '../planning/csv.ts';
+import { SYNTHETIC_DAYS_MAX } from '../planning/synthetic.ts';
 
 interface CliOptions {
   as?: string;
@@ -59,6 +62,8 @@ interface CliOptions {
   to?: string;
   lifetimeHours?: number;
   failed?: boolean;
+  serviceLevel?: string;
+  scenario?: string;
 }
 
 /**
@@ -93,6 +98,13 @@ function date(value: string): string {
   if (!isBusinessDate(value)) throw new InvalidArgumentError('expected a yyyy-MM-dd date');
   return value;
 }
+
+/** A whole number from `min` to `max`, as an option's parser. */
+const wholeNumber = (min: number, max: number) => (value: string) => {
+  const number = Number(value);
+  if (!/^\d{1,9}$/.test(value) || number < min || number > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+  return number;
+};
 
 function pageSize(value: string): number {
   const size = Number(value);
@@ -321,7 +333,7 @@ export function opsProgram(): Command {
       }),
     );
   program.command('accrual-status').description('the last accrued day, the next one, and what blocks it').addArgument(fundArgument()).action(answering((ctx, _options, fundCode: string) => accrualStatus(ctx, fundCode)));
-  program.command('reserve').description('the liquidity reserve: size, available, outstanding by settle date').action(answering((ctx) => reserveReport(ctx)));
+  addReserveCommands(program.command('reserve').description('the liquidity reserve: size, available, outstanding by settle date').action(answering((ctx) => reserveReport(ctx))));
   program
     .command('reserve-adjust')
     .description('fund or shrink the liquidity reserve')
@@ -415,6 +427,35 @@ export function opsProgram(): Command {
   addWebhookCommands(program.command('webhooks').description('the endpoints events are sent to: register, list, pause, resume, delete, deliveries, replay'));
   addSandboxCommands(program.command('sandbox').description('the sandbox (npm run sandbox), on its data folder: its test clock'));
   return program;
+}
+
+function addReserveCommands(reserve: Command): void {
+  reserve
+    .command('plan')
+    .description("forecast the reserve's outflows, replay a scenario through the reserve and recommend its size, drawing a progress bar on stderr (docs/reserve-planning.md)")
+    .option('--days <days>', 'days forecast from today (default 14)')
+    .option('--service-level <percent>', 'share of instant requests the recommended reserve must serve (default 99.9)')
+    .option('--scenario <scenario>', 'history | forecast-upper (default) | run:<percent>%:<hours>h | festival:<MM-dd>:x<multiplier>')
+    .action(answering((ctx, options) => planWithProgress(ctx, options)));
+  reserve
+    .command('import-flows')
+    .description(`import daily flow totals by channel for days the service has no history of (header ${['date', ...FLOW_CSV_AMOUNT_COLUMNS].join(',')}[,<channel>_count...])`)
+    .addArgument(new Argument('<file>', 'the CSV file, e.g. flows.csv'))
+    .action(
+      answering(async (ctx, options, file: string) => {
+        const csvText = await readFile(file, 'utf8');
+        return auditedCli(ctx, options, { action: 'flows.import', target: 'reserve', request: { file }, personRequired: true }, () => importFlowCsv(ctx, csvText), (answer) => ({ result: answer }));
+      }),
+    );
+  reserve
+    .command('synthetic-flows')
+    .description('print a synthetic flow history with calendar effects, as the CSV import-flows reads (for the sandbox and demos)')
+    .requiredOption('--from <date>', 'the first day', date)
+    .option('--days <days>', 'how many days', wholeNumber(1, SYNTHETIC_DAYS_MAX), 365)
+    .option('--seed <seed>', 'the random seed: the same seed, the same history', wholeNumber(0, 2 ** 31), 1)
+    .action((options: { from: string; days: number; seed: number }) => {
+      process.stdout.write(syntheticFlowsCsv(createContext({ config: appConfig() }), options));
+    });
 }
 
 function addWebhookCommands(webhooks: Command): void {

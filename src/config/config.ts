@@ -191,6 +191,22 @@ const configSchema = z.strictObject({
     /** How long a lease gives advances; it closes once its requests in flight are done. */
     leaseLifetimeMs: positiveInt,
   }),
+  planning: z.strictObject({
+    /** Days of flow history the reserve plan reads (src/planning/plan.ts). */
+    historyDays: z.number().int().min(7).max(1096),
+    /** The share of days the forecast's interval should hold, in percent. */
+    coveragePercent: z.number().gt(0).lt(100),
+    /** API processes the simulation gives each their own leases, as the service runs them. */
+    apiProcesses: z.number().int().min(1).max(64),
+    /** The alert compares the reserve with the forecast's upper band over this many trading days. */
+    alertTradingDays: z.number().int().min(1).max(30),
+    /** How often the alert looks (Agenda interval text). */
+    checkEvery: z.string().min(1),
+    /** Shopping festivals the forecast knows, by month and day. */
+    festivals: z.array(z.strictObject({ name: z.string().min(1).max(32), monthDay: z.string().regex(/^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'expected MM-dd') })).max(24),
+    /** Days of the month salaries are paid (the working day before, when one falls on a day off). */
+    paydays: z.array(z.number().int().min(1).max(31)).max(8),
+  }),
   clock: z.strictObject({
     /**
      * Moves "now" by this much in every context built from this config, so a chaos run can

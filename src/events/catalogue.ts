@@ -27,7 +27,15 @@ export const HOLDER_EVENT_TYPES = [
   'session.revoked',
 ] as const;
 
-export const OPS_EVENT_TYPES = ['fund_day.accrued', 'reserve.low_water', 'reserve.recovered', 'reconciliation.break', 'calendar.coverage_ending'] as const;
+export const OPS_EVENT_TYPES = [
+  'fund_day.accrued',
+  'reserve.low_water',
+  'reserve.recovered',
+  'reserve.forecast_uncovered',
+  'reserve.forecast_covered',
+  'reconciliation.break',
+  'calendar.coverage_ending',
+] as const;
 
 export const EVENT_TYPES = [...HOLDER_EVENT_TYPES, ...OPS_EVENT_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -2,7 +2,7 @@
  * One example of each event as a webhook delivers it (the OpenAPI document's `webhooks`), the
  * way the service renders it: the operation, the income or the fund day after the change.
  */
-import type { EventType } from './catalogue.ts';
+import { OPS_EVENT_TYPES, type EventType } from './catalogue.ts';
 
 const AT = '2024-06-04T02:00:00.000Z';
 const HOLDER = 'u_Xq2vL0c9b1kP7mZt';
@@ -67,11 +67,17 @@ const DATA: Record<EventType, Record<string, unknown>> = {
   'fund_day.accrued': { fundDay },
   'reserve.low_water': { reserve: { name: 'main', available: '800000.00', outstanding: '4200000.00', size: '5000000.00', lowWaterPercent: 20 } },
   'reserve.recovered': { reserve: { name: 'main', available: '3000000.00', outstanding: '2000000.00', size: '5000000.00', lowWaterPercent: 20 } },
+  'reserve.forecast_uncovered': {
+    reserve: { name: 'main', size: '5000000.00', need: '6200000.00', peakSettleDate: '2024-10-08', tradingDays: 5, through: '2024-10-10', covered: false },
+  },
+  'reserve.forecast_covered': {
+    reserve: { name: 'main', size: '8000000.00', need: '6200000.00', peakSettleDate: '2024-10-08', tradingDays: 5, through: '2024-10-10', covered: true },
+  },
   'reconciliation.break': { reconciliation: { id: 'rec_0mxbwgmv6000001db018877ef', at: AT, balanced: false, breaks: 1, unbalancedOperations: 0 } },
   'calendar.coverage_ending': { coverage: { knownThrough: '2026-12-31', daysRemaining: 59, status: 'ending' } },
 };
 
-const OPS_TYPES = new Set(['fund_day.accrued', 'reserve.low_water', 'reserve.recovered', 'reconciliation.break', 'calendar.coverage_ending']);
+const OPS_TYPES = new Set<EventType>(OPS_EVENT_TYPES);
 
 export function exampleEvent(type: EventType, seq: number) {
   const holderId = OPS_TYPES.has(type) ? null : HOLDER;

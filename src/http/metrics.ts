@@ -15,6 +15,7 @@ import type { AppContext } from '../context.ts';
 import { SCHEDULE_ALARM_DAYS } from '../calendar/holidaySchedule.ts';
 import { checkScheduleCoverage } from '../holidays/coverage.ts';
 import { log } from '../log.ts';
+import { forecastAlertFiring } from '../planning/alert.ts';
 import { accrualFigures, BACKLOG_COUNT_MAX, reconciliationBreaks, recoveryBacklog, recurringJobRuns, reserveFigures } from './figures.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import { HEALTH_TAG } from './health.ts';
@@ -138,15 +139,21 @@ function reserveSource(ctx: AppContext, gauge: GaugeMaker): FigureSource {
   const availableFen = gauge('moneyfund_reserve_available_fen', 'Liquidity reserve available for instant redemptions, in fen');
   const outstandingFen = gauge('moneyfund_reserve_outstanding_fen', 'Liquidity reserve advanced and not yet repaid, in fen');
   const lowWater = gauge('moneyfund_reserve_low_water', '1 when the available reserve is below reserve.lowWaterPercent of its size');
+  const forecastUncovered = gauge(
+    'moneyfund_reserve_forecast_uncovered',
+    "1 when the reserve's size is below the most the forecast's upper band advances at once over the next planning.alertTradingDays trading days (the watch-reserve-forecast job's last look); absent before it",
+  );
   return {
     name: 'reserve',
-    gauges: [availableFen, outstandingFen, lowWater],
+    gauges: [availableFen, outstandingFen, lowWater, forecastUncovered],
     read: async () => {
       const reserve = await reserveFigures(ctx);
       // Fen are exact in a float64 up to 2^53 fen (90 trillion yuan).
       availableFen.set(Number(reserve.availableFen));
       outstandingFen.set(Number(reserve.outstandingFen));
       lowWater.set(reserve.lowWater ? 1 : 0);
+      const uncovered = await forecastAlertFiring(ctx);
+      if (uncovered !== null) forecastUncovered.set(uncovered);
     },
   };
 }

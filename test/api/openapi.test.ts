@@ -449,6 +449,8 @@ describe('OpenAPI document', function () {
 
     await step('post', '/v1/ops/reserve/adjustments', 201, { as: ops, keyed: true, body: { amount: '100000.00', direction: 'increase' } });
     await step('get', '/v1/ops/reserve', 200, { as: ops });
+    await step('get', '/v1/ops/reserve/plan?days=7&scenario=run:5%25:4h', 200, { as: ops });
+    await step('get', '/v1/ops/reserve/plan?scenario=festival:11-11:x2', 422, { as: ops });
     await step('post', '/v1/me/instant-redemptions', 201, { keyed: true, body: { amount: '10.00', paymentPassword: PAYMENT_PASSWORD } });
     const merchant = await step('post', '/v1/ops/merchants', 201, { as: ops, body: { name: 'Tour tea house' } });
     await step('get', `/v1/ops/merchants/${merchant.body.id}`, 200, { as: ops });
