@@ -16,6 +16,7 @@ import { relayEvents } from '../../src/events/log.ts';
 import '../../src/eventSources.ts';
 import { NO_FAULTS } from '../../src/faults.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
+import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint } from '../../src/webhooks/model.ts';
 import { verifySignature } from '../../src/webhooks/signature.ts';
@@ -24,6 +25,7 @@ import { HeldFaults } from '../support/gate.ts';
 import { addTestFund, transferIn } from '../support/income.ts';
 import { closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
 import { Receiver } from '../support/receiver.ts';
+import { until } from '../support/until.ts';
 import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
 
 /** What test/api/webhookDeliveries.test.ts sends through its receiver (its first two tests). */
@@ -80,6 +82,7 @@ describe('webhook catalogue', function () {
 
   afterEach(async () => {
     t.ctx.faults = NO_FAULTS;
+    await WebhookEndpoint.deleteMany({ url: hooks.url }); // later files' deliveries do not knock at a closed receiver
     await hooks.close();
   });
 
@@ -180,6 +183,12 @@ describe('webhook catalogue', function () {
     const merchant = (await request(t.app).post('/v1/ops/merchants').set(ops.auth).send({ name: 'Catalogue Noodle Bar' }).expect(201)).body;
     const holder = await holderWithShares(t, '500.00');
     const paid = (await pay(t, holder, merchant.id, '100.00').expect(201)).body.operation.id;
+    // Its lease's owner notes it a moment later (a timer): the note is the event's source, and a
+    // lease its idle owner closes is closed without waiting for it.
+    const { leaseId } = (await Operation.findById(paid).lean<OperationDocument>())!;
+    await until('the payment noted on its lease', 10_000, async () =>
+      (await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>()).some((note) => note.operationIds.split(' ').includes(paid)),
+    );
     const faults = new ArmedFaults();
     t.ctx.faults = faults;
     faults.arm('instant:before-redeem'); // written with its lease, then the process dies
