@@ -104,8 +104,10 @@ async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMo
   // Refused after the card was charged and the money already returned to the wallet.
   if (op.steps.includes('to-wallet')) return fail(ctx, op, op.failure?.code ?? 'fund_switch_not_allowed');
   if (op.channel === 'bank_card') {
-    // Refuse what the limits already refuse before the card is charged.
-    const early = refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!);
+    // Refuse what the limits already refuse before the card is charged. A recovery may follow
+    // a charge (and never charges anew: see askBank), so it leaves the refusal to the leg,
+    // which then returns the card money to the wallet.
+    const early = mode === 'request' ? refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!) : undefined;
     if (early) return fail(ctx, op, early);
     const outcome = await askBank(ctx, op, 'charge', mode);
     if (outcome === 'unknown') return;

@@ -34,6 +34,10 @@ function sendWithdrawal(holder: Holder, amount: string, key = idempotencyKey()) 
     .send({ amount, bankCardId: holder.bankCardId, paymentPassword: PAYMENT_PASSWORD });
 }
 
+function sendTransferIn(holder: Holder, body: object) {
+  return request(app).post('/v1/me/transfers-in').set(holder.auth).set('Idempotency-Key', idempotencyKey()).send(body);
+}
+
 async function afterRecoveryWindow(): Promise<void> {
   clock.advance(ctx.config.jobs.recoverAfterMs + 1000);
   await recoverStuckOperations(ctx);
@@ -75,6 +79,19 @@ describe('bank failures and recovery', () => {
     const operation = await request(app).get(`/v1/me/operations/${pending.body.operation.id}`).set(holder.auth).expect(200);
     assert.equal(operation.body.operation.status, 'completed');
     assert.deepEqual(await balancesOf(holder.userId), { ...empty, walletFen: 1000n });
+  });
+
+  it('a card transfer-in charged while its answer was lost, then refused by recovery: the card money lands in the wallet', async () => {
+    const holder = await newHolder(app);
+    await topUp(app, holder, '20.00');
+    const pending = await withBank('lostAnswer', () => sendTransferIn(holder, { amount: '10.00', channel: 'bank_card', bankCardId: holder.bankCardId, fundCode: 'YEB001' }).expect(202));
+    // Meanwhile the holder moves her wallet into the other fund: the subscription can no longer be taken.
+    await sendTransferIn(holder, { amount: '20.00', channel: 'wallet', fundCode: 'MMF002' }).expect(201);
+    await afterRecoveryWindow();
+    const operation = await request(app).get(`/v1/me/operations/${pending.body.operation.id}`).set(holder.auth).expect(200);
+    assert.deepEqual([operation.body.operation.status, operation.body.operation.failure.code], ['failed', 'fund_switch_not_allowed']);
+    assert.equal((await SimulatedBankTransfer.findById(`${pending.body.operation.id}:charge`).lean())?.outcome, 'succeeded');
+    assert.deepEqual(await balancesOf(holder.userId), { ...empty, walletFen: 1000n, subscribingFen: 2000n });
   });
 
   it('a declined withdrawal refunds the wallet', async () => {
