@@ -13,9 +13,8 @@ import { syntheticFlowsCsv } from '../../src/cli/reservePlan.ts';
 import { watchReserveForecast } from '../../src/planning/alert.ts';
 import { importFlowCsv } from '../../src/planning/csv.ts';
 import { planSchema } from '../../src/planning/routes.ts';
-import { formatYuan } from '../../src/money/fen.ts';
 import { assertProblem, newHolder, testApp, type Holder, type TestApp } from '../support/api.ts';
-import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+import { adjustReserve, adjustReserveBy, useOwnReserve } from '../support/reserve.ts';
 
 const TODAY = '2026-06-15';
 const PLAN = '/v1/ops/reserve/plan';
@@ -29,16 +28,6 @@ async function forecastEvents(): Promise<PublicEvent[]> {
     events.push(...page.events);
     if (page.next === cursor) return events;
     cursor = page.next;
-  }
-}
-
-/** Moves the reserve by `amountFen` (either way), in adjustments the operation maximum allows. */
-async function adjustBy(t: TestApp, ops: Holder, amountFen: bigint): Promise<void> {
-  const direction = amountFen < 0n ? 'decrease' : 'increase';
-  for (let leftFen = amountFen < 0n ? -amountFen : amountFen; leftFen > 0n; ) {
-    const stepFen = leftFen < t.ctx.config.limits.operationMaxFen ? leftFen : t.ctx.config.limits.operationMaxFen;
-    await adjustReserve(t, ops, formatYuan(stepFen), direction).expect(201);
-    leftFen -= stepFen;
   }
 }
 
@@ -85,12 +74,12 @@ describe('reserve plan', function () {
   it("files reserve.forecast_uncovered when the reserve is below the forecast's upper band, and forecast_covered once it covers it", async () => {
     const first = await watchReserveForecast(t.ctx);
     // Funded to the need: covered; a yuan less: uncovered; back: covered.
-    await adjustBy(t, ops, first.needFen - first.sizeFen);
+    await adjustReserveBy(t, ops, first.needFen - first.sizeFen);
     assert.equal((await watchReserveForecast(t.ctx)).covered, true);
-    await adjustBy(t, ops, -100n);
+    await adjustReserveBy(t, ops, -100n);
     const short = await watchReserveForecast(t.ctx);
     assert.deepEqual([short.covered, short.needFen - short.sizeFen], [false, 100n]);
-    await adjustBy(t, ops, 100n);
+    await adjustReserveBy(t, ops, 100n);
     assert.equal((await watchReserveForecast(t.ctx)).covered, true);
     const events = (await forecastEvents()).filter((event) => (event.data.reserve as { name: string }).name === reserveName);
     assert.deepEqual(events.map((event) => event.type).slice(-2), ['reserve.forecast_uncovered', 'reserve.forecast_covered']);

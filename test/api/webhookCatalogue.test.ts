@@ -45,6 +45,8 @@ const SENT_BY_WEBHOOK_DELIVERIES: EventType[] = [
   'session.revoked',
   'reserve.low_water',
   'reserve.recovered',
+  'reserve.forecast_uncovered',
+  'reserve.forecast_covered',
   'reconciliation.break',
   'calendar.coverage_ending',
 ];

@@ -25,7 +25,10 @@ import { liftRunOutPaymentLocks } from '../../src/auth/service.ts';
 import { watchScheduleCoverage } from '../../src/holidays/coverage.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { runReconciliation } from '../../src/reconciliation/job.ts';
-import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+import { adjustReserve, adjustReserveBy, useOwnReserve } from '../support/reserve.ts';
+import { syntheticFlowsCsv } from '../../src/cli/reservePlan.ts';
+import { watchReserveForecast } from '../../src/planning/alert.ts';
+import { importFlowCsv } from '../../src/planning/csv.ts';
 import { Receiver, type Received } from '../support/receiver.ts';
 
 const ENDPOINTS = '/v1/ops/webhook-endpoints';
@@ -206,6 +209,13 @@ describe('webhook deliveries', function () {
       t.clock.set(`${t.ctx.calendar.addCalendarDays(knownThrough, -daysBefore)}T10:00:00+08:00`);
       await watchScheduleCoverage(t.ctx); // known first, then ending
     }
+    // A year of flows up to yesterday: the reserve (500.00) is far below the forecast's need, then funded to it.
+    t.clock.set('2026-06-15T10:00:00+08:00');
+    await importFlowCsv(t.ctx, syntheticFlowsCsv(t.ctx, { from: '2025-06-15', days: 365, seed: 11 }));
+    const short = await watchReserveForecast(t.ctx);
+    assert.equal(short.covered, false);
+    await adjustReserveBy(t, await newHolder(t.app, { ops: true }), short.needFen - short.sizeFen); // the first ops session ran out a year on
+    assert.equal((await watchReserveForecast(t.ctx)).covered, true);
     await relayAndDeliver();
 
     const mine = hooks.accepted.filter((delivery) => delivery.holderId === holder.userId || isOurs(delivery, reserveName));

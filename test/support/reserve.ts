@@ -1,3 +1,4 @@
+import { formatYuan } from '../../src/money/fen.ts';
 import request from 'supertest';
 import type { FaultPoints } from '../../src/context.ts';
 import { ReserveShard, type ReserveShardDocument } from '../../src/reserve/model.ts';
@@ -31,5 +32,15 @@ export class ArmedFaults implements FaultPoints {
 
   async hit(point: string): Promise<void> {
     if (this.#armed.delete(point)) throw new InjectedFault(`injected fault at ${point}`);
+  }
+}
+
+/** Moves the reserve by `amountFen` (either way), in adjustments the operation maximum allows. */
+export async function adjustReserveBy(t: TestApp, ops: Holder, amountFen: bigint): Promise<void> {
+  const direction = amountFen < 0n ? 'decrease' : 'increase';
+  for (let leftFen = amountFen < 0n ? -amountFen : amountFen; leftFen > 0n; ) {
+    const stepFen = leftFen < t.ctx.config.limits.operationMaxFen ? leftFen : t.ctx.config.limits.operationMaxFen;
+    await adjustReserve(t, ops, formatYuan(stepFen), direction).expect(201);
+    leftFen -= stepFen;
   }
 }
