@@ -171,7 +171,7 @@ function wholeYuanUp(sizeFen: Fen, passes: (sizeFen: Fen) => boolean): Fen {
  * The size, checked at a few larger sizes: where one misses the target the size is not safe
  * to recommend, and the search starts again above it.
  */
-function verifiedAbove(passes: (sizeFen: Fen) => boolean, sizeFen: Fen): Fen {
+export function verifiedAbove(passes: (sizeFen: Fen) => boolean, sizeFen: Fen): Fen {
   let chosen = sizeFen;
   for (let restart = 0; restart < SEARCH_RESTARTS_MAX; restart++) {
     const missed = CHECKS_ABOVE_PER_MILLE.map((perMille) => chosen + (chosen * perMille) / 1000n).filter((larger) => !passes(larger));

@@ -4,9 +4,9 @@
  * named stress: a run on the fund ("x% of its AUM redeemed instantly within h hours") or a
  * festival ("11.11 at k times last year"). Seeded: the same profile gives the same requests.
  *
- * A day's total per channel becomes requests of equal size (the day's mean), spread over the
- * day's hours by its hourly totals (or an assumed shape), at seeded instants within each hour
- * and from seeded holders. To keep a year to about a million simulated requests, an hour's
+ * A day's total per channel becomes requests of equal size (the day's mean, to the fen), spread
+ * over the day's hours by its hourly totals (or an assumed shape), at seeded instants within
+ * each hour and from seeded holders. To keep a year to about a million simulated requests, an hour's
  * requests beyond batchesPerHourMax are grouped into equal batches, each granted or refused as
  * one and counted as the requests it stands for.
  */
@@ -98,8 +98,9 @@ function dayPlan(day: DailyFlow | ForecastDay, options: FlowRequestOptions): Day
       const count = requestCountOf(day, channel, totalFen, options);
       const hourly = 'hourlyFen' in day ? day.hourlyFen?.[channel] : undefined;
       const weights = hourly && hourly.some((fen) => fen > 0n) ? hourly : shapeWeights(options.hourlyShape ?? DEFAULT_HOURLY_SHAPE);
-      const amounts = splitFen(totalFen > 0n ? totalFen : 0n, weights);
-      const counts = splitCount(count, amounts);
+      // The requests follow the hours' weights; the money follows the requests: all of a day's are alike.
+      const counts = count === 0 ? weights.map(() => 0) : splitFen(BigInt(count), weights).map(Number);
+      const amounts = count === 0 ? weights.map(() => 0n) : splitFen(totalFen, counts.map(BigInt));
       return [channel, amounts.map((amountFen, hour) => ({ amountFen, count: counts[hour]! }))];
     }),
   ) as DayPlan['hours'];
@@ -109,12 +110,11 @@ function dayPlan(day: DailyFlow | ForecastDay, options: FlowRequestOptions): Day
 function requestCountOf(day: DailyFlow | ForecastDay, channel: ReserveChannel, totalFen: Fen, options: FlowRequestOptions): number {
   if (totalFen <= 0n) return 0;
   const meanFen = options.meanRequestFen?.[channel];
-  if (meanFen !== undefined) {
-    if (meanFen <= 0n) throw new RangeError(`requestsOfFlows: mean request of ${channel} must be positive`);
-    return Number(mulDiv(totalFen, 1n, meanFen, 'up'));
-  }
-  if (!('counts' in day)) throw new RangeError(`requestsOfFlows: a forecast needs a mean request size for ${channel}`);
-  return Math.max(1, day.counts[channel]);
+  if (meanFen === undefined && !('counts' in day)) throw new RangeError(`requestsOfFlows: a forecast needs a mean request size for ${channel}`);
+  if (meanFen !== undefined && meanFen <= 0n) throw new RangeError(`requestsOfFlows: mean request of ${channel} must be positive`);
+  const count = meanFen !== undefined ? mulDiv(totalFen, 1n, meanFen, 'up') : BigInt(Math.max(1, (day as DailyFlow).counts[channel]));
+  // Every request at least a fen.
+  return Number(count < totalFen ? count : totalFen);
 }
 
 /** An amount split by weights, exactly: shares truncated, the fen left over to the heaviest. */
@@ -126,21 +126,6 @@ export function splitFen(totalFen: Fen, weights: readonly bigint[]): Fen[] {
   const heaviestFirst = weights.map((weight, index) => [weight, index] as const).sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : a[1] - b[1]));
   for (let rank = 0; leftFen > 0n; rank = (rank + 1) % heaviestFirst.length, leftFen--) shares[heaviestFirst[rank]![1]]! += 1n;
   return shares;
-}
-
-/**
- * A day's request count over its hours in proportion to their amounts: at least one request
- * in an hour with money, and never more requests than fen.
- */
-function splitCount(count: number, amountsFen: readonly Fen[]): number[] {
-  if (count === 0) return amountsFen.map(() => 0);
-  const counts = splitFen(BigInt(count), amountsFen.map((amountFen) => (amountFen > 0n ? amountFen : 0n))).map(Number);
-  return counts.map((hourCount, hour) => {
-    const amountFen = amountsFen[hour]!;
-    if (amountFen <= 0n) return 0;
-    const wanted = Math.max(hourCount, 1);
-    return BigInt(wanted) > amountFen ? Number(amountFen) : wanted;
-  });
 }
 
 const shapeWeights = (shape: readonly number[]) => {

@@ -266,7 +266,9 @@ class ReserveSimulation {
   }
 
   finish(untilMs: number): SimulationResult {
-    this.#advanceTo(untilMs);
+    // The day that begins at untilMs is not the period's.
+    this.#advanceTo(untilMs - 1);
+    this.#passTime(untilMs);
     this.#closeDay();
     const { sizeFen } = this.#input;
     const periodMs = BigInt(Math.max(1, untilMs - this.#fromMs));
