@@ -51,7 +51,9 @@ const PRECISION_PER_MILLE = 2n;
 /** Larger sizes checked after a bisection, in per mille above its answer. */
 const CHECKS_ABOVE_PER_MILLE = [20n, 50n, 100n];
 const SEARCH_RESTARTS_MAX = 3;
-const DOUBLINGS_MAX = 64;
+const STEPS_MAX = 256;
+/** From a hint read off the peak the reserve reached unbounded, the bracket grows by 5% a step. */
+const HINTED_STEP_PER_MILLE = 50n;
 
 export function recommendReserve(
   requestsFactory: () => Iterable<ReserveRequest>,
@@ -74,6 +76,12 @@ export function recommendReserve(
     return !result.stoppedEarly && result.reserveServedPercent >= target;
   };
 
+  // With room for everything, what the reserve's advances and leases reach at their peak: near the answer.
+  const unboundedPeakFen = (setup: ReserveSetup) => {
+    const roomFen = demand.totalFen + demand.maxFen * BigInt(setup.shards);
+    const peakFen = simulate(setup, roomFen).peakUsedFen;
+    return peakFen > 0n ? peakFen : 100n;
+  };
   const shardCandidates = unique([base.shards, ...(options.shardCandidates ?? [1, 2, 4, 8, 16])]);
   const meanFen = demand.count === 0 ? 1n : demand.totalFen / BigInt(demand.count) || 1n;
   const leaseCandidates = unique([base.leaseMaxFen, ...(options.leaseMaxCandidates ?? [10n, 100n, 1000n].map((times) => meanFen * times))]);
@@ -84,7 +92,7 @@ export function recommendReserve(
     if (candidates.some((tried) => tried.shards === setup.shards && tried.leaseMaxFen === setup.leaseMaxFen)) return;
     const check = passes(setup);
     const { best } = search;
-    const sizeFen = best && !check(best.sizeFen - (best.sizeFen * PRECISION_PER_MILLE) / 1000n) ? null : smallestPassing(check, best?.sizeFen ?? demand.maxFen * BigInt(setup.shards));
+    const sizeFen = best && !check(best.sizeFen - (best.sizeFen * PRECISION_PER_MILLE) / 1000n) ? null : smallestPassing(check, best?.sizeFen ?? unboundedPeakFen(setup), 0n, HINTED_STEP_PER_MILLE);
     candidates.push({ shards: setup.shards, leaseMaxFen: setup.leaseMaxFen, sizeFen });
     if (sizeFen !== null && (!best || sizeFen < best.sizeFen)) search.best = { setup, sizeFen };
     onProgress?.(Math.min(0.95, candidates.length / stepsTotal));
@@ -130,26 +138,27 @@ function demandOf(requests: Iterable<ReserveRequest>): { count: number; totalFen
 
 /**
  * The smallest size that passes, to PRECISION, above `lowFen` (a size known to miss): bracketed
- * by halving or doubling from the hint, then bisected. A whole yuan, rounded up.
+ * from the hint by steps of `stepPerMille` (by default halving or doubling), then bisected. A
+ * whole yuan, rounded up.
  */
-export function smallestPassing(passes: (sizeFen: Fen) => boolean, hintFen: Fen, lowFen = 0n): Fen {
+export function smallestPassing(passes: (sizeFen: Fen) => boolean, hintFen: Fen, lowFen = 0n, stepPerMille = 1000n): Fen {
   let low = lowFen;
   let high = hintFen > low + 100n ? hintFen : low + 100n;
   if (passes(high)) {
-    for (let halvings = 0; halvings < DOUBLINGS_MAX; halvings++) {
-      const half = high / 2n;
-      if (half <= low) break;
-      if (!passes(half)) {
-        low = half;
+    for (let steps = 0; steps < STEPS_MAX; steps++) {
+      const lower = (high * 1000n) / (1000n + stepPerMille);
+      if (lower <= low) break;
+      if (!passes(lower)) {
+        low = lower;
         break;
       }
-      high = half;
+      high = lower;
     }
   } else {
-    for (let doublings = 0; ; doublings++) {
-      if (doublings === DOUBLINGS_MAX) throw new Error(`no reserve up to ${high} fen serves the target`);
+    for (let steps = 0; ; steps++) {
+      if (steps === STEPS_MAX) throw new Error(`no reserve up to ${high} fen serves the target`);
       low = high;
-      high *= 2n;
+      high += (high * stepPerMille) / 1000n + 100n;
       if (passes(high)) break;
     }
   }

@@ -108,6 +108,8 @@ export interface SimulationResult {
   reserveServedPercent: number;
   /** Leased or outstanding over the size at its highest, rounded up to 2 decimals. */
   peakUtilisationPercent: number;
+  /** Leased or outstanding at its highest. */
+  peakUsedFen: Fen;
   /** From the start of the period to the first request refused for want of reserve. */
   hoursToExhaustion: number | null;
   /** The reserve not advanced to anyone, averaged over the period (truncated). */
@@ -289,6 +291,7 @@ class ReserveSimulation {
       servedPercent: percentDown(this.#served.count, requests),
       reserveServedPercent: percentDown(this.#served.count, admitted),
       peakUtilisationPercent: utilisationPercent(this.#peakUsedFen, sizeFen),
+      peakUsedFen: this.#peakUsedFen,
       hoursToExhaustion: this.#firstExhaustedAtMs === null ? null : Math.round(((this.#firstExhaustedAtMs - this.#fromMs) / MS_PER_HOUR) * 100) / 100,
       averageUnusedFen: this.#unusedFenMs / periodMs,
       idleCostFen: mulDiv(this.#unusedFenMs, this.#yieldPer10k, FEN8_PER_FEN * MS_PER_DAY, 'down'),
