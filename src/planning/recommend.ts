@@ -25,7 +25,7 @@ export interface RecommendOptions {
 export interface CandidateSetup {
   shards: number;
   leaseMaxFen: Fen;
-  /** The smallest size found for it; null when it needs more than the best one (not searched further). */
+  /** The smallest size found for it; null when it cannot do with 0.2% less than the best one so far (not searched further). */
   sizeFen: Fen | null;
 }
 

@@ -117,14 +117,20 @@ function requestCountOf(day: DailyFlow | ForecastDay, channel: ReserveChannel, t
   return Number(count < totalFen ? count : totalFen);
 }
 
-/** An amount split by weights, exactly: shares truncated, the fen left over to the heaviest. */
+/**
+ * An amount split by weights, exactly: shares truncated, then a fen more to each of the first
+ * weighted parts until none is left (fewer than there are weighted parts).
+ */
 export function splitFen(totalFen: Fen, weights: readonly bigint[]): Fen[] {
   const weightSum = weights.reduce((sum, weight) => sum + weight, 0n);
   if (weightSum <= 0n) throw new RangeError('splitFen: the weights add up to nothing');
   const shares = weights.map((weight) => (totalFen * weight) / weightSum);
   let leftFen = totalFen - shares.reduce((sum, share) => sum + share, 0n);
-  const heaviestFirst = weights.map((weight, index) => [weight, index] as const).sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : a[1] - b[1]));
-  for (let rank = 0; leftFen > 0n; rank = (rank + 1) % heaviestFirst.length, leftFen--) shares[heaviestFirst[rank]![1]]! += 1n;
+  for (let index = 0; leftFen > 0n; index++) {
+    if (weights[index]! <= 0n) continue;
+    shares[index]! += 1n;
+    leftFen--;
+  }
   return shares;
 }
 
@@ -289,6 +295,43 @@ function nextOccurrence(after: string, monthDay: string): string {
     if (date > after && DateTime.fromISO(date).isValid) return date;
   }
   throw new RangeError(`no ${monthDay} after ${after}`);
+}
+
+/** What a scenario may be built from: the flow history, the forecast, the fund and the service's cap. */
+export interface ScenarioSources extends Omit<FlowRequestOptions, 'hourlyShape'> {
+  history?: readonly DailyFlow[];
+  forecast?: readonly ForecastDay[];
+  /** For a run: the fund's assets under management, and when it starts. */
+  aumFen?: Fen;
+  startMs?: number;
+  instantDailyMaxFen: Fen;
+}
+
+/** The requests of a parsed scenario; a source it needs and lacks is a programmer's error. */
+export function profileOfScenario(spec: ScenarioSpec, sources: ScenarioSources): RequestProfile {
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new RangeError(`scenario ${spec.kind} needs ${what}`);
+    return value;
+  };
+  switch (spec.kind) {
+    case 'history':
+      return requestsOfFlows(need(sources.history, 'a flow history'), sources);
+    case 'forecast-upper':
+      return requestsOfFlows(need(sources.forecast, 'a forecast'), sources);
+    case 'festival':
+      return festivalProfile(need(sources.history, 'a flow history'), spec, sources);
+    case 'run':
+      return runProfile({
+        aumFen: need(sources.aumFen, 'the AUM'),
+        percent: spec.percent,
+        hours: spec.hours,
+        holders: sources.holders,
+        startMs: need(sources.startMs, 'a start'),
+        instantDailyMaxFen: sources.instantDailyMaxFen,
+        seed: sources.seed,
+        ...(sources.zone ? { zone: sources.zone } : {}),
+      });
+  }
 }
 
 /** A scenario as the API and the CLI name it. */

@@ -147,7 +147,12 @@ const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000n;
 const PROGRESS_EVERY_REQUESTS = 4096;
 
+/**
+ * Replays the requests through the reserve. `onProgress` is told the share of the period done
+ * (every few thousand requests, when the period's end is given, and 1 at the end).
+ */
 export function simulateReserve(input: SimulationInput, onProgress?: (doneShare: number) => void): SimulationResult {
+  checkSetup(input);
   const iterator = input.requests[Symbol.iterator]();
   let next = iterator.next();
   const fromMs = input.fromMs ?? (next.done ? 0 : dayStartMs(input.calendar, input.calendar.businessDateOf(new Date(next.value.atMs))));
@@ -156,7 +161,7 @@ export function simulateReserve(input: SimulationInput, onProgress?: (doneShare:
   let seen = 0;
   for (; !next.done; next = iterator.next()) {
     const request = next.value;
-    if (request.atMs < lastAtMs) throw new RangeError(`simulateReserve: requests out of time order at ${new Date(request.atMs).toISOString()}`);
+    if (request.atMs < lastAtMs) throw new RangeError(`simulateReserve: a request before the period or out of time order at ${new Date(request.atMs).toISOString()}`);
     if (input.untilMs !== undefined && request.atMs >= input.untilMs) break;
     lastAtMs = request.atMs;
     simulation.serve(request);
@@ -169,6 +174,13 @@ export function simulateReserve(input: SimulationInput, onProgress?: (doneShare:
   const result = simulation.finish(untilMs);
   onProgress?.(1);
   return result;
+}
+
+function checkSetup(input: SimulationInput): void {
+  const wholes = { shards: input.shards, processes: input.processes, leaseLifetimeMs: input.leaseLifetimeMs, recoverAfterMs: input.recoverAfterMs };
+  const bad = Object.entries(wholes).find(([, value]) => !Number.isSafeInteger(value) || value < 1);
+  if (bad) throw new RangeError(`simulateReserve: ${bad[0]} must be a whole number of at least 1, got ${bad[1]}`);
+  if (input.sizeFen < 0n || input.leaseMaxFen < 1n) throw new RangeError('simulateReserve: a negative size or a lease maximum under a fen');
 }
 
 /** Midnight in the calendar's zone opening the date. */

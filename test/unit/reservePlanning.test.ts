@@ -11,7 +11,7 @@ import { DomainError } from '../../src/errors.ts';
 import { problemOf } from '../../src/http/problem.ts';
 import { perChannel, type DailyFlow } from '../../src/planning/flows.ts';
 import { recommendReserve, smallestPassing, verifiedAbove } from '../../src/planning/recommend.ts';
-import { festivalProfile, parseScenario, requestsOfFlows, runProfile, splitFen } from '../../src/planning/scenarios.ts';
+import { festivalProfile, parseScenario, profileOfScenario, requestsOfFlows, runProfile, splitFen } from '../../src/planning/scenarios.ts';
 import { reserveSetupOf, simulateReserve, type ReserveRequest, type ReserveSetup } from '../../src/planning/simulate.ts';
 import { isRenewalDue, leaseSliceFen } from '../../src/reserve/leases.ts';
 import { shardShares } from '../../src/reserve/service.ts';
@@ -159,8 +159,10 @@ describe('reserve planning', () => {
       assert.equal(result.refused.forReserve.count, 3);
     });
 
-    it('refuses requests out of time order', () => {
+    it('refuses requests out of time order, and a setup without shards or processes', () => {
       assert.throws(() => simulateReserve({ ...setup(), sizeFen: 1n, requests: [ask('2024-06-04T10:00:01', 'a', 1n), ask('2024-06-04T10:00:00', 'a', 1n)] }), RangeError);
+      assert.throws(() => simulateReserve({ ...setup({ shards: 0 }), sizeFen: 1n, requests: [] }), /shards/);
+      assert.throws(() => simulateReserve({ ...setup({ processes: 1.5 }), sizeFen: 1n, requests: [] }), /processes/);
     });
   });
 
@@ -264,6 +266,15 @@ describe('reserve planning', () => {
         () => festivalProfile(history, { monthDay: '06-18', multiplier: '2' }, { seed: 1, holders: 1 }),
         (error: unknown) => error instanceof DomainError && error.code === 'scenario_day_missing' && problemOf(error).status === 422,
       );
+    });
+
+    it('builds the profile a parsed scenario names', () => {
+      const history = [flowDay('2024-11-11', 1_000_000n, 100)];
+      const sources = { seed: 1, holders: 100, history, aumFen: 100_000_000n, startMs: at('2024-06-04T10:00:00'), instantDailyMaxFen: 1_000_000n };
+      assert.equal(profileOfScenario(parseScenario('history'), sources).totalFen, 1_000_000n);
+      assert.equal(profileOfScenario(parseScenario('festival:11-11:x2'), sources).totalFen, 2_000_000n);
+      assert.equal(profileOfScenario(parseScenario('run:5%:4h'), sources).totalFen, 5_000_000n);
+      assert.throws(() => profileOfScenario(parseScenario('forecast-upper'), sources), /needs a forecast/);
     });
 
     it('splits an amount by weights exactly', () => {
