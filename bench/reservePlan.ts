@@ -62,5 +62,7 @@ if (recommendation) {
       `served ${recommendation.servedPercent}% (at ${yuan(recommendation.smallerSizeFen)}: ${recommendation.smallerServedPercent}%), tight ${recommendation.tight}; ` +
       `${recommendation.simulations} simulations in ${Math.round(recommendMs)} ms`,
   );
+  const { result: at } = recommendation;
+  console.log(`  at the recommendation: peak utilisation ${at.peakUtilisationPercent}%, average unused ${yuan(at.averageUnusedFen)}, idle cost over the year ${yuan(at.idleCostFen)} at 0.4000 yuan per 10,000 shares a day`);
   console.log(recommendation.candidates.map((candidate) => `  ${candidate.shards} shards, lease max ${yuan(candidate.leaseMaxFen)}: ${candidate.sizeFen === null ? 'needs more' : yuan(candidate.sizeFen)}`).join('\n'));
 }
