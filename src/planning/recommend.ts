@@ -51,8 +51,8 @@ const PRECISION_PER_MILLE = 2n;
 /** Larger sizes checked after a bisection, in per mille above its answer. */
 const CHECKS_ABOVE_PER_MILLE = [20n, 50n, 100n];
 const SEARCH_RESTARTS_MAX = 3;
-const STEPS_MAX = 256;
-/** From a hint read off the peak the reserve reached unbounded, the bracket grows by 5% a step. */
+const STEPS_MAX = 128;
+/** From a hint read off the peak the reserve reached unbounded, the bracket's first step is 5%. */
 const HINTED_STEP_PER_MILLE = 50n;
 
 export function recommendReserve(
@@ -138,15 +138,18 @@ function demandOf(requests: Iterable<ReserveRequest>): { count: number; totalFen
 
 /**
  * The smallest size that passes, to PRECISION, above `lowFen` (a size known to miss): bracketed
- * from the hint by steps of `stepPerMille` (by default halving or doubling), then bisected. A
- * whole yuan, rounded up.
+ * from the hint by steps of `stepPerMille` at first (by default halving or doubling), each twice
+ * the last, then bisected. A whole yuan, rounded up.
  */
 export function smallestPassing(passes: (sizeFen: Fen) => boolean, hintFen: Fen, lowFen = 0n, stepPerMille = 1000n): Fen {
   let low = lowFen;
   let high = hintFen > low + 100n ? hintFen : low + 100n;
+  // Each step twice the last, up to halving or doubling: a far hint costs a few trials, not many.
+  let step = stepPerMille;
+  const nextStep = () => (step = step * 2n < 1000n ? step * 2n : 1000n);
   if (passes(high)) {
-    for (let steps = 0; steps < STEPS_MAX; steps++) {
-      const lower = (high * 1000n) / (1000n + stepPerMille);
+    for (let steps = 0; steps < STEPS_MAX; steps++, nextStep()) {
+      const lower = (high * 1000n) / (1000n + step);
       if (lower <= low) break;
       if (!passes(lower)) {
         low = lower;
@@ -155,10 +158,10 @@ export function smallestPassing(passes: (sizeFen: Fen) => boolean, hintFen: Fen,
       high = lower;
     }
   } else {
-    for (let steps = 0; ; steps++) {
+    for (let steps = 0; ; steps++, nextStep()) {
       if (steps === STEPS_MAX) throw new Error(`no reserve up to ${high} fen serves the target`);
       low = high;
-      high += (high * stepPerMille) / 1000n + 100n;
+      high += (high * step) / 1000n + 100n;
       if (passes(high)) break;
     }
   }

@@ -312,6 +312,13 @@ describe('reserve planning', () => {
       assert.ok(recommendation.sizeFen * 3n < profile.totalFen, `${recommendation.sizeFen} of ${profile.totalFen}`);
     });
 
+    it('a lower service level needs less, and is as tight', () => {
+      const strict = recommendReserve(profile.requests, base, { serviceLevelPercent: 99.9, shardCandidates: [], leaseMaxCandidates: [] })!;
+      const loose = recommendReserve(profile.requests, base, { serviceLevelPercent: 90, shardCandidates: [], leaseMaxCandidates: [] })!;
+      assert.ok(loose.sizeFen < strict.sizeFen, `${loose.sizeFen} ${strict.sizeFen}`);
+      assert.ok(loose.servedPercent >= 90 && loose.smallerServedPercent < 90 && loose.tight, `${loose.servedPercent} ${loose.smallerServedPercent}`);
+    });
+
     it('searches past a size that is not safe: the answer passes, and so do the sizes checked above it', () => {
       // Passes from 1,000 yuan, except in a pocket 1,040..1,060 yuan that the bisection does not probe.
       const passes = (sizeFen: bigint) => sizeFen >= 100_000n && !(sizeFen >= 104_000n && sizeFen <= 106_000n);
