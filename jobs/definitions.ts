@@ -9,6 +9,7 @@ import { watchReserve } from '../src/reserve/lowWater.ts';
 import { ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB, coordinateAccrual, runPartitionJob, type JobControl, type PartitionJobData } from '../src/income/scheduled.ts';
 import { runReconciliation } from '../src/reconciliation/job.ts';
 import { sweepWallets } from '../src/sweep/service.ts';
+import { rollUpYesterday } from '../src/planning/history.ts';
 import { advanceDueOperations, recoverStuckOperations } from '../src/operations/recovery.ts';
 
 export interface JobDefinition {
@@ -81,5 +82,13 @@ export const JOBS: JobDefinition[] = [
     },
     concurrency: 1,
     run: (ctx) => sweepWallets(ctx),
+  },
+  {
+    // Just after Beijing midnight: yesterday's flow totals for the reserve planner. A day this
+    // misses (still in flight, or the job down) is rolled up when the history is read.
+    name: 'roll-up-flow-day',
+    every: () => '20 0 * * *',
+    concurrency: 1,
+    run: rollUpYesterday,
   },
 ];

@@ -25,10 +25,11 @@ export interface CsvRow {
   yieldPer10k: bigint;
 }
 
-const invalidCsv = (line: number, detail: string) =>
+/** A file refused at one line (counting the header as line 1): nothing of it is written. */
+export const invalidCsv = (line: number, detail: string) =>
   new DomainError('invalid_csv', `Line ${line}: ${detail}; nothing was written`, { line }, { values: { line, detail } });
 
-const unquoted = (field: string) => field.trim().replace(/^"(.*)"$/, '$1').trim();
+export const unquoted = (field: string) => field.trim().replace(/^"(.*)"$/, '$1').trim();
 
 /** A file's text as its lines (a BOM and CRLF line ends are dropped): what the API takes. */
 export const csvLines = (text: string): string[] => text.replace(/^\uFEFF/, '').replace(/\r?\n$/, '').split(/\r?\n/);

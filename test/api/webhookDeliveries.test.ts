@@ -5,10 +5,9 @@
  * resume; a hung endpoint that holds no other; bad input on the new routes.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { EVENT_TYPES } from '../../src/events/catalogue.ts';
+import { EVENT_TYPES, type EventType } from '../../src/events/catalogue.ts';
+import { exampleEvent } from '../../src/events/examples.ts';
 import type { AppConfig } from '../../src/config/config.ts';
 import { appendEvents, relayEvents } from '../../src/events/log.ts';
 import { eventDraft } from '../../src/events/outbox.ts';
@@ -16,11 +15,18 @@ import '../../src/eventSources.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint, type WebhookEndpointDocument } from '../../src/webhooks/model.ts';
-import { SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.ts';
-import { assertProblem, newHolder, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { verifySignature } from '../../src/webhooks/signature.ts';
+import { assertProblem, newHolder, withoutBeijingTwins, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { accrueAt, addTestFund, publish, redeem, subscribedHolder } from '../support/income.ts';
-import { closeAllLeases, instant } from '../support/instant.ts';
+import { closeAllLeases, holderWithShares, instant } from '../support/instant.ts';
+import { uniqueId } from '../support/database.ts';
+import { unbalancedTopUp } from '../support/journal.ts';
+import { liftRunOutPaymentLocks } from '../../src/auth/service.ts';
+import { watchScheduleCoverage } from '../../src/holidays/coverage.ts';
+import { Operation } from '../../src/operations/model.ts';
+import { runReconciliation } from '../../src/reconciliation/job.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+import { Receiver, type Received } from '../support/receiver.ts';
 
 const ENDPOINTS = '/v1/ops/webhook-endpoints';
 /**
@@ -30,75 +36,41 @@ const ENDPOINTS = '/v1/ops/webhook-endpoints';
  */
 const LEFT_OUT = /^(payment_password|session|reserve|reconciliation|calendar)\./;
 const TYPES_OF_THIS_FILE = EVENT_TYPES.filter((type) => !LEFT_OUT.test(type));
+const SECURITY_AND_OPS_TYPES = EVENT_TYPES.filter((type) => LEFT_OUT.test(type));
+const WRONG_PAYMENT_PASSWORD = '000000';
 
-interface Received {
-  id: string;
-  type: string;
-  holderId: string | null;
-  data: Record<string, Record<string, unknown>>;
-  body: string;
-  signature: string;
-  status: number;
+/** An ops event of this test: of its reserve, or of no reserve (reconciliation, calendar), which only this test files at this point. */
+const isOurs = (delivery: Received, reserveName: string) =>
+  delivery.holderId === null && (!delivery.type.startsWith('reserve.') || (delivery.data.reserve as { name?: string }).name === reserveName);
+
+/** A reconciliation run that finds a break after a clean one; the journal is clean again after. */
+async function breakReconciliation(t: TestApp): Promise<void> {
+  await runReconciliation(t.ctx);
+  const operationId = uniqueId('op');
+  await Operation.collection.insertOne(unbalancedTopUp(operationId));
+  try {
+    await runReconciliation(t.ctx);
+  } finally {
+    await Operation.deleteOne({ _id: operationId });
+  }
+  await runReconciliation(t.ctx);
 }
 
-/** What the receiver answers a delivery: a status, or a promise of one (a slow or hung receiver). */
-type Answer = (delivery: Received, index: number) => number | Promise<number>;
+/**
+ * The keys of a payload, nested, with the kind of each leaf: what a documented example must
+ * share with the real one. A null stands for any kind (a field that is null until it is known).
+ */
+function shapeOf(value: unknown, like: unknown): unknown {
+  if (value === null || like === null) return 'nullable';
+  if (typeof value !== 'object') return typeof value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, inner]) => [key, shapeOf(inner, (like as Record<string, unknown>)?.[key])]));
+}
 
-/** A receiver on 127.0.0.1: every request it got, in arrival order, with what it answered. */
-class Receiver {
-  /** In arrival order; a request not answered yet has status 0. */
-  readonly requests: Received[] = [];
-  /** What happened when, across receivers that share it: to compare their order. */
-  readonly timeline: string[];
-  answer: Answer = () => 200;
-  inFlight = 0;
-  inFlightMax = 0;
-  #server: Server;
-
-  private constructor(server: Server, timeline: string[]) {
-    this.#server = server;
-    this.timeline = timeline;
-  }
-
-  static async start(name: string, timeline: string[] = []): Promise<Receiver> {
-    let receiver!: Receiver;
-    const server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => void receiver.#take(name, body, String(req.headers[SIGNATURE_HEADER.toLowerCase()]), res));
-      res.on('close', () => res.writableFinished || timeline.push(`${name}:abandoned`));
-    });
-    receiver = new Receiver(server, timeline);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return receiver;
-  }
-
-  async #take(name: string, body: string, signature: string, res: import('node:http').ServerResponse): Promise<void> {
-    const event = JSON.parse(body) as Received;
-    const delivery: Received = { id: event.id, type: event.type, holderId: event.holderId, data: event.data, body, signature, status: 0 };
-    this.inFlight++;
-    this.inFlightMax = Math.max(this.inFlightMax, this.inFlight);
-    this.timeline.push(`${name}:${event.id}`);
-    this.requests.push(delivery);
-    delivery.status = await this.answer(delivery, this.requests.length - 1);
-    this.inFlight--;
-    res.writeHead(delivery.status).end();
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hooks`;
-  }
-
-  /** The events it accepted (2xx), each once, in the order first accepted. */
-  get accepted(): Received[] {
-    const seen = new Set<string>();
-    return this.requests.filter((delivery) => delivery.status >= 200 && delivery.status < 300 && !seen.has(delivery.id) && seen.add(delivery.id));
-  }
-
-  close(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+/** Each payload has the shape of its type's documented example (the OpenAPI webhooks section). */
+function assertDocumented(deliveries: Received[]): void {
+  for (const delivery of deliveries) {
+    const [sent, documented] = [withoutBeijingTwins(delivery.data), exampleEvent(delivery.type as EventType, 1).data];
+    assert.deepEqual(shapeOf(sent, documented), shapeOf(documented, sent), `the documented example of ${delivery.type}`);
   }
 }
 
@@ -197,6 +169,7 @@ describe('webhook deliveries', function () {
       'redemption.settled',
     ]));
     assert.deepEqual(idsOf(mine), idsOf(await eventsOf(holder)), 'the events the API reads, in its order');
+    assertDocumented(mine);
     const accrued = hooks.accepted.filter((delivery) => delivery.type === 'fund_day.accrued' && JSON.stringify(delivery.data).includes(fundCode));
     assert.equal(accrued.length, 1);
     const ids = idsOf(hooks.accepted);
@@ -212,6 +185,34 @@ describe('webhook deliveries', function () {
     const view = await endpointView(id);
     assert.deepEqual([view.delivery.retrying, view.delivery.failingEventId, view.delivery.nextAttemptAt], [false, null, null]);
     assert.ok(view.delivery.cursor >= ids.at(-1)!, 'the cursor passed the last event sent');
+  });
+
+  it("sends a holder's security events and ops' alerts, each signed", async () => {
+    const hooks = await receiver();
+    const { secret } = await register(hooks.url, SECURITY_AND_OPS_TYPES);
+    const reserveName = useOwnReserve(t);
+    await adjustReserve(t, ops, '1000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '100.00'); // session.created, payment_password.reset
+    for (const expected of [403, 403, 423]) assert.equal((await instant(t, holder, '1.00', undefined, WRONG_PAYMENT_PASSWORD)).status, expected);
+    t.clock.advance(t.ctx.config.security.paymentLockMs + 1_000);
+    await liftRunOutPaymentLocks(t.ctx); // unlocked
+    await request(t.app).delete('/v1/me/session').set(holder.auth).expect(204); // revoked
+
+    await adjustReserve(t, ops, '1000.00', 'decrease').expect(201); // low water
+    await adjustReserve(t, ops, '500.00', 'increase').expect(201); // recovered
+    await breakReconciliation(t);
+    const { knownThrough } = t.ctx.calendar;
+    for (const daysBefore of [200, 59]) {
+      t.clock.set(`${t.ctx.calendar.addCalendarDays(knownThrough, -daysBefore)}T10:00:00+08:00`);
+      await watchScheduleCoverage(t.ctx); // known first, then ending
+    }
+    await relayAndDeliver();
+
+    const mine = hooks.accepted.filter((delivery) => delivery.holderId === holder.userId || isOurs(delivery, reserveName));
+    assert.deepEqual(new Set(mine.map((delivery) => delivery.type)), new Set(SECURITY_AND_OPS_TYPES));
+    assertDocumented(mine);
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    for (const delivery of hooks.requests) assert.equal(verifySignature(secret, delivery.signature, delivery.body, nowSeconds), 'valid', delivery.id);
   });
 
   it('retries a failing receiver with back-off, holding later events back, and delivers in order once it answers', async () => {
