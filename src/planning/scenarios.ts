@@ -15,19 +15,14 @@ import { addCalendarDays } from '../calendar/businessDate.ts';
 import { DomainError } from '../errors.ts';
 import type { Fen } from '../money/fen.ts';
 import { mulDiv, parseScaled } from '../money/rounding.ts';
-import type { DailyFlow, FlowChannel } from './flows.ts';
+import { RESERVE_CHANNELS, type DailyFlow, type FlowChannel } from './flows.ts';
+import type { DailyForecast } from './forecast.ts';
 import { seededRandom } from './random.ts';
 import type { ReserveChannel, ReserveRequest } from './simulate.ts';
 
-const CHANNELS: readonly ReserveChannel[] = ['instant_redemption', 'payment'];
+const CHANNELS = RESERVE_CHANNELS as readonly ReserveChannel[];
 const MS_PER_HOUR = 3_600_000;
 const HOURS_PER_DAY = 24;
-
-/** A day of a forecast, as src/planning/forecast.ts gives it: only the upper band is replayed. */
-export interface ForecastDay {
-  date: string;
-  channels: Partial<Record<FlowChannel, { upperFen: Fen }>>;
-}
 
 /** Requests to replay, the same on every pass, with what they add up to. */
 export interface RequestProfile {
@@ -70,8 +65,8 @@ interface DayPlan {
   hours: Record<ReserveChannel, { amountFen: Fen; count: number }[]>;
 }
 
-/** Requests of a history's days, or of a forecast's upper band. */
-export function requestsOfFlows(days: readonly DailyFlow[] | readonly ForecastDay[], options: FlowRequestOptions): RequestProfile {
+/** Requests of a history's days, or of a forecast's upper band (each day at its upper bound). */
+export function requestsOfFlows(days: readonly DailyFlow[] | readonly DailyForecast[], options: FlowRequestOptions): RequestProfile {
   if (days.length === 0) throw new RangeError('requestsOfFlows: no days');
   const sorted = [...days].sort((a, b) => (a.date < b.date ? -1 : 1));
   const plans = sorted.map((day) => dayPlan(day, options));
@@ -91,10 +86,10 @@ export function requestsOfFlows(days: readonly DailyFlow[] | readonly ForecastDa
   };
 }
 
-function dayPlan(day: DailyFlow | ForecastDay, options: FlowRequestOptions): DayPlan {
+function dayPlan(day: DailyFlow | DailyForecast, options: FlowRequestOptions): DayPlan {
   const hours = Object.fromEntries(
     CHANNELS.map((channel) => {
-      const totalFen = 'totalsFen' in day ? day.totalsFen[channel] : (day.channels[channel]?.upperFen ?? 0n);
+      const totalFen = 'totalsFen' in day ? day.totalsFen[channel] : day.channels[channel].upperFen;
       const count = requestCountOf(day, channel, totalFen, options);
       const hourly = 'hourlyFen' in day ? day.hourlyFen?.[channel] : undefined;
       const weights = hourly && hourly.some((fen) => fen > 0n) ? hourly : shapeWeights(options.hourlyShape ?? DEFAULT_HOURLY_SHAPE);
@@ -107,7 +102,7 @@ function dayPlan(day: DailyFlow | ForecastDay, options: FlowRequestOptions): Day
   return { date: day.date, hours };
 }
 
-function requestCountOf(day: DailyFlow | ForecastDay, channel: ReserveChannel, totalFen: Fen, options: FlowRequestOptions): number {
+function requestCountOf(day: DailyFlow | DailyForecast, channel: ReserveChannel, totalFen: Fen, options: FlowRequestOptions): number {
   if (totalFen <= 0n) return 0;
   const meanFen = options.meanRequestFen?.[channel];
   if (meanFen === undefined && !('counts' in day)) throw new RangeError(`requestsOfFlows: a forecast needs a mean request size for ${channel}`);
@@ -300,7 +295,7 @@ function nextOccurrence(after: string, monthDay: string): string {
 /** What a scenario may be built from: the flow history, the forecast, the fund and the service's cap. */
 export interface ScenarioSources extends Omit<FlowRequestOptions, 'hourlyShape'> {
   history?: readonly DailyFlow[];
-  forecast?: readonly ForecastDay[];
+  forecast?: readonly DailyForecast[];
   /** For a run: the fund's assets under management, and when it starts. */
   aumFen?: Fen;
   startMs?: number;

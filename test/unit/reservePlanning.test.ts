@@ -15,6 +15,8 @@ import { festivalProfile, parseScenario, profileOfScenario, requestsOfFlows, run
 import { reserveSetupOf, simulateReserve, type ReserveRequest, type ReserveSetup } from '../../src/planning/simulate.ts';
 import { isRenewalDue, leaseSliceFen } from '../../src/reserve/leases.ts';
 import { shardShares } from '../../src/reserve/service.ts';
+import { forecastFlows } from '../../src/planning/forecast.ts';
+import { syntheticHistory } from '../../src/planning/synthetic.ts';
 import { countAfterLeg, countedOnDay, countsTowardInstantCap, dailyLeftFen } from '../../src/transfers/dailyCounter.ts';
 
 const config = appConfig();
@@ -238,7 +240,7 @@ describe('reserve planning', () => {
       const day = { ...flowDay('2024-06-03', 5_000n, 5), hourlyFen: { instant_redemption: hourly } };
       const requests = [...requestsOfFlows([day], { seed: 1, holders: 5 }).requests()];
       assert.ok(requests.every((request) => request.atMs >= at('2024-06-03T20:00:00') && request.atMs < at('2024-06-03T21:00:00')));
-      const forecast = [{ date: '2024-06-03', channels: { instant_redemption: { pointFen: 1n, lowerFen: 0n, upperFen: 9_000n } } }];
+      const forecast = [{ date: '2024-06-03', channels: perChannel((channel) => ({ pointFen: 1n, lowerFen: 0n, upperFen: channel === 'instant_redemption' ? 9_000n : 0n })) }];
       const upper = requestsOfFlows(forecast, { seed: 1, holders: 5, meanRequestFen: { instant_redemption: 1_000n, payment: 1_000n } });
       assert.deepEqual([upper.totalFen, upper.name], [9_000n, 'forecast-upper']);
       assert.throws(() => requestsOfFlows(forecast, { seed: 1, holders: 5 }), /mean request size/);
@@ -281,6 +283,31 @@ describe('reserve planning', () => {
       assert.deepEqual(splitFen(10n, [1n, 1n, 1n]), [4n, 3n, 3n]);
       assert.deepEqual(splitFen(7n, [0n, 3n, 1n]), [0n, 6n, 1n]);
       assert.throws(() => splitFen(1n, [0n]), RangeError);
+    });
+  });
+
+  describe('on the synthetic history and its forecast', () => {
+    const history = syntheticHistory({ fromDate: '2024-01-01', days: 366, seed: 5, calendar, scale: 0.2 });
+    const mean = (channel: 'instant_redemption' | 'payment') => {
+      const recent = history.slice(-28);
+      return recent.reduce((sum, day) => sum + day.totalsFen[channel], 0n) / BigInt(recent.reduce((sum, day) => sum + day.counts[channel], 0));
+    };
+
+    it('replays a year of history and the forecast upper band, and sizes the reserve for the band', () => {
+      const year = requestsOfFlows(history, { seed: 1, holders: 100_000, batchesPerHourMax: 10 });
+      const base = { ...setup({ shards: 8, leaseMaxFen: 10_000_000n, processes: 2 }), fromMs: year.fromMs, untilMs: year.untilMs };
+      const replayed = simulateReserve({ ...base, sizeFen: 100_000_000n, requests: year.requests() });
+      assert.equal(replayed.requests, year.requestCount);
+      assert.equal(replayed.days.length, 366);
+      assert.equal(replayed.served.amountFen + replayed.refused.amountFen, year.totalFen);
+      const forecast = forecastFlows(history, calendar, { fromDate: '2025-01-01', days: 30 });
+      const band = requestsOfFlows(forecast, { seed: 1, holders: 100_000, meanRequestFen: { instant_redemption: mean('instant_redemption'), payment: mean('payment') } });
+      const upperFen = forecast.reduce((sum, day) => sum + day.channels.instant_redemption.upperFen + day.channels.payment.upperFen, 0n);
+      assert.equal(band.totalFen, upperFen);
+      const bandSetup = { ...base, fromMs: band.fromMs, untilMs: band.untilMs };
+      const recommendation = recommendReserve(band.requests, bandSetup, { serviceLevelPercent: 99.9, shardCandidates: [], leaseMaxCandidates: [] })!;
+      assert.ok(recommendation.servedPercent >= 99.9 && recommendation.tight, `${recommendation.servedPercent} ${recommendation.smallerServedPercent}`);
+      assert.ok(recommendation.sizeFen < upperFen, "repaid as it settles, the reserve needs less than the band's month");
     });
   });
 
