@@ -25,7 +25,7 @@ export interface RecommendOptions {
 export interface CandidateSetup {
   shards: number;
   leaseMaxFen: Fen;
-  /** The smallest size found for it; null when it needs more than the best one (not searched further). */
+  /** The smallest size found for it; null when it cannot do with 0.2% less than the best one so far (not searched further). */
   sizeFen: Fen | null;
 }
 
@@ -51,7 +51,9 @@ const PRECISION_PER_MILLE = 2n;
 /** Larger sizes checked after a bisection, in per mille above its answer. */
 const CHECKS_ABOVE_PER_MILLE = [20n, 50n, 100n];
 const SEARCH_RESTARTS_MAX = 3;
-const DOUBLINGS_MAX = 64;
+const STEPS_MAX = 128;
+/** From a hint read off the peak the reserve reached unbounded, the bracket's first step is 5%. */
+const HINTED_STEP_PER_MILLE = 50n;
 
 export function recommendReserve(
   requestsFactory: () => Iterable<ReserveRequest>,
@@ -74,6 +76,12 @@ export function recommendReserve(
     return !result.stoppedEarly && result.reserveServedPercent >= target;
   };
 
+  // With room for everything, what the reserve's advances and leases reach at their peak: near the answer.
+  const unboundedPeakFen = (setup: ReserveSetup) => {
+    const roomFen = demand.totalFen + demand.maxFen * BigInt(setup.shards);
+    const peakFen = simulate(setup, roomFen).peakUsedFen;
+    return peakFen > 0n ? peakFen : 100n;
+  };
   const shardCandidates = unique([base.shards, ...(options.shardCandidates ?? [1, 2, 4, 8, 16])]);
   const meanFen = demand.count === 0 ? 1n : demand.totalFen / BigInt(demand.count) || 1n;
   const leaseCandidates = unique([base.leaseMaxFen, ...(options.leaseMaxCandidates ?? [10n, 100n, 1000n].map((times) => meanFen * times))]);
@@ -84,7 +92,7 @@ export function recommendReserve(
     if (candidates.some((tried) => tried.shards === setup.shards && tried.leaseMaxFen === setup.leaseMaxFen)) return;
     const check = passes(setup);
     const { best } = search;
-    const sizeFen = best && !check(best.sizeFen - (best.sizeFen * PRECISION_PER_MILLE) / 1000n) ? null : smallestPassing(check, best?.sizeFen ?? demand.maxFen * BigInt(setup.shards));
+    const sizeFen = best && !check(best.sizeFen - (best.sizeFen * PRECISION_PER_MILLE) / 1000n) ? null : smallestPassing(check, best?.sizeFen ?? unboundedPeakFen(setup), 0n, HINTED_STEP_PER_MILLE);
     candidates.push({ shards: setup.shards, leaseMaxFen: setup.leaseMaxFen, sizeFen });
     if (sizeFen !== null && (!best || sizeFen < best.sizeFen)) search.best = { setup, sizeFen };
     onProgress?.(Math.min(0.95, candidates.length / stepsTotal));
@@ -130,26 +138,30 @@ function demandOf(requests: Iterable<ReserveRequest>): { count: number; totalFen
 
 /**
  * The smallest size that passes, to PRECISION, above `lowFen` (a size known to miss): bracketed
- * by halving or doubling from the hint, then bisected. A whole yuan, rounded up.
+ * from the hint by steps of `stepPerMille` at first (by default halving or doubling), each twice
+ * the last, then bisected. A whole yuan, rounded up.
  */
-export function smallestPassing(passes: (sizeFen: Fen) => boolean, hintFen: Fen, lowFen = 0n): Fen {
+export function smallestPassing(passes: (sizeFen: Fen) => boolean, hintFen: Fen, lowFen = 0n, stepPerMille = 1000n): Fen {
   let low = lowFen;
   let high = hintFen > low + 100n ? hintFen : low + 100n;
+  // Each step twice the last, up to halving or doubling: a far hint costs a few trials, not many.
+  let step = stepPerMille;
+  const nextStep = () => (step = step * 2n < 1000n ? step * 2n : 1000n);
   if (passes(high)) {
-    for (let halvings = 0; halvings < DOUBLINGS_MAX; halvings++) {
-      const half = high / 2n;
-      if (half <= low) break;
-      if (!passes(half)) {
-        low = half;
+    for (let steps = 0; steps < STEPS_MAX; steps++, nextStep()) {
+      const lower = (high * 1000n) / (1000n + step);
+      if (lower <= low) break;
+      if (!passes(lower)) {
+        low = lower;
         break;
       }
-      high = half;
+      high = lower;
     }
   } else {
-    for (let doublings = 0; ; doublings++) {
-      if (doublings === DOUBLINGS_MAX) throw new Error(`no reserve up to ${high} fen serves the target`);
+    for (let steps = 0; ; steps++, nextStep()) {
+      if (steps === STEPS_MAX) throw new Error(`no reserve up to ${high} fen serves the target`);
       low = high;
-      high *= 2n;
+      high += (high * step) / 1000n + 100n;
       if (passes(high)) break;
     }
   }
@@ -171,7 +183,7 @@ function wholeYuanUp(sizeFen: Fen, passes: (sizeFen: Fen) => boolean): Fen {
  * The size, checked at a few larger sizes: where one misses the target the size is not safe
  * to recommend, and the search starts again above it.
  */
-function verifiedAbove(passes: (sizeFen: Fen) => boolean, sizeFen: Fen): Fen {
+export function verifiedAbove(passes: (sizeFen: Fen) => boolean, sizeFen: Fen): Fen {
   let chosen = sizeFen;
   for (let restart = 0; restart < SEARCH_RESTARTS_MAX; restart++) {
     const missed = CHECKS_ABOVE_PER_MILLE.map((perMille) => chosen + (chosen * perMille) / 1000n).filter((larger) => !passes(larger));

@@ -4,9 +4,9 @@
  * named stress: a run on the fund ("x% of its AUM redeemed instantly within h hours") or a
  * festival ("11.11 at k times last year"). Seeded: the same profile gives the same requests.
  *
- * A day's total per channel becomes requests of equal size (the day's mean), spread over the
- * day's hours by its hourly totals (or an assumed shape), at seeded instants within each hour
- * and from seeded holders. To keep a year to about a million simulated requests, an hour's
+ * A day's total per channel becomes requests of equal size (the day's mean, to the fen), spread
+ * over the day's hours by its hourly totals (or an assumed shape), at seeded instants within
+ * each hour and from seeded holders. To keep a year to about a million simulated requests, an hour's
  * requests beyond batchesPerHourMax are grouped into equal batches, each granted or refused as
  * one and counted as the requests it stands for.
  */
@@ -15,19 +15,14 @@ import { addCalendarDays } from '../calendar/businessDate.ts';
 import { DomainError } from '../errors.ts';
 import type { Fen } from '../money/fen.ts';
 import { mulDiv, parseScaled } from '../money/rounding.ts';
-import type { DailyFlow, FlowChannel } from './flows.ts';
+import { RESERVE_CHANNELS, type DailyFlow, type FlowChannel } from './flows.ts';
+import type { DailyForecast } from './forecast.ts';
 import { seededRandom } from './random.ts';
 import type { ReserveChannel, ReserveRequest } from './simulate.ts';
 
-const CHANNELS: readonly ReserveChannel[] = ['instant_redemption', 'payment'];
+const CHANNELS = RESERVE_CHANNELS as readonly ReserveChannel[];
 const MS_PER_HOUR = 3_600_000;
 const HOURS_PER_DAY = 24;
-
-/** A day of a forecast, as src/planning/forecast.ts gives it: only the upper band is replayed. */
-export interface ForecastDay {
-  date: string;
-  channels: Partial<Record<FlowChannel, { upperFen: Fen }>>;
-}
 
 /** Requests to replay, the same on every pass, with what they add up to. */
 export interface RequestProfile {
@@ -70,8 +65,8 @@ interface DayPlan {
   hours: Record<ReserveChannel, { amountFen: Fen; count: number }[]>;
 }
 
-/** Requests of a history's days, or of a forecast's upper band. */
-export function requestsOfFlows(days: readonly DailyFlow[] | readonly ForecastDay[], options: FlowRequestOptions): RequestProfile {
+/** Requests of a history's days, or of a forecast's upper band (each day at its upper bound). */
+export function requestsOfFlows(days: readonly DailyFlow[] | readonly DailyForecast[], options: FlowRequestOptions): RequestProfile {
   if (days.length === 0) throw new RangeError('requestsOfFlows: no days');
   const sorted = [...days].sort((a, b) => (a.date < b.date ? -1 : 1));
   const plans = sorted.map((day) => dayPlan(day, options));
@@ -91,56 +86,47 @@ export function requestsOfFlows(days: readonly DailyFlow[] | readonly ForecastDa
   };
 }
 
-function dayPlan(day: DailyFlow | ForecastDay, options: FlowRequestOptions): DayPlan {
+function dayPlan(day: DailyFlow | DailyForecast, options: FlowRequestOptions): DayPlan {
   const hours = Object.fromEntries(
     CHANNELS.map((channel) => {
-      const totalFen = 'totalsFen' in day ? day.totalsFen[channel] : (day.channels[channel]?.upperFen ?? 0n);
+      const totalFen = 'totalsFen' in day ? day.totalsFen[channel] : day.channels[channel].upperFen;
       const count = requestCountOf(day, channel, totalFen, options);
       const hourly = 'hourlyFen' in day ? day.hourlyFen?.[channel] : undefined;
       const weights = hourly && hourly.some((fen) => fen > 0n) ? hourly : shapeWeights(options.hourlyShape ?? DEFAULT_HOURLY_SHAPE);
-      const amounts = splitFen(totalFen > 0n ? totalFen : 0n, weights);
-      const counts = splitCount(count, amounts);
+      // The requests follow the hours' weights; the money follows the requests: all of a day's are alike.
+      const counts = count === 0 ? weights.map(() => 0) : splitFen(BigInt(count), weights).map(Number);
+      const amounts = count === 0 ? weights.map(() => 0n) : splitFen(totalFen, counts.map(BigInt));
       return [channel, amounts.map((amountFen, hour) => ({ amountFen, count: counts[hour]! }))];
     }),
   ) as DayPlan['hours'];
   return { date: day.date, hours };
 }
 
-function requestCountOf(day: DailyFlow | ForecastDay, channel: ReserveChannel, totalFen: Fen, options: FlowRequestOptions): number {
+function requestCountOf(day: DailyFlow | DailyForecast, channel: ReserveChannel, totalFen: Fen, options: FlowRequestOptions): number {
   if (totalFen <= 0n) return 0;
   const meanFen = options.meanRequestFen?.[channel];
-  if (meanFen !== undefined) {
-    if (meanFen <= 0n) throw new RangeError(`requestsOfFlows: mean request of ${channel} must be positive`);
-    return Number(mulDiv(totalFen, 1n, meanFen, 'up'));
-  }
-  if (!('counts' in day)) throw new RangeError(`requestsOfFlows: a forecast needs a mean request size for ${channel}`);
-  return Math.max(1, day.counts[channel]);
+  if (meanFen === undefined && !('counts' in day)) throw new RangeError(`requestsOfFlows: a forecast needs a mean request size for ${channel}`);
+  if (meanFen !== undefined && meanFen <= 0n) throw new RangeError(`requestsOfFlows: mean request of ${channel} must be positive`);
+  const count = meanFen !== undefined ? mulDiv(totalFen, 1n, meanFen, 'up') : BigInt(Math.max(1, (day as DailyFlow).counts[channel]));
+  // Every request at least a fen.
+  return Number(count < totalFen ? count : totalFen);
 }
 
-/** An amount split by weights, exactly: shares truncated, the fen left over to the heaviest. */
+/**
+ * An amount split by weights, exactly: shares truncated, then a fen more to each of the first
+ * weighted parts until none is left (fewer than there are weighted parts).
+ */
 export function splitFen(totalFen: Fen, weights: readonly bigint[]): Fen[] {
   const weightSum = weights.reduce((sum, weight) => sum + weight, 0n);
   if (weightSum <= 0n) throw new RangeError('splitFen: the weights add up to nothing');
   const shares = weights.map((weight) => (totalFen * weight) / weightSum);
   let leftFen = totalFen - shares.reduce((sum, share) => sum + share, 0n);
-  const heaviestFirst = weights.map((weight, index) => [weight, index] as const).sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : a[1] - b[1]));
-  for (let rank = 0; leftFen > 0n; rank = (rank + 1) % heaviestFirst.length, leftFen--) shares[heaviestFirst[rank]![1]]! += 1n;
+  for (let index = 0; leftFen > 0n; index++) {
+    if (weights[index]! <= 0n) continue;
+    shares[index]! += 1n;
+    leftFen--;
+  }
   return shares;
-}
-
-/**
- * A day's request count over its hours in proportion to their amounts: at least one request
- * in an hour with money, and never more requests than fen.
- */
-function splitCount(count: number, amountsFen: readonly Fen[]): number[] {
-  if (count === 0) return amountsFen.map(() => 0);
-  const counts = splitFen(BigInt(count), amountsFen.map((amountFen) => (amountFen > 0n ? amountFen : 0n))).map(Number);
-  return counts.map((hourCount, hour) => {
-    const amountFen = amountsFen[hour]!;
-    if (amountFen <= 0n) return 0;
-    const wanted = Math.max(hourCount, 1);
-    return BigInt(wanted) > amountFen ? Number(amountFen) : wanted;
-  });
 }
 
 const shapeWeights = (shape: readonly number[]) => {
@@ -304,6 +290,43 @@ function nextOccurrence(after: string, monthDay: string): string {
     if (date > after && DateTime.fromISO(date).isValid) return date;
   }
   throw new RangeError(`no ${monthDay} after ${after}`);
+}
+
+/** What a scenario may be built from: the flow history, the forecast, the fund and the service's cap. */
+export interface ScenarioSources extends Omit<FlowRequestOptions, 'hourlyShape'> {
+  history?: readonly DailyFlow[];
+  forecast?: readonly DailyForecast[];
+  /** For a run: the fund's assets under management, and when it starts. */
+  aumFen?: Fen;
+  startMs?: number;
+  instantDailyMaxFen: Fen;
+}
+
+/** The requests of a parsed scenario; a source it needs and lacks is a programmer's error. */
+export function profileOfScenario(spec: ScenarioSpec, sources: ScenarioSources): RequestProfile {
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new RangeError(`scenario ${spec.kind} needs ${what}`);
+    return value;
+  };
+  switch (spec.kind) {
+    case 'history':
+      return requestsOfFlows(need(sources.history, 'a flow history'), sources);
+    case 'forecast-upper':
+      return requestsOfFlows(need(sources.forecast, 'a forecast'), sources);
+    case 'festival':
+      return festivalProfile(need(sources.history, 'a flow history'), spec, sources);
+    case 'run':
+      return runProfile({
+        aumFen: need(sources.aumFen, 'the AUM'),
+        percent: spec.percent,
+        hours: spec.hours,
+        holders: sources.holders,
+        startMs: need(sources.startMs, 'a start'),
+        instantDailyMaxFen: sources.instantDailyMaxFen,
+        seed: sources.seed,
+        ...(sources.zone ? { zone: sources.zone } : {}),
+      });
+  }
 }
 
 /** A scenario as the API and the CLI name it. */

@@ -108,6 +108,8 @@ export interface SimulationResult {
   reserveServedPercent: number;
   /** Leased or outstanding over the size at its highest, rounded up to 2 decimals. */
   peakUtilisationPercent: number;
+  /** Leased or outstanding at its highest. */
+  peakUsedFen: Fen;
   /** From the start of the period to the first request refused for want of reserve. */
   hoursToExhaustion: number | null;
   /** The reserve not advanced to anyone, averaged over the period (truncated). */
@@ -145,7 +147,12 @@ const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000n;
 const PROGRESS_EVERY_REQUESTS = 4096;
 
+/**
+ * Replays the requests through the reserve. `onProgress` is told the share of the period done
+ * (every few thousand requests, when the period's end is given, and 1 at the end).
+ */
 export function simulateReserve(input: SimulationInput, onProgress?: (doneShare: number) => void): SimulationResult {
+  checkSetup(input);
   const iterator = input.requests[Symbol.iterator]();
   let next = iterator.next();
   const fromMs = input.fromMs ?? (next.done ? 0 : dayStartMs(input.calendar, input.calendar.businessDateOf(new Date(next.value.atMs))));
@@ -154,7 +161,7 @@ export function simulateReserve(input: SimulationInput, onProgress?: (doneShare:
   let seen = 0;
   for (; !next.done; next = iterator.next()) {
     const request = next.value;
-    if (request.atMs < lastAtMs) throw new RangeError(`simulateReserve: requests out of time order at ${new Date(request.atMs).toISOString()}`);
+    if (request.atMs < lastAtMs) throw new RangeError(`simulateReserve: a request before the period or out of time order at ${new Date(request.atMs).toISOString()}`);
     if (input.untilMs !== undefined && request.atMs >= input.untilMs) break;
     lastAtMs = request.atMs;
     simulation.serve(request);
@@ -167,6 +174,13 @@ export function simulateReserve(input: SimulationInput, onProgress?: (doneShare:
   const result = simulation.finish(untilMs);
   onProgress?.(1);
   return result;
+}
+
+function checkSetup(input: SimulationInput): void {
+  const wholes = { shards: input.shards, processes: input.processes, leaseLifetimeMs: input.leaseLifetimeMs, recoverAfterMs: input.recoverAfterMs };
+  const bad = Object.entries(wholes).find(([, value]) => !Number.isSafeInteger(value) || value < 1);
+  if (bad) throw new RangeError(`simulateReserve: ${bad[0]} must be a whole number of at least 1, got ${bad[1]}`);
+  if (input.sizeFen < 0n || input.leaseMaxFen < 1n) throw new RangeError('simulateReserve: a negative size or a lease maximum under a fen');
 }
 
 /** Midnight in the calendar's zone opening the date. */
@@ -266,7 +280,9 @@ class ReserveSimulation {
   }
 
   finish(untilMs: number): SimulationResult {
-    this.#advanceTo(untilMs);
+    // The day that begins at untilMs is not the period's.
+    this.#advanceTo(untilMs - 1);
+    this.#passTime(untilMs);
     this.#closeDay();
     const { sizeFen } = this.#input;
     const periodMs = BigInt(Math.max(1, untilMs - this.#fromMs));
@@ -287,6 +303,7 @@ class ReserveSimulation {
       servedPercent: percentDown(this.#served.count, requests),
       reserveServedPercent: percentDown(this.#served.count, admitted),
       peakUtilisationPercent: utilisationPercent(this.#peakUsedFen, sizeFen),
+      peakUsedFen: this.#peakUsedFen,
       hoursToExhaustion: this.#firstExhaustedAtMs === null ? null : Math.round(((this.#firstExhaustedAtMs - this.#fromMs) / MS_PER_HOUR) * 100) / 100,
       averageUnusedFen: this.#unusedFenMs / periodMs,
       idleCostFen: mulDiv(this.#unusedFenMs, this.#yieldPer10k, FEN8_PER_FEN * MS_PER_DAY, 'down'),
