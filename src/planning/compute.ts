@@ -14,7 +14,7 @@ import { backtestForecast, type BacktestReport } from './backtest.ts';
 import { forecastFlows, forecastMethodOf, type DailyForecast, type ForecastMethod } from './forecast.ts';
 import { RESERVE_CHANNELS, type DailyFlow } from './flows.ts';
 import { recommendReserve, type ReserveRecommendation } from './recommend.ts';
-import { festivalProfile, parseScenario, requestsOfFlows, runProfile, type FlowRequestOptions, type RequestProfile, type ScenarioSpec } from './scenarios.ts';
+import { parseScenario, profileOfScenario, type FlowRequestOptions, type RequestProfile, type ScenarioSpec } from './scenarios.ts';
 import { reserveSetupOf, simulateReserve, type ReserveSetup, type SimulationResult } from './simulate.ts';
 
 export interface PlanRequest {
@@ -168,26 +168,19 @@ function batchesPerHourFor(days: number): number {
 function profileOf(inputs: PlanInputs, calendar: TradingCalendar, spec: ScenarioSpec, forecast: DailyForecast[]): RequestProfile {
   const { history, fund, config } = inputs;
   const days = spec.kind === 'history' ? history.length : forecast.length;
-  const options: FlowRequestOptions = { seed: PLAN_SEED, holders: fund.holders, meanRequestFen: meanRequestsOf(history), zone: calendar.zone, batchesPerHourMax: batchesPerHourFor(days) };
-  switch (spec.kind) {
-    case 'history':
-      return requestsOfFlows(history, { ...options, meanRequestFen: undefined });
-    case 'forecast-upper':
-      return requestsOfFlows(forecast, options);
-    case 'run':
-      return runProfile({
-        aumFen: fund.aumFen,
-        percent: spec.percent,
-        hours: spec.hours,
-        holders: fund.holders,
-        startMs: inputs.nowMs,
-        instantDailyMaxFen: config.limits.instantRedeemDailyMaxFen,
-        seed: PLAN_SEED,
-        zone: calendar.zone,
-      });
-    case 'festival':
-      return festivalProfile(history, spec, options);
-  }
+  return profileOfScenario(spec, {
+    history,
+    forecast,
+    seed: PLAN_SEED,
+    holders: fund.holders,
+    // A forecast gives totals only: its requests are of the history's mean size; the history has its own counts.
+    ...(spec.kind === 'history' ? {} : { meanRequestFen: meanRequestsOf(history) }),
+    zone: calendar.zone,
+    batchesPerHourMax: batchesPerHourFor(days),
+    aumFen: fund.aumFen,
+    startMs: inputs.nowMs,
+    instantDailyMaxFen: config.limits.instantRedeemDailyMaxFen,
+  });
 }
 
 /** The history's mean request per reserve channel (a forecast gives totals only); 100 yuan without any. */

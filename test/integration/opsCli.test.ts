@@ -96,7 +96,7 @@ describe('ops CLI', () => {
     // Every command, report's own among them, in this process: each has its usage, a description and its arguments explained.
     const commandsOf = (command: Command): Command[] => command.commands.flatMap((sub) => (sub.commands.length > 0 ? commandsOf(sub) : [sub]));
     const commands = commandsOf(opsProgram());
-    assert.equal(commands.length, 26);
+    assert.equal(commands.length, 28);
     for (const command of commands) {
       const help = command.helpInformation();
       assert.match(help, new RegExp(`^Usage: npm run ops -- ${command.parent!.parent ? `${command.parent!.name()} ` : ''}${command.name()} `), help);
@@ -166,6 +166,41 @@ describe('ops CLI', () => {
     assert.equal(JSON.parse(report.stdout).available, '800.00');
     const text = await opsWith(env, 'reserve');
     assert.match(text.stdout, /^available +800\.00$/m);
+  });
+
+  it('imports a flow history, plans the reserve with a progress bar on stderr, and prints synthetic flows', async function () {
+    this.timeout(300_000);
+    const name = uniqueId('cli').toLowerCase().replace(/[^a-z0-9-]/g, '');
+    const env = { ...process.env, NODE_CONFIG: JSON.stringify({ reserve: { name } }) };
+    const today = ctx.calendar.businessDateOf(new Date());
+    const synthetic = await ops('reserve', 'synthetic-flows', '--from', ctx.calendar.addCalendarDays(today, -365), '--days', '365', '--seed', '5');
+    assert.equal(synthetic.code, 0, synthetic.stderr);
+    assert.match(synthetic.stdout, /^date,instant_redemption_yuan,payment_yuan,redemption_yuan,transfer_in_yuan,/);
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'flows-'));
+    try {
+      const [good, bad] = [path.join(folder, 'flows.csv'), path.join(folder, 'bad.csv')];
+      await writeFile(good, synthetic.stdout);
+      await writeFile(bad, synthetic.stdout.replace(/\n(\d{4}-\d{2}-\d{2}),/, '\n$1,-'));
+      const analyst = await opsLogin();
+      const refused = await opsWith(env, 'reserve', 'import-flows', bad, '--as', analyst);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /Line 2: instant_redemption_yuan .* nothing was written/);
+      const imported = await opsWith(env, 'reserve', 'import-flows', good, '--json', '--as', analyst);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.deepEqual(JSON.parse(imported.stdout), { days: 365 });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+    const planned = await opsWith(env, 'reserve', 'plan', '--days', '7', '--scenario', 'forecast-upper', '--json');
+    assert.equal(planned.code, 0, planned.stderr);
+    const plan = JSON.parse(planned.stdout);
+    assert.deepEqual([plan.reserve.name, plan.forecast.days.length, plan.forecast.days[0].date], [name, 7, today]);
+    assert.ok(plan.history.days >= 300, `${plan.history.days} days of history`);
+    assert.ok(plan.recommendation.servedPercent >= 99.9 && plan.recommendation.tight, JSON.stringify(plan.recommendation));
+    assert.match(planned.stderr, /reserve plan \[.*\] 100%/);
+    const unknown = await opsWith(env, 'reserve', 'plan', '--scenario', 'panic');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /panic/);
   });
 
   it('keeps what the scheduled reconciliation found for ops', async () => {
