@@ -360,6 +360,9 @@ async function closeLease(ctx: AppContext, op: OperationDocument, idleOwned: Ope
   }
   const freeForAllMs = op.leaseExpiresAt!.getTime() + ctx.config.jobs.recoverAfterMs;
   if (!idleOwned && now.getTime() < freeForAllMs) return;
+  // Its owner's note of what its requests settled, written before it closes: the note is what
+  // tells their success (src/transfers/events.ts), and a closed lease is never noted again.
+  if (idleOwned && !(await writeNote(idleOwned))) return;
   if (!idleOwned) await markClosing(op, now);
   // Each of its redemptions either stands or never will: checked, unless its idle owner knows.
   const standing = idleOwned ? [] : await leaseRedemptions().verify(ctx, op._id);

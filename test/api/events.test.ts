@@ -7,6 +7,7 @@ import { withFaults, type FaultPoints } from '../../src/faults.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { Operation } from '../../src/operations/model.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';
+import { leaseClosed } from '../../src/reserve/leases.ts';
 import { until } from '../support/until.ts';
 import { EVENT_TYPES } from '../../src/events/catalogue.ts';
 import { eventSchema } from '../../src/events/routes.ts';
@@ -63,6 +64,18 @@ describe('events', function () {
     assert.deepEqual(typesOf(await eventsOf(t, holder, '&types=redemption.accepted,redemption.settled')), ['redemption.accepted', 'redemption.settled']);
     const rest = await request(t.app).get(`/v1/me/events?after=${ids[5]}`).set(holder.auth).expect(200);
     assert.deepEqual(rest.body.events.map((event: ReadEvent) => event.id), ids.slice(6));
+  });
+
+  it("notes an instant redemption on its lease before the lease closes, when its owner closes it as recovery would (the note is the success event's source)", async () => {
+    await adjustReserve(t, ops, '50000.00', 'increase').expect(201);
+    const holder = await holderWithShares(t, '500.00');
+    const instantId = (await instant(t, holder, '100.00').expect(201)).body.operation.id as string;
+    const { leaseId } = (await Operation.findById(instantId).lean())!;
+    // At once, before the owner's note timer (200 ms): a process dying after this would otherwise never note it.
+    t.clock.advance(t.ctx.config.reserve.leaseLifetimeMs);
+    assert.equal(await leaseClosed(t.ctx, leaseId!), true);
+    const notes = await LeaseNote.find({ leaseId }).lean<LeaseNoteDocument[]>();
+    assert.ok(notes.some((note) => note.operationIds.split(' ').includes(instantId)), 'noted before the lease closed');
   });
 
   it('credits income as one event per holder and day, read out of the accrual\'s own records, with the day for ops', async () => {
