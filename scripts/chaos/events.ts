@@ -33,7 +33,7 @@ export interface EventVerdict {
 }
 
 export function expectedEventsOf(op: OperationDocument): string[] {
-  const moved = op.steps.length > 0;
+  const moved = op.postings.length > 0;
   const sweep = op.idempotencyKey.startsWith('auto-sweep:');
   const key = (type: string) => `${op._id}:${type}`;
   const accepted = key(sweep ? 'auto_sweep.succeeded' : 'transfer_in.accepted');

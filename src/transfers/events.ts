@@ -22,7 +22,8 @@ const INSTANT_TYPES: OperationDocument['type'][] = ['instant_redemption', 'payme
 const isSweep = (op: OperationDocument) => op.type === 'transfer_in' && op.idempotencyKey.startsWith('auto-sweep:');
 
 function eventTypeOf(op: OperationDocument, from: OperationStatus[], announceFailure: boolean): EventType | null {
-  const moved = op.steps.length > 0 || from.some((status) => status !== 'pending');
+  // Money moved: a posting (a fund's quota taken and given back is a step that moves none).
+  const moved = op.postings.length > 0 || from.some((status) => status !== 'pending');
   switch (`${op.type}:${op.status}`) {
     case 'transfer_in:awaiting_confirmation':
       return isSweep(op) ? 'auto_sweep.succeeded' : 'transfer_in.accepted';

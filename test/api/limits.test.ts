@@ -13,6 +13,7 @@ import { FundQuota } from '../../src/transfers/model.ts';
 import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { assertDailyLeft, assertProblem, balancesOf, idempotencyKey, newHolder, testApp, topUp, type Holder } from '../support/api.ts';
 import { Gate } from '../support/gate.ts';
+import { eventsOf, typesOf } from '../support/events.ts';
 
 /** A bank whose next charge waits until the test opens its gate: a card transfer-in whose leg lands late. */
 class GatedBank extends SimulatedBank {
@@ -118,12 +119,15 @@ describe('transfer-in limits', () => {
     assert.equal(subscribedFen, 10000n);
   });
 
-  it('a refused subscription gives its quota back, and the next trade date starts afresh', async () => {
-    const { app, clock } = testApp('2024-07-18T10:00:00+08:00', { fundDailyQuotaFen: 5000n });
+  it('a refused subscription gives its quota back, tells of nothing, and the next trade date starts afresh', async () => {
+    const t = testApp('2024-07-18T10:00:00+08:00', { fundDailyQuotaFen: 5000n });
+    const { app, clock } = t;
     const poor = await newHolder(app);
     const rich = await newHolder(app);
     await topUp(app, rich, '100.00');
     assertProblem(await transferIn(app, poor, '50.00', 'YEB001'), 409, 'insufficient_balance');
+    // Its quota was taken and given back, moving no money: a refused request has its answer and no event.
+    assert.deepEqual(typesOf(await eventsOf(t, poor)).filter((type) => type.startsWith('transfer_in.')), []);
     await transferIn(app, rich, '50.00', 'YEB001').expect(201);
     assertProblem(await transferIn(app, rich, '0.01', 'YEB001'), 409, 'fund_quota_exceeded');
     clock.set('2024-07-19T10:00:00+08:00');
