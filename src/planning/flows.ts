@@ -1,5 +1,5 @@
 /**
- * The flows the reserve planner follows (issue 25): money leaving the fund through the
+ * The flows the reserve planner follows: money leaving the fund through the
  * reserve (instant redemptions to the wallet, payments from the fund) and the flows around
  * it (normal redemptions, transfers-in), as totals per business date (Asia/Shanghai).
  */

@@ -1,5 +1,5 @@
 /**
- * The flow history the planner forecasts from (issue 25, part 1): each business date's totals
+ * The flow history the planner forecasts from: each business date's totals
  * and counts per channel, and per Beijing hour, rolled up from the service's own operations
  * and kept in `flow_days`, beside days imported from a CSV file (src/planning/csv.ts).
  *

@@ -1,5 +1,5 @@
 /**
- * The reserve plan (issue 25, docs/reserve-planning.md): what the database knows (the flow
+ * The reserve plan (docs/reserve-planning.md): what the database knows (the flow
  * history, the reserve, the funds) read here, the arithmetic done in a worker thread
  * (src/planning/compute.ts, src/planning/worker.ts).
  */

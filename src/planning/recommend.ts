@@ -1,6 +1,6 @@
 /**
  * The smallest liquidity reserve, and the lease size and shard count with it, that serves a
- * target share of a profile's instant requests (issue 25, docs/reserve-simulation.md).
+ * target share of a profile's instant requests (docs/reserve-simulation.md).
  *
  * The share served grows with the size, nearly always: leases take slices of what is
  * available, so a larger reserve can now and then fragment differently and refuse a request a

@@ -1,6 +1,6 @@
 /**
- * Flow profiles turned into the requests the reserve simulation replays (issue 25,
- * docs/reserve-simulation.md): a history of daily totals, the upper band of a forecast, or a
+ * Flow profiles turned into the requests the reserve simulation replays
+ * (docs/reserve-simulation.md): a history of daily totals, the upper band of a forecast, or a
  * named stress: a run on the fund ("x% of its AUM redeemed instantly within h hours") or a
  * festival ("11.11 at k times last year"). Seeded: the same profile gives the same requests.
  *

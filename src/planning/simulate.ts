@@ -1,6 +1,6 @@
 /**
  * The liquidity reserve under a flow of instant redemptions and payments, on a simulated
- * clock (issue 25, docs/reserve-simulation.md): no database and no real time, the same rules
+ * clock (docs/reserve-simulation.md): no database and no real time, the same rules
  * as the service. Each API process holds its own leases, one settle date each
  * (src/reserve/leases.ts): a request is served out of the first of them that still covers it,
  * or out of a new slice of a shard that can cover it (leaseSliceFen, a shard picked at random

@@ -1,5 +1,5 @@
 /**
- * Realistic synthetic flow history for tests, benchmarks and the sandbox (issue 25, part 5):
+ * Realistic synthetic flow history for tests, benchmarks and the sandbox:
  * daily and hourly totals per channel with known calendar effects, a slow trend, a wandering
  * level and multiplicative noise, from a seeded generator so the same options give the same
  * days. Every effect and parameter is listed in docs/reserve-forecast.md.
