@@ -168,7 +168,7 @@ async function run(uri: string): Promise<number> {
     seconds: Math.round((Date.now() - startedAtMs) / 1000),
     ...books,
     webhooks: { drained: receiverDrained, ...received },
-    events: { expected: events.expected, logged: events.logged, missing: events.missing.length, extra: events.extra.length, interruptedTold: events.interruptedTold, missingFound: events.missing.slice(0, 20), extraFound: events.extra.slice(0, 20) },
+    events: { expected: events.expected, logged: events.logged, missing: events.missing.length, extra: events.extra.length, toldAfterRequest: events.toldAfterRequest, missingFound: events.missing.slice(0, 20), extraFound: events.extra.slice(0, 20) },
     scenarios: figures,
     outcomes: sender.outcomes,
     resentAfter: sender.resentAfter,
@@ -176,7 +176,7 @@ async function run(uri: string): Promise<number> {
   };
   const capBreaks = Number(figures['midnight']?.['capBreaks'] ?? 0);
   console.log(`operations ${summary.operations} (answered ${summary.answered}), kills ${summary.kills}, freezes ${summary.freezes}, fen created ${summary.createdFen}, fen lost ${summary.lostFen}, breaks ${summary.breaks}, negative balances ${summary.negatives}, fen owed after negative days ${summary.owedFen}, pending ${summary.pending}, ${summary.seconds} s`);
-  console.log(`  events: expected ${events.expected}, logged ${events.logged}, missing ${events.missing.length}, extra ${events.extra.length} (interrupted instant failures told: ${events.interruptedTold})`);
+  console.log(`  events: expected ${events.expected}, logged ${events.logged}, missing ${events.missing.length}, extra ${events.extra.length} (failures decided after their request, told: ${events.toldAfterRequest})`);
   console.log(`  webhook receiver: ${received.received} received (${received.resent} resent, deduplicated by id), missing ${received.missing}, extra ${received.extra}, bad signatures ${received.badSignatures}${receiverDrained ? '' : ', NOT DRAINED'}`);
   for (const [name, scenarioFigures] of Object.entries(figures)) console.log(`  ${name}: ${Object.entries(scenarioFigures).map(([key, value]) => `${key} ${value}`).join(', ')}`);
   if (values.json) console.log(JSON.stringify(summary));

@@ -26,7 +26,7 @@ import { adjustReserve } from '../test/support/reserve.ts';
 import { NO_FAULTS, type FaultPoints } from '../src/faults.ts';
 import { Event, type EventDocument } from '../src/events/model.ts';
 import { relayAll } from '../src/events/log.ts';
-import { eventKeyOf, expectedEventsOf } from './chaos/events.ts';
+import { eventKeyOf, expectedEventsOf, failureMaybeTold } from './chaos/events.ts';
 
 const FUND = 'YEB001';
 const HOLDERS = 3;
@@ -311,12 +311,12 @@ async function loggedEventKeys(holderIds: string[]): Promise<Map<string, number>
   return counts;
 }
 
-/** The operation's events against what stands: each expected once; none other, but an interrupted instant failure's. */
+/** The operation's events against what stands: each expected once; none other, but a failure decided after its request. */
 function eventFailures(op: OperationDocument, logged: Map<string, number>): string[] {
   const expected = expectedEventsOf(op);
   const failures = expected.filter((key) => logged.get(key) !== 1).map((key) => `event ${key} logged ${logged.get(key) ?? 0} times`);
   const told = [...logged.keys()].filter((key) => key.startsWith(`${op._id}:`) && !expected.includes(key));
-  const excused = op.status === 'failed' && op.failure?.code === 'interrupted' ? [`${op._id}:${op.type}.failed`] : [];
+  const excused = [failureMaybeTold(op)];
   return [...failures, ...told.filter((key) => !excused.includes(key)).map((key) => `event ${key} logged for what did not happen`)];
 }
 

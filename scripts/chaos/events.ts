@@ -28,8 +28,22 @@ export interface EventVerdict {
   logged: number;
   missing: string[];
   extra: string[];
-  /** Instant operations failed as interrupted: told when recovery decided it, not when their request did. */
-  interruptedTold: number;
+  /** Failures decided after their request ended without a final answer (recovery): told, or not if the request had answered it. */
+  toldAfterRequest: number;
+}
+
+/**
+ * The failure event an operation may have, beyond expectedEventsOf: one decided by recovery
+ * after its request ended without a final answer (it crashed, or answered 202) is told, and
+ * one its request decided is not; which of the two it was, the stored operation does not say
+ * when the request died after the failure and before its answer. An instant operation is
+ * failed after its request only as interrupted.
+ */
+export function failureMaybeTold(op: OperationDocument): string | null {
+  if (op.status !== 'failed') return null;
+  const unanswered = !op.response || op.response.status === 202;
+  const instant = op.type === 'instant_redemption' || op.type === 'payment';
+  return (instant ? op.failure?.code === 'interrupted' : unanswered) ? `${op._id}:${op.type}.failed` : null;
 }
 
 export function expectedEventsOf(op: OperationDocument): string[] {
@@ -62,13 +76,14 @@ export function expectedEventsOf(op: OperationDocument): string[] {
 const COMPARED = /^(top_up|withdrawal|transfer_in|redemption|instant_redemption|payment|auto_sweep|income|fund_day)\./;
 
 /** What stands, as event keys: from each operation's final state, each accrued day and its income records. */
-async function expectedKeys(): Promise<{ keys: Set<string>; interrupted: Set<string> }> {
+async function expectedKeys(): Promise<{ keys: Set<string>; maybeTold: Set<string> }> {
   const keys = new Set<string>();
-  const interrupted = new Set<string>();
+  const maybeTold = new Set<string>();
   for await (const found of Operation.find().lean<OperationDocument[]>().cursor()) {
     const op = found as unknown as OperationDocument;
     for (const key of expectedEventsOf(op)) keys.add(key);
-    if (op.status === 'failed' && op.failure?.code === 'interrupted') interrupted.add(`${op._id}:${op.type}.failed`);
+    const told = failureMaybeTold(op);
+    if (told && !keys.has(told)) maybeTold.add(told);
   }
   for (const day of await FundDay.find({ status: 'accrued' }).lean<FundDayDocument[]>()) {
     keys.add(`${day.fundCode}:${day.date}:fund_day.accrued`);
@@ -78,29 +93,29 @@ async function expectedKeys(): Promise<{ keys: Set<string>; interrupted: Set<str
       }
     }
   }
-  return { keys, interrupted };
+  return { keys, maybeTold };
 }
 
 interface Tally {
   seen: Set<string>;
   missing: string[];
   extra: string[];
-  interruptedTold: number;
+  toldAfterRequest: number;
 }
 
-/** Events (from the log or a receiver) against what stands: each expected key once, none other but an interrupted failure's. */
-function tally(events: Iterable<{ type: string; data: Record<string, unknown> }>, expected: { keys: Set<string>; interrupted: Set<string> }): Tally {
+/** Events (from the log or a receiver) against what stands: each expected key once, none other but a failure decided after its request. */
+function tally(events: Iterable<{ type: string; data: Record<string, unknown> }>, expected: { keys: Set<string>; maybeTold: Set<string> }): Tally {
   const seen = new Set<string>();
   const extra: string[] = [];
-  let interruptedTold = 0;
+  let toldAfterRequest = 0;
   for (const { type, data } of events) {
     if (!COMPARED.test(type)) continue;
     const key = eventKeyOf(type, data);
-    if (expected.interrupted.has(key)) interruptedTold++;
+    if (expected.maybeTold.has(key) && !seen.has(key)) toldAfterRequest++;
     else if (seen.has(key) || !expected.keys.has(key)) extra.push(key);
     seen.add(key);
   }
-  return { seen, missing: [...expected.keys].filter((key) => !seen.has(key)), extra, interruptedTold };
+  return { seen, missing: [...expected.keys].filter((key) => !seen.has(key)), extra, toldAfterRequest };
 }
 
 export async function compareEvents(): Promise<EventVerdict> {
@@ -109,8 +124,8 @@ export async function compareEvents(): Promise<EventVerdict> {
   const expected = await expectedKeys();
   const logged = [];
   for await (const { event } of readLog(LOG_START, anyType)) if (event) logged.push(event);
-  const { seen, missing, extra, interruptedTold } = tally(logged, expected);
-  return { expected: expected.keys.size, logged: seen.size, missing, extra, interruptedTold };
+  const { seen, missing, extra, toldAfterRequest } = tally(logged, expected);
+  return { expected: expected.keys.size, logged: seen.size, missing, extra, toldAfterRequest };
 }
 
 export function eventKeyOf(type: string, data: Record<string, unknown>): string {

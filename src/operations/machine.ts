@@ -62,7 +62,12 @@ export async function noteFailure(op: OperationDocument, refusal: Refusal): Prom
   await retryOnWriteConflict(() => Operation.updateOne({ _id: op._id, status: 'pending' }, { $set: { failure } }));
 }
 
-export async function fail(ctx: AppContext, op: OperationDocument, refusal: Refusal): Promise<void> {
-  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureFrom(refusal) });
+/**
+ * Fails a pending operation. A failure decided by recovery (`mode`), after its request ended
+ * without a final answer (it crashed, or answered 202 while the bank was silent), is told by an
+ * event: its holder has not heard it otherwise (src/transfers/events.ts).
+ */
+export async function fail(ctx: AppContext, op: OperationDocument, refusal: Refusal, mode: AdvanceMode = 'request'): Promise<void> {
+  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureFrom(refusal) }, mode === 'recovery');
   op.status = 'failed';
 }

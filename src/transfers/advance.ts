@@ -38,10 +38,10 @@ async function advanceTopUp(ctx: AppContext, op: OperationDocument, mode: Advanc
   if (op.failure) return refundTopUp(ctx, op, mode);
   // Refuse what the wallet cannot take before the card is charged; a recovery may follow a
   // charge, so it leaves the refusal to the credit's guard.
-  if (mode === 'request' && !(await walletTakes(ctx, op.userId, op.amountFen))) return fail(ctx, op, 'balance_limit_exceeded');
+  if (mode === 'request' && !(await walletTakes(ctx, op.userId, op.amountFen))) return fail(ctx, op, 'balance_limit_exceeded', mode);
   const outcome = await askBank(ctx, op, 'charge', mode);
   if (outcome === 'unknown') return;
-  if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
+  if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined', mode);
   const X = op.amountFen;
   const credit = { step: 'credit', guard: walletRoom(ctx, X), inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) };
   if (await applyAccountLeg(op, credit, ctx.clock.now())) {
@@ -67,7 +67,7 @@ async function refundTopUp(ctx: AppContext, op: OperationDocument, mode: Advance
     const X = op.amountFen;
     await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
   }
-  await fail(ctx, op, 'balance_limit_exceeded');
+  await fail(ctx, op, 'balance_limit_exceeded', mode);
 }
 
 /** Whether the wallet could take the amount now: a check before a step that cannot be undone. */
@@ -84,7 +84,7 @@ async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: A
     { step: 'debit', guard: { walletFen: { $gte: X }, ...epochGuard(op) }, inc: { walletFen: -X }, postings: toBank(ledger.wallet(op.userId), X) },
     ctx.clock.now(),
   );
-  if (!debited) return failRefused(ctx, op, 'debit', await legRefusal(op, 'insufficient_balance'));
+  if (!debited) return failRefused(ctx, op, 'debit', await legRefusal(op, 'insufficient_balance'), mode);
   const outcome = await askBank(ctx, op, 'payout', mode);
   if (outcome === 'unknown') return;
   if (outcome === 'succeeded') {
@@ -92,7 +92,7 @@ async function advanceWithdrawal(ctx: AppContext, op: OperationDocument, mode: A
     return;
   }
   await applyAccountLeg(op, { step: 'refund', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
-  await fail(ctx, op, 'bank_declined');
+  await fail(ctx, op, 'bank_declined', mode);
 }
 
 async function advanceTransferIn(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
@@ -102,16 +102,16 @@ async function advanceTransferIn(ctx: AppContext, op: OperationDocument, mode: A
 
 async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   // Refused after the card was charged and the money already returned to the wallet.
-  if (op.steps.includes('to-wallet')) return fail(ctx, op, op.failure?.code ?? 'fund_switch_not_allowed');
+  if (op.steps.includes('to-wallet')) return fail(ctx, op, op.failure?.code ?? 'fund_switch_not_allowed', mode);
   if (op.channel === 'bank_card') {
     // Refuse what the limits already refuse before the card is charged. A recovery may follow
     // a charge (and never charges anew: see askBank), so it leaves the refusal to the leg,
     // which then returns the card money to the wallet.
     const early = mode === 'request' ? refusalOf(ctx, op, (await Account.findById(op.userId).lean<AccountDocument>())!) : undefined;
-    if (early) return fail(ctx, op, early);
+    if (early) return fail(ctx, op, early, mode);
     const outcome = await askBank(ctx, op, 'charge', mode);
     if (outcome === 'unknown') return;
-    if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined');
+    if (outcome !== 'succeeded') return fail(ctx, op, outcome === 'absent' ? 'bank_unavailable' : 'bank_declined', mode);
   }
   if (ctx.config.limits.holdingMaxFen !== null) await foldIncome(op.userId); // income counts toward the holding
   const reason = (await reserveFundQuota(ctx, op)) ? await applySubscribeLeg(ctx, op) : 'fund_quota_exceeded';
@@ -125,7 +125,7 @@ async function subscribe(ctx: AppContext, op: OperationDocument, mode: AdvanceMo
     const X = op.amountFen;
     await applyAccountLeg(op, { step: 'to-wallet', inc: { walletFen: X }, postings: bankTo(ledger.wallet(op.userId), X) }, ctx.clock.now());
   }
-  await fail(ctx, op, reason);
+  await fail(ctx, op, reason, mode);
 }
 
 const SUBSCRIBE_ATTEMPTS_MAX = 10;
@@ -181,7 +181,7 @@ async function confirmSubscription(ctx: AppContext, op: OperationDocument): Prom
 }
 
 async function advanceRedemption(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
-  if (op.status === 'pending') await redeem(ctx, op);
+  if (op.status === 'pending') await redeem(ctx, op, mode);
   if (op.status === 'awaiting_settlement' && isDue(ctx, op)) await settleRedemption(ctx, op, mode);
 }
 
@@ -192,7 +192,7 @@ const REDEEM_ATTEMPTS_MAX = 10;
  * day (credited income is redeemable, a loss is borne): the fold state is in the leg's guard,
  * so a fold since refuses it and it is decided again.
  */
-async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
+async function redeem(ctx: AppContext, op: OperationDocument, mode: AdvanceMode): Promise<void> {
   const X = op.amountFen;
   let incomeFoldedThrough = await foldIncome(op.userId);
   for (let attempt = 0; attempt < REDEEM_ATTEMPTS_MAX; attempt++) {
@@ -210,7 +210,7 @@ async function redeem(ctx: AppContext, op: OperationDocument): Promise<void> {
     );
     if (redeemed) return moveTo(op, 'pending', 'awaiting_settlement', ctx.clock.now());
     const foldedNow = await foldIncome(op.userId);
-    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', await legRefusal(op, await redeemRefusalOf(ctx, op)));
+    if (foldedNow === incomeFoldedThrough) return failRefused(ctx, op, 'redeem', await legRefusal(op, await redeemRefusalOf(ctx, op)), mode);
     incomeFoldedThrough = foldedNow;
   }
   throw new Error(`redemption ${op._id}: its fold state moved ${REDEEM_ATTEMPTS_MAX} times in a row`);
@@ -295,8 +295,8 @@ export function holdsAnotherFund(account: AccountDocument, fundCode: string): bo
  * attempt of it (a frozen request, a replay) can apply it after the failure; a leg that applied
  * meanwhile after all is left for the next drive, which finds its mark.
  */
-async function failRefused(ctx: AppContext, op: OperationDocument, step: string, code: string): Promise<void> {
-  if (await closeAccountLeg(op, step)) await fail(ctx, op, code);
+async function failRefused(ctx: AppContext, op: OperationDocument, step: string, code: string, mode: AdvanceMode): Promise<void> {
+  if (await closeAccountLeg(op, step)) await fail(ctx, op, code, mode);
 }
 
 const bankTo = (account: string, amountFen: bigint) => [

@@ -2,8 +2,9 @@
  * Which changes of an operation its holder is told of (docs/events.md):
  * - a transition that stands: accepted (awaiting confirmation or settlement), confirmed,
  *   settled, succeeded;
- * - a failure once the operation was announced or money had moved (a leg applied), or when it
- *   was decided after the request had ended (an instant one found interrupted by recovery);
+ * - a failure once the operation was announced or money had moved (a posting), or when it
+ *   was decided after its request had ended without a final answer (by recovery: the request
+ *   crashed, or answered 202 while the bank was silent; an instant one found interrupted);
  *   a request refused before anything moved has its answer and no event;
  * - an instant redemption or payment succeeds when it is noted as standing on its lease
  *   (src/reserve/leases.ts): its request writes no transition, so the note is the source;
@@ -31,7 +32,7 @@ function eventTypeOf(op: OperationDocument, from: OperationStatus[], announceFai
       return 'transfer_in.confirmed';
     case 'transfer_in:failed':
       if (isSweep(op) && !moved) return 'auto_sweep.failed';
-      return moved ? 'transfer_in.failed' : null;
+      return moved || announceFailure ? 'transfer_in.failed' : null;
     case 'redemption:awaiting_settlement':
       return 'redemption.accepted';
     case 'redemption:completed':
@@ -42,7 +43,7 @@ function eventTypeOf(op: OperationDocument, from: OperationStatus[], announceFai
     case 'redemption:failed':
     case 'top_up:failed':
     case 'withdrawal:failed':
-      return moved ? (`${op.type}.failed` as EventType) : null;
+      return moved || announceFailure ? (`${op.type}.failed` as EventType) : null;
     case 'instant_redemption:failed':
     case 'payment:failed':
       return announceFailure ? (`${op.type}.failed` as EventType) : null;

@@ -16,6 +16,7 @@ import { relayEvents } from '../../src/events/log.ts';
 import '../../src/eventSources.ts';
 import { NO_FAULTS } from '../../src/faults.ts';
 import { Operation, type OperationDocument } from '../../src/operations/model.ts';
+import { recoverStuckOperations } from '../../src/operations/recovery.ts';
 import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint } from '../../src/webhooks/model.ts';
@@ -55,15 +56,12 @@ const SENT_BY_WEBHOOK_DELIVERIES: EventType[] = [
  * Catalogue types that no real change produces, and why: each waits for a decision to drop it
  * from the catalogue or to change the rule that withholds it (src/transfers/events.ts).
  */
-const NEVER_SENT: Partial<Record<EventType, string>> = {
-  'redemption.failed':
-    'told only once money moved, and a normal redemption fails only while its redeem leg is refused (failRefused, src/transfers/advance.ts): '
-    + 'once the leg applied it always settles, a refused card payout landing in the wallet',
-};
+const NEVER_SENT: Partial<Record<EventType, string>> = {};
 
 const BANK_SIDE: EventType[] = ['withdrawal.succeeded', 'withdrawal.failed', 'transfer_in.failed', 'top_up.failed'];
 const INSTANT_SIDE: EventType[] = ['payment.succeeded', 'payment.failed', 'instant_redemption.failed'];
 const SWEEPS: EventType[] = ['auto_sweep.succeeded', 'auto_sweep.failed'];
+const DECIDED_BY_RECOVERY: EventType[] = ['top_up.failed', 'redemption.failed'];
 
 describe('webhook catalogue', function () {
   this.timeout(60_000);
@@ -226,8 +224,32 @@ describe('webhook catalogue', function () {
     ]);
   });
 
+  it('tells of failures recovery decided after their requests ended without one: a top-up the silent bank never charged, a redemption whose shares were gone', async () => {
+    await register(DECIDED_BY_RECOVERY);
+    const topper = await newHolder(t.app);
+    const silent = await withBank('unavailable', () => sendTopUp(topper, '10.00').expect(202)); // the holder hears "at the bank"
+    await adjustReserve(t, ops, '10000.00', 'increase').expect(201);
+    const redeemer = await holderWithShares(t, '500.00');
+    const faults = new ArmedFaults();
+    t.ctx.faults = faults;
+    faults.arm('leg:before-queue'); // the request dies before the redemption's leg
+    await request(t.app).post('/v1/me/redemptions').set(redeemer.auth).set('Idempotency-Key', idempotencyKey()).send({ amount: '300.00', channel: 'wallet', paymentPassword: PAYMENT_PASSWORD }).expect(500);
+    t.ctx.faults = NO_FAULTS;
+    await instant(t, redeemer, '500.00').expect(201); // meanwhile the shares go
+    t.clock.advance(t.ctx.config.jobs.recoverAfterMs + 1_000);
+    await recoverStuckOperations(t.ctx);
+
+    const [stranded] = await operationsOf(redeemer, 'redemption');
+    const [unpaid] = await operationsOf(topper, 'top_up');
+    assert.deepEqual([stranded?.status, stranded?.failure?.code, unpaid?.status], ['failed', 'insufficient_shares', 'failed']);
+    await assertDelivered([topper, redeemer], [
+      ['top_up.failed', silent.body.operation.id],
+      ['redemption.failed', stranded!._id],
+    ]);
+  });
+
   it('sends every type of the catalogue in one delivery test or another', () => {
-    const sent = [...SENT_BY_WEBHOOK_DELIVERIES, ...BANK_SIDE, ...INSTANT_SIDE, ...SWEEPS];
+    const sent = [...SENT_BY_WEBHOOK_DELIVERIES, ...BANK_SIDE, ...INSTANT_SIDE, ...SWEEPS, ...DECIDED_BY_RECOVERY];
     const neverSent = Object.keys(NEVER_SENT) as EventType[];
     assert.deepEqual(sent.filter((type) => neverSent.includes(type)), [], 'a type sent is not also listed as never sent');
     assert.deepEqual([...new Set([...sent, ...neverSent])].sort(), [...EVENT_TYPES].sort());
