@@ -118,7 +118,10 @@ describe('ops dashboard in Chromium', function () {
   const screenshot = async (page: Page, file: string, selector?: string) => {
     const artifact = fileURLToPath(new URL(`../artifacts/${file}`, import.meta.url));
     if (selector) await page.locator(selector).screenshot({ path: artifact });
-    else await page.screenshot({ path: artifact, fullPage: true });
+    else {
+      await page.waitForSelector('#plan[data-state="ready"]'); // the whole page with its reserve plan, not the plan's loading line
+      await page.screenshot({ path: artifact, fullPage: true });
+    }
     // The docs' copies change only when asked, so a test run leaves the checkout clean.
     if (process.env.UPDATE_README_SCREENSHOT) {
       const docs = fileURLToPath(new URL(`../../docs/${file}`, import.meta.url));
@@ -231,6 +234,7 @@ describe('ops dashboard in Chromium', function () {
     const { page, trouble } = await openSignedIn(context);
     await showRange(page, FIRST_DAY, LAST_DAY);
     await lookUp(page, holders[0]!.loginId);
+    await page.waitForSelector('#plan[data-state="ready"]');
     const layout = await page.evaluate(() => {
       const daysBox = document.querySelector('#days-table')!.parentElement!;
       const tileLefts = new Set([...document.querySelectorAll('.tile')].map((tile) => tile.getBoundingClientRect().left));
