@@ -16,6 +16,9 @@ import { balancesOf, idempotencyKey, LOGIN_PASSWORD, newHolder, PAYMENT_PASSWORD
 import { launchChromium, pageTrouble, serveOnLoopback, type ServedApp } from '../support/browser.ts';
 import { accrueAt, addTestFund, publish, redeem, transferIn } from '../support/income.ts';
 import { adjustReserve, useOwnReserve } from '../support/reserve.ts';
+import { syntheticFlowsCsv } from '../../src/cli/reservePlan.ts';
+import { importFlowCsv } from '../../src/planning/csv.ts';
+import type { PlanView } from '../../src/planning/view.ts';
 
 const FIRST_DAY = '2024-05-18';
 const LAST_DAY = '2024-06-16';
@@ -24,10 +27,22 @@ const TODAY = '2024-06-17T09:00:00+08:00';
 /** The API's default range then, the 30 days through today. */
 const DEFAULT_RANGE = ['2024-05-19', '2024-06-17'];
 const CHART_IDS = ['chart-yield', 'chart-aum', 'chart-flows', 'chart-reserve'];
+/** What the reserve plan panel asks for (the API's default scenario and service level). */
+const PLAN_PATH = '/v1/ops/reserve/plan?days=14';
+/**
+ * The reserve plan's tests run a year later, after a year of flows imported: the history they
+ * plan from is that year alone, not a mix with the month of small trades above.
+ */
+const PLAN_TODAY = '2025-06-17T09:00:00+08:00';
+const PLAN_HISTORY = ['2024-06-17', '2025-06-16'];
+/** The reserve channels the panel's back-test shows, in order. */
+const PLAN_CHANNELS = ['instant_redemption', 'payment'] as const;
 /** Each screenshot's width, and its file in test/artifacts/ and (with UPDATE_README_SCREENSHOT=1) in docs/. */
 const SCREENSHOTS = {
   desktop: { viewport: { width: 1280, height: 900 }, file: 'dashboard.png' },
   phone: { viewport: { width: 390, height: 844 }, file: 'dashboard-390.png' },
+  planDesktop: { viewport: { width: 1280, height: 900 }, file: 'dashboard-plan.png' },
+  planPhone: { viewport: { width: 390, height: 844 }, file: 'dashboard-plan-390.png' },
 } as const;
 const EMPTY = '—';
 
@@ -85,20 +100,28 @@ describe('ops dashboard in Chromium', function () {
     await served?.close();
   });
 
-  const openSignedIn = async (context: BrowserContext): Promise<{ page: Page; trouble: string[] }> => {
+  const openSignedIn = async (context: BrowserContext): Promise<{ page: Page; trouble: string[]; planRequests: string[] }> => {
     const page = await context.newPage();
     const trouble = pageTrouble(page);
+    const planRequests: string[] = [];
+    page.on('request', (sent) => {
+      if (new URL(sent.url()).pathname === '/v1/ops/reserve/plan') planRequests.push(sent.url());
+    });
     await page.goto(`${served.baseUrl}/ops/dashboard`);
     await signIn(page, ops.loginId, LOGIN_PASSWORD);
     await page.waitForSelector('body[data-state="ready"]');
     await showFund(page, fund);
-    return { page, trouble };
+    return { page, trouble, planRequests };
   };
 
-  /** The page as it is, in test/artifacts/ and, when asked, as the docs' copy. */
-  const screenshot = async (page: Page, file: string) => {
+  /** The page (or one part of it) as it is, in test/artifacts/ and, when asked, as the docs' copy. */
+  const screenshot = async (page: Page, file: string, selector?: string) => {
     const artifact = fileURLToPath(new URL(`../artifacts/${file}`, import.meta.url));
-    await page.screenshot({ path: artifact, fullPage: true });
+    if (selector) await page.locator(selector).screenshot({ path: artifact });
+    else {
+      await page.waitForSelector('#plan[data-state="ready"]'); // the whole page with its reserve plan, not the plan's loading line
+      await page.screenshot({ path: artifact, fullPage: true });
+    }
     // The docs' copies change only when asked, so a test run leaves the checkout clean.
     if (process.env.UPDATE_README_SCREENSHOT) {
       const docs = fileURLToPath(new URL(`../../docs/${file}`, import.meta.url));
@@ -211,6 +234,7 @@ describe('ops dashboard in Chromium', function () {
     const { page, trouble } = await openSignedIn(context);
     await showRange(page, FIRST_DAY, LAST_DAY);
     await lookUp(page, holders[0]!.loginId);
+    await page.waitForSelector('#plan[data-state="ready"]');
     const layout = await page.evaluate(() => {
       const daysBox = document.querySelector('#days-table')!.parentElement!;
       const tileLefts = new Set([...document.querySelectorAll('.tile')].map((tile) => tile.getBoundingClientRect().left));
@@ -275,6 +299,7 @@ describe('ops dashboard in Chromium', function () {
     assert.equal(await page.textContent('[data-preset="yearToDate"]'), text(en, 'filters.preset.yearToDate'));
     const aum = await page.getAttribute('#card-aum [data-field="value"]', 'title');
     assert.equal(await page.textContent('#card-aum [data-field="value"]'), aum!.slice(1), 'English: the exact yuan, grouped');
+    await page.waitForSelector('#plan[data-state="ready"]'); // a reload would abort the plan still being computed
     await page.reload();
     await page.waitForSelector('body[data-state="ready"]');
     assert.equal(await page.getAttribute('html', 'lang'), 'en', 'the choice is remembered');
@@ -328,6 +353,140 @@ describe('ops dashboard in Chromium', function () {
     } finally {
       t.ctx.config = { ...t.ctx.config, reserve: booked };
     }
+  });
+
+  describe('reserve plan panel', () => {
+    /** Signed in a year later: the month's sessions have expired by then. */
+    let planOps: Holder;
+
+    before(async () => {
+      t.clock.set(PLAN_TODAY);
+      planOps = await newHolder(t.app, { ops: true });
+      await importFlowCsv(t.ctx, syntheticFlowsCsv(t.ctx, { from: PLAN_HISTORY[0]!, days: 365, seed: 25 }));
+    });
+
+    /** The plan as the API answers it now. */
+    const planFromApi = async (): Promise<PlanView> => (await request(t.app).get(PLAN_PATH).set(planOps.auth).expect(200)).body;
+
+    after(() => t.clock.set(TODAY));
+
+    it('plans the reserve: the forecast band against the reserve available and the recommended size, as the API answers, in both languages, asked again only on recompute', async () => {
+      const context = await browser.newContext({ viewport: SCREENSHOTS.planDesktop.viewport });
+      const { page, trouble, planRequests } = await openSignedIn(context);
+      await page.waitForSelector('#plan[data-state="ready"]');
+      const plan = await planFromApi();
+      const { recommendation } = plan;
+      assert.ok(recommendation, 'a year of history gives a recommendation');
+      assert.deepEqual([plan.history.fromDate, plan.history.toDate, plan.history.days], [...PLAN_HISTORY, 365], 'the imported year');
+
+      const charts = await chartsOf(page, ['chart-plan']);
+      const days = plan.forecast.days;
+      assert.deepEqual(charts['chart-plan']!.labels, days.map((day) => day.date));
+      assert.equal(days.length, 14);
+      for (const edge of ['point', 'lower', 'upper'] as const) {
+        assert.deepEqual(seriesOf(charts, 'chart-plan', edge), numbers(days.map((day) => day.reserveOutflow[edge])), edge);
+      }
+      assert.deepEqual(seriesOf(charts, 'chart-plan', 'available'), days.map(() => Number(plan.reserve.available)), 'the reserve available now, flat');
+      assert.deepEqual(seriesOf(charts, 'chart-plan', 'recommended'), days.map(() => Number(recommendation.size)), 'the recommended size, flat');
+      assert.ok(days.some((day) => day.reserveOutflow.lower !== day.reserveOutflow.upper), 'a band, not a line');
+
+      const expectPanel = async (messages: Catalogue, headline: (amount: string) => string) => {
+        assert.equal(await page.textContent('#plan-heading span'), text(messages, 'plan.heading'));
+        assert.deepEqual(await figureOf(page, 'plan-size'), {
+          title: text(messages, 'plan.size'),
+          value: headline(recommendation.size),
+          exact: `¥${grouped(recommendation.size)}`,
+          note: `${text(messages, 'plan.sizeNote', { shards: recommendation.shards, leaseMax: grouped(recommendation.leaseMax), served: recommendation.servedPercent, level: recommendation.serviceLevelPercent })} · ${text(messages, recommendation.tight ? 'plan.tight' : 'plan.notTight', { served: recommendation.smallerServedPercent })}`,
+        });
+        const coverageNote = text(messages, 'plan.coverageNote', { through: plan.coverage.through, need: grouped(plan.coverage.need), settle: plan.coverage.peakSettleDate!, size: grouped(plan.coverage.size) });
+        assert.deepEqual(await figureOf(page, 'plan-coverage'), {
+          title: text(messages, 'plan.coverage', { days: plan.coverage.tradingDays }),
+          value: text(messages, plan.coverage.covered ? 'plan.yes' : 'plan.no'),
+          exact: null,
+          note: coverageNote,
+        });
+        assert.equal(await page.$eval('#plan-coverage [data-field="note"]', (note) => note.querySelector('.flag')?.textContent ?? null), plan.coverage.covered ? null : coverageNote, 'flagged when not covered');
+        assert.equal((await figureOf(page, 'plan-served')).value, String(plan.current.servedPercent));
+        assert.deepEqual(
+          await page.$$eval('#plan-backtest-table tbody tr', (rows) => rows.map((row) => [...(row as HTMLTableRowElement).cells].map((cell) => cell.textContent))),
+          PLAN_CHANNELS.map((channel) => {
+            const { mapePercent, naiveMapePercent, coveragePercent } = plan.backtest.channels[channel];
+            return [text(messages, `operationType.${channel}`), ...[mapePercent, naiveMapePercent, coveragePercent].map((percent) => `${percent!.toFixed(1)}%`)];
+          }),
+        );
+      };
+      await expectPanel(zh, chineseHeadline);
+      assert.equal(plan.coverage.covered, false, 'a reserve of some 24,000 yuan does not cover a fund of millions');
+      assert.match((await figureOf(page, 'plan-size')).value, /万|亿/, 'the size in 万 or 亿');
+
+      // The other figures refresh without asking for a plan; a language switch redraws the one it has.
+      await showRange(page, FIRST_DAY, LAST_DAY);
+      await page.selectOption('#language', 'en');
+      await page.waitForFunction(() => document.documentElement.lang === 'en');
+      await expectPanel(en, grouped);
+      assert.equal(planRequests.length, 1, 'one plan, asked when the dashboard opened');
+      await screenshot(page, SCREENSHOTS.planDesktop.file, '#plan');
+
+      await page.click('#plan-recompute');
+      await page.waitForSelector('#plan[data-state="loading"]');
+      assert.equal(await page.isDisabled('#plan-recompute'), true, 'no second plan while one is computed');
+      assert.equal(await page.textContent('#plan-status'), text(en, 'plan.loading'));
+      await page.waitForSelector('#plan[data-state="ready"]');
+      assert.equal(planRequests.length, 2, 'recompute asks again');
+      assert.equal((await figureOf(page, 'plan-size')).value, grouped((await planFromApi()).recommendation!.size));
+      await page.selectOption('#language', 'zh-CN');
+      await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+      assert.deepEqual(trouble, []);
+      await context.close();
+    });
+
+    it('fits the reserve plan on a 390 px phone: chart and figures the width of the screen, nothing clipped', async () => {
+      const context = await browser.newContext({ viewport: SCREENSHOTS.planPhone.viewport });
+      const { page, trouble } = await openSignedIn(context);
+      await page.waitForSelector('#plan[data-state="ready"]');
+      const layout = await page.evaluate(() => ({
+        pageWidth: document.documentElement.scrollWidth,
+        clipped: [...document.querySelectorAll('#plan .figure, #plan .figure-value, #plan .figure-note')].filter((box) => box.scrollWidth > box.clientWidth + 1).map((box) => box.textContent),
+        wide: [...document.querySelectorAll('#plan, #plan .figure, #chart-plan')].filter((box) => box.getBoundingClientRect().right > window.innerWidth + 1).map((box) => box.id || box.className),
+      }));
+      assert.deepEqual(layout, { pageWidth: SCREENSHOTS.planPhone.viewport.width, clipped: [], wide: [] });
+      await screenshot(page, SCREENSHOTS.planPhone.file, '#plan');
+      assert.deepEqual(trouble, []);
+      await context.close();
+    });
+
+    it('shows a plan without a recommendation as such, and a plan that fails with the problem\'s detail', async () => {
+      const context = await browser.newContext({ viewport: SCREENSHOTS.desktop.viewport });
+      // The server's own answer, its recommendation taken away: what a history no size serves gives.
+      await context.route(`**${PLAN_PATH}`, async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, json: { ...(await response.json()), recommendation: null } });
+      });
+      const { page, trouble } = await openSignedIn(context);
+      await page.waitForSelector('#plan[data-state="ready"]');
+      assert.deepEqual(await figureOf(page, 'plan-size'), { title: text(zh, 'plan.size'), value: EMPTY, exact: null, note: text(zh, 'plan.noRecommendation') });
+      assert.equal(await page.textContent('#plan-size .flag'), text(zh, 'plan.noRecommendation'), 'flagged');
+      const plotted = (await chartsOf(page, ['chart-plan']))['chart-plan']!.datasets.map((dataset) => dataset.apiField);
+      assert.deepEqual(plotted, ['upper', 'lower', 'point', 'available'], 'no recommended line');
+
+      // Recompute, asked for a scenario the server refuses: its real problem, shown in the panel.
+      await context.unroute(`**${PLAN_PATH}`);
+      const refused = `${PLAN_PATH}&scenario=run:lots`;
+      await context.route(`**${PLAN_PATH}`, (route) => route.continue({ url: `${served.baseUrl}${refused}` }));
+      const problem = (await request(t.app).get(refused).set(planOps.auth).set('Accept-Language', 'zh-CN').expect(400)).body;
+      await page.click('#plan-recompute');
+      await page.waitForSelector('#plan[data-state="error"]');
+      assert.equal(await page.textContent('#plan-error'), text(zh, 'plan.failed', { detail: problem.detail }));
+      assert.equal(await page.isVisible('#plan-error'), true);
+      assert.equal(await page.isVisible('#plan-body'), false, 'no stale plan under the error');
+      assert.equal(await page.isDisabled('#plan-recompute'), false, 'recompute can be tried again');
+      assert.deepEqual(
+        trouble.filter((line) => !/status of 400/.test(line)),
+        [`HTTP 400: GET ${served.baseUrl}${refused}`],
+        'nothing but the refused plan went wrong',
+      );
+      await context.close();
+    });
   });
 
   it('turns away a wrong password and a holder without the ops role with a clear message', async () => {
@@ -579,7 +738,7 @@ interface ChartSnapshot {
 }
 
 /** Reads Chart.getChart(canvas).data in the page: what the charts actually plot. */
-async function chartsOf(page: Page): Promise<Record<string, ChartSnapshot>> {
+async function chartsOf(page: Page, chartIds: readonly string[] = CHART_IDS): Promise<Record<string, ChartSnapshot>> {
   return page.evaluate((ids) => {
     const { Chart } = window as unknown as { Chart: { getChart(id: string): { data: ChartSnapshot } | undefined } };
     return Object.fromEntries(
@@ -589,7 +748,7 @@ async function chartsOf(page: Page): Promise<Record<string, ChartSnapshot>> {
         return [id, { labels: chart.data.labels, datasets: chart.data.datasets.map(({ apiField, data }) => ({ apiField, data })) }];
       }),
     );
-  }, CHART_IDS);
+  }, chartIds);
 }
 
 function seriesOf(charts: Record<string, ChartSnapshot>, id: string, apiField: string): (number | null)[] {
@@ -633,4 +792,17 @@ async function tiles(page: Page): Promise<Record<string, Tile>> {
       ]),
     ),
   );
+}
+
+/** One of the reserve plan's figures: its heading, value, the value's exact tooltip, and its note. */
+async function figureOf(page: Page, id: string): Promise<{ title: string; value: string; exact: string | null; note: string }> {
+  return page.$eval(`#${id}`, (figure) => {
+    const value = figure.querySelector('[data-field="value"]');
+    return {
+      title: figure.querySelector('h3')!.textContent ?? '',
+      value: value?.textContent ?? '',
+      exact: value?.getAttribute('title') ?? null,
+      note: figure.querySelector('[data-field="note"]')!.textContent ?? '',
+    };
+  });
 }

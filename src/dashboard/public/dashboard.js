@@ -22,7 +22,7 @@ const $ = (id) => document.getElementById(id);
 const t = (key, values) => i18next.t(key, values);
 const charts = {};
 /** The last answers drawn, so a language switch redraws them without asking again. */
-const shown = { daily: null, reserve: null, accrual: null, alerts: null, holder: null, clock: null };
+const shown = { daily: null, reserve: null, accrual: null, alerts: null, holder: null, clock: null, plan: null, planError: null };
 /** Today in the service's zone, as the reports' default range ends: the service's clock, not the browser's. */
 let today = null;
 
@@ -72,6 +72,7 @@ async function switchLanguage(language) {
   if (shown.daily) render();
   if (shown.holder) renderHolder(shown.holder);
   renderSandboxClock();
+  renderPlan();
 }
 
 // --- figures as people read them -------------------------------------------------------------
@@ -189,6 +190,7 @@ async function openDashboard() {
   translatePage();
   const { funds } = await api('/v1/funds');
   $('fund').replaceChildren(...funds.map((fund) => new Option(`${fund.code} · ${fund.name}`, fund.code)));
+  loadPlan(); // seconds of the server's CPU: once here and on "recompute", never with the other figures
   await Promise.all([refresh(), showSandboxClock()]);
 }
 
@@ -486,6 +488,111 @@ function renderCharts(days, reserveDays) {
   );
 }
 
+// --- reserve plan ------------------------------------------------------------------------------
+
+/** The plan the panel asks for: the API's defaults (scenario forecast-upper, service level 99.9%) over two weeks. */
+const PLAN_PATH = '/v1/ops/reserve/plan?days=14';
+/** Each plan request's number: an answer that is not the latest one asked is dropped. */
+let planRequests = 0;
+
+/** A plan takes seconds (a worker thread on the server), so it is asked for only here. */
+async function loadPlan() {
+  const asked = ++planRequests;
+  shown.planError = null;
+  // A plan already drawn stays, dimmed, until the new one replaces it.
+  $('plan').dataset.state = 'loading';
+  $('plan-recompute').disabled = true;
+  renderPlan();
+  try {
+    const plan = await api(PLAN_PATH);
+    if (asked !== planRequests) return;
+    shown.plan = plan;
+    $('plan').dataset.state = 'ready';
+  } catch (error) {
+    if (asked !== planRequests || failedAccess(error)) return;
+    Object.assign(shown, { plan: null, planError: error.message });
+    $('plan').dataset.state = 'error';
+  } finally {
+    if (asked === planRequests) $('plan-recompute').disabled = false;
+  }
+  renderPlan();
+}
+
+function renderPlan() {
+  const { plan, planError } = shown;
+  $('plan-error').hidden = !planError;
+  $('plan-error').textContent = planError ? t('plan.failed', { detail: planError }) : '';
+  $('plan-body').hidden = !plan;
+  const loading = $('plan').dataset.state === 'loading';
+  $('plan-status').textContent = loading
+    ? t('plan.loading')
+    : plan
+      ? t('plan.status', { scenario: plan.scenario.name, days: plan.history.days, from: plan.history.fromDate ?? EMPTY, to: plan.history.toDate ?? EMPTY, method: t(`plan.method.${plan.forecast.method}`), seconds: (plan.elapsedMs / 1000).toFixed(1) })
+      : '';
+  if (!plan) return;
+  renderPlanChart(plan);
+  renderPlanCards(plan);
+  renderBacktest(plan.backtest);
+}
+
+/** The reserve's outflow band, its point forecast, and flat lines for the reserve available now and the recommended size. */
+function renderPlanChart(plan) {
+  const days = plan.forecast.days.map((day) => ({ date: day.date, ...day.reserveOutflow, available: plan.reserve.available, recommended: plan.recommendation?.size ?? null }));
+  const flat = { pointRadius: 0, borderWidth: 2, tension: 0 };
+  const datasets = [
+    // The band: the upper edge filled down to the lower one (the next dataset).
+    series(days, 'upper', t('plan.upper'), COLORS.blue, { pointRadius: 0, borderWidth: 1, fill: '+1' }),
+    series(days, 'lower', t('plan.lower'), COLORS.blue, { pointRadius: 0, borderWidth: 1, fill: false }),
+    series(days, 'point', t('plan.point'), COLORS.violet, { fill: false }),
+    series(days, 'available', t('plan.available'), COLORS.orange, { ...flat, borderDash: [6, 4], fill: false }),
+  ];
+  if (plan.recommendation) datasets.push(series(days, 'recommended', t('plan.recommended'), COLORS.teal, { ...flat, fill: false }));
+  drawChart('chart-plan', 'line', days.map((day) => day.date), datasets, { y: yuanAxis('¥', 'left', { beginAtZero: true }) });
+}
+
+function renderPlanCards(plan) {
+  const { recommendation, coverage, current } = plan;
+  if (recommendation) {
+    const note = [t('plan.sizeNote', { shards: recommendation.shards, leaseMax: yuan(recommendation.leaseMax), level: recommendation.serviceLevelPercent, served: recommendation.servedPercent })];
+    note.push(' · ', recommendation.tight ? t('plan.tight', { served: recommendation.smallerServedPercent }) : flag(t('plan.notTight', { served: recommendation.smallerServedPercent })));
+    setCard('plan-size', headlineYuan(recommendation.size), note, yuan(recommendation.size));
+  } else {
+    setCard('plan-size', EMPTY, [flag(t('plan.noRecommendation'))]);
+  }
+  const covered = $('plan-coverage');
+  covered.dataset.covered = String(coverage.covered);
+  covered.querySelector('[data-field="title"]').textContent = t('plan.coverage', { days: coverage.tradingDays });
+  const coverageNote = t('plan.coverageNote', { through: coverage.through, need: yuan(coverage.need), settle: coverage.peakSettleDate ?? EMPTY, size: yuan(coverage.size) });
+  setCard('plan-coverage', t(coverage.covered ? 'plan.yes' : 'plan.no'), [coverage.covered ? coverageNote : flag(coverageNote)]);
+  const servedNote = [t('plan.servedNote', { size: yuan(current.size), requests: current.requests.toLocaleString(i18next.language), refused: yuan(current.refused.amount), peak: current.peakUtilisationPercent, idleCost: yuan(current.idleCost) })];
+  if (current.hoursToExhaustion !== null) servedNote.push(' · ', flag(t('plan.exhausted', { hours: current.hoursToExhaustion })));
+  setCard('plan-served', String(current.servedPercent), servedNote);
+}
+
+/** The channels the reserve advances, as the back-test measured them. */
+const PLAN_CHANNELS = ['instant_redemption', 'payment'];
+
+/** Per reserve channel: the forecast's error beside the naive forecast's (flagged when it is not better), and its interval coverage. */
+function renderBacktest(backtest) {
+  // Statistics over days, not money: one decimal reads well.
+  const percent = (value) => (value === null ? EMPTY : `${value.toFixed(1)}%`);
+  const rows = PLAN_CHANNELS.map((channel) => {
+    const figures = backtest.channels[channel];
+    const row = document.createElement('tr');
+    row.dataset.channel = channel;
+    const beaten = figures.mapePercent !== null && figures.naiveMapePercent !== null && figures.mapePercent < figures.naiveMapePercent;
+    const mape = cell(percent(figures.mapePercent));
+    if (!beaten) mape.classList.add('flagged');
+    row.append(cell(t(`operationType.${channel}`), ''), mape, cell(percent(figures.naiveMapePercent)), cell(percent(figures.coveragePercent)));
+    return row;
+  });
+  $('plan-backtest-table').tBodies[0].replaceChildren(...rows);
+  const note = backtest.from
+    ? t('plan.backtestNote', { from: backtest.from, to: backtest.to, horizon: backtest.horizonDays, nominal: backtest.nominalCoveragePercent })
+    : t('plan.backtestNone');
+  $('plan-backtest').querySelector('[data-field="note"]').textContent = note;
+}
+
 // --- tables ----------------------------------------------------------------------------------
 
 /** The days table's amount columns after the date, in order: each shown grouped. */
@@ -652,6 +759,7 @@ $('filters').addEventListener('submit', (event) => {
 $('fund').addEventListener('change', refresh);
 $('export-csv').addEventListener('click', exportCsv);
 $('holder-form').addEventListener('submit', lookUpHolder);
+$('plan-recompute').addEventListener('click', loadPlan);
 for (const chip of document.querySelectorAll('[data-preset]')) chip.addEventListener('click', () => choosePreset(chip.dataset.preset));
 for (const button of document.querySelectorAll('[data-clock-move]')) button.addEventListener('click', () => moveSandboxClock(button.dataset.clockMove));
 
