@@ -32,6 +32,7 @@ export type PlanConfig = Pick<AppConfig, 'planning' | 'reserve' | 'limits' | 'jo
 export interface FundFigures {
   aumFen: Fen;
   yieldPer10kShares: string;
+  /** 0 before the fund's first accrued day. */
   holders: number;
 }
 
@@ -172,7 +173,7 @@ function profileOf(inputs: PlanInputs, calendar: TradingCalendar, spec: Scenario
     history,
     forecast,
     seed: PLAN_SEED,
-    holders: fund.holders,
+    holders: fund.holders > 0 ? fund.holders : busiestDayRequests(history),
     // A forecast gives totals only: its requests are of the history's mean size; the history has its own counts.
     ...(spec.kind === 'history' ? {} : { meanRequestFen: meanRequestsOf(history) }),
     zone: calendar.zone,
@@ -181,6 +182,14 @@ function profileOf(inputs: PlanInputs, calendar: TradingCalendar, spec: Scenario
     startMs: inputs.nowMs,
     instantDailyMaxFen: config.limits.instantRedeemDailyMaxFen,
   });
+}
+
+/**
+ * Holders for a fund with no accrued day here yet (a history imported): as many as the busiest
+ * day's requests, each from a holder of its own, so the daily cap binds no more than it must.
+ */
+function busiestDayRequests(history: DailyFlow[]): number {
+  return Math.max(1, ...history.map((day) => RESERVE_CHANNELS.reduce((sum, channel) => sum + day.counts[channel], 0)));
 }
 
 /** The history's mean request per reserve channel (a forecast gives totals only); 100 yuan without any. */

@@ -14,9 +14,6 @@ import { flowHistory } from './history.ts';
 import { parseScenario } from './scenarios.ts';
 import { computeInWorker } from './worker.ts';
 
-/** Holders a profile draws its requests from when the fund has no accrued day yet. */
-const HOLDERS_WITHOUT_BOOK = 1_000;
-
 export async function reservePlan(ctx: AppContext, request: PlanRequest, onProgress?: PlanProgress): Promise<ReservePlan> {
   parseScenario(request.scenario); // a scenario it does not know is refused before anything is read
   const inputs = await planInputs(ctx, request);
@@ -68,5 +65,5 @@ async function fundFigures(ctx: AppContext): Promise<FundFigures> {
     holders += day.holders ?? 0;
     if (sharesFen > largest.sharesFen) largest = { sharesFen, yieldPer10k: day.yieldPer10k };
   }
-  return { aumFen, yieldPer10kShares: formatYieldPer10k(largest.yieldPer10k), holders: holders > 0 ? holders : HOLDERS_WITHOUT_BOOK };
+  return { aumFen, yieldPer10kShares: formatYieldPer10k(largest.yieldPer10k), holders };
 }
