@@ -75,6 +75,7 @@ export const STATUS_OF_CODE = {
   internal_error: 500,
   account_busy: 503,
   password_checks_busy: 503,
+  plans_busy: 503,
   not_ready: 503,
 } as const satisfies Readonly<Record<string, number>>;
 

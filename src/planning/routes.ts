@@ -109,7 +109,7 @@ export function planningRoutes(ctx: AppContext): Router {
       summary: 'Forecast the reserve\'s outflows, replay a scenario through the reserve, and recommend its size (docs/reserve-planning.md)',
       query: planQuery,
       responses: { 200: { description: 'The plan', body: planSchema } },
-      problems: { invalid_scenario: 'a scenario the planner does not know', scenario_day_missing: 'a festival the flow history has no day of' },
+      problems: { invalid_scenario: 'a scenario the planner does not know', scenario_day_missing: 'a festival the flow history has no day of', plans_busy: 'plans already running or waiting on this server' },
     },
     async ({ query }, res) => {
       res.json(planView(await reservePlan(ctx, { days: query.days, serviceLevelPercent: query.serviceLevel, scenario: query.scenario })));

@@ -1,7 +1,8 @@
 /**
  * Runs a plan's arithmetic in a worker thread: a year of history is some thirty simulations,
  * seconds of CPU that must not hold the API process's money requests. One plan at a time per
- * process: the others wait their turn (ops ask for plans, a handful a day). The inputs and the
+ * process: the others wait their turn, PLANS_AT_ONCE_MAX at most (ops ask for a handful a day;
+ * a flood is turned away with 503 plans_busy, not queued without bound). The inputs and the
  * plan cross as structured clones (bigints and dates survive); a DomainError thrown in the
  * worker (a festival the history has no day of) is thrown again here as one.
  */
@@ -26,10 +27,21 @@ const EXTENSION = path.extname(fileURLToPath(import.meta.url));
 const ENTRY_URL = new URL(`./planWorker${EXTENSION}`, import.meta.url).href;
 const ENTRY = EXTENSION === '.ts' ? `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(ENTRY_URL)}); });` : new URL(ENTRY_URL);
 
+/** Plans running or waiting in this process at most: more are turned away, never queued without bound. */
+export const PLANS_AT_ONCE_MAX = 4;
+const PLAN_RETRY_AFTER_SECONDS = 10;
+
 let queue: Promise<unknown> = Promise.resolve();
+let plansInProcess = 0;
 
 export function computeInWorker(inputs: PlanInputs, calendar: Required<TradingCalendarOptions>, onProgress?: PlanProgress): Promise<ReservePlan> {
-  const turn = queue.then(() => runWorker(inputs, calendar, onProgress));
+  if (plansInProcess >= PLANS_AT_ONCE_MAX) {
+    return Promise.reject(
+      new DomainError('plans_busy', `${PLANS_AT_ONCE_MAX} reserve plans are already running or waiting on this server: try again in a moment`, { retryAfterSeconds: PLAN_RETRY_AFTER_SECONDS }, { values: { plansMax: PLANS_AT_ONCE_MAX } }),
+    );
+  }
+  plansInProcess++;
+  const turn = queue.then(() => runWorker(inputs, calendar, onProgress)).finally(() => plansInProcess--);
   queue = turn.catch(() => undefined);
   return turn;
 }

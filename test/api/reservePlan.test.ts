@@ -13,8 +13,11 @@ import { syntheticFlowsCsv } from '../../src/cli/reservePlan.ts';
 import { watchReserveForecast } from '../../src/planning/alert.ts';
 import { importFlowCsv } from '../../src/planning/csv.ts';
 import { planSchema } from '../../src/planning/routes.ts';
+import { PLANS_AT_ONCE_MAX } from '../../src/planning/worker.ts';
 import { assertProblem, newHolder, testApp, type Holder, type TestApp } from '../support/api.ts';
 import { adjustReserve, adjustReserveBy, useOwnReserve } from '../support/reserve.ts';
+import { accrueAt, addTestFund, publish, subscribedHolder } from '../support/income.ts';
+import { advanceDueOperations } from '../../src/operations/recovery.ts';
 
 const TODAY = '2026-06-15';
 const PLAN = '/v1/ops/reserve/plan';
@@ -83,6 +86,39 @@ describe('reserve plan', function () {
     assert.equal((await watchReserveForecast(t.ctx)).covered, true);
     const events = (await forecastEvents()).filter((event) => (event.data.reserve as { name: string }).name === reserveName);
     assert.deepEqual(events.map((event) => event.type).slice(-2), ['reserve.forecast_uncovered', 'reserve.forecast_covered']);
+  });
+
+  it("replays a run on the fund's assets: the daily cap bounds what each holder takes, and the plan says so", async () => {
+    const fundCode = addTestFund(t);
+    await subscribedHolder(t, fundCode, '30000.00'); // trades today, confirmed tomorrow
+    await subscribedHolder(t, fundCode, '5000.00');
+    const tomorrow = t.ctx.calendar.addCalendarDays(TODAY, 1);
+    t.clock.set(`${tomorrow}T09:00:00+08:00`);
+    await advanceDueOperations(t.ctx);
+    await publish(t, ops, fundCode, tomorrow, '1.0000');
+    await accrueAt(t, fundCode, tomorrow);
+    const allFunds = t.ctx.config.funds;
+    t.ctx.config = { ...t.ctx.config, funds: allFunds.filter((fund) => fund.code === fundCode) }; // the AUM is this fund's alone (other files accrue theirs)
+    const answer = await plan('days=7&scenario=run:50%25:4h&serviceLevel=99');
+    console.log(`      run:50%:4h: ${answer.elapsedMs} ms, ${answer.scenario.requests} requests, ${answer.recommendation?.simulations} simulations`);
+    assert.equal(answer.scenario.name, 'run:50%:4h');
+    // Half of 35,000.00 in equal shares: 8,750.00 each, under the 10,000 a day the cap allows.
+    assert.equal(answer.scenario.total, '17500.00');
+    assert.ok(answer.scenario.notes.some((note) => /cap/.test(note)), answer.scenario.notes.join('; '));
+    assert.equal(answer.recommendation?.tight, true);
+    t.ctx.config = { ...t.ctx.config, funds: allFunds };
+  });
+
+  it('turns a flood of plans away with 503 plans_busy and Retry-After, and answers the ones it took', async () => {
+    const answers = await Promise.all(Array.from({ length: PLANS_AT_ONCE_MAX + 3 }, () => request(t.app).get(`${PLAN}?days=1`).set(ops.auth)));
+    const busy = answers.filter((response) => response.status === 503);
+    assert.equal(answers.filter((response) => response.status === 200).length, PLANS_AT_ONCE_MAX);
+    assert.equal(busy.length, 3);
+    for (const response of busy) {
+      assertProblem(response, 503, 'plans_busy');
+      assert.equal(response.headers['retry-after'], '10');
+    }
+    await plan('days=1'); // and the next is taken again
   });
 
   it('refuses bad input with a 400 problem', async () => {

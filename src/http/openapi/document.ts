@@ -307,6 +307,7 @@ const EXAMPLE_MEMBERS: Partial<Record<ProblemCode, JsonObject>> = {
   login_locked: { lockedUntil: EXAMPLE_LOCKED_UNTIL },
   rate_limited: { retryAfterSeconds: 60 },
   password_checks_busy: { retryAfterSeconds: 1 },
+  plans_busy: { retryAfterSeconds: 10 },
   account_busy: { retryAfterSeconds: 1 },
   instant_daily_limit_exceeded: { remainingToday: '4000.00' },
   transfer_in_daily_limit_exceeded: { remainingToday: '20000.00' },

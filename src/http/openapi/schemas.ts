@@ -50,6 +50,6 @@ export const problemSchema = z
     lockedUntil: instantText.optional().describe('payment_locked, login_locked: when the lock lifts by itself'),
     alternative: alternative.optional(),
     remainingToday: yuanText.optional().describe('instant_daily_limit_exceeded, transfer_in_daily_limit_exceeded: what is left of the daily maximum today (Beijing time), also in detail'),
-    retryAfterSeconds: z.number().int().optional().describe('rate_limited, password_checks_busy: when to try again (also the Retry-After header)'),
+    retryAfterSeconds: z.number().int().optional().describe('rate_limited, password_checks_busy, plans_busy: when to try again (also the Retry-After header)'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
