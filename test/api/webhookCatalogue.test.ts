@@ -21,13 +21,13 @@ import { LeaseNote, type LeaseNoteDocument } from '../../src/reserve/model.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint } from '../../src/webhooks/model.ts';
 import { verifySignature } from '../../src/webhooks/signature.ts';
-import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { assertProblem, idempotencyKey, newHolder, PAYMENT_PASSWORD, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { HeldFaults } from '../support/gate.ts';
 import { addTestFund, transferIn } from '../support/income.ts';
 import { closeAllLeases, holderWithShares, instant, pay } from '../support/instant.ts';
-import { Receiver } from '../support/receiver.ts';
+import { webhookTestStart, Receiver } from '../support/receiver.ts';
 import { until } from '../support/until.ts';
-import { adjustReserve, ArmedFaults, useOwnReserve } from '../support/reserve.ts';
+import { adjustReserve, ArmedFaults } from '../support/reserve.ts';
 
 /** What test/api/webhookDeliveries.test.ts sends through its receiver (its first two tests). */
 const SENT_BY_WEBHOOK_DELIVERIES: EventType[] = [
@@ -71,12 +71,7 @@ describe('webhook catalogue', function () {
   let secret: string;
 
   beforeEach(async () => {
-    t = testApp('2024-06-03T10:00:00+08:00');
-    useOwnReserve(t);
-    ops = await newHolder(t.app, { ops: true });
-    await WebhookEndpoint.deleteMany({});
-    // What earlier tests filed goes into the log before this test's endpoint starts at its end.
-    while ((await relayEvents()) > 0);
+    ({ t, ops } = await webhookTestStart());
     hooks = await Receiver.start('receiver');
   });
 

@@ -16,7 +16,7 @@ import { advanceDueOperations } from '../../src/operations/recovery.ts';
 import { deliverWebhooks } from '../../src/webhooks/delivery.ts';
 import { WebhookEndpoint, type WebhookEndpointDocument } from '../../src/webhooks/model.ts';
 import { verifySignature } from '../../src/webhooks/signature.ts';
-import { assertProblem, newHolder, withoutBeijingTwins, testApp, topUp, type Holder, type TestApp } from '../support/api.ts';
+import { assertProblem, newHolder, withoutBeijingTwins, topUp, type Holder, type TestApp } from '../support/api.ts';
 import { accrueAt, addTestFund, publish, redeem, subscribedHolder } from '../support/income.ts';
 import { closeAllLeases, holderWithShares, instant } from '../support/instant.ts';
 import { uniqueId } from '../support/database.ts';
@@ -29,7 +29,7 @@ import { adjustReserve, adjustReserveBy, useOwnReserve } from '../support/reserv
 import { syntheticFlowsCsv } from '../../src/cli/reservePlan.ts';
 import { watchReserveForecast } from '../../src/planning/alert.ts';
 import { importFlowCsv } from '../../src/planning/csv.ts';
-import { Receiver, type Received } from '../support/receiver.ts';
+import { webhookTestStart, Receiver, type Received } from '../support/receiver.ts';
 
 const ENDPOINTS = '/v1/ops/webhook-endpoints';
 /**
@@ -128,12 +128,7 @@ describe('webhook deliveries', function () {
   const ofHolders = (deliveries: Received[], of: Holder[]) => deliveries.filter((delivery) => of.some((holder) => holder.userId === delivery.holderId));
 
   beforeEach(async () => {
-    t = testApp('2024-06-03T10:00:00+08:00');
-    useOwnReserve(t);
-    ops = await newHolder(t.app, { ops: true });
-    await WebhookEndpoint.deleteMany({});
-    // What earlier tests filed goes into the log before this test's endpoints start at its end.
-    while ((await relayEvents()) > 0);
+    ({ t, ops } = await webhookTestStart());
   });
 
   afterEach(async () => {

@@ -1,7 +1,11 @@
 /** A webhook receiver on loopback for the tests: every request it got, and what it answered. */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { relayEvents } from '../../src/events/log.ts';
+import { WebhookEndpoint } from '../../src/webhooks/model.ts';
 import { SIGNATURE_HEADER } from '../../src/webhooks/signature.ts';
+import { newHolder, testApp, type Holder, type TestApp } from './api.ts';
+import { useOwnReserve } from './reserve.ts';
 
 export interface Received {
   id: string;
@@ -74,3 +78,16 @@ export class Receiver {
   }
 }
 
+
+/**
+ * A delivery test's start: its app on a reserve of its own, an ops user, no endpoint left by
+ * another test, and what earlier tests filed already in the log, so its endpoints start at its end.
+ */
+export async function webhookTestStart(): Promise<{ t: TestApp; ops: Holder }> {
+  const t = testApp('2024-06-03T10:00:00+08:00');
+  useOwnReserve(t);
+  const ops = await newHolder(t.app, { ops: true });
+  await WebhookEndpoint.deleteMany({});
+  while ((await relayEvents()) > 0);
+  return { t, ops };
+}
