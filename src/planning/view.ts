@@ -9,6 +9,8 @@ import type { SimulationResult, Tally } from './simulate.ts';
 
 const band = (forecast: ChannelForecast) => ({ point: formatYuan(forecast.pointFen), lower: formatYuan(forecast.lowerFen), upper: formatYuan(forecast.upperFen) });
 const tally = (counted: Tally) => ({ count: counted.count, amount: formatYuan(counted.amountFen) });
+/** A statistic to two decimals: more is noise to whoever reads it. */
+const hundredths = (percent: number | null) => (percent === null ? null : Math.round(percent * 100) / 100);
 const sum = (values: Fen[]) => values.reduce((total, value) => total + value, 0n);
 
 export function planView(plan: ReservePlan) {
@@ -31,7 +33,13 @@ export function planView(plan: ReservePlan) {
         channels: perChannel((channel) => band(day.channels[channel])),
       })),
     },
-    backtest: plan.backtest,
+    backtest: {
+      ...plan.backtest,
+      channels: perChannel((channel) => {
+        const figures = plan.backtest.channels[channel];
+        return { ...figures, mapePercent: hundredths(figures.mapePercent), naiveMapePercent: hundredths(figures.naiveMapePercent), coveragePercent: hundredths(figures.coveragePercent) };
+      }),
+    },
     coverage: {
       tradingDays: plan.coverage.tradingDays,
       through: plan.coverage.throughDate,
