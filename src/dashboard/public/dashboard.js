@@ -175,10 +175,12 @@ async function signIn(event) {
 
 /** A 401 ends the session; a 403 means the account is not ops: both go back to the sign-in form. */
 function failedAccess(error) {
+  if (error.status !== 401 && error.status !== 403) return false;
+  // The first refusal of the requests sent together ends the session and says why; a later one
+  // (the plan's, say) finds it ended and must not overwrite that with a login it no longer knows.
+  if (!sessionStorage.getItem(TOKEN_KEY)) return true;
   const loginId = sessionStorage.getItem(LOGIN_KEY);
-  if (error.status === 401) signOut(t('signin.ended'));
-  else if (error.status === 403) signOut(t('signin.notOps', { loginId }));
-  else return false;
+  signOut(error.status === 401 ? t('signin.ended') : t('signin.notOps', { loginId }));
   return true;
 }
 
