@@ -68,7 +68,9 @@ async function laterMovesConfirmAndSettle(server: ServerProcess, ops: { Authoriz
   const atCutoff = await call('/v1/ops/sandbox/clock', ops, { to: '15:00' });
   assert.match(atCutoff.local, /T15:00:00$/);
   const week = await call('/v1/ops/sandbox/clock', ops, { days: 7 });
-  assert.ok(week.ran.confirmed >= 1 && week.ran.settled >= 2, JSON.stringify(week.ran));
+  // The quick start's own move to the next trading day may already have settled its redemption and
+  // payment (it does when it runs on a trading day's night): settled, they repaid the reserve (below).
+  assert.ok(week.ran.confirmed >= 1, JSON.stringify(week.ran));
   assert.equal(week.ran.accrued[0].dates.length, 7);
   const account = await call('/v1/me/account', demo);
   assert.deepEqual([account.pendingSubscriptions, account.subscribing, account.income.lastAccruedDate], [[], '0.00', addCalendarDays(week.businessDate, -1)]);
