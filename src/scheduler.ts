@@ -8,7 +8,7 @@ import { refreshCalendarIfStale } from './holidays/service.ts';
 import type { AppContext } from './context.ts';
 import { answerFor } from './http/answers.ts';
 import { retryOnWriteConflict } from './db/writeConflict.ts';
-import type { JobControl } from './income/scheduled.ts';
+import { isRenewalDue, type JobControl } from './income/scheduled.ts';
 import { log } from './log.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
 
@@ -71,7 +71,7 @@ export async function startScheduler(ctx: AppContext, options: { processJobs: bo
         state.running.set(String(agendaJob.attrs._id), agendaJob);
         try {
           await refreshCalendarIfStale(ctx);
-          await job.run(ctx, agendaJob.attrs.data ?? {}, jobControl(agenda, agendaJob, state));
+          await job.run(ctx, agendaJob.attrs.data ?? {}, jobControl(agenda, agendaJob, state, ctx.config.jobs.lockLifetimeMs));
         } catch (error) {
           if (!(error instanceof JobInterrupted)) throw error;
           // Hand it over: due now, and unlocked when Agenda saves its end, so another worker
@@ -134,11 +134,17 @@ async function releaseLock(job: RunningJob): Promise<void> {
   log.warn({ job: name, data: job.data }, 'job still running at shutdown: its lock is released');
 }
 
-function jobControl(agenda: Agenda, agendaJob: Job<Record<string, unknown>>, state: RunState): JobControl {
+function jobControl(agenda: Agenda, agendaJob: Job<Record<string, unknown>>, state: RunState, lockLifetimeMs: number): JobControl {
+  let lockedAtMs = agendaJob.attrs.lockedAt?.getTime() ?? Date.now();
   return {
     touch: async () => {
       if (state.stopping) throw new JobInterrupted(agendaJob.attrs.name);
+      // Extending the lock is an update, dear on FerretDB: a job touching after each batch
+      // extends it only once half its life is spent, so it always has the other half left.
+      if (!isRenewalDue(lockedAtMs, lockLifetimeMs)) return;
+      const touchedAtMs = Date.now();
       await retryOnWriteConflict(() => agendaJob.touch());
+      lockedAtMs = touchedAtMs;
     },
     enqueue: (name, data, key) => enqueueOnce(agenda, name, data, key),
   };

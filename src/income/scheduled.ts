@@ -6,8 +6,17 @@ import { accrueDayInline, accruePartition, closeAccrualDay, holdersBound, leaseD
 
 /** What a job may ask of the scheduler: extend its lock, and queue a job once per key. */
 export interface JobControl {
+  /** Throws when the process is stopping; extends the job's lock when half its life is spent. */
   touch(): Promise<void>;
   enqueue(name: string, data: Record<string, unknown>, key: string): Promise<void>;
+}
+
+/**
+ * A lock or lease taken at `takenAtMs` is renewed once half its life is spent: renewing is an
+ * update, and a run checking after every batch would otherwise renew dozens of times a second.
+ */
+export function isRenewalDue(takenAtMs: number, lifetimeMs: number, nowMs = Date.now()): boolean {
+  return nowMs - takenAtMs >= lifetimeMs / 2;
 }
 
 export const ACCRUE_PARTITION_JOB = 'accrue-income-partition';
@@ -49,16 +58,21 @@ class DayLeasedElsewhere extends Error {}
 
 /**
  * Runs the day in this job under a lease on it (see leaseDayRun), renewed with the job's lock
- * after each batch. False when the day is another run's, or stays open.
+ * when half its life is spent (checked after each batch). False when the day is another run's,
+ * or stays open.
  */
 async function accrueInline(ctx: AppContext, day: AccrualDay, control: JobControl): Promise<boolean> {
   const startedAt = Date.now();
   const runner = `${os.hostname()}:${process.pid}:${randomUUID()}`;
   const leaseMs = ctx.config.jobs.lockLifetimeMs;
+  let leasedAtMs = Date.now();
   if (!(await leaseDayRun(day, runner, leaseMs))) return false;
   const keepAlive = async () => {
     await control.touch();
+    if (!isRenewalDue(leasedAtMs, leaseMs)) return;
+    const renewingAtMs = Date.now();
     if (!(await leaseDayRun(day, runner, leaseMs))) throw new DayLeasedElsewhere();
+    leasedAtMs = renewingAtMs;
   };
   // Partitions run side by side and each keeps the run alive after a batch: one renewal serves them all.
   let renewing: Promise<void> | null = null;

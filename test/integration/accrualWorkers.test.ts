@@ -152,6 +152,45 @@ describe('accrual workers', function () {
     await assertSameDay(t, stopped, clean, holders);
   });
 
+  it('a day run inline for longer than its lease keeps it, renewed once half spent rather than after every batch', async () => {
+    const t = testApp('2024-07-02T20:00:00+08:00');
+    const holders = 400;
+    const [fundCode, clean] = await twinFunds(t, holders);
+    await accrueThrough(t.ctx, clean, DAY);
+    const base = t.ctx.config;
+    const leaseMs = 1_200;
+    // 80 batches of 5 holders, 4 partitions at a time, 100 ms apart: about 2 s, well past half the lease.
+    const ctx = createContext({
+      clock: t.clock,
+      config: {
+        ...base,
+        funds: base.funds.filter((fund) => fund.code === fundCode),
+        jobs: { ...base.jobs, lockLifetimeMs: leaseMs, only: [ACCRUE_INCOME_JOB] },
+        accrual: { ...base.accrual, batchSize: 5, pauseBetweenBatchesMs: 100 },
+      },
+    });
+    const agenda = await startScheduler(ctx, { processJobs: true });
+    const leasesSeen = new Set<number>();
+    let lapsedWhileRunning = false;
+    try {
+      await agenda.now(ACCRUE_INCOME_JOB);
+      await until(`${fundCode} ${DAY} accrued`, 60_000, async () => {
+        const day = (await FundDay.findById(fundDayId(fundCode, DAY)).lean<FundDayDocument>())!;
+        if (day.status === 'accruing' && day.inlineRunUntil) {
+          leasesSeen.add(day.inlineRunUntil.getTime());
+          lapsedWhileRunning ||= day.inlineRunUntil.getTime() < Date.now();
+        }
+        return day.status === 'accrued' ? day : undefined;
+      });
+    } finally {
+      await stopScheduler(ctx, agenda, 5_000);
+    }
+    assert.equal(lapsedWhileRunning, false, 'the lease never lapsed while the run went on');
+    assert.ok(leasesSeen.size >= 2, `renewed at least once (leases seen: ${leasesSeen.size})`);
+    assert.ok(leasesSeen.size <= 6, `renewed a few times, not after each of 80 batches (leases seen: ${leasesSeen.size})`);
+    await assertSameDay(t, fundCode, clean, holders);
+  });
+
   it('three workers, one killed mid-partition: the others finish after the lock lifetime, as one clean run would', async () => {
     const t = testApp('2024-07-02T20:00:00+08:00');
     const [killed, clean] = await twinFunds(t, HOLDERS);
