@@ -179,11 +179,14 @@ export async function releaseDayRun(day: AccrualDay, runner: string): Promise<vo
   );
 }
 
+/** The day's partitions still open, as they stand. */
+async function openPartitionsOf(fundCode: string, date: string): Promise<AccrualPartitionDocument[]> {
+  const partitions = await AccrualPartition.find({ dayKey: dayKey(fundCode, date) }).lean<AccrualPartitionDocument[]>();
+  return partitions.filter((partition) => partition.status === 'open');
+}
+
 export async function openPartitions(fundCode: string, date: string): Promise<number[]> {
-  const partitions = await AccrualPartition.find({ dayKey: dayKey(fundCode, date) }, { partition: 1, status: 1 }).lean<
-    Pick<AccrualPartitionDocument, 'partition' | 'status'>[]
-  >();
-  return partitions.filter((partition) => partition.status === 'open').map((partition) => partition.partition);
+  return (await openPartitionsOf(fundCode, date)).map((partition) => partition.partition);
 }
 
 interface PartitionHooks {
@@ -191,20 +194,38 @@ interface PartitionHooks {
   afterBatch?: (holdersDone: number) => Promise<void>;
 }
 
-/** Accrues one partition of an open day; returns when it is done (by this or another worker). */
-export async function accruePartition(ctx: AppContext, fundCode: string, date: string, partition: number, hooks: PartitionHooks = {}) {
+/** An accruing day with the fund's book, read once for all the partitions a run takes. */
+interface AccruingDay {
+  day: FundDayDocument;
+  /** The book's last accrued day is the day before; null on the fund's first day. */
+  previousDate: string | null;
+}
+
+async function accruingDay(ctx: AppContext, fundCode: string, date: string): Promise<AccruingDay | null> {
   const day = await FundDay.findById(fundDayId(fundCode, date)).lean<FundDayDocument>();
-  if (day?.status !== 'accruing') return;
+  if (day?.status !== 'accruing') return null;
   const book = (await FundBook.findById(fundCode).lean<FundBookDocument>())!;
-  const firstDay = book.lastAccruedDate == null;
-  if (!firstDay && book.lastAccruedDate !== ctx.calendar.addCalendarDays(date, -1)) {
+  const previousDate = ctx.calendar.addCalendarDays(date, -1);
+  if (book.lastAccruedDate != null && book.lastAccruedDate !== previousDate) {
     throw new Error(`accrual of ${fundCode} ${date} open while the book stands at ${book.lastAccruedDate}`);
   }
-  const changes = await shareChanges(ctx, fundCode, date, partition, firstDay);
-  let part = await AccrualPartition.findById(bookKey(fundCode, date, partition)).lean<AccrualPartitionDocument>();
-  while (part && part.status === 'open') {
-    const writer = new PartitionWriter(ctx, day, partition, part);
-    part = await writer.run(firstDay ? null : bookKey(fundCode, ctx.calendar.addCalendarDays(date, -1), partition), changes, hooks);
+  return { day, previousDate: book.lastAccruedDate == null ? null : previousDate };
+}
+
+/** Accrues one partition of an open day; returns when it is done (by this or another worker). */
+export async function accruePartition(ctx: AppContext, fundCode: string, date: string, partition: number, hooks: PartitionHooks = {}) {
+  const accruing = await accruingDay(ctx, fundCode, date);
+  const part = await AccrualPartition.findById(bookKey(fundCode, date, partition)).lean<AccrualPartitionDocument>();
+  if (accruing && part) await accrueOpenPartition(ctx, accruing, part, hooks);
+}
+
+/** Accrues a partition from the checkpoint it was read at, until it is done (by this or another worker). */
+async function accrueOpenPartition(ctx: AppContext, { day, previousDate }: AccruingDay, part: AccrualPartitionDocument, hooks: PartitionHooks) {
+  if (part.status !== 'open') return;
+  const changes = await shareChanges(ctx, day.fundCode, day.date, part.partition, previousDate === null);
+  const previousKey = previousDate === null ? null : bookKey(day.fundCode, previousDate, part.partition);
+  for (let current: AccrualPartitionDocument | null = part; current?.status === 'open'; ) {
+    current = await new PartitionWriter(ctx, day, current).run(previousKey, changes, hooks);
   }
 }
 
@@ -219,11 +240,11 @@ class PartitionWriter {
   constructor(
     private readonly ctx: AppContext,
     private readonly day: FundDayDocument,
-    private readonly partition: number,
     private part: AccrualPartitionDocument,
   ) {}
 
-  async run(previousKey: string | null, changes: Map<string, bigint>, hooks: PartitionHooks): Promise<AccrualPartitionDocument> {
+  /** The partition as it stands when this writer stops: done (by this writer, or null: by another), or moved on by another. */
+  async run(previousKey: string | null, changes: Map<string, bigint>, hooks: PartitionHooks): Promise<AccrualPartitionDocument | null> {
     const after = this.part.checkpointHolderId ?? null;
     const batchSize = this.ctx.config.accrual.batchSize;
     const book = bookOfDay(this.ctx.calendar.addCalendarDays(this.day.date, -1), previousKey, changes, after, batchSize);
@@ -232,8 +253,8 @@ class PartitionWriter {
       if (record) this.#add(record);
       if (this.#records.length >= batchSize && !(await this.#flush(holderId, 'open', hooks))) return this.#reload();
     }
-    await this.#flush(this.part.checkpointHolderId ?? null, 'done', hooks);
-    return this.#reload();
+    // Done by this writer: nothing to read back. Else another moved it: read where it stands.
+    return (await this.#flush(this.part.checkpointHolderId ?? null, 'done', hooks)) ? this.part : this.#reload();
   }
 
   async #incomeOf(holderId: string, previous: CarriedRecord | null, changeFen: bigint | undefined) {
@@ -248,7 +269,7 @@ class PartitionWriter {
     this.#totals.residualFen8 += exactFen8 - incomeFen * FEN8_PER_FEN;
     return {
       _id: incomeRecordId(holderId, this.day.date),
-      bookKey: bookKey(this.day.fundCode, this.day.date, this.partition),
+      bookKey: bookKey(this.day.fundCode, this.day.date, this.part.partition),
       eligibleSharesFen,
       incomeFen,
       cumulativeIncomeFen: cumulativeBeforeFen + incomeFen,
@@ -281,7 +302,7 @@ class PartitionWriter {
       ),
     );
     if (moved.modifiedCount === 0) return false;
-    this.part = { ...this.part, checkpointHolderId, ...totals };
+    this.part = { ...this.part, status, checkpointHolderId, ...totals };
     this.#records.length = 0;
     this.#totals = emptyTotals();
     await hooks.afterBatch?.(0);
@@ -289,8 +310,8 @@ class PartitionWriter {
     return true;
   }
 
-  async #reload(): Promise<AccrualPartitionDocument> {
-    return (await AccrualPartition.findById(this.part._id).lean<AccrualPartitionDocument>())!;
+  async #reload(): Promise<AccrualPartitionDocument | null> {
+    return AccrualPartition.findById(this.part._id).lean<AccrualPartitionDocument>();
   }
 }
 
@@ -443,14 +464,15 @@ export interface InlineDayHooks extends PartitionHooks {
  * flight, so nothing runs on after it, and is thrown. False when the day is left unclosed.
  */
 export async function accrueDayInline(ctx: AppContext, day: AccrualDay, hooks: InlineDayHooks = {}): Promise<boolean> {
-  const open = await openPartitions(day.fundCode, day.date);
+  const accruing = await accruingDay(ctx, day.fundCode, day.date);
+  const open = accruing ? await openPartitionsOf(day.fundCode, day.date) : [];
   let partitionsDone = day.partitionCount - open.length;
   const queue = [...open];
   const failures: unknown[] = [];
   const lane = async () => {
-    for (let partition = queue.shift(); partition !== undefined && failures.length === 0; partition = queue.shift()) {
+    for (let part = queue.shift(); part !== undefined && failures.length === 0; part = queue.shift()) {
       try {
-        await accruePartition(ctx, day.fundCode, day.date, partition, hooks);
+        await accrueOpenPartition(ctx, accruing!, part, hooks);
         hooks.onPartitionDone?.(++partitionsDone);
       } catch (error) {
         failures.push(error);
