@@ -4,7 +4,8 @@
  * up to accrual.inlineHoldersMax holders itself, a bigger one through partition jobs) for a
  * book of N holders, then 10 × N; against, in the same run and on the same server, the floor: the
  * raw driver reading N holder documents with a cursor and appending N income documents
- * (same indexes as income_records) with unordered insertMany, 1,000 a batch.
+ * (same indexes as income_records) with unordered insertMany, 1,000 a batch, measured with the
+ * workers started and idle (the job's conditions) and, for reference, before they start.
  * Prints holders/s for both, their ratio and the workers' peak RSS; with --webhook, a webhook
  * endpoint for every event type is registered (its receiver on loopback) and the rate at which
  * the day's income.credited reached it; with --json the last line is one JSON object.
@@ -52,8 +53,12 @@ const sharesFenOf = (index: number) => BigInt(100_000 + ((index * 7_919) % 10_00
 interface Figures {
   holders: number;
   jobHoldersPerS: number;
+  /** The floor with the workers started and idle, as the job runs: the ratio's baseline. */
   floorHoldersPerS: number;
   ratio: number;
+  /** The floor before any worker started, and the job's ratio to it. */
+  floorAloneHoldersPerS: number;
+  ratioToFloorAlone: number;
   peakRssMb: number;
   jobSeconds: number;
   /** With --webhook: the day's income.credited events a receiver on loopback got per second, from the day's close. */
@@ -170,8 +175,8 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   await seedHolderDocuments(db, size, prefix);
   const config = appConfig();
   await seedBook({ fundCode, date: SEEDED_DATE, holders: size, partitionCount: config.accrual.partitions, holderPrefix: prefix, sharesFenOf });
-  progress(`floor: cursor read + insertMany of ${size}`);
-  const floor = await floorHoldersPerS(db, size);
+  progress(`floor: cursor read + insertMany of ${size}, no worker running`);
+  const floorAlone = await floorHoldersPerS(db, size);
 
   const ctx = createContext({ config: { ...config, funds: [...config.funds, { code: fundCode, name: 'bench', sevenDayYieldMode: 'compound' }] } });
   const logFile = path.join(os.tmpdir(), `bench-accrual-${process.pid}.log`);
@@ -182,6 +187,10 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   await sleep(2_000);
   const idleRssMb = Math.max(...workers.map((worker) => peakRssMb(worker.pid!)));
   progress(`workers idle at a peak RSS of ${Math.round(idleRssMb)} MB`);
+  // The floor again in the job's conditions: idle workers poll their jobs and relay events,
+  // which on two cores slowed the floor by a fifth to a third.
+  progress(`floor: cursor read + insertMany of ${size}, the workers idle`);
+  const floor = await floorHoldersPerS(db, size);
   progress(`job: ${workerCount} workers accrue ${size} holders (worker log: ${logFile})`);
   // The bench's own Agenda client connects (and checks its indexes) before the clock starts: not the job's cost.
   const agenda = new Agenda({ backend: new MongoBackend({ mongo: mongoose.connection.db!, collection: 'agenda_jobs' }) });
@@ -200,7 +209,17 @@ async function measure(uri: string, db: Db, size: number): Promise<Figures> {
   for (const worker of workers) worker.kill('SIGTERM');
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
   const jobPerS = size / jobSeconds;
-  return { holders: size, jobHoldersPerS: Math.round(jobPerS), floorHoldersPerS: Math.round(floor), ratio: round2(jobPerS / floor), peakRssMb: Math.round(peak), jobSeconds: round2(jobSeconds), deliveredPerS };
+  return {
+    holders: size,
+    jobHoldersPerS: Math.round(jobPerS),
+    floorHoldersPerS: Math.round(floor),
+    ratio: round2(jobPerS / floor),
+    floorAloneHoldersPerS: Math.round(floorAlone),
+    ratioToFloorAlone: round2(jobPerS / floorAlone),
+    peakRssMb: Math.round(peak),
+    jobSeconds: round2(jobSeconds),
+    deliveredPerS,
+  };
 }
 
 /** Waits (at most DELIVERY_WAIT_MS) for the receiver to get every holder's income.credited. */
@@ -221,15 +240,17 @@ async function main(): Promise<void> {
   try {
     const base = await measure(stack.uri, client.db(), holders);
     const tenX = await measure(stack.uri, client.db(), holders * 10);
-    console.log(`holders | job holders/s | floor holders/s | ratio | worker peak RSS MB | job s${values.webhook ? ' | income events delivered/s' : ''}`);
+    console.log(`holders | job holders/s | floor holders/s | ratio | floor, no worker | ratio to it | worker peak RSS MB | job s${values.webhook ? ' | income events delivered/s' : ''}`);
     for (const row of [base, tenX]) {
-      console.log(`${row.holders} | ${row.jobHoldersPerS} | ${row.floorHoldersPerS} | ${row.ratio} | ${row.peakRssMb} | ${row.jobSeconds}${values.webhook ? ` | ${row.deliveredPerS}` : ''}`);
+      const figures = [row.holders, row.jobHoldersPerS, row.floorHoldersPerS, row.ratio, row.floorAloneHoldersPerS, row.ratioToFloorAlone, row.peakRssMb, row.jobSeconds];
+      console.log(`${figures.join(' | ')}${values.webhook ? ` | ${row.deliveredPerS}` : ''}`);
     }
     const timeRatio = round2(tenX.jobSeconds / base.jobSeconds);
     console.log(`10× the holders took ${timeRatio}× the time`);
     if (values.json) {
       const { jobSeconds: _seconds, ...baseFigures } = base;
-      console.log(JSON.stringify({ ...baseFigures, tenX: { holders: tenX.holders, jobHoldersPerS: tenX.jobHoldersPerS, floorHoldersPerS: tenX.floorHoldersPerS, ratio: tenX.ratio, peakRssMb: tenX.peakRssMb }, timeRatio10x: timeRatio }));
+      const { jobSeconds: _tenXSeconds, deliveredPerS: _tenXDelivered, ...tenXFigures } = tenX;
+      console.log(JSON.stringify({ ...baseFigures, tenX: tenXFigures, timeRatio10x: timeRatio }));
     }
   } finally {
     await mongoose.disconnect();
