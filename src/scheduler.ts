@@ -8,7 +8,7 @@ import { refreshCalendarIfStale } from './holidays/service.ts';
 import type { AppContext } from './context.ts';
 import { answerFor } from './http/answers.ts';
 import { retryOnWriteConflict } from './db/writeConflict.ts';
-import { isRenewalDue, type JobControl } from './income/scheduled.ts';
+import type { JobControl } from './income/scheduled.ts';
 import { log } from './log.ts';
 import { registerAnswerRenderer } from './operations/answers.ts';
 
@@ -134,17 +134,28 @@ async function releaseLock(job: RunningJob): Promise<void> {
   log.warn({ job: name, data: job.data }, 'job still running at shutdown: its lock is released');
 }
 
+/**
+ * A lock taken at `takenAtMs` is renewed once a quarter of its life is spent, so a process that
+ * pauses right after has three quarters left: renewing is an update, and a job checking after
+ * every batch would otherwise renew dozens of times a second.
+ */
+function isRenewalDue(takenAtMs: number, lifetimeMs: number): boolean {
+  return Date.now() - takenAtMs >= lifetimeMs / 4;
+}
+
 function jobControl(agenda: Agenda, agendaJob: Job<Record<string, unknown>>, state: RunState, lockLifetimeMs: number): JobControl {
   let lockedAtMs = agendaJob.attrs.lockedAt?.getTime() ?? Date.now();
   return {
     touch: async () => {
       if (state.stopping) throw new JobInterrupted(agendaJob.attrs.name);
       // Extending the lock is an update, dear on FerretDB: a job touching after each batch
-      // extends it only once half its life is spent, so it always has the other half left.
-      if (!isRenewalDue(lockedAtMs, lockLifetimeMs)) return;
-      const touchedAtMs = Date.now();
-      await retryOnWriteConflict(() => agendaJob.touch());
-      lockedAtMs = touchedAtMs;
+      // extends it only when due.
+      if (isRenewalDue(lockedAtMs, lockLifetimeMs)) {
+        const touchedAtMs = Date.now();
+        await retryOnWriteConflict(() => agendaJob.touch());
+        lockedAtMs = agendaJob.attrs.lockedAt?.getTime() ?? touchedAtMs;
+      }
+      return new Date(lockedAtMs + lockLifetimeMs);
     },
     enqueue: (name, data, key) => enqueueOnce(agenda, name, data, key),
   };

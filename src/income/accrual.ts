@@ -155,18 +155,18 @@ export async function holdersBound(ctx: AppContext, day: AccrualDay): Promise<nu
 }
 
 /**
- * Leases an open day to one coordinator running it by itself, until `leaseMs` from now (real
- * time, as the job locks it goes with), or renews the lease this runner holds: false when
- * another runner's lease is live, and the caller leaves the day to it. Two runs of one day
- * would both be exact (partitions meet on their checkpoints); the lease spares the second's
- * work, and a run that stalled past its lease learns at its next renewal that it is replaced.
+ * Leases an open day to one coordinator running it by itself, until `until` (real time: when
+ * the job lock it goes with lapses), or renews the lease this runner holds: false when another
+ * runner's lease is live, and the caller leaves the day to it. Two runs of one day would both
+ * be exact (partitions meet on their checkpoints); the lease spares the second's work, and a
+ * run that stalled past its lease learns at its next renewal that it is replaced.
  */
-export async function leaseDayRun(day: AccrualDay, runner: string, leaseMs: number): Promise<boolean> {
+export async function leaseDayRun(day: AccrualDay, runner: string, until: Date): Promise<boolean> {
   const now = new Date();
   const leased = await retryOnWriteConflict(() =>
     FundDay.updateOne(
       { _id: fundDayId(day.fundCode, day.date), status: 'accruing', $or: [{ inlineRunner: runner }, { inlineRunUntil: null }, { inlineRunUntil: { $lte: now } }] },
-      { $set: { inlineRunner: runner, inlineRunUntil: new Date(now.getTime() + leaseMs) } },
+      { $set: { inlineRunner: runner, inlineRunUntil: until } },
     ),
   );
   return leased.matchedCount === 1;

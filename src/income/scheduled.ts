@@ -6,17 +6,9 @@ import { accrueDayInline, accruePartition, closeAccrualDay, holdersBound, leaseD
 
 /** What a job may ask of the scheduler: extend its lock, and queue a job once per key. */
 export interface JobControl {
-  /** Throws when the process is stopping; extends the job's lock when half its life is spent. */
-  touch(): Promise<void>;
+  /** Throws when the process is stopping; extends the job's lock once a quarter of its life is spent. Returns when the lock lapses. */
+  touch(): Promise<Date>;
   enqueue(name: string, data: Record<string, unknown>, key: string): Promise<void>;
-}
-
-/**
- * A lock or lease taken at `takenAtMs` is renewed once half its life is spent: renewing is an
- * update, and a run checking after every batch would otherwise renew dozens of times a second.
- */
-export function isRenewalDue(takenAtMs: number, lifetimeMs: number, nowMs = Date.now()): boolean {
-  return nowMs - takenAtMs >= lifetimeMs / 2;
 }
 
 export const ACCRUE_PARTITION_JOB = 'accrue-income-partition';
@@ -57,22 +49,21 @@ async function isSmall(ctx: AppContext, day: AccrualDay): Promise<boolean> {
 class DayLeasedElsewhere extends Error {}
 
 /**
- * Runs the day in this job under a lease on it (see leaseDayRun), renewed with the job's lock
- * when half its life is spent (checked after each batch). False when the day is another run's,
- * or stays open.
+ * Runs the day in this job under a lease on it (see leaseDayRun) that lapses when the job's
+ * lock does, renewed with it (checked after each batch): a coordinator taking the job over once
+ * its lock lapsed finds the lease lapsed too, rather than live a moment longer and the day left
+ * to the next run a minute later. False when the day is another run's, or stays open.
  */
 async function accrueInline(ctx: AppContext, day: AccrualDay, control: JobControl): Promise<boolean> {
   const startedAt = Date.now();
   const runner = `${os.hostname()}:${process.pid}:${randomUUID()}`;
-  const leaseMs = ctx.config.jobs.lockLifetimeMs;
-  let leasedAtMs = Date.now();
-  if (!(await leaseDayRun(day, runner, leaseMs))) return false;
+  let leasedUntil = await control.touch();
+  if (!(await leaseDayRun(day, runner, leasedUntil))) return false;
   const keepAlive = async () => {
-    await control.touch();
-    if (!isRenewalDue(leasedAtMs, leaseMs)) return;
-    const renewingAtMs = Date.now();
-    if (!(await leaseDayRun(day, runner, leaseMs))) throw new DayLeasedElsewhere();
-    leasedAtMs = renewingAtMs;
+    const lockedUntil = await control.touch();
+    if (lockedUntil.getTime() === leasedUntil.getTime()) return;
+    if (!(await leaseDayRun(day, runner, lockedUntil))) throw new DayLeasedElsewhere();
+    leasedUntil = lockedUntil;
   };
   // Partitions run side by side and each keeps the run alive after a batch: one renewal serves them all.
   let renewing: Promise<void> | null = null;
@@ -105,7 +96,7 @@ async function queuePartitions(ctx: AppContext, day: AccrualDay, control: JobCon
 /** One partition job; the worker that finishes the day's last partition closes the day and wakes the coordinator. */
 export async function runPartitionJob(ctx: AppContext, data: PartitionJobData, control: JobControl): Promise<void> {
   const startedAt = Date.now();
-  await accruePartition(ctx, data.fundCode, data.date, data.partition, { afterBatch: () => control.touch() });
+  await accruePartition(ctx, data.fundCode, data.date, data.partition, { afterBatch: async () => void (await control.touch()) });
   log.info({ ...data, durationMs: Date.now() - startedAt }, 'accrual partition done');
   if (await closeAccrualDay(ctx, data.fundCode, data.date)) {
     log.info({ fundCode: data.fundCode, date: data.date }, 'accrual day closed; looking for the next');

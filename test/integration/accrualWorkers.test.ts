@@ -147,19 +147,19 @@ describe('accrual workers', function () {
     assert.ok(done < base.accrual.partitions, 'stopped before the end of the day');
     // The next coordinator (here, this process) need not wait for the lease to lapse.
     const next = createContext({ clock: t.clock, config: { ...base, funds } });
-    await coordinateAccrual(next, { touch: async () => {}, enqueue: async () => assert.fail('no partition job') });
+    await coordinateAccrual(next, { touch: async () => new Date(Date.now() + 60_000), enqueue: async () => assert.fail('no partition job') });
     assert.equal((await FundDay.findById(fundDayId(stopped, DAY)).lean<FundDayDocument>())!.status, 'accrued');
     await assertSameDay(t, stopped, clean, holders);
   });
 
-  it('a day run inline for longer than its lease keeps it, renewed once half spent rather than after every batch', async () => {
+  it('a day run inline for longer than its lease keeps it, renewed with the job lock a few times rather than after every batch', async () => {
     const t = testApp('2024-07-02T20:00:00+08:00');
     const holders = 400;
     const [fundCode, clean] = await twinFunds(t, holders);
     await accrueThrough(t.ctx, clean, DAY);
     const base = t.ctx.config;
-    const leaseMs = 1_200;
-    // 80 batches of 5 holders, 4 partitions at a time, 100 ms apart: about 2 s, well past half the lease.
+    const leaseMs = 2_000;
+    // 80 batches of 5 holders, 4 partitions at a time, 100 ms apart: about 2 s, renewed every quarter of the lease.
     const ctx = createContext({
       clock: t.clock,
       config: {
@@ -187,7 +187,7 @@ describe('accrual workers', function () {
     }
     assert.equal(lapsedWhileRunning, false, 'the lease never lapsed while the run went on');
     assert.ok(leasesSeen.size >= 2, `renewed at least once (leases seen: ${leasesSeen.size})`);
-    assert.ok(leasesSeen.size <= 6, `renewed a few times, not after each of 80 batches (leases seen: ${leasesSeen.size})`);
+    assert.ok(leasesSeen.size <= 8, `renewed a few times, not after each of 80 batches (leases seen: ${leasesSeen.size})`);
     await assertSameDay(t, fundCode, clean, holders);
   });
 
@@ -238,8 +238,12 @@ describe('accrual workers', function () {
       return part && pids.has(part.workerPid ?? -1) ? part : undefined;
     });
     workers.find((worker) => worker.pid === victim.workerPid)!.kill('SIGKILL');
+    const killedAt = Date.now();
 
     await accruedDay(killed, 120_000);
+    // The day's lease lapses with the job's lock: the coordinator taking the job over finds the
+    // day free, rather than leased a moment longer and left to the next run a minute later.
+    assert.ok(Date.now() - killedAt < LOCK_LIFETIME_MS + 15_000, `taken over once the lock lapsed (${Date.now() - killedAt} ms after the kill)`);
     assert.equal(await partitionJobsOf(killed), 0, 'no partition job queued');
     const parts = await AccrualPartition.find({ dayKey: dayKey(killed, DAY) }).lean<AccrualPartitionDocument[]>();
     assert.ok(parts.every((part) => part.status === 'done'));
