@@ -35,7 +35,7 @@ import { ReserveShard } from '../src/reserve/model.ts';
 import { recoverStuckOperations } from '../src/operations/recovery.ts';
 import { ChaosReceiver, compareEvents } from './chaos/events.ts';
 import { Processes } from './chaos/processes.ts';
-import { offsetAcrossMidnightMs, SCENARIOS, scenariosFor, type Scenario, type ScenarioName, type World } from './chaos/scenarios.ts';
+import { shiftClockAcrossMidnight, SCENARIOS, scenariosFor, type Scenario, type ScenarioName, type World } from './chaos/scenarios.ts';
 import { log, randomYuan, Sender, type MoneyRequest } from './chaos/traffic.ts';
 import { PAYMENT_PASSWORD, seedMarket, type Market } from './seed.ts';
 
@@ -103,7 +103,7 @@ function chaosConfig(offsetMs: number): AppConfig {
     jobs: { ...base.jobs, ...overrides.jobs },
     reserve: { ...base.reserve, ...overrides.reserve, leaseMaxFen: BigInt(overrides.reserve.leaseMaxFen) },
     security: { ...base.security, tokenLifetimeMs: overrides.security.tokenLifetimeMs },
-    clock: { offsetMs },
+    clock: { offsetMs, followStored: false },
   };
 }
 
@@ -118,14 +118,15 @@ async function run(uri: string): Promise<number> {
     whales: scenarioNames.includes('max-amounts') ? 1 : 0,
   });
   const trafficMs = Number(values.seconds) * 1000;
-  // Fixed before the processes start: they all run on the same shifted clock.
-  const offsetMs = scenarioNames.includes('midnight') ? offsetAcrossMidnightMs(appConfig().zone, trafficMs) : 0;
-  const config = chaosConfig(offsetMs);
-  const ctx = createContext({ config });
-  const processes = new Processes(uri, { ...overrides, clock: { offsetMs } });
+  // Every process follows the clock stored in the database: it is moved once they are all up.
+  const processes = new Processes(uri, { ...overrides, clock: { offsetMs: 0, followStored: true } });
   await processes.startAll();
   const receiver = new ChaosReceiver();
   await receiver.register(processes.apiUrls[0]!, market.ops.auth);
+  const merchantId = await coldMerchant(processes, market);
+  const offsetMs = scenarioNames.includes('midnight') ? await shiftClockAcrossMidnight(appConfig().zone, trafficMs) : 0;
+  const config = chaosConfig(offsetMs);
+  const ctx = createContext({ config });
   const deadlineMs = Date.now() + trafficMs;
   const sender = new Sender(processes, Number(values.operations), deadlineMs + ANSWER_GRACE_MS);
   const holders = market.holders.slice(0, baseHolders);
@@ -136,7 +137,7 @@ async function run(uri: string): Promise<number> {
     whale: market.whales[0]!,
   });
   const today = ctx.calendar.businessDateOf(ctx.clock.now());
-  const traffic = new RandomTraffic(world, market, await coldMerchant(processes, market), scenarios);
+  const traffic = new RandomTraffic(world, market, merchantId, scenarios);
   log(`APIs on ${processes.apiUrls.join(', ')}; ${holders.length} holders; scenarios ${scenarioNames.join(', ')}; traffic for ${values.seconds} s from ${ctx.clock.now().toISOString()} (clock offset ${offsetMs} ms); accrual days ${market.confirmDate}..${ctx.calendar.addCalendarDays(today, -1)}`);
   const going = () => Date.now() < deadlineMs && sender.budgetLeft;
   const startedAtMs = Date.now();

@@ -35,13 +35,13 @@ const workerOnly = process.argv.includes('--worker');
 const database = await openDatabase(config.database.dataDir);
 await connectMongoose(database.uri);
 await ensureIndexes();
-const ctx = createContext({ config, clock: sandbox ? await openTestClock() : undefined });
+const ctx = createContext({ config, clock: sandbox || config.clock.followStored ? await openTestClock() : undefined });
 if (sandbox) {
   // The seeding drives operations as requests do, and they answer as requests do.
   registerAnswerRenderer(answerFor);
   await prepareSandbox(ctx);
 }
-/** The sandbox's clock may be moved by another process (the CLI): this one follows within a second. */
+/** The sandbox's clock (or a chaos run's) may be moved by another process: this one follows within a second. */
 const stopFollowingClock = ctx.clock instanceof TestClock ? followTestClock(ctx.clock, SANDBOX_CLOCK_FOLLOW_MS) : () => {};
 const scheduler = await startScheduler(ctx, { processJobs: true });
 const stopEventRelay = startEventRelay(config.events.relayEveryMs);

@@ -11,6 +11,7 @@ import type { AppConfig } from '../../src/config/config.ts';
 import { FundDay, fundDayId } from '../../src/fund/model.ts';
 import { formatYuan, parseYuan } from '../../src/money/fen.ts';
 import { Operation } from '../../src/operations/model.ts';
+import { storeTestClockOffset } from '../../src/sandbox/service.ts';
 import { PAYMENT_PASSWORD, type SeededUser } from '../seed.ts';
 import type { ApiKill, Processes } from './processes.ts';
 import { inParallel, log, randomYuan, readJson, type Answer, type MoneyRequest, type Sender } from './traffic.ts';
@@ -162,19 +163,23 @@ class Freeze implements Scenario {
 
 /** When the clock must read Beijing midnight: this far into the traffic. */
 const MIDNIGHT_INTO_TRAFFIC = 0.35;
-/** How long the API processes take to answer after they are spawned (the offset is fixed before). */
-const PROCESS_START_ALLOWANCE_MS = 6_000;
+/** How long processes following the stored clock take to see it move (they look every second). */
+const CLOCK_FOLLOW_WAIT_MS = 2_500;
 /** Holders' large instant redemptions straddle midnight by this much on each side. */
 const STRADDLE_MS = 10_000;
 
 /**
- * The clock offset that makes the processes' clock cross the next Beijing midnight a third
- * of the way into the traffic.
+ * Moves the clock of the running processes (they follow the stored clock) so that it crosses
+ * the next Beijing midnight a third of the way into the traffic about to start, and returns
+ * the offset. Called once the processes and holders are ready: however slowly they started,
+ * the crossing cannot pass before the traffic begins.
  */
-export function offsetAcrossMidnightMs(zone: string, trafficMs: number): number {
-  const crossingAtMs = Date.now() + PROCESS_START_ALLOWANCE_MS + MIDNIGHT_INTO_TRAFFIC * trafficMs;
-  const midnight = DateTime.fromMillis(crossingAtMs, { zone }).plus({ days: 1 }).startOf('day');
-  return midnight.toMillis() - crossingAtMs;
+export async function shiftClockAcrossMidnight(zone: string, trafficMs: number): Promise<number> {
+  const crossingAtMs = Date.now() + CLOCK_FOLLOW_WAIT_MS + MIDNIGHT_INTO_TRAFFIC * trafficMs;
+  const offsetMs = DateTime.fromMillis(crossingAtMs, { zone }).plus({ days: 1 }).startOf('day').toMillis() - crossingAtMs;
+  await storeTestClockOffset(offsetMs);
+  await sleep(CLOCK_FOLLOW_WAIT_MS);
+  return offsetMs;
 }
 
 /**

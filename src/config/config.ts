@@ -216,6 +216,14 @@ const configSchema = z.strictObject({
       .number()
       .int()
       .refine((offsetMs) => offsetMs === 0 || process.env.NODE_ENV !== 'production', 'a clock offset is for tests and chaos runs: refused when NODE_ENV=production'),
+    /**
+     * The processes of a service run on the offset stored in the database (the sandbox's test
+     * clock) and follow its moves within a second, instead of offsetMs: a chaos run shifts the
+     * clock of processes already started. Refused in production, as the offset is.
+     */
+    followStored: z
+      .boolean()
+      .refine((follow) => !follow || process.env.NODE_ENV !== 'production', 'a stored clock is for tests and chaos runs: refused when NODE_ENV=production'),
   }),
   autoSweep: z.strictObject({
     /** Local time (config zone) of the early-morning sweep job. */

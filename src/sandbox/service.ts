@@ -70,12 +70,16 @@ export interface DueWork {
   swept: number | null;
 }
 
+/** Keeps a new offset for every process that follows the stored clock; $max: of two moves racing, the later wins and it never goes back. */
+export async function storeTestClockOffset(offsetMs: number): Promise<void> {
+  await retryOnWriteConflict(() => SandboxState.updateOne({ _id: CLOCK_ID }, { $max: { offsetMs } }, { upsert: true }), { retryDuplicateKey: true });
+}
+
 /** Moves the clock forward, keeps the new offset, then runs what fell due. */
 export async function moveTestClock(ctx: AppContext, clock: TestClock, move: ClockMove) {
   const from = clock.now();
   const offsetMs = clockTarget(move, from, ctx.calendar).getTime() - Date.now();
-  // $max: of two moves racing, the later target wins and the clock never goes back.
-  await retryOnWriteConflict(() => SandboxState.updateOne({ _id: CLOCK_ID }, { $max: { offsetMs } }, { upsert: true }), { retryDuplicateKey: true });
+  await storeTestClockOffset(offsetMs);
   clock.moveToOffset(Math.max(offsetMs, clock.offsetMs));
   const ran = await runDueWork(ctx, from);
   return { ...testClockView(ctx, clock), ran };

@@ -240,7 +240,7 @@ describe('clock', () => {
 
   it('a context built from config clock.offsetMs tells the time moved by the offset', () => {
     const offsetMs = 6 * 3_600_000;
-    const { clock } = createContext({ config: { ...appConfig(), clock: { offsetMs } } });
+    const { clock } = createContext({ config: { ...appConfig(), clock: { offsetMs, followStored: false } } });
     const before = Date.now();
     const now = clock.now().getTime();
     assert.ok(now >= before + offsetMs && now <= Date.now() + offsetMs);

@@ -112,15 +112,19 @@ describe('config', () => {
     });
   }
 
-  it('takes a clock offset outside production and refuses one in production', () => {
+  it('takes a clock offset or a stored clock outside production and refuses either in production', () => {
     assert.equal(loadConfig(defaultJson).clock.offsetMs, 0);
     assert.equal(loadConfig(defaultWith(['clock', 'offsetMs'], -90_000)).clock.offsetMs, -90_000);
+    assert.equal(loadConfig(defaultWith(['clock', 'followStored'], true)).clock.followStored, true);
     const environment = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
       assert.equal(loadConfig(defaultJson).clock.offsetMs, 0);
       assert.throws(() => loadConfig(defaultWith(['clock', 'offsetMs'], 60_000)), {
         message: 'config: clock.offsetMs: a clock offset is for tests and chaos runs: refused when NODE_ENV=production',
+      });
+      assert.throws(() => loadConfig(defaultWith(['clock', 'followStored'], true)), {
+        message: 'config: clock.followStored: a stored clock is for tests and chaos runs: refused when NODE_ENV=production',
       });
     } finally {
       process.env.NODE_ENV = environment;
