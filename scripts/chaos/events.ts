@@ -35,15 +35,14 @@ export interface EventVerdict {
 /**
  * The failure event an operation may have, beyond expectedEventsOf: one decided by recovery
  * after its request ended without a final answer (it crashed, or answered 202) is told, and
- * one its request decided is not; which of the two it was, the stored operation does not say
- * when the request died after the failure and before its answer. An instant operation is
+ * one its request decided is not. The operation says which (failureToldByEvent): its stored
+ * answer does not, as a resend answered after recovery stores one too. An instant operation is
  * failed after its request only as interrupted.
  */
 export function failureMaybeTold(op: OperationDocument): string | null {
   if (op.status !== 'failed') return null;
-  const unanswered = !op.response || op.response.status === 202;
   const instant = op.type === 'instant_redemption' || op.type === 'payment';
-  return (instant ? op.failure?.code === 'interrupted' : unanswered) ? `${op._id}:${op.type}.failed` : null;
+  return (instant ? op.failure?.code === 'interrupted' : op.failureToldByEvent === true) ? `${op._id}:${op.type}.failed` : null;
 }
 
 export function expectedEventsOf(op: OperationDocument): string[] {

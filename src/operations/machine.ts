@@ -68,6 +68,8 @@ export async function noteFailure(op: OperationDocument, refusal: Refusal): Prom
  * event: its holder has not heard it otherwise (src/transfers/events.ts).
  */
 export async function fail(ctx: AppContext, op: OperationDocument, refusal: Refusal, mode: AdvanceMode = 'request'): Promise<void> {
-  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureFrom(refusal) }, mode === 'recovery');
+  // Marked on the operation too: a resend answered from it later cannot tell a reader otherwise whether it was told.
+  const told = mode === 'recovery' ? { failureToldByEvent: true } : {};
+  await transition(op, ['pending'], 'failed', ctx.clock.now(), { failure: failureFrom(refusal), ...told }, mode === 'recovery');
   op.status = 'failed';
 }

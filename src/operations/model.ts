@@ -81,6 +81,8 @@ const operationSchema = new Schema(
     steps: { type: [String], default: [] },
     postings: { type: [postingSchema], default: [] },
     failure: { type: { code: String, detail: String, remainingToday: String }, default: null },
+    /** Failed by recovery after its request ended without a final answer, and told by an event for that (src/operations/machine.ts). */
+    failureToldByEvent: { type: Boolean, default: undefined },
     /** A money-out request's security epochs when its session and payment password were checked (src/auth/epochs.ts). */
     securityEpochs: { type: { sessions: Number, paymentPassword: Number }, default: null },
     /** The first answer given to the caller, replayed verbatim for the same key. */
