@@ -89,11 +89,16 @@ async function assertSameDay(t: TestApp, fundCode: string, referenceCode: string
 const jobsCollection = () => mongoose.connection.db!.collection(JOBS_COLLECTION);
 const partitionJobsOf = (fundCode: string) => jobsCollection().countDocuments({ name: ACCRUE_PARTITION_JOB, 'data.fundCode': fundCode });
 
-/** Runs the coordinator job once in this process's own scheduler, for this fund only, until the day is accrued. */
-async function coordinate(t: TestApp, fundCode: string, accrual: Partial<AppConfig['accrual']>): Promise<void> {
+/** A context on the test's clock that knows only this fund, with these job and accrual settings. */
+function fundOnlyContext(t: TestApp, fundCode: string, jobs: Partial<AppConfig['jobs']>, accrual: Partial<AppConfig['accrual']>) {
   const base = t.ctx.config;
   const funds = base.funds.filter((fund) => fund.code === fundCode);
-  const ctx = createContext({ clock: t.clock, config: { ...base, funds, jobs: { ...base.jobs, only: [ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB] }, accrual: { ...base.accrual, ...accrual } } });
+  return createContext({ clock: t.clock, config: { ...base, funds, jobs: { ...base.jobs, ...jobs }, accrual: { ...base.accrual, ...accrual } } });
+}
+
+/** Runs the coordinator job once in this process's own scheduler, for this fund only, until the day is accrued. */
+async function coordinate(t: TestApp, fundCode: string, accrual: Partial<AppConfig['accrual']>): Promise<void> {
+  const ctx = fundOnlyContext(t, fundCode, { only: [ACCRUE_INCOME_JOB, ACCRUE_PARTITION_JOB] }, accrual);
   const agenda = await startScheduler(ctx, { processJobs: true });
   try {
     await agenda.now(ACCRUE_INCOME_JOB);
@@ -131,11 +136,7 @@ describe('accrual workers', function () {
     const [stopped, clean] = await twinFunds(t, holders);
     await accrueThrough(t.ctx, clean, DAY);
     const base = t.ctx.config;
-    const funds = base.funds.filter((fund) => fund.code === stopped);
-    const ctx = createContext({
-      clock: t.clock,
-      config: { ...base, funds, jobs: { ...base.jobs, only: [ACCRUE_INCOME_JOB] }, accrual: { ...base.accrual, batchSize: 5, pauseBetweenBatchesMs: 300 } },
-    });
+    const ctx = fundOnlyContext(t, stopped, { only: [ACCRUE_INCOME_JOB] }, { batchSize: 5, pauseBetweenBatchesMs: 300 });
     const agenda = await startScheduler(ctx, { processJobs: true });
     await agenda.now(ACCRUE_INCOME_JOB);
     await until('a partition half written by the coordinator', 30_000, () => AccrualPartition.findOne({ dayKey: dayKey(stopped, DAY), status: 'open', checkpointHolderId: { $ne: null } }).lean());
@@ -146,7 +147,7 @@ describe('accrual workers', function () {
     const done = await AccrualPartition.countDocuments({ dayKey: dayKey(stopped, DAY), status: 'done' });
     assert.ok(done < base.accrual.partitions, 'stopped before the end of the day');
     // The next coordinator (here, this process) need not wait for the lease to lapse.
-    const next = createContext({ clock: t.clock, config: { ...base, funds } });
+    const next = fundOnlyContext(t, stopped, {}, {});
     await coordinateAccrual(next, { touch: async () => new Date(Date.now() + 60_000), enqueue: async () => assert.fail('no partition job') });
     assert.equal((await FundDay.findById(fundDayId(stopped, DAY)).lean<FundDayDocument>())!.status, 'accrued');
     await assertSameDay(t, stopped, clean, holders);
@@ -157,18 +158,8 @@ describe('accrual workers', function () {
     const holders = 400;
     const [fundCode, clean] = await twinFunds(t, holders);
     await accrueThrough(t.ctx, clean, DAY);
-    const base = t.ctx.config;
-    const leaseMs = 2_000;
-    // 80 batches of 5 holders, 4 partitions at a time, 100 ms apart: about 2 s, renewed every quarter of the lease.
-    const ctx = createContext({
-      clock: t.clock,
-      config: {
-        ...base,
-        funds: base.funds.filter((fund) => fund.code === fundCode),
-        jobs: { ...base.jobs, lockLifetimeMs: leaseMs, only: [ACCRUE_INCOME_JOB] },
-        accrual: { ...base.accrual, batchSize: 5, pauseBetweenBatchesMs: 100 },
-      },
-    });
+    // 80 batches of 5 holders, 4 partitions at a time, 100 ms apart: about 2 s, renewed every quarter of a 2 s lease.
+    const ctx = fundOnlyContext(t, fundCode, { lockLifetimeMs: 2_000, only: [ACCRUE_INCOME_JOB] }, { batchSize: 5, pauseBetweenBatchesMs: 100 });
     const agenda = await startScheduler(ctx, { processJobs: true });
     const leasesSeen = new Set<number>();
     let lapsedWhileRunning = false;
